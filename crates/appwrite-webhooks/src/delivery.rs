@@ -1,0 +1,250 @@
+//! A verified delivery: the parsed Appwrite headers and the raw body they vouch for.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName};
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+use crate::Signature;
+use crate::headers::{
+    WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID, WEBHOOK_USER_ID, display_name,
+};
+
+/// A delivery whose signature has been verified.
+///
+/// Only a [`Verifier`](crate::Verifier) makes one, so holding a `Delivery` means the body is
+/// exactly what Appwrite signed. `B` is the body: `&[u8]` borrowed from the caller by
+/// [`Verifier::verify`](crate::Verifier::verify), or [`Bytes`] owned when the body was read
+/// through a [`Verification`](crate::Verification).
+///
+/// **The headers are not signed.** Appwrite's signature covers the URL and the body only, so
+/// the id, name, project, user and events headers are as trustworthy as the network path that
+/// carried them. Decide what to do from the body where it matters.
+///
+/// ```
+/// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
+///
+/// let url = "https://example.com/hooks/appwrite";
+/// let sent = DeliveryBuilder::new("secret", url, r#"{"$id":"u1"}"#)
+///     .events(["users.u1.create", "users.*.create", "users.u1", "users.*"])
+///     .build();
+///
+/// let delivery = Verifier::new("secret", url).verify(sent.headers(), sent.body())?;
+/// assert_eq!(delivery.events().next(), Some("users.u1.create"));
+/// assert_eq!(delivery.user_id(), None); // Appwrite sends "" for API keys and the console
+/// assert_eq!(delivery.body(), br#"{"$id":"u1"}"#);
+/// # Ok::<(), appwrite_webhooks::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Delivery<B = Bytes> {
+    pub(crate) meta: DeliveryHeaders,
+    pub(crate) signature: Signature,
+    pub(crate) key_index: usize,
+    pub(crate) body: B,
+}
+
+/// The Appwrite headers of one request, parsed once.
+#[derive(Clone, Debug)]
+pub(crate) struct DeliveryHeaders {
+    webhook_id: String,
+    webhook_name: Option<String>,
+    project_id: String,
+    user_id: Option<String>,
+    events: String,
+}
+
+impl DeliveryHeaders {
+    pub(crate) fn parse(headers: &HeaderMap) -> Result<Self, Error> {
+        let required = |name: &HeaderName| {
+            single_header(headers, name)?.ok_or(Error::MissingHeader(display_name(name)))
+        };
+        // Appwrite sends an empty string where there is no value; both mean "none" here.
+        let optional = |name: &HeaderName| -> Result<Option<String>, Error> {
+            Ok(single_header(headers, name)?
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned))
+        };
+        Ok(Self {
+            webhook_id: required(&WEBHOOK_ID)?.to_owned(),
+            webhook_name: optional(&WEBHOOK_NAME)?,
+            project_id: required(&WEBHOOK_PROJECT_ID)?.to_owned(),
+            user_id: optional(&WEBHOOK_USER_ID)?,
+            events: required(&WEBHOOK_EVENTS)?.to_owned(),
+        })
+    }
+}
+
+/// The one value of a header, as UTF-8 (webhook names can hold any text), or `None` if absent.
+fn single_header<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h str>, Error> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let name = display_name(name);
+    if values.next().is_some() {
+        return Err(Error::InvalidHeader {
+            name,
+            reason: "repeated",
+        });
+    }
+    std::str::from_utf8(value.as_bytes())
+        .map(Some)
+        .map_err(|_| Error::InvalidHeader {
+            name,
+            reason: "not UTF-8",
+        })
+}
+
+impl<B: AsRef<[u8]>> Delivery<B> {
+    /// The webhook's id (`X-Appwrite-Webhook-Id`).
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// assert!(!d.webhook_id().is_empty());
+    /// ```
+    pub fn webhook_id(&self) -> &str {
+        &self.meta.webhook_id
+    }
+
+    /// The webhook's name (`X-Appwrite-Webhook-Name`), `None` when empty.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// assert_eq!(d.webhook_name(), Some("Example"));
+    /// ```
+    pub fn webhook_name(&self) -> Option<&str> {
+        self.meta.webhook_name.as_deref()
+    }
+
+    /// The project's id (`X-Appwrite-Webhook-Project-Id`).
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// assert_eq!(d.project_id(), "example-project");
+    /// ```
+    pub fn project_id(&self) -> &str {
+        &self.meta.project_id
+    }
+
+    /// The user who triggered the event (`X-Appwrite-Webhook-User-Id`); `None` when Appwrite
+    /// sent an empty value: the trigger was an API key, the console or a guest.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// assert_eq!(d.user_id(), None);
+    /// ```
+    pub fn user_id(&self) -> Option<&str> {
+        self.meta.user_id.as_deref()
+    }
+
+    /// Every event name in `X-Appwrite-Webhook-Events`, in the order Appwrite sent them: the
+    /// concrete name first, then wildcard variants and parent resources.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// assert!(d.events().any(|e| e == "users.*"));
+    /// ```
+    pub fn events(&self) -> impl Iterator<Item = &str> {
+        self.meta.events.split(',').filter(|e| !e.is_empty())
+    }
+
+    /// The events header as sent, comma-joined.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// assert!(d.events_header().starts_with("users."));
+    /// ```
+    pub fn events_header(&self) -> &str {
+        &self.meta.events
+    }
+
+    /// The verified signature.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// assert_eq!(d.signature().to_string().len(), 28);
+    /// ```
+    pub fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// Which key verified the delivery: its position among the verifier's keys, in the order
+    /// they were added (`0` for the key given to [`Verifier::new`](crate::Verifier::new)).
+    /// Watching this during a key rotation tells when the old key can be dropped.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// assert_eq!(d.key_index(), 0);
+    /// ```
+    pub fn key_index(&self) -> usize {
+        self.key_index
+    }
+
+    /// The raw body bytes, exactly as signed.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// assert!(d.body().starts_with(b"{"));
+    /// ```
+    pub fn body(&self) -> &[u8] {
+        self.body.as_ref()
+    }
+
+    /// Gives up the headers and returns the body.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// let body: bytes::Bytes = d.into_body();
+    /// assert!(!body.is_empty());
+    /// ```
+    pub fn into_body(self) -> B {
+        self.body
+    }
+
+    /// Deserializes the verified body into your own type.
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct User { #[serde(rename = "$id")] id: String }
+    ///
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// let user: User = d.json()?;
+    /// assert_eq!(user.id, "u1");
+    /// # Ok::<(), appwrite_webhooks::Error>(())
+    /// ```
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(self.body()).map_err(Error::InvalidPayload)
+    }
+
+    /// The same delivery with its body copied into [`Bytes`], to keep past the borrow.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// let owned: appwrite_webhooks::Delivery = d.into_owned();
+    /// ```
+    pub fn into_owned(self) -> Delivery<Bytes> {
+        Delivery {
+            body: Bytes::copy_from_slice(self.body.as_ref()),
+            meta: self.meta,
+            signature: self.signature,
+            key_index: self.key_index,
+        }
+    }
+}
+
+impl<B: AsRef<[u8]>> fmt::Debug for Delivery<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivery")
+            .field("webhook_id", &self.meta.webhook_id)
+            .field("webhook_name", &self.meta.webhook_name)
+            .field("project_id", &self.meta.project_id)
+            .field("user_id", &self.meta.user_id)
+            .field("events", &self.meta.events)
+            .field("signature", &self.signature)
+            .field("key_index", &self.key_index)
+            .field("body_len", &self.body.as_ref().len())
+            .finish()
+    }
+}

@@ -1,0 +1,109 @@
+//! Why a delivery was rejected, and the HTTP status that says so.
+
+use http::StatusCode;
+
+/// Why a delivery was rejected. Each variant names the check that failed.
+///
+/// Adapters answer with [`Error::status`], so every framework maps a failure the same way:
+/// `401` when the request is not proven to come from Appwrite, `400` when it is signed but
+/// malformed, `413` when the body exceeds the configured limit.
+///
+/// The `Display` text is short, safe to send back to the caller and to log: it never contains a
+/// key, and it does not say which of several keys or URLs came closest.
+///
+/// ```
+/// use appwrite_webhooks::Error;
+/// use http::StatusCode;
+///
+/// assert_eq!(Error::SignatureMismatch.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(Error::BodyTooLarge { limit: 10 }.status(), StatusCode::PAYLOAD_TOO_LARGE);
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request has no `X-Appwrite-Webhook-Signature` header.
+    #[error("missing X-Appwrite-Webhook-Signature header")]
+    MissingSignature,
+
+    /// The signature header is present but cannot be an Appwrite signature.
+    #[error("malformed X-Appwrite-Webhook-Signature header: {0}")]
+    MalformedSignature(#[from] MalformedSignature),
+
+    /// The signature is well formed but no configured key and URL produce it: the body, URL or
+    /// key differ from what Appwrite signed (or the request is forged).
+    #[error("signature does not match the body, URL and key(s)")]
+    SignatureMismatch,
+
+    /// A header Appwrite always sends is absent (the signature itself was valid).
+    #[error("missing {0} header")]
+    MissingHeader(&'static str),
+
+    /// A header is present but unusable: not UTF-8, or repeated.
+    #[error("invalid {name} header: {reason}")]
+    InvalidHeader {
+        /// The header's name.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// The body is larger than the verifier's limit (see [`crate::Verifier::body_limit`]).
+    #[error("body exceeds the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in force, in bytes.
+        limit: usize,
+    },
+
+    /// The verifier reconstructs the URL from the request, and the request does not carry enough
+    /// to do so (no `Host`, or no request URI was given).
+    #[error("cannot reconstruct the webhook URL: {0}")]
+    UrlUnavailable(&'static str),
+
+    /// The body was verified but is not the JSON its event promises.
+    #[error("payload is not valid JSON for this event: {0}")]
+    InvalidPayload(#[source] serde_json::Error),
+}
+
+impl Error {
+    /// The HTTP status a receiver should answer with.
+    ///
+    /// ```
+    /// use appwrite_webhooks::Error;
+    ///
+    /// assert_eq!(Error::MissingSignature.status().as_u16(), 401);
+    /// assert_eq!(Error::MissingHeader("X-Appwrite-Webhook-Events").status().as_u16(), 400);
+    /// ```
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::MissingSignature | Error::MalformedSignature(_) | Error::SignatureMismatch => {
+                StatusCode::UNAUTHORIZED
+            }
+            Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::MissingHeader(_)
+            | Error::InvalidHeader { .. }
+            | Error::UrlUnavailable(_)
+            | Error::InvalidPayload(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// Why a signature header value is not a base64 HMAC-SHA1 tag.
+///
+/// ```
+/// use appwrite_webhooks::{MalformedSignature, Signature};
+///
+/// assert_eq!("AAAA".parse::<Signature>().unwrap_err(), MalformedSignature::WrongLength(3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MalformedSignature {
+    /// Not standard, padded base64.
+    #[error("not base64")]
+    NotBase64,
+    /// Decodes to this many bytes instead of 20.
+    #[error("decodes to {0} bytes, expected 20")]
+    WrongLength(usize),
+    /// The header appears more than once, so it is unclear which one Appwrite sent.
+    #[error("header repeated")]
+    Repeated,
+}

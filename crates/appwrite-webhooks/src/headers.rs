@@ -1,0 +1,32 @@
+//! Names of the headers Appwrite sends with a delivery.
+//!
+//! Header names are case-insensitive on the wire; `http` stores them lower-case, so these
+//! constants match whatever case the sender used.
+
+use http::HeaderName;
+
+/// `X-Appwrite-Webhook-Id`: the webhook's id.
+pub const WEBHOOK_ID: HeaderName = HeaderName::from_static("x-appwrite-webhook-id");
+/// `X-Appwrite-Webhook-Events`: every expanded event name, joined with `,`.
+pub const WEBHOOK_EVENTS: HeaderName = HeaderName::from_static("x-appwrite-webhook-events");
+/// `X-Appwrite-Webhook-Name`: the webhook's name (may be empty).
+pub const WEBHOOK_NAME: HeaderName = HeaderName::from_static("x-appwrite-webhook-name");
+/// `X-Appwrite-Webhook-User-Id`: the user who triggered the event, empty for API keys and guests.
+pub const WEBHOOK_USER_ID: HeaderName = HeaderName::from_static("x-appwrite-webhook-user-id");
+/// `X-Appwrite-Webhook-Project-Id`: the project id.
+pub const WEBHOOK_PROJECT_ID: HeaderName = HeaderName::from_static("x-appwrite-webhook-project-id");
+/// `X-Appwrite-Webhook-Signature`: `base64(HMAC-SHA1(key, url ++ body))`.
+pub const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("x-appwrite-webhook-signature");
+
+/// The display spelling of each header, used in error messages.
+pub(crate) fn display_name(name: &HeaderName) -> &'static str {
+    match name.as_str() {
+        "x-appwrite-webhook-id" => "X-Appwrite-Webhook-Id",
+        "x-appwrite-webhook-events" => "X-Appwrite-Webhook-Events",
+        "x-appwrite-webhook-name" => "X-Appwrite-Webhook-Name",
+        "x-appwrite-webhook-user-id" => "X-Appwrite-Webhook-User-Id",
+        "x-appwrite-webhook-project-id" => "X-Appwrite-Webhook-Project-Id",
+        "x-appwrite-webhook-signature" => "X-Appwrite-Webhook-Signature",
+        _ => "unknown",
+    }
+}

@@ -1,0 +1,440 @@
+//! The verifier's configuration and its entry points.
+
+use std::fmt;
+use std::sync::Arc;
+
+use hmac::Mac;
+use http::{HeaderMap, Uri, header};
+
+use crate::delivery::{Delivery, DeliveryHeaders};
+use crate::headers::WEBHOOK_SIGNATURE;
+use crate::signature::{HmacSha1, keyed_mac};
+use crate::url::{ProxyHeaders, reconstruct};
+use crate::verification::{Candidates, Verification};
+use crate::{Error, MalformedSignature, Signature, SigningKey};
+
+/// Appwrite reads at most 5 MB of a response; we bound what a receiver buffers the same way.
+/// Appwrite's own payloads are a few KiB; a row with large columns can be more.
+pub const DEFAULT_BODY_LIMIT: usize = 5 * 1024 * 1024;
+
+/// Checks that deliveries were signed by Appwrite with one of your webhook's keys.
+///
+/// Build it once from the webhook's signing key and its URL **exactly as configured in
+/// Appwrite** — scheme, host as typed, port if typed, path, trailing slash if typed, query
+/// string if typed — and share it (it is cheap to clone). Then hand each request's headers and
+/// raw body bytes to [`verify`](Self::verify), before anything parses the body.
+///
+/// ```
+/// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
+///
+/// let url = "https://example.com/hooks/appwrite";
+/// let verifier = Verifier::new("whsec_new", url).with_key("whsec_old");
+///
+/// // A delivery still signed with the old key during a rotation:
+/// let sent = DeliveryBuilder::new("whsec_old", url, "{}").build();
+/// let delivery = verifier.verify(sent.headers(), sent.body())?;
+/// assert_eq!(delivery.key_index(), 1);
+///
+/// // The same bytes presented for another URL do not verify:
+/// let elsewhere = Verifier::new("whsec_old", "https://example.com/hooks/appwrite/");
+/// assert!(elsewhere.verify(sent.headers(), sent.body()).is_err());
+/// # Ok::<(), appwrite_webhooks::Error>(())
+/// ```
+///
+/// # URL pitfalls
+/// - `https://example.com/hook` and `https://example.com/hook/` are different URLs to the
+///   signature, although many servers route them alike.
+/// - A query string typed in Appwrite (`?tenant=acme`) is part of the signed URL, in the order
+///   typed; a receiver that sees it reordered or decoded cannot rebuild it.
+/// - Behind a proxy the request this server sees (`http://10.0.0.5:3000/hook`) is not the URL
+///   Appwrite used (`https://hooks.example.com/hook`). The configured URL is unaffected; see
+///   [`with_request_url`](Self::with_request_url) for the alternative and its risks.
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Config>,
+}
+
+#[derive(Clone)]
+struct Config {
+    keys: Vec<SigningKey>,
+    /// One HMAC state per key, with the key absorbed: no per-request key setup.
+    keyed: Vec<HmacSha1>,
+    urls: Vec<String>,
+    /// One state per (url, key), with key and URL absorbed: only the body is left to hash.
+    prepared: Vec<(usize, HmacSha1)>,
+    request_url: Option<ProxyHeaders>,
+    body_limit: usize,
+}
+
+impl Verifier {
+    /// A verifier for one key and the webhook URL as configured in Appwrite.
+    ///
+    /// ```
+    /// let verifier = appwrite_webhooks::Verifier::new("whsec_…", "https://example.com/hook");
+    /// ```
+    pub fn new(key: impl Into<SigningKey>, url: impl Into<String>) -> Self {
+        let config = Config {
+            keys: Vec::new(),
+            keyed: Vec::new(),
+            urls: vec![url.into()],
+            prepared: Vec::new(),
+            request_url: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+        };
+        Self {
+            inner: Arc::new(config),
+        }
+        .with_key(key)
+    }
+
+    /// A verifier that rebuilds the signed URL from each request instead of using a configured
+    /// one: scheme, `Host`, path and query, optionally as a trusted proxy reports them.
+    ///
+    /// Prefer [`new`](Self::new). Rebuilding is for receivers that cannot know their public URL
+    /// in advance; it fails closed (signature mismatch) when the request does not show the URL
+    /// Appwrite used. With [`ProxyHeaders::Trust`], clients that can reach this server without
+    /// passing your proxy choose the URL that gets verified — still not enough to forge a
+    /// signature without the key, but enough to replay a delivery captured for another URL.
+    ///
+    /// Use [`verify_request`](Self::verify_request) or [`start`](Self::start): they see the URI.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{ProxyHeaders, Verifier, sender::DeliveryBuilder};
+    ///
+    /// let verifier = Verifier::with_request_url("secret", ProxyHeaders::Ignore);
+    /// let sent = DeliveryBuilder::new("secret", "http://localhost:3000/hook", "{}").build();
+    /// let uri: http::Uri = "/hook".parse().unwrap();
+    /// let mut headers = sent.headers().clone();
+    /// headers.insert("host", "localhost:3000".parse().unwrap());
+    /// assert!(verifier.verify_request(&uri, &headers, sent.body()).is_ok());
+    /// ```
+    pub fn with_request_url(key: impl Into<SigningKey>, proxy: ProxyHeaders) -> Self {
+        let mut verifier = Self::new(key, String::new());
+        let config = Arc::make_mut(&mut verifier.inner);
+        config.urls.clear();
+        config.request_url = Some(proxy);
+        config.rebuild();
+        verifier
+    }
+
+    /// Also accepts deliveries signed with `key`: for a key rotation, add the new key beside the
+    /// old one, regenerate the key in Appwrite, then drop the old key once
+    /// [`Delivery::key_index`] stops reporting it. Each extra key costs one more HMAC per
+    /// request.
+    ///
+    /// ```
+    /// let verifier = appwrite_webhooks::Verifier::new("new", "https://example.com/hook").with_key("old");
+    /// ```
+    pub fn with_key(mut self, key: impl Into<SigningKey>) -> Self {
+        Arc::make_mut(&mut self.inner).keys.push(key.into());
+        Arc::make_mut(&mut self.inner).rebuild();
+        self
+    }
+
+    /// Adds several keys at once, in order; see [`with_key`](Self::with_key).
+    ///
+    /// ```
+    /// let verifier = appwrite_webhooks::Verifier::new("k1", "https://example.com/hook")
+    ///     .with_keys(["k2", "k3"]);
+    /// ```
+    pub fn with_keys<K: Into<SigningKey>>(self, keys: impl IntoIterator<Item = K>) -> Self {
+        keys.into_iter().fold(self, Self::with_key)
+    }
+
+    /// Also accepts deliveries signed for `url`: for a receiver that several webhooks reach
+    /// under different names (`https://a.example/hook`, `https://b.example/hook`). Each extra
+    /// URL costs one more HMAC per key and request.
+    ///
+    /// ```
+    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://a.example/hook")
+    ///     .also_accept_url("https://b.example/hook");
+    /// ```
+    pub fn also_accept_url(mut self, url: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.inner).urls.push(url.into());
+        Arc::make_mut(&mut self.inner).rebuild();
+        self
+    }
+
+    /// Sets the largest body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`], 5 MiB).
+    /// Larger bodies fail with [`Error::BodyTooLarge`] (413) — before reading when the request
+    /// declares its `Content-Length`, and as soon as the limit is passed otherwise.
+    ///
+    /// ```
+    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook")
+    ///     .body_limit(256 * 1024);
+    /// assert_eq!(verifier.max_body_len(), 256 * 1024);
+    /// ```
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        Arc::make_mut(&mut self.inner).body_limit = bytes;
+        self
+    }
+
+    /// The largest body accepted, in bytes.
+    ///
+    /// ```
+    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook");
+    /// assert_eq!(verifier.max_body_len(), appwrite_webhooks::DEFAULT_BODY_LIMIT);
+    /// ```
+    pub fn max_body_len(&self) -> usize {
+        self.inner.body_limit
+    }
+
+    /// Verifies a delivery against the configured URL(s) and parses its headers.
+    ///
+    /// `body` must be the raw bytes as received: not parsed and re-serialised, not decoded.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Error, Verifier, sender::DeliveryBuilder};
+    ///
+    /// let url = "https://example.com/hook";
+    /// let sent = DeliveryBuilder::new("secret", url, r#"{"note":"a\/b"}"#).build();
+    /// let verifier = Verifier::new("secret", url);
+    /// assert!(verifier.verify(sent.headers(), sent.body()).is_ok());
+    ///
+    /// // Re-serialising the JSON changes `\/` to `/`, and the signature no longer matches:
+    /// let reencoded = br#"{"note":"a/b"}"#;
+    /// assert!(matches!(verifier.verify(sent.headers(), reencoded), Err(Error::SignatureMismatch)));
+    /// ```
+    pub fn verify<'b>(
+        &self,
+        headers: &HeaderMap,
+        body: &'b [u8],
+    ) -> Result<Delivery<&'b [u8]>, Error> {
+        self.verify_inner(None, headers, body)
+    }
+
+    /// Like [`verify`](Self::verify), with the request URI, which a verifier made by
+    /// [`with_request_url`](Self::with_request_url) needs to rebuild the URL.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
+    ///
+    /// let sent = DeliveryBuilder::new("k", "https://example.com/hook", "{}").build();
+    /// let uri: http::Uri = "/hook".parse().unwrap();
+    /// let verifier = Verifier::new("k", "https://example.com/hook");
+    /// assert!(verifier.verify_request(&uri, sent.headers(), sent.body()).is_ok());
+    /// ```
+    pub fn verify_request<'b>(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &'b [u8],
+    ) -> Result<Delivery<&'b [u8]>, Error> {
+        self.verify_inner(Some(uri), headers, body)
+    }
+
+    fn verify_inner<'b>(
+        &self,
+        uri: Option<&Uri>,
+        headers: &HeaderMap,
+        body: &'b [u8],
+    ) -> Result<Delivery<&'b [u8]>, Error> {
+        let (mut candidates, signature) = self.prepare(uri, headers)?;
+        if body.len() > self.inner.body_limit {
+            return Err(Error::BodyTooLarge {
+                limit: self.inner.body_limit,
+            });
+        }
+        candidates.update(body);
+        let key_index = candidates
+            .matching_key(&signature)
+            .ok_or(Error::SignatureMismatch)?;
+        Ok(Delivery {
+            meta: DeliveryHeaders::parse(headers)?,
+            signature,
+            key_index,
+            body,
+        })
+    }
+
+    /// Starts verifying a delivery whose body arrives in chunks: the HMAC is updated as each
+    /// chunk is fed to [`Verification::update`], so the body is read once and held once.
+    ///
+    /// Checks what can be checked before reading: the signature header is present and well
+    /// formed, and a declared `Content-Length` is within the limit.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
+    ///
+    /// let url = "https://example.com/hook";
+    /// let sent = DeliveryBuilder::new("k", url, r#"{"a":1,"b":2}"#).build();
+    /// let verifier = Verifier::new("k", url);
+    ///
+    /// let mut verification = verifier.start(&"/hook".parse().unwrap(), sent.headers())?;
+    /// for chunk in sent.body().chunks(4) {
+    ///     verification.update(bytes::Bytes::copy_from_slice(chunk))?;
+    /// }
+    /// let delivery = verification.finish()?;
+    /// assert_eq!(delivery.body(), sent.body());
+    /// # Ok::<(), appwrite_webhooks::Error>(())
+    /// ```
+    pub fn start(&self, uri: &Uri, headers: &HeaderMap) -> Result<Verification, Error> {
+        let (candidates, signature) = self.prepare(Some(uri), headers)?;
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > self.inner.body_limit as u64) {
+            return Err(Error::BodyTooLarge {
+                limit: self.inner.body_limit,
+            });
+        }
+        Ok(Verification::new(
+            candidates,
+            signature,
+            DeliveryHeaders::parse(headers),
+            self.inner.body_limit,
+            declared,
+        ))
+    }
+
+    /// The signature from the headers, and the HMAC states that the body still has to go into.
+    fn prepare(
+        &self,
+        uri: Option<&Uri>,
+        headers: &HeaderMap,
+    ) -> Result<(Candidates, Signature), Error> {
+        let signature = signature_header(headers)?;
+        let config = &*self.inner;
+        let mut candidates = Candidates::with_capacity(config.prepared.len() + config.keyed.len());
+        for (key_index, mac) in &config.prepared {
+            candidates.push(*key_index, mac.clone());
+        }
+        if let Some(proxy) = config.request_url {
+            let uri = uri.ok_or(Error::UrlUnavailable(
+                "no request URI given; use verify_request",
+            ))?;
+            for url in reconstruct(uri, headers, proxy)? {
+                for (key_index, keyed) in config.keyed.iter().enumerate() {
+                    let mut mac = keyed.clone();
+                    mac.update(url.as_bytes());
+                    candidates.push(key_index, mac);
+                }
+            }
+        }
+        Ok((candidates, signature))
+    }
+}
+
+fn signature_header(headers: &HeaderMap) -> Result<Signature, Error> {
+    let mut values = headers.get_all(WEBHOOK_SIGNATURE).iter();
+    let value = values.next().ok_or(Error::MissingSignature)?;
+    if values.next().is_some() {
+        return Err(MalformedSignature::Repeated.into());
+    }
+    Ok(Signature::from_header_bytes(value.as_bytes())?)
+}
+
+impl Config {
+    fn rebuild(&mut self) {
+        self.keyed = self.keys.iter().map(keyed_mac).collect();
+        self.prepared = self
+            .urls
+            .iter()
+            .flat_map(|url| {
+                self.keyed
+                    .iter()
+                    .enumerate()
+                    .map(move |(key_index, keyed)| {
+                        let mut mac = keyed.clone();
+                        mac.update(url.as_bytes());
+                        (key_index, mac)
+                    })
+            })
+            .collect();
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("keys", &self.inner.keys)
+            .field("urls", &self.inner.urls)
+            .field("request_url", &self.inner.request_url)
+            .field("body_limit", &self.inner.body_limit)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sender::DeliveryBuilder;
+
+    const URL: &str = "https://example.com/hook";
+
+    #[test]
+    fn debug_hides_keys() {
+        let shown = format!("{:?}", Verifier::new("top-secret-key", URL));
+        assert!(!shown.contains("top-secret"), "{shown}");
+        assert!(shown.contains(URL));
+    }
+
+    #[test]
+    fn signature_is_checked_before_other_headers() {
+        let sent = DeliveryBuilder::new("k", URL, "{}").build();
+        let mut headers = sent.headers().clone();
+        headers.remove(crate::headers::WEBHOOK_EVENTS);
+        let verifier = Verifier::new("other", URL);
+        assert!(matches!(
+            verifier.verify(&headers, sent.body()),
+            Err(Error::SignatureMismatch)
+        ));
+        let verifier = Verifier::new("k", URL);
+        assert!(matches!(
+            verifier.verify(&headers, sent.body()),
+            Err(Error::MissingHeader("X-Appwrite-Webhook-Events"))
+        ));
+    }
+
+    #[test]
+    fn repeated_signature_header_is_rejected() {
+        let sent = DeliveryBuilder::new("k", URL, "{}").build();
+        let mut headers = sent.headers().clone();
+        let value = headers[WEBHOOK_SIGNATURE].clone();
+        headers.append(WEBHOOK_SIGNATURE, value);
+        assert!(matches!(
+            Verifier::new("k", URL).verify(&headers, sent.body()),
+            Err(Error::MalformedSignature(MalformedSignature::Repeated))
+        ));
+    }
+
+    #[test]
+    fn body_limit_applies_to_whole_bodies_and_declared_lengths() {
+        let sent = DeliveryBuilder::new("k", URL, vec![b' '; 100]).build();
+        let verifier = Verifier::new("k", URL).body_limit(99);
+        assert!(matches!(
+            verifier.verify(sent.headers(), sent.body()),
+            Err(Error::BodyTooLarge { limit: 99 })
+        ));
+        assert!(matches!(
+            verifier.start(&Uri::default(), sent.headers()),
+            Err(Error::BodyTooLarge { limit: 99 })
+        ));
+        assert!(
+            Verifier::new("k", URL)
+                .body_limit(100)
+                .verify(sent.headers(), sent.body())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn extra_urls_are_accepted() {
+        let sent = DeliveryBuilder::new("k", "https://b.example/hook", "{}").build();
+        let verifier = Verifier::new("k", URL);
+        assert!(verifier.verify(sent.headers(), sent.body()).is_err());
+        let verifier = verifier.also_accept_url("https://b.example/hook");
+        assert!(verifier.verify(sent.headers(), sent.body()).is_ok());
+    }
+
+    #[test]
+    fn request_url_needs_a_uri() {
+        let sent = DeliveryBuilder::new("k", URL, "{}").build();
+        let verifier = Verifier::with_request_url("k", ProxyHeaders::Ignore);
+        assert!(matches!(
+            verifier.verify(sent.headers(), sent.body()),
+            Err(Error::UrlUnavailable(_))
+        ));
+    }
+}

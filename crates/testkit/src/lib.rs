@@ -1,0 +1,187 @@
+//! Loads the ground-truth data in `../shared/appwrite/` (made by Appwrite's own PHP code) for the
+//! workspace's tests.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::Deserialize;
+
+/// The `shared/appwrite` folder beside the repository.
+pub fn shared_dir() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // crates/testkit -> repository root -> its parent, where shared/ lives.
+    here.join("../../../shared/appwrite")
+}
+
+fn read(name: &str) -> String {
+    let path = shared_dir().join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {}: {e} (is ../shared beside the repository?)",
+            path.display()
+        )
+    })
+}
+
+/// One complete delivery from `deliveries.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SampleDelivery {
+    /// A unique name (the template with ids filled in).
+    pub name: String,
+    /// The event template from the catalogue.
+    pub template: String,
+    /// The response model of the payload.
+    pub model: String,
+    /// The webhook URL it was signed for.
+    pub url: String,
+    /// The signing key.
+    pub signature_key: String,
+    /// Every header, in the order sent.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: String,
+}
+
+#[derive(Deserialize)]
+struct RawDelivery {
+    name: String,
+    template: String,
+    model: String,
+    url: String,
+    signature_key: String,
+    headers: serde_json::Map<String, serde_json::Value>,
+    body: String,
+}
+
+impl SampleDelivery {
+    /// The headers as an `http::HeaderMap`.
+    pub fn header_map(&self) -> HeaderMap {
+        self.headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    HeaderName::from_bytes(k.as_bytes()).expect("header name"),
+                    HeaderValue::from_bytes(v.as_bytes()).expect("header value"),
+                )
+            })
+            .collect()
+    }
+
+    /// One header's value by (case-insensitive) name.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("{} has no {name} header", self.name))
+    }
+
+    /// The events header split into names.
+    pub fn events(&self) -> Vec<&str> {
+        self.header("X-Appwrite-Webhook-Events")
+            .split(',')
+            .collect()
+    }
+
+    /// The path and query of the URL, as a server sees them.
+    pub fn path_and_query(&self) -> &str {
+        let after_scheme = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, rest)| rest);
+        after_scheme.find('/').map_or("/", |i| &after_scheme[i..])
+    }
+}
+
+/// All 149 deliveries.
+pub fn deliveries() -> Vec<SampleDelivery> {
+    let raw: Vec<RawDelivery> =
+        serde_json::from_str(&read("deliveries.json")).expect("deliveries.json");
+    raw.into_iter()
+        .map(|d| SampleDelivery {
+            name: d.name,
+            template: d.template,
+            model: d.model,
+            url: d.url,
+            signature_key: d.signature_key,
+            headers: d
+                .headers
+                .into_iter()
+                .map(|(k, v)| (k, v.as_str().expect("header value is a string").to_owned()))
+                .collect(),
+            body: d.body,
+        })
+        .collect()
+}
+
+/// One signature vector, decoded.
+#[derive(Debug, Clone)]
+pub struct SignatureVector {
+    /// What the vector exercises.
+    pub name: String,
+    /// Key bytes.
+    pub key: Vec<u8>,
+    /// The URL.
+    pub url: String,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// The base64 signature PHP computed.
+    pub signature: String,
+}
+
+/// All signature vectors.
+pub fn signature_vectors() -> Vec<SignatureVector> {
+    #[derive(Deserialize)]
+    struct File {
+        vectors: Vec<Raw>,
+    }
+    #[derive(Deserialize)]
+    struct Raw {
+        name: String,
+        key_b64: String,
+        url: String,
+        body_b64: String,
+        signature: String,
+    }
+    let file: File =
+        serde_json::from_str(&read("signature-vectors.json")).expect("signature-vectors.json");
+    file.vectors
+        .into_iter()
+        .map(|v| SignatureVector {
+            name: v.name,
+            key: STANDARD.decode(v.key_b64).expect("key base64"),
+            url: v.url,
+            body: STANDARD.decode(v.body_b64).expect("body base64"),
+            signature: v.signature,
+        })
+        .collect()
+}
+
+/// The event catalogue: `(template, model, description)`.
+pub fn catalogue() -> Vec<(String, String, String)> {
+    #[derive(Deserialize)]
+    struct Entry {
+        event: String,
+        model: String,
+        description: String,
+    }
+    let entries: Vec<Entry> = serde_json::from_str(&read("events.json")).expect("events.json");
+    entries
+        .into_iter()
+        .map(|e| (e.event, e.model, e.description))
+        .collect()
+}
+
+/// Keeps `BTreeMap` in the public API stable for callers that index by name.
+pub fn deliveries_by_name() -> BTreeMap<String, SampleDelivery> {
+    deliveries()
+        .into_iter()
+        .map(|d| (d.name.clone(), d))
+        .collect()
+}
