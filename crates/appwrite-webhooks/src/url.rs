@@ -102,7 +102,7 @@ impl Forwarded {
     }
 }
 
-fn first_list_item<'h>(headers: &'h HeaderMap, name: impl header::AsHeaderName) -> Option<&'h str> {
+fn first_list_item(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
     let value = headers.get(name)?.to_str().ok()?;
     let first = value.split(',').next()?.trim();
     (!first.is_empty()).then_some(first)

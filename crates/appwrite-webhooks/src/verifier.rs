@@ -247,6 +247,32 @@ impl Verifier {
         })
     }
 
+    /// Checks a signature over `body` for the configured URL(s) and returns the index of the
+    /// key that produced it, without looking at any other header. For tools that hold a
+    /// signature and a body but no request, like the CLI's `verify`.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Verifier, sign};
+    ///
+    /// let url = "https://example.com/hook";
+    /// let signature = sign("old", url, b"{}").parse()?;
+    /// let verifier = Verifier::new("new", url).with_key("old");
+    /// assert_eq!(verifier.verify_signature(&signature, b"{}")?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify_signature(&self, signature: &Signature, body: &[u8]) -> Result<usize, Error> {
+        if body.len() > self.inner.body_limit {
+            return Err(Error::BodyTooLarge {
+                limit: self.inner.body_limit,
+            });
+        }
+        let mut candidates = self.configured_candidates();
+        candidates.update(body);
+        candidates
+            .matching_key(signature)
+            .ok_or(Error::SignatureMismatch)
+    }
+
     /// Starts verifying a delivery whose body arrives in chunks: the HMAC is updated as each
     /// chunk is fed to [`Verification::update`], so the body is read once and held once.
     ///
@@ -296,10 +322,7 @@ impl Verifier {
     ) -> Result<(Candidates, Signature), Error> {
         let signature = signature_header(headers)?;
         let config = &*self.inner;
-        let mut candidates = Candidates::with_capacity(config.prepared.len() + config.keyed.len());
-        for (key_index, mac) in &config.prepared {
-            candidates.push(*key_index, mac.clone());
-        }
+        let mut candidates = self.configured_candidates();
         if let Some(proxy) = config.request_url {
             let uri = uri.ok_or(Error::UrlUnavailable(
                 "no request URI given; use verify_request",
@@ -313,6 +336,16 @@ impl Verifier {
             }
         }
         Ok((candidates, signature))
+    }
+
+    /// A fresh copy of the states prepared for the configured URLs.
+    fn configured_candidates(&self) -> Candidates {
+        let config = &*self.inner;
+        let mut candidates = Candidates::with_capacity(config.prepared.len() + config.keyed.len());
+        for (key_index, mac) in &config.prepared {
+            candidates.push(*key_index, mac.clone());
+        }
+        candidates
     }
 }
 

@@ -1,0 +1,224 @@
+//! The pinned `sign` / `verify` contract, exercised as a process.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn cli(args: &[&str], stdin: &[u8], env_key: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_appwrite-webhooks"));
+    command.args(args).env_remove("APPWRITE_WEBHOOK_KEY");
+    if let Some(key) = env_key {
+        command.env("APPWRITE_WEBHOOK_KEY", key);
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the CLI");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn temp_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("awh-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+#[test]
+fn sign_matches_every_vector_from_stdin_and_file() {
+    for v in testkit::signature_vectors() {
+        // Keys here are text; vectors with binary keys are covered by the library's tests.
+        let Ok(key) = std::str::from_utf8(&v.key) else {
+            continue;
+        };
+        let out = cli(&["sign", "--key", key, "--url", &v.url], &v.body, None);
+        assert_eq!(out.status.code(), Some(0), "{}: {}", v.name, stderr(&out));
+        assert_eq!(stdout(&out), format!("{}\n", v.signature), "{}", v.name);
+
+        let file = temp_file("body", &v.body);
+        let out = cli(
+            &[
+                "sign",
+                "--key",
+                key,
+                "--url",
+                &v.url,
+                file.to_str().unwrap(),
+            ],
+            b"",
+            None,
+        );
+        assert_eq!(
+            stdout(&out),
+            format!("{}\n", v.signature),
+            "{} from a file",
+            v.name
+        );
+    }
+}
+
+#[test]
+fn verify_accepts_every_delivery_and_rejects_changes() {
+    for d in testkit::deliveries().iter().step_by(7) {
+        let sig = d.header("X-Appwrite-Webhook-Signature");
+        let body = d.body.as_bytes();
+        let ok = cli(
+            &[
+                "verify",
+                "--key",
+                &d.signature_key,
+                "--url",
+                &d.url,
+                "--signature",
+                sig,
+            ],
+            body,
+            None,
+        );
+        assert_eq!(ok.status.code(), Some(0), "{}: {}", d.name, stderr(&ok));
+        assert_eq!(stdout(&ok), "valid\n");
+
+        let reencoded = d.body.replace("\\/", "/");
+        if reencoded != d.body {
+            let bad = cli(
+                &[
+                    "verify",
+                    "--key",
+                    &d.signature_key,
+                    "--url",
+                    &d.url,
+                    "--signature",
+                    sig,
+                ],
+                reencoded.as_bytes(),
+                None,
+            );
+            assert_eq!(bad.status.code(), Some(1), "{}", d.name);
+        }
+    }
+}
+
+#[test]
+fn verify_exit_codes_and_reasons() {
+    let url = "https://example.com/hook";
+    let sig = "73HVjq6EFDqxMRzMDoRH96HHWAM="; // "secret", empty body
+    let ok = cli(
+        &[
+            "verify",
+            "--key",
+            "secret",
+            "--url",
+            url,
+            "--signature",
+            sig,
+        ],
+        b"",
+        None,
+    );
+    assert_eq!(
+        (ok.status.code(), stdout(&ok).as_str()),
+        (Some(0), "valid\n")
+    );
+
+    let wrong_key = cli(
+        &["verify", "--key", "nope", "--url", url, "--signature", sig],
+        b"",
+        None,
+    );
+    assert_eq!(wrong_key.status.code(), Some(1));
+    assert!(stdout(&wrong_key).is_empty());
+    let reason = stderr(&wrong_key);
+    assert_eq!(reason.lines().count(), 1, "{reason}");
+    assert!(reason.contains("does not match"), "{reason}");
+
+    let malformed = cli(
+        &[
+            "verify",
+            "--key",
+            "secret",
+            "--url",
+            url,
+            "--signature",
+            "zz",
+        ],
+        b"",
+        None,
+    );
+    assert_eq!(malformed.status.code(), Some(1));
+    assert!(stderr(&malformed).contains("malformed"));
+
+    // Rotation: any of several keys.
+    let rotated = cli(
+        &[
+            "verify",
+            "--key",
+            "new",
+            "--key",
+            "secret",
+            "--url",
+            url,
+            "--signature",
+            sig,
+        ],
+        b"",
+        None,
+    );
+    assert_eq!(rotated.status.code(), Some(0));
+
+    // Usage errors exit 2.
+    let no_sig = cli(&["verify", "--key", "secret", "--url", url], b"", None);
+    assert_eq!(no_sig.status.code(), Some(2));
+    let no_key = cli(&["verify", "--url", url, "--signature", sig], b"", None);
+    assert_eq!(no_key.status.code(), Some(2));
+    assert!(stderr(&no_key).contains("APPWRITE_WEBHOOK_KEY"));
+    let no_file = cli(
+        &["sign", "--key", "k", "--url", url, "/nonexistent/body.json"],
+        b"",
+        None,
+    );
+    assert_eq!(no_file.status.code(), Some(2));
+    let unknown = cli(&["frobnicate"], b"", None);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn keys_from_env_and_files() {
+    let url = "https://example.com/hook";
+    let sig = "73HVjq6EFDqxMRzMDoRH96HHWAM=";
+    let from_env = cli(
+        &["verify", "--url", url, "--signature", sig],
+        b"",
+        Some("secret"),
+    );
+    assert_eq!(from_env.status.code(), Some(0), "{}", stderr(&from_env));
+
+    let file = temp_file("keys", b"old-key\r\nsecret\n");
+    let from_file = cli(
+        &[
+            "verify",
+            "--key-file",
+            file.to_str().unwrap(),
+            "--url",
+            url,
+            "--signature",
+            sig,
+        ],
+        b"",
+        None,
+    );
+    assert_eq!(from_file.status.code(), Some(0), "{}", stderr(&from_file));
+
+    let signed = cli(&["sign", "--url", url, "-"], b"", Some("secret"));
+    assert_eq!(stdout(&signed), format!("{sig}\n"));
+}
