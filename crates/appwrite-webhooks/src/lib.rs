@@ -31,8 +31,10 @@
 
 mod delivery;
 mod error;
+mod event_name;
 pub mod headers;
 mod key;
+mod pattern;
 pub mod sender;
 mod signature;
 mod url;
@@ -41,7 +43,9 @@ mod verifier;
 
 pub use delivery::Delivery;
 pub use error::{Error, MalformedSignature};
+pub use event_name::{EventName, InvalidEventName};
 pub use key::SigningKey;
+pub use pattern::Pattern;
 pub use signature::{Signature, TAG_LEN, sign};
 pub use url::ProxyHeaders;
 pub use verification::Verification;

@@ -120,7 +120,7 @@ impl DeliveryBuilder {
     }
 
     /// Sets the event names of `X-Appwrite-Webhook-Events`, concrete name first, as Appwrite
-    /// lists them. [`EventName::expand`] computes the full list
+    /// lists them. [`EventName::expand`](crate::EventName::expand) computes the full list
     /// Appwrite sends for one event.
     ///
     /// ```

@@ -1,0 +1,512 @@
+//! Event names (`users.u1.sessions.s1.create`) and the way Appwrite expands them.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Actions Appwrite puts after a resource. A name whose segment in this position is one of
+/// these, followed by one more segment, has an attribute (`users.u1.update.email`).
+const KNOWN_ACTIONS: [&str; 4] = ["create", "update", "delete", "upsert"];
+
+/// One event name, parsed into its parts: a service and its id, then nested resources with
+/// their ids, then an optional action and attribute.
+///
+/// ```text
+/// users . u1 . sessions . s1 . create
+/// ^service ^id ^resource  ^id  ^action
+/// users . u1 . update . email
+///              ^action  ^attribute
+/// ```
+///
+/// Names with unknown services, resources and actions parse too: Appwrite adds them over time.
+/// An id may be `*` (then the name is a pattern, not [concrete](Self::is_concrete)).
+///
+/// ```
+/// use appwrite_webhooks::EventName;
+///
+/// let name: EventName = "databases.shop.tables.orders.rows.ord_1.create".parse()?;
+/// assert_eq!(name.service(), "databases");
+/// assert_eq!(name.database_id(), Some("shop"));
+/// assert_eq!(name.table_id(), Some("orders"));
+/// assert_eq!(name.row_id(), Some("ord_1"));
+/// assert_eq!(name.action(), Some("create"));
+/// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct EventName {
+    raw: String,
+    /// Byte ranges of the dot-separated segments of `raw`.
+    segments: Vec<(usize, usize)>,
+    /// How many leading segments are `(resource, id)` pairs, counted in segments (even).
+    path_len: usize,
+}
+
+/// Why a string is not an event name.
+///
+/// ```
+/// assert!("users".parse::<appwrite_webhooks::EventName>().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid event name {name:?}: {reason}")]
+pub struct InvalidEventName {
+    name: String,
+    reason: &'static str,
+}
+
+impl EventName {
+    /// Parses a name; the same as `str::parse`.
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("users.u1.update.email")?;
+    /// assert_eq!(name.attribute(), Some("email"));
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn parse(name: &str) -> Result<Self, InvalidEventName> {
+        let invalid = |reason| InvalidEventName {
+            name: name.to_owned(),
+            reason,
+        };
+        let mut segments = Vec::with_capacity(8);
+        let mut start = 0;
+        for part in name.split('.') {
+            if part.is_empty() {
+                return Err(invalid("empty segment"));
+            }
+            if part.contains(['*', ',', ' ']) && part != "*" {
+                return Err(invalid(
+                    "`*` must stand alone in an id position; no `,` or spaces",
+                ));
+            }
+            segments.push((start, start + part.len()));
+            start += part.len() + 1;
+        }
+        if segments.len() < 2 {
+            return Err(invalid("needs at least a service and an id"));
+        }
+        let seg = |i: usize| &name[segments[i].0..segments[i].1];
+        // Everything after the first pair is pairs, then an optional action and attribute.
+        let rest = segments.len() - 2;
+        let path_len = if rest % 2 == 1 {
+            segments.len() - 1
+        } else if rest >= 2 && KNOWN_ACTIONS.contains(&seg(segments.len() - 2)) {
+            segments.len() - 2
+        } else {
+            segments.len()
+        };
+        for i in 0..path_len {
+            if i % 2 == 0 && seg(i) == "*" {
+                return Err(invalid("`*` is only allowed in an id position"));
+            }
+        }
+        for i in path_len..segments.len() {
+            if seg(i) == "*" {
+                return Err(invalid("`*` is only allowed in an id position"));
+            }
+        }
+        Ok(Self {
+            raw: name.to_owned(),
+            segments,
+            path_len,
+        })
+    }
+
+    fn seg(&self, i: usize) -> &str {
+        let (start, end) = self.segments[i];
+        &self.raw[start..end]
+    }
+
+    /// The whole name.
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("teams.t1.create")?;
+    /// assert_eq!(name.as_str(), "teams.t1.create");
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// The first segment: `users`, `databases`, `tablesdb`, `buckets`, `teams`, `functions`, …
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("buckets.b1.files.f1.create")?;
+    /// assert_eq!(name.service(), "buckets");
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn service(&self) -> &str {
+        self.seg(0)
+    }
+
+    /// The `(resource, id)` pairs from the service down, e.g. `[("users", "u1"), ("sessions", "s1")]`.
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("users.u1.sessions.s1.create")?;
+    /// let path: Vec<_> = name.path().collect();
+    /// assert_eq!(path, [("users", "u1"), ("sessions", "s1")]);
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn path(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        (0..self.path_len / 2).map(|i| (self.seg(2 * i), self.seg(2 * i + 1)))
+    }
+
+    /// The action (`create`, `update`, `delete`, `upsert`, or one Appwrite adds later); `None`
+    /// for parent-resource names like `users.u1`.
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("users.u1.sessions.s1")?;
+    /// assert_eq!(name.action(), None);
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn action(&self) -> Option<&str> {
+        (self.segments.len() > self.path_len).then(|| self.seg(self.path_len))
+    }
+
+    /// The attribute after the action: `email` in `users.u1.update.email`.
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("teams.t1.update.prefs")?;
+    /// assert_eq!((name.action(), name.attribute()), (Some("update"), Some("prefs")));
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn attribute(&self) -> Option<&str> {
+        (self.segments.len() > self.path_len + 1).then(|| self.seg(self.path_len + 1))
+    }
+
+    /// Whether every id is concrete (no `*`).
+    ///
+    /// ```
+    /// use appwrite_webhooks::EventName;
+    /// assert!(EventName::parse("users.u1.create")?.is_concrete());
+    /// assert!(!EventName::parse("users.*.create")?.is_concrete());
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn is_concrete(&self) -> bool {
+        self.path().all(|(_, id)| id != "*")
+    }
+
+    /// The id following the first of the `resources` found in the path (the names twinned by
+    /// Appwrite's mirroring count as one: `tables`/`collections`, `rows`/`documents`,
+    /// `columns`/`attributes`). The service itself is a resource too.
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("reports.r1.insights.i1.create")?;
+    /// assert_eq!(name.id("insights"), Some("i1"));
+    /// assert_eq!(name.id("reports"), Some("r1"));
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn id(&self, resource: &str) -> Option<&str> {
+        let twin = mirror_word(resource);
+        self.path()
+            .find(|(r, _)| *r == resource || Some(*r) == twin)
+            .map(|(_, id)| id)
+    }
+
+    /// The user id of a `users.*` event.
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("users.u1.sessions.s1.create")?;
+    /// assert_eq!(name.user_id(), Some("u1"));
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn user_id(&self) -> Option<&str> {
+        self.id("users")
+    }
+
+    /// The database id of a `databases`, `tablesdb`, `documentsdb` or `vectorsdb` event.
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("tablesdb.shop.create")?;
+    /// assert_eq!(name.database_id(), Some("shop"));
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn database_id(&self) -> Option<&str> {
+        matches!(
+            self.service(),
+            "databases" | "tablesdb" | "documentsdb" | "vectorsdb"
+        )
+        .then(|| self.seg(1))
+    }
+
+    /// The table id (the collection id in the legacy vocabulary).
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("databases.d.collections.c.create")?;
+    /// assert_eq!(name.table_id(), Some("c"));
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn table_id(&self) -> Option<&str> {
+        self.id("tables")
+    }
+
+    /// The collection id (the table id in the newer vocabulary).
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("databases.d.tables.t.create")?;
+    /// assert_eq!(name.collection_id(), Some("t"));
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn collection_id(&self) -> Option<&str> {
+        self.id("collections")
+    }
+
+    /// The row id (the document id in the legacy vocabulary).
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("databases.d.tables.t.rows.r.delete")?;
+    /// assert_eq!(name.row_id(), Some("r"));
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn row_id(&self) -> Option<&str> {
+        self.id("rows")
+    }
+
+    /// The document id (the row id in the newer vocabulary).
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("documentsdb.d.collections.c.documents.x.create")?;
+    /// assert_eq!(name.document_id(), Some("x"));
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn document_id(&self) -> Option<&str> {
+        self.id("documents")
+    }
+
+    /// The bucket id of a `buckets.*` event.
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("buckets.b1.files.f1.create")?;
+    /// assert_eq!((name.bucket_id(), name.file_id()), (Some("b1"), Some("f1")));
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn bucket_id(&self) -> Option<&str> {
+        self.id("buckets")
+    }
+
+    /// The file id of a `buckets.*.files.*` event.
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("buckets.b1.files.f1.delete")?;
+    /// assert_eq!(name.file_id(), Some("f1"));
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn file_id(&self) -> Option<&str> {
+        self.id("files")
+    }
+
+    /// The team id of a `teams.*` event.
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("teams.t1.memberships.m1.create")?;
+    /// assert_eq!((name.team_id(), name.id("memberships")), (Some("t1"), Some("m1")));
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn team_id(&self) -> Option<&str> {
+        self.id("teams")
+    }
+
+    /// The function id of a `functions.*` event.
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("functions.f1.executions.e1.create")?;
+    /// assert_eq!((name.function_id(), name.id("executions")), (Some("f1"), Some("e1")));
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn function_id(&self) -> Option<&str> {
+        self.id("functions")
+    }
+
+    /// Every name Appwrite sends in `X-Appwrite-Webhook-Events` for this (concrete) event: the
+    /// name itself first, then each variant with ids replaced by `*`, the parent resources, and
+    /// the mirrored names of database events. This is `Event::generateEvents` followed by
+    /// `mirrorCollectionEvents` in Appwrite's server; the order may differ from Appwrite's, the
+    /// set does not.
+    ///
+    /// ```
+    /// let name = appwrite_webhooks::EventName::parse("users.u1.update.email")?;
+    /// let all = name.expand();
+    /// assert_eq!(all[0], "users.u1.update.email");
+    /// for expected in ["users.*.update", "users.u1.update", "users.*.update.email", "users.u1", "users.*"] {
+    ///     assert!(all.iter().any(|n| n == expected), "{expected}");
+    /// }
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn expand(&self) -> Vec<String> {
+        let path: Vec<(&str, &str)> = self.path().collect();
+        // Shapes of the names to generate: a path depth, then the tail after it.
+        let mut shapes: Vec<(usize, Vec<&str>)> = Vec::new();
+        if let Some(action) = self.action() {
+            if let Some(attribute) = self.attribute() {
+                shapes.push((path.len(), vec![action, attribute]));
+            }
+            shapes.push((path.len(), vec![action]));
+        }
+        for depth in (2..=path.len()).rev() {
+            shapes.push((depth, Vec::new()));
+        }
+        // Appwrite also announces an attribute change on the top resource
+        // (`teams.t1.update.status` for a membership's status).
+        if let (Some(action), Some(attribute)) = (self.action(), self.attribute()) {
+            shapes.push((1, vec![action, attribute]));
+        }
+        shapes.push((1, Vec::new()));
+
+        let mut names: Vec<String> = Vec::new();
+        for (depth, tail) in shapes {
+            for mask in star_masks(depth) {
+                let mut segments: Vec<&str> = Vec::with_capacity(depth * 2 + tail.len());
+                for (i, (resource, id)) in path[..depth].iter().enumerate() {
+                    segments.push(resource);
+                    segments.push(if mask & (1 << i) != 0 { "*" } else { id });
+                }
+                segments.extend(&tail);
+                for name in mirrored(&segments) {
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+            }
+        }
+        names
+    }
+}
+
+/// Masks over `n` ids, bit set = `*`: all concrete first, then all stars, then the rest, as
+/// Appwrite orders them.
+fn star_masks(n: usize) -> Vec<u32> {
+    let all = (1u32 << n) - 1;
+    let mut masks = vec![0, all];
+    masks.extend((1..all).rev());
+    masks.dedup();
+    masks
+}
+
+/// The twin resource word in the other database vocabulary.
+fn mirror_word(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "tables" => "collections",
+        "collections" => "tables",
+        "rows" => "documents",
+        "documents" => "rows",
+        "columns" => "attributes",
+        "attributes" => "columns",
+        _ => return None,
+    })
+}
+
+/// `segments` joined, followed by their mirrors in Appwrite's order.
+fn mirrored(segments: &[&str]) -> Vec<String> {
+    let swap = |service: &str, words: &[&str]| -> String {
+        let mut out = vec![service];
+        out.extend(words[1..].iter().enumerate().map(|(i, w)| {
+            // Resource words sit at odd offsets after the service's id.
+            if i % 2 == 1 {
+                mirror_word(w).unwrap_or(w)
+            } else {
+                w
+            }
+        }));
+        out.join(".")
+    };
+    let plain = segments.join(".");
+    match segments[0] {
+        "databases" => vec![plain, swap("databases", segments)],
+        "tablesdb" => {
+            let mut same = segments.to_vec();
+            same[0] = "databases";
+            vec![plain, swap("databases", segments), same.join(".")]
+        }
+        _ => vec![plain],
+    }
+}
+
+impl FromStr for EventName {
+    type Err = InvalidEventName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for EventName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+impl fmt::Debug for EventName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EventName({:?})", self.raw)
+    }
+}
+
+impl AsRef<str> for EventName {
+    fn as_ref(&self) -> &str {
+        &self.raw
+    }
+}
+
+/// The most specific concrete name among `names` (most segments; the first among equals, as
+/// Appwrite lists the primary name first).
+pub(crate) fn primary<'a>(names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut best: Option<(&str, usize)> = None;
+    for name in names {
+        if name.split('.').any(|s| s == "*") {
+            continue;
+        }
+        let len = name.split('.').count();
+        if best.is_none_or(|(_, n)| len > n) {
+            best = Some((name, len));
+        }
+    }
+    best.map(|(name, _)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_shapes() {
+        let n = EventName::parse("users.u1").unwrap();
+        assert_eq!((n.action(), n.attribute(), n.path().len()), (None, None, 1));
+        let n = EventName::parse("users.u1.create").unwrap();
+        assert_eq!((n.action(), n.path().len()), (Some("create"), 1));
+        let n = EventName::parse("teams.t.memberships.m.update.status").unwrap();
+        assert_eq!(
+            (n.action(), n.attribute(), n.path().len()),
+            (Some("update"), Some("status"), 2)
+        );
+        // Unknown services and actions are kept.
+        let n = EventName::parse("widgets.w1.gizmos.g1.polish").unwrap();
+        assert_eq!(
+            (n.service(), n.action(), n.id("gizmos")),
+            ("widgets", Some("polish"), Some("g1"))
+        );
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "",
+            "users",
+            "users..create",
+            "*.u1",
+            "users.u1.*",
+            "users.u*.create",
+            "a.b c",
+        ] {
+            assert!(EventName::parse(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn primary_prefers_the_most_specific() {
+        let names = [
+            "users.u1.update",
+            "users.*.update",
+            "users.u1.update.email",
+            "users.u1",
+        ];
+        assert_eq!(primary(names.into_iter()), Some("users.u1.update.email"));
+        assert_eq!(primary(["users.*"].into_iter()), None);
+    }
+}
