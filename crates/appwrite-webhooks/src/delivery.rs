@@ -6,11 +6,12 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName};
 use serde::de::DeserializeOwned;
 
-use crate::Error;
 use crate::Signature;
+use crate::event_name::primary;
 use crate::headers::{
     WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID, WEBHOOK_USER_ID, display_name,
 };
+use crate::{Error, Event, EventName};
 
 /// A delivery whose signature has been verified.
 ///
@@ -216,6 +217,35 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// ```
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         serde_json::from_slice(self.body()).map_err(Error::InvalidPayload)
+    }
+
+    /// The primary event: the most specific concrete name in the events header (Appwrite lists
+    /// it first; for `update.email`-style events the attribute form is the more specific one).
+    /// `None` if no concrete name parses.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// let name = d.primary_event().unwrap();
+    /// assert_eq!((name.service(), name.user_id()), ("users", Some("u1")));
+    /// ```
+    pub fn primary_event(&self) -> Option<EventName> {
+        primary(self.events()).and_then(|name| EventName::parse(name).ok())
+    }
+
+    /// The typed event: the variant is decided by [`primary_event`](Self::primary_event) and
+    /// the verified body is parsed into the model Appwrite's catalogue gives that event. A body
+    /// that is not that model's JSON is [`Error::InvalidPayload`] (400).
+    ///
+    /// ```
+    /// use appwrite_webhooks::Event;
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// if let Event::User { user, .. } = d.event()? {
+    ///     assert_eq!(user.name, "Ada");
+    /// }
+    /// # Ok::<(), appwrite_webhooks::Error>(())
+    /// ```
+    pub fn event(&self) -> Result<Event, Error> {
+        Event::from_parts(self.primary_event().as_ref(), self.body())
     }
 
     /// The same delivery with its body copied into [`Bytes`], to keep past the borrow.

@@ -31,9 +31,11 @@
 
 mod delivery;
 mod error;
+mod event;
 mod event_name;
 pub mod headers;
 mod key;
+pub mod models;
 mod pattern;
 pub mod sender;
 mod signature;
@@ -43,6 +45,7 @@ mod verifier;
 
 pub use delivery::Delivery;
 pub use error::{Error, MalformedSignature};
+pub use event::{Action, DatabaseApi, DeploymentOwner, Event, EventKind, TokenKind};
 pub use event_name::{EventName, InvalidEventName};
 pub use key::SigningKey;
 pub use pattern::Pattern;

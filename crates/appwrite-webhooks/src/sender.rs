@@ -23,7 +23,7 @@ use crate::headers::{
     WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID, WEBHOOK_SIGNATURE,
     WEBHOOK_USER_ID,
 };
-use crate::{Delivery, SigningKey, Verifier, sign};
+use crate::{Delivery, EventName, SigningKey, Verifier, sign};
 
 /// The `User-Agent` Appwrite's webhook worker sends (version of the sample data).
 pub const USER_AGENT: &str = "Appwrite-Server v1.9.6. Please report abuse at security@appwrite.io";
@@ -120,8 +120,7 @@ impl DeliveryBuilder {
     }
 
     /// Sets the event names of `X-Appwrite-Webhook-Events`, concrete name first, as Appwrite
-    /// lists them. [`EventName::expand`](crate::EventName::expand) computes the full list
-    /// Appwrite sends for one event.
+    /// lists them; [`event`](Self::event) fills in the full list Appwrite sends for one event.
     ///
     /// ```
     /// # use appwrite_webhooks::sender::DeliveryBuilder;
@@ -135,6 +134,22 @@ impl DeliveryBuilder {
             .collect::<Vec<_>>()
             .join(",");
         self
+    }
+
+    /// Sets the events header to everything Appwrite sends for one concrete event: the name,
+    /// its wildcard variants, parents and mirrors (see [`EventName::expand`]).
+    ///
+    /// ```
+    /// # use appwrite_webhooks::sender::DeliveryBuilder;
+    /// let name = "databases.shop.tables.orders.rows.r1.create".parse()?;
+    /// let sent = DeliveryBuilder::new("k", "https://e.x/h", "{}").event(&name).build();
+    /// let events = sent.headers()["x-appwrite-webhook-events"].to_str().unwrap();
+    /// assert!(events.starts_with("databases.shop.tables.orders.rows.r1.create,"));
+    /// assert!(events.contains(",databases.*.collections.*.documents.*.create,"));
+    /// # Ok::<(), appwrite_webhooks::InvalidEventName>(())
+    /// ```
+    pub fn event(self, name: &EventName) -> Self {
+        self.events(name.expand())
     }
 
     /// Signs and assembles the delivery.
@@ -249,7 +264,8 @@ impl SignedDelivery {
 #[doc(hidden)]
 pub fn example_delivery() -> Delivery {
     let url = "https://example.com/hook";
-    let sent = DeliveryBuilder::new("k", url, r#"{"$id":"u1","name":"Ada"}"#)
+    let user = r#"{"$id":"u1","$createdAt":"2020-10-15T06:38:00.000+00:00","$updatedAt":"2020-10-15T06:38:00.000+00:00","name":"Ada","registration":"2020-10-15T06:38:00.000+00:00","status":true,"labels":[],"passwordUpdate":"","email":"ada@example.com","phone":"","emailVerification":true,"phoneVerification":false,"mfa":false,"prefs":{},"targets":[],"accessedAt":""}"#;
+    let sent = DeliveryBuilder::new("k", url, user)
         .webhook_name("Example")
         .project_id("example-project")
         .events(["users.u1.create", "users.*.create", "users.u1", "users.*"])

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Generates crates/appwrite-webhooks/src/models/*.rs from ../shared/appwrite/models.json.
+
+Run from the repository root after models.json changes:  python3 scripts/gen_models.py
+The output is committed; the core crate's tests check every sample delivery parses with it.
+"""
+import json
+import os
+import re
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODELS = os.path.join(ROOT, "..", "shared", "appwrite", "models.json")
+OUT = os.path.join(ROOT, "crates", "appwrite-webhooks", "src", "models")
+
+FAMILIES = {
+    "users": ("Users, sessions, tokens, targets and password-hash options.",
+              ["user", "session", "token", "target", "preferences", "algoArgon2", "algoBcrypt",
+               "algoMd5", "algoPhpass", "algoScrypt", "algoScryptModified", "algoSha"]),
+    "databases": ("Databases, tables and collections, their columns/attributes and indexes, rows and documents.",
+                  ["database", "table", "collection", "row", "document", "index", "columnIndex"]),
+    "storage": ("Buckets and files.", ["bucket", "file"]),
+    "teams": ("Teams and memberships.", ["team", "membership"]),
+    "functions": ("Functions, deployments, executions and variables.",
+                  ["function", "deployment", "execution", "headers", "variable"]),
+    "sites": ("Sites.", ["site"]),
+    "messaging": ("Messages, topics, subscribers and providers.", ["message", "topic", "subscriber", "provider"]),
+    "schedules": ("Schedules.", ["schedule"]),
+    "proxy": ("Proxy rules (custom domains).", ["proxyRule"]),
+    "reports": ("Reports and their insights.", ["report", "insight", "insightCTA"]),
+}
+KEYWORDS = {"type", "enum", "async", "match", "ref", "mod", "move", "self", "struct", "use", "where", "loop", "impl", "trait", "fn", "let", "static", "const", "in", "for", "if", "else", "as", "dyn", "box", "final", "override", "priv", "virtual", "yield", "abstract", "become", "do", "macro", "typeof", "unsized", "try"}
+# Models that stand for a family of variants: they keep every field they do not declare.
+OPEN_MODELS = {"column", "attribute"}
+# Models that carry user data next to their system fields: generic over that data.
+GENERIC_MODELS = {"row", "document"}
+# Hand-written in models/mod.rs: PHP encodes an empty map as `[]`.
+HAND_WRITTEN = {"preferences"}
+
+
+def rust_type_name(model):
+    name = model[0].upper() + model[1:]
+    return name.replace("CTA", "Cta")
+
+
+def snake(field):
+    field = field.lstrip("$")
+    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", field)
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)
+    s = s.lower().replace("-", "_")
+    return ("r#" + s) if s in KEYWORDS else s
+
+
+def doc(text, indent=""):
+    text = " ".join(str(text).split()).replace("[", "\\[").replace("]", "\\]").replace("<", "&lt;").replace(">", "&gt;")
+    return f"{indent}/// {text}\n" if text else ""
+
+
+def family_of(model):
+    if model.startswith("column") and model != "columnIndex":
+        return "databases"
+    if model.startswith("attribute"):
+        return "databases"
+    for fam, (_, names) in FAMILIES.items():
+        if model in names:
+            return fam
+    raise SystemExit(f"model {model} has no family")
+
+
+def field_type(rule, models):
+    t = rule["type"]
+    if isinstance(t, list):
+        if all(x.startswith("column") for x in t):
+            base, note = "Column", None
+        elif all(x.startswith("attribute") for x in t):
+            base, note = "Attribute", None
+        else:
+            base, note = "serde_json::Value", ", ".join(rust_type_name(x) for x in t)
+    elif t in ("string", "enum"):
+        base, note = "String", None
+    elif t == "id":
+        base, note = "String", None
+    elif t == "integer":
+        base, note = "i64", None
+    elif t == "double":
+        base, note = "f64", None
+    elif t == "boolean":
+        base, note = "bool", None
+    elif t == "json":
+        base, note = "serde_json::Value", None
+    elif t == "array":
+        base, note = "serde_json::Value", None
+    elif t == "datetime":
+        base, note = "OffsetDateTime", None
+    elif t in models:
+        base, note = rust_type_name(t), None
+    else:
+        raise SystemExit(f"unknown type {t}")
+    return base, note
+
+
+def gen_struct(key, model, models):
+    name = rust_type_name(key)
+    rules = model["rules"] if isinstance(model["rules"], dict) else {}
+    out = []
+    out.append(f"/// Appwrite's `{model['class']}` response model.\n")
+    if key in GENERIC_MODELS:
+        out.append("///\n/// `T` holds the fields Appwrite does not declare (the user's own data): a JSON map by\n/// default, or your own `Deserialize` type.\n")
+    if key in OPEN_MODELS:
+        out.append(f"///\n/// Stands for every `{name}*` variant: fields a variant adds are kept in `extra`; deserialize\n/// the same payload into the variant's own struct (e.g. `{name}String`) for typed access.\n")
+    out.append("#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]\n")
+    generic = ""
+    if key in GENERIC_MODELS:
+        out.append('#[serde(bound(deserialize = "T: DeserializeOwned", serialize = "T: Serialize"))]\n')
+        generic = "<T = JsonMap>"
+    out.append(f"pub struct {name}{generic} {{\n")
+    seen = set()
+    for field, rule in rules.items():
+        fname = snake(field)
+        assert fname not in seen, (key, fname)
+        seen.add(fname)
+        base, note = field_type(rule, models)
+        desc = rule.get("description") or ""
+        if rule.get("type") == "enum" and rule.get("enum"):
+            desc += " One of: " + ", ".join(f"`{v}`" for v in rule["enum"]) + " (new values may appear)."
+        if note:
+            desc += f" One of the models {note}."
+        out.append(doc(desc, "    "))
+        attrs = []
+        if fname.removeprefix("r#") != field:
+            attrs.append(f'rename = "{field}"')
+        required = rule["required"] and not rule["nullable"]
+        ty = base
+        if rule["array"]:
+            ty = f"Vec<{base}>"
+        if base == "OffsetDateTime":
+            if rule["array"]:
+                raise SystemExit("datetime arrays are not supported")
+            # `$createdAt`/`$updatedAt` are always set; other dates may be empty or null.
+            if required and field in ("$createdAt", "$updatedAt"):
+                attrs.append('with = "crate::models::datetime"')
+            else:
+                ty = "Option<OffsetDateTime>"
+                attrs.append('default, with = "crate::models::datetime::option"')
+        elif rule.get("type") == "id" and not rule["array"]:
+            attrs.append('deserialize_with = "crate::models::string_or_number"')
+            if not required:
+                raise SystemExit("optional ids are not supported")
+        elif not required:
+            if rule["array"]:
+                attrs.append("default")
+            else:
+                ty = f"Option<{ty}>"
+                attrs.append('default, skip_serializing_if = "Option::is_none"')
+        if attrs:
+            out.append(f"    #[serde({', '.join(attrs)})]\n")
+        out.append(f"    pub {fname}: {ty},\n")
+    if key in GENERIC_MODELS:
+        out.append("    /// The fields Appwrite does not declare: the user's own columns or preferences.\n")
+        out.append("    #[serde(flatten)]\n    pub data: T,\n")
+    if key in OPEN_MODELS:
+        out.append("    /// Fields of the concrete variant (size, default, elements, …).\n")
+        out.append("    #[serde(flatten)]\n    pub extra: JsonMap,\n")
+    out.append("}\n")
+    return "".join(out)
+
+
+def main():
+    models = json.load(open(MODELS))["models"]
+    by_family = {}
+    for key in sorted(models):
+        by_family.setdefault(family_of(key), []).append(key)
+    header = "// Generated by scripts/gen_models.py from ../shared/appwrite/models.json. Do not edit.\n\n"
+    for fam, keys in by_family.items():
+        desc = FAMILIES[fam][0]
+        body = [header, f"//! {desc}\n\n"]
+        structs = "".join("\n" + gen_struct(key, models[key], models) for key in keys if key not in HAND_WRITTEN)
+        if "DeserializeOwned" in structs:
+            body.append("use serde::de::DeserializeOwned;\n")
+        body.append("use serde::{Deserialize, Serialize};\n")
+        if "OffsetDateTime" in structs:
+            body.append("use time::OffsetDateTime;\n")
+        body.append("\n#[allow(unused_imports)] // which models a family refers to varies\nuse super::*;\n")
+        body.append(structs)
+        with open(os.path.join(OUT, f"{fam}.rs"), "w") as f:
+            f.write("".join(body))
+    print("generated", ", ".join(sorted(by_family)))
+
+
+main()
