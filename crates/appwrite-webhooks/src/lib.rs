@@ -37,6 +37,7 @@ pub mod headers;
 mod key;
 pub mod models;
 mod pattern;
+mod router;
 pub mod sender;
 mod signature;
 mod url;
@@ -49,6 +50,7 @@ pub use event::{Action, DatabaseApi, DeploymentOwner, Event, EventKind, TokenKin
 pub use event_name::{EventName, InvalidEventName};
 pub use key::SigningKey;
 pub use pattern::Pattern;
+pub use router::{DispatchError, Dispatched, HandlerError, Incoming, Router};
 pub use signature::{Signature, TAG_LEN, sign};
 pub use url::ProxyHeaders;
 pub use verification::Verification;
