@@ -29,7 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "order {} for {} totalling {}",
                     order.id, order.data.customer, order.data.total
                 );
-                Ok::<(), appwrite_webhooks::HandlerError>(())
+                Ok(())
             },
         )?
         // 2. Email changes, typed.
@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     user.email
                 );
             }
-            Ok::<(), appwrite_webhooks::HandlerError>(())
+            Ok(())
         })?
         // 3. Every file event, by typed variant.
         .on_kind(EventKind::File, |incoming| async move {
@@ -65,14 +65,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     file.name, file.size_original
                 );
             }
-            Ok::<(), appwrite_webhooks::HandlerError>(())
+            Ok(())
         })
         .fallback(|incoming| async move {
             println!(
                 "ignored {}",
                 incoming.name().map(|n| n.to_string()).unwrap_or_default()
             );
-            Ok::<(), appwrite_webhooks::HandlerError>(())
+            Ok(())
         });
 
     let verifier = Verifier::new(KEY, URL);

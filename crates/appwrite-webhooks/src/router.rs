@@ -99,42 +99,38 @@ impl Router {
 
     /// Runs `handler` for deliveries whose event matches `pattern` (`users.*.create`,
     /// `databases.*.tables.orders.rows.*`, `buckets.*`). Fails if the pattern does not parse.
-    pub fn on<F, Fut, E>(self, pattern: &str, handler: F) -> Result<Self, InvalidEventName>
+    pub fn on<F, Fut>(self, pattern: &str, handler: F) -> Result<Self, InvalidEventName>
     where
         F: Fn(Arc<Incoming>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<HandlerError>,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
         let pattern = Pattern::parse(pattern)?;
         Ok(self.route(Matcher::Pattern(pattern), handler))
     }
 
     /// Runs `handler` for deliveries whose typed event is of `kind`.
-    pub fn on_kind<F, Fut, E>(self, kind: EventKind, handler: F) -> Self
+    pub fn on_kind<F, Fut>(self, kind: EventKind, handler: F) -> Self
     where
         F: Fn(Arc<Incoming>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<HandlerError>,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
         self.route(Matcher::Kind(kind), handler)
     }
 
     /// Runs `handler` for deliveries no route matches.
-    pub fn fallback<F, Fut, E>(mut self, handler: F) -> Self
+    pub fn fallback<F, Fut>(mut self, handler: F) -> Self
     where
         F: Fn(Arc<Incoming>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<HandlerError>,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
         self.fallback = Some(boxed(handler));
         self
     }
 
-    fn route<F, Fut, E>(mut self, matcher: Matcher, handler: F) -> Self
+    fn route<F, Fut>(mut self, matcher: Matcher, handler: F) -> Self
     where
         F: Fn(Arc<Incoming>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<HandlerError>,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
         self.routes.push((Arc::new(matcher), boxed(handler)));
         self
@@ -192,16 +188,12 @@ impl Router {
     }
 }
 
-fn boxed<F, Fut, E>(handler: F) -> Handler
+fn boxed<F, Fut>(handler: F) -> Handler
 where
     F: Fn(Arc<Incoming>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
-    E: Into<HandlerError>,
+    Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
 {
-    Arc::new(move |incoming| {
-        let future = handler(incoming);
-        Box::pin(async move { future.await.map_err(Into::into) })
-    })
+    Arc::new(move |incoming| Box::pin(handler(incoming)))
 }
 
 impl fmt::Debug for Router {
@@ -283,7 +275,7 @@ mod tests {
             let seen = Arc::clone(&seen);
             move |_: Arc<Incoming>| {
                 seen.lock().unwrap().push(label);
-                async { Ok::<(), HandlerError>(()) }
+                async { Ok(()) }
             }
         };
         let router = Router::new()
@@ -317,9 +309,9 @@ mod tests {
     #[tokio::test]
     async fn handler_errors_are_reported_and_others_still_run() {
         let router = Router::new()
-            .on("databases.*", |_| async { Err::<(), _>("disk full") })
+            .on("databases.*", |_| async { Err("disk full".into()) })
             .unwrap()
-            .on_kind(EventKind::Row, |_| async { Ok::<(), HandlerError>(()) });
+            .on_kind(EventKind::Row, |_| async { Ok(()) });
         let error = router
             .dispatch(delivery("databases.shop.tables.orders.rows.r1.update", ROW))
             .await
@@ -349,10 +341,6 @@ mod tests {
 
     #[test]
     fn invalid_patterns_are_rejected_at_registration() {
-        assert!(
-            Router::new()
-                .on("users.*.*", |_| async { Ok::<(), HandlerError>(()) })
-                .is_err()
-        );
+        assert!(Router::new().on("users.*.*", |_| async { Ok(()) }).is_err());
     }
 }
