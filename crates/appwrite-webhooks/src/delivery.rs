@@ -264,6 +264,19 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     }
 }
 
+impl Delivery<Bytes> {
+    /// The body as shared [`Bytes`]: cloning it does not copy the body.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// let body: bytes::Bytes = d.bytes().clone();
+    /// assert_eq!(body.as_ptr(), d.body().as_ptr());
+    /// ```
+    pub fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+}
+
 impl<B: AsRef<[u8]>> fmt::Debug for Delivery<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Delivery")

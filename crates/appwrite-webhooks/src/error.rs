@@ -59,6 +59,11 @@ pub enum Error {
     #[error("cannot reconstruct the webhook URL: {0}")]
     UrlUnavailable(&'static str),
 
+    /// The request body could not be read (the client went away, or sent a broken chunked
+    /// encoding).
+    #[error("cannot read the request body: {0}")]
+    ReadBody(#[source] Box<dyn std::error::Error + Send + Sync>),
+
     /// The body was verified but is not the JSON its event promises.
     #[error("payload is not valid JSON for this event: {0}")]
     InvalidPayload(#[source] serde_json::Error),
@@ -82,6 +87,7 @@ impl Error {
             Error::MissingHeader(_)
             | Error::InvalidHeader { .. }
             | Error::UrlUnavailable(_)
+            | Error::ReadBody(_)
             | Error::InvalidPayload(_) => StatusCode::BAD_REQUEST,
         }
     }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use hmac::Mac;
 use http::{HeaderMap, Uri, header};
 
@@ -312,6 +313,49 @@ impl Verifier {
             self.inner.body_limit,
             declared,
         ))
+    }
+
+    /// Reads an [`http_body::Body`] and verifies it as it arrives: the one call an HTTP
+    /// integration needs. Reading stops at the first chunk past the body limit
+    /// ([`Error::BodyTooLarge`]), or before reading at all when the declared `Content-Length` is
+    /// over it or the signature header is missing or malformed. Trailers are ignored.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
+    /// use http_body_util::Full;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), appwrite_webhooks::Error> {
+    /// let url = "https://example.com/hook";
+    /// let request = DeliveryBuilder::new("k", url, "{}").build().into_request();
+    /// let (parts, body) = request.into_parts();
+    ///
+    /// let delivery = Verifier::new("k", url).verify_body(&parts.uri, &parts.headers, Full::new(body)).await?;
+    /// assert_eq!(delivery.body(), b"{}");
+    /// # Ok(()) }
+    /// ```
+    pub async fn verify_body<B>(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: B,
+    ) -> Result<Delivery<Bytes>, Error>
+    where
+        B: http_body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        use http_body_util::BodyExt as _;
+
+        let mut verification = self.start(uri, headers)?;
+        let mut body = std::pin::pin!(body);
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| Error::ReadBody(e.into()))?;
+            if let Ok(mut data) = frame.into_data() {
+                // `copy_to_bytes` is free when the chunk already is `Bytes` (hyper, axum).
+                let len = bytes::Buf::remaining(&data);
+                verification.update(bytes::Buf::copy_to_bytes(&mut data, len))?;
+            }
+        }
+        verification.finish()
     }
 
     /// The signature from the headers, and the HMAC states that the body still has to go into.

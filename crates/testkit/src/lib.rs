@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod http_suite;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -176,6 +178,42 @@ pub fn catalogue() -> Vec<(String, String, String)> {
         .into_iter()
         .map(|e| (e.event, e.model, e.description))
         .collect()
+}
+
+/// The `Debug` name of the `EventKind` a catalogue model maps to.
+pub fn expected_kind(model: &str) -> &'static str {
+    match model {
+        "user" => "User",
+        "session" => "Session",
+        "token" => "Token",
+        "target" => "Target",
+        "database" => "Database",
+        "table" => "Table",
+        "collection" => "Collection",
+        "column" => "Column",
+        "attribute" => "Attribute",
+        "columnIndex" => "ColumnIndex",
+        "index" => "Index",
+        "row" => "Row",
+        "document" => "Document",
+        "bucket" => "Bucket",
+        "file" => "File",
+        "team" => "Team",
+        "membership" => "Membership",
+        "function" => "Function",
+        "execution" => "Execution",
+        "deployment" => "Deployment",
+        "site" => "Site",
+        "message" => "Message",
+        "topic" => "Topic",
+        "subscriber" => "Subscriber",
+        "provider" => "Provider",
+        "schedule" => "Schedule",
+        "proxyRule" => "ProxyRule",
+        "report" => "Report",
+        "insight" => "Insight",
+        other => panic!("catalogue model {other} has no variant"),
+    }
 }
 
 /// Keeps `BTreeMap` in the public API stable for callers that index by name.

@@ -1,0 +1,156 @@
+//! A [tower] layer that verifies Appwrite webhook deliveries before the inner service runs.
+//!
+//! The layer reads the request body (bounded by the verifier's limit), checks the signature
+//! over the raw bytes as they arrive, and then calls the inner service with the verified
+//! [`Delivery`] in the request extensions and the same bytes as the request body — shared, not
+//! copied. Rejections are answered by the layer: `401` for a missing or wrong signature, `400`
+//! for malformed requests, `413` for bodies over the limit, each with a short text body.
+//!
+//! Generic over the request body ([`http_body::Body`]), so it works under axum, hyper and tonic
+//! alike.
+//!
+//! ```
+//! use appwrite_webhooks::{Delivery, Verifier};
+//! use appwrite_webhooks_tower::AppwriteWebhookLayer;
+//! use tower::ServiceBuilder;
+//!
+//! let verifier = Verifier::new("whsec_…", "https://example.com/hooks/appwrite");
+//! let service = ServiceBuilder::new()
+//!     .layer(AppwriteWebhookLayer::new(verifier))
+//!     .service_fn(|request: http::Request<http_body_util::Full<bytes::Bytes>>| async move {
+//!         let delivery = request.extensions().get::<Delivery>().expect("set by the layer");
+//!         println!("verified {}", delivery.events_header());
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::<bytes::Bytes>::default()))
+//!     });
+//! # let _ = service;
+//! ```
+//!
+//! [tower]: https://docs.rs/tower
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use appwrite_webhooks::{Error, Verifier};
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, header};
+use http_body_util::{Either, Full};
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// Verifies Appwrite deliveries for the services it wraps.
+///
+/// Configure everything — keys and rotation, the configured or rebuilt URL, the body limit — on
+/// the [`Verifier`]; the layer adds no options of its own.
+#[derive(Clone, Debug)]
+pub struct AppwriteWebhookLayer {
+    verifier: Verifier,
+}
+
+impl AppwriteWebhookLayer {
+    /// A layer that verifies with `verifier`.
+    pub fn new(verifier: Verifier) -> Self {
+        Self { verifier }
+    }
+}
+
+impl<S> Layer<S> for AppwriteWebhookLayer {
+    type Service = AppwriteWebhook<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AppwriteWebhook {
+            inner,
+            verifier: self.verifier.clone(),
+        }
+    }
+}
+
+/// The service made by [`AppwriteWebhookLayer`].
+#[derive(Clone, Debug)]
+pub struct AppwriteWebhook<S> {
+    inner: S,
+    verifier: Verifier,
+}
+
+/// The response body: the inner service's, or the layer's own short rejection text.
+pub type ResponseBody<B> = Either<B, Full<Bytes>>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AppwriteWebhook<S>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    ReqBody: http_body::Body + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The inner service was made ready by `poll_ready`; keep that one and leave a fresh
+        // clone in its place, as tower's docs recommend for services used in a future.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let verifier = self.verifier.clone();
+        ResponseFuture(Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            match verifier.verify_body(&parts.uri, &parts.headers, body).await {
+                Ok(delivery) => {
+                    let body = Full::new(delivery.bytes().clone());
+                    parts.extensions.insert(delivery);
+                    let response = inner.call(Request::from_parts(parts, body)).await?;
+                    Ok(response.map(Either::Left))
+                }
+                Err(error) => {
+                    tracing::debug!(status = %error.status(), %error, "rejected Appwrite delivery");
+                    Ok(rejection(&error).map(Either::Right))
+                }
+            }
+        }))
+    }
+}
+
+/// The response for a rejected delivery: the error's status and its one-line reason.
+///
+/// ```
+/// let response = appwrite_webhooks_tower::rejection(&appwrite_webhooks::Error::SignatureMismatch);
+/// assert_eq!(response.status(), 401);
+/// ```
+pub fn rejection(error: &Error) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(error.to_string())));
+    *response.status_mut() = error.status();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+type BoxedResponse<B, E> =
+    Pin<Box<dyn Future<Output = Result<Response<ResponseBody<B>>, E>> + Send>>;
+
+/// The future returned by [`AppwriteWebhook`].
+pub struct ResponseFuture<B, E>(BoxedResponse<B, E>);
+
+impl<B, E> Future for ResponseFuture<B, E> {
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl<B, E> fmt::Debug for ResponseFuture<B, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

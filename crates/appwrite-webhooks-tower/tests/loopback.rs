@@ -1,0 +1,133 @@
+//! The layer under a plain hyper server on loopback, driven by a real HTTP client.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use appwrite_webhooks::{Delivery, ProxyHeaders, Verifier};
+use appwrite_webhooks_tower::AppwriteWebhookLayer;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use testkit::http_suite;
+use tower::ServiceBuilder;
+
+/// The inner service: reads the verified delivery from the extensions, answers with its event.
+async fn handler(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let delivery = request
+        .extensions()
+        .get::<Delivery>()
+        .expect("the layer sets the delivery")
+        .clone();
+    // The body the inner service sees is the verified body itself, not a copy.
+    let body = http_body_util::BodyExt::collect(request.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(body.as_ptr(), delivery.body().as_ptr());
+    let response = match delivery.event() {
+        Ok(event) => Response::new(Full::from(http_suite::expected_body(
+            &event,
+            delivery.primary_event().as_ref(),
+        ))),
+        Err(error) => {
+            let mut response = Response::new(Full::from(error.to_string()));
+            *response.status_mut() = error.status();
+            response
+        }
+    };
+    Ok(response)
+}
+
+async fn spawn(verifier: Verifier) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = ServiceBuilder::new()
+        .layer(AppwriteWebhookLayer::new(verifier))
+        .service_fn(handler);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let service = TowerToHyperService::new(service.clone());
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_suite() {
+    let addr = spawn(http_suite::suite_verifier()).await;
+    http_suite::run_all(addr).await;
+}
+
+async fn post(
+    addr: SocketAddr,
+    path: &str,
+    sent: &appwrite_webhooks::sender::SignedDelivery,
+    extra: &[(&str, &str)],
+) -> StatusCode {
+    let mut request = reqwest::Client::new().post(format!("http://{addr}{path}"));
+    for (name, value) in sent.headers() {
+        request = request.header(name, value);
+    }
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    let status = request
+        .body(sent.body().to_vec())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    StatusCode::from_u16(status.as_u16()).unwrap()
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_configured_url_works_and_rebuilding_is_opt_in() {
+    let public = "https://hooks.example.com/appwrite";
+    let sent = http_suite::signed_for(public, "k");
+    let forwarded = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "hooks.example.com"),
+    ];
+
+    // Default: the configured public URL, whatever address the server listens on.
+    let configured = spawn(Verifier::new("k", public)).await;
+    assert_eq!(
+        post(configured, "/appwrite", &sent, &[]).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(configured, "/appwrite", &sent, &forwarded).await,
+        StatusCode::OK
+    );
+
+    // Rebuilding from a trusted proxy's headers: works with them, fails closed without.
+    let trusting = spawn(Verifier::with_request_url("k", ProxyHeaders::Trust)).await;
+    assert_eq!(
+        post(trusting, "/appwrite", &sent, &forwarded).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(trusting, "/appwrite", &sent, &[]).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Rebuilding without trusting proxies ignores the forwarded headers: the request is
+    // verified for the address it actually reached.
+    let direct = spawn(Verifier::with_request_url("k", ProxyHeaders::Ignore)).await;
+    assert_eq!(
+        post(direct, "/appwrite", &sent, &forwarded).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let local = http_suite::signed_for(&format!("http://{direct}/appwrite"), "k");
+    assert_eq!(post(direct, "/appwrite", &local, &[]).await, StatusCode::OK);
+}
