@@ -1,0 +1,82 @@
+//! The extractor in a real axum server on loopback, driven by a real HTTP client.
+
+use std::net::SocketAddr;
+
+use appwrite_webhooks::{Delivery, Event, Verifier};
+use appwrite_webhooks_axum::Webhook;
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::post;
+use testkit::http_suite;
+
+/// A larger application state holding the verifier, as real apps have.
+#[derive(Clone)]
+struct AppState {
+    verifier: Verifier,
+    greeting: &'static str,
+}
+
+impl FromRef<AppState> for Verifier {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+async fn on_event(Webhook((delivery, event)): Webhook<(Delivery, Event)>) -> String {
+    http_suite::expected_body(&event, delivery.primary_event().as_ref())
+}
+
+async fn spawn(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_suite() {
+    let state = AppState {
+        verifier: http_suite::suite_verifier(),
+        greeting: "hi",
+    };
+    assert_eq!(state.greeting, "hi");
+    let app = Router::new().fallback(post(on_event)).with_state(state);
+    http_suite::run_all(spawn(app).await).await;
+}
+
+#[tokio::test]
+async fn default_type_is_the_typed_event() {
+    async fn handler(Webhook(event): Webhook) -> String {
+        format!("{:?}", event.kind())
+    }
+    let url = "http://example.com/hook";
+    let app = Router::new()
+        .route("/hook", post(handler))
+        .with_state(Verifier::new("k", url));
+    let addr = spawn(app).await;
+    let sent = http_suite::signed_for(url, "k");
+    let mut request = reqwest::Client::new().post(format!("http://{addr}/hook"));
+    for (name, value) in sent.headers() {
+        request = request.header(name, value);
+    }
+    let response = request.body(sent.body().to_vec()).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "Team");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_the_tower_layer_the_extractor_reuses_its_verification() {
+    use appwrite_webhooks_tower::AppwriteWebhookLayer;
+    // The state's verifier would reject everything: only the layer's verification can pass.
+    let state = AppState {
+        verifier: Verifier::new("wrong-key", "http://nowhere/"),
+        greeting: "hi",
+    };
+    let app = Router::new()
+        .fallback(post(on_event))
+        .layer(AppwriteWebhookLayer::new(http_suite::suite_verifier()))
+        .with_state(state);
+    let addr = spawn(app).await;
+    http_suite::accepts_every_delivery(addr).await;
+    http_suite::rejects_tampering(addr).await;
+}
