@@ -1,0 +1,224 @@
+//! [actix-web] integration for Appwrite webhooks: a [`Webhook<T>`] extractor for handlers, and
+//! the [`require_signature`] middleware for routes that only need "signed by Appwrite".
+//!
+//! Both read the [`Verifier`] from application data (`App::app_data(web::Data::new(verifier))`),
+//! read the payload with the verifier's limit (`413` as soon as it is passed), verify the raw
+//! bytes as they arrive, and answer failures through [`WebhookError`]: `401`, `400` or `413`
+//! with a one-line reason.
+//!
+//! ```no_run
+//! use actix_web::{App, HttpResponse, HttpServer, web};
+//! use appwrite_webhooks::{Event, Verifier};
+//! use appwrite_webhooks_actix::Webhook;
+//!
+//! async fn on_event(Webhook(event): Webhook) -> HttpResponse {
+//!     if let Event::Row { table_id, row, .. } = event {
+//!         println!("{table_id}: {}", row.id);
+//!     }
+//!     HttpResponse::NoContent().finish()
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let verifier = web::Data::new(Verifier::new("whsec_…", "https://example.com/hooks/appwrite"));
+//! HttpServer::new(move || {
+//!     App::new().app_data(verifier.clone()).route("/hooks/appwrite", web::post().to(on_event))
+//! })
+//! .bind(("127.0.0.1", 8080))?
+//! .run()
+//! .await
+//! # }
+//! ```
+//!
+//! [actix-web]: https://docs.rs/actix-web
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::fmt;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::guard::{Guard, GuardContext};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use appwrite_webhooks::{Delivery, Error, Event, FromDelivery, Verifier};
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use futures_util::future::LocalBoxFuture;
+
+/// Extracts a verified Appwrite delivery as `T`: the typed [`Event`] by default, or any
+/// [`FromDelivery`] type ([`Delivery`], [`Payload<T>`](appwrite_webhooks::Payload), a pair).
+///
+/// Behind [`require_signature`], it takes the delivery the middleware verified.
+#[derive(Debug, Clone)]
+pub struct Webhook<T = Event>(pub T);
+
+impl<T: FromDelivery + 'static> FromRequest for Webhook<T> {
+    type Error = WebhookError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let verified = request.extensions_mut().remove::<Delivery>();
+        let verifier = configured_verifier(request);
+        let head = Head::of(request);
+        let payload = payload.take();
+        Box::pin(async move {
+            let delivery = match verified {
+                Some(delivery) => delivery,
+                None => read_and_verify(&verifier?, head, payload).await?,
+            };
+            T::from_delivery(delivery)
+                .map(Webhook)
+                .map_err(WebhookError::from)
+        })
+    }
+}
+
+/// Middleware for `actix_web::middleware::from_fn`: verifies every request before the service
+/// runs, stores the [`Delivery`] in the request extensions and gives the service the same body.
+///
+/// ```no_run
+/// use actix_web::{App, HttpResponse, middleware::from_fn, web};
+/// use appwrite_webhooks::Verifier;
+/// use appwrite_webhooks_actix::require_signature;
+///
+/// let verifier = web::Data::new(Verifier::new("whsec_…", "https://example.com/hooks/appwrite"));
+/// let app = App::new().app_data(verifier).service(
+///     web::resource("/hooks/appwrite")
+///         .wrap(from_fn(require_signature))
+///         .route(web::post().to(|| async { HttpResponse::NoContent().finish() })),
+/// );
+/// ```
+pub async fn require_signature(
+    mut request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let verifier = configured_verifier(request.request())?;
+    let head = Head::of(request.request());
+    let delivery = read_and_verify(&verifier, head, request.take_payload()).await?;
+    request.set_payload(Payload::from(delivery.bytes().clone()));
+    request.extensions_mut().insert(delivery);
+    next.call(request).await
+}
+
+/// A guard that matches requests carrying Appwrite's signature header, to route Appwrite
+/// deliveries and other traffic on one path apart. It checks presence only: it proves nothing
+/// about who sent the request — pair it with [`Webhook`] or [`require_signature`].
+///
+/// ```
+/// use actix_web::web;
+/// let route = web::post().guard(appwrite_webhooks_actix::AppwriteDelivery);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct AppwriteDelivery;
+
+impl Guard for AppwriteDelivery {
+    fn check(&self, ctx: &GuardContext<'_>) -> bool {
+        ctx.head()
+            .headers()
+            .contains_key(appwrite_webhooks::headers::WEBHOOK_SIGNATURE.as_str())
+    }
+}
+
+fn configured_verifier(request: &HttpRequest) -> Result<Verifier, WebhookError> {
+    request
+        .app_data::<web::Data<Verifier>>()
+        .map(|data| data.get_ref().clone())
+        .or_else(|| request.app_data::<Verifier>().cloned())
+        .ok_or(WebhookError::NotConfigured)
+}
+
+/// The request head in `http` 1.x types, which the core speaks (actix-web 4 uses `http` 0.2).
+struct Head {
+    uri: http::Uri,
+    headers: http::HeaderMap,
+}
+
+impl Head {
+    fn of(request: &HttpRequest) -> Self {
+        let headers = request
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                let name = http::HeaderName::from_bytes(name.as_str().as_bytes()).ok()?;
+                let value = http::HeaderValue::from_bytes(value.as_bytes()).ok()?;
+                Some((name, value))
+            })
+            .collect();
+        let uri = request.uri().to_string().parse().unwrap_or_default();
+        Self { uri, headers }
+    }
+}
+
+async fn read_and_verify(
+    verifier: &Verifier,
+    head: Head,
+    mut payload: Payload,
+) -> Result<Delivery, WebhookError> {
+    let mut verification = verifier.start(&head.uri, &head.headers)?;
+    while let Some(chunk) = payload.next().await {
+        let chunk: Bytes = chunk.map_err(|e| Error::ReadBody(Box::new(e)))?;
+        verification.update(chunk)?;
+    }
+    Ok(verification.finish()?)
+}
+
+/// Why a request was refused. Renders as the status and a one-line reason, never a key.
+///
+/// ```
+/// use actix_web::ResponseError;
+/// use appwrite_webhooks_actix::WebhookError;
+///
+/// let error = WebhookError::from(appwrite_webhooks::Error::SignatureMismatch);
+/// assert_eq!(error.status_code(), 401);
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WebhookError {
+    /// The delivery failed a check; see [`Error`].
+    Rejected(Error),
+    /// No `web::Data<Verifier>` (or `Verifier`) in the application data: a server bug, `500`.
+    NotConfigured,
+}
+
+impl From<Error> for WebhookError {
+    fn from(error: Error) -> Self {
+        tracing::debug!(status = %error.status(), %error, "rejected Appwrite delivery");
+        WebhookError::Rejected(error)
+    }
+}
+
+impl fmt::Display for WebhookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WebhookError::Rejected(error) => fmt::Display::fmt(error, f),
+            WebhookError::NotConfigured => f.write_str("webhook verifier not configured"),
+        }
+    }
+}
+
+impl std::error::Error for WebhookError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WebhookError::Rejected(error) => Some(error),
+            WebhookError::NotConfigured => None,
+        }
+    }
+}
+
+impl ResponseError for WebhookError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        let status = match self {
+            WebhookError::Rejected(error) => error.status().as_u16(),
+            WebhookError::NotConfigured => 500,
+        };
+        actix_web::http::StatusCode::from_u16(status)
+            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code())
+            .content_type("text/plain; charset=utf-8")
+            .body(self.to_string())
+    }
+}

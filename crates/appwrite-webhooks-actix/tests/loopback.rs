@@ -1,0 +1,119 @@
+//! The extractor and middleware in a real actix-web server on loopback, with a real client.
+
+use std::net::SocketAddr;
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
+use appwrite_webhooks::{Delivery, Event, Verifier};
+use appwrite_webhooks_actix::{AppwriteDelivery, Webhook, require_signature};
+use testkit::http_suite;
+
+async fn on_event(Webhook((delivery, event)): Webhook<(Delivery, Event)>) -> HttpResponse {
+    HttpResponse::Ok().body(http_suite::expected_body(
+        &event,
+        delivery.primary_event().as_ref(),
+    ))
+}
+
+/// Behind the middleware: reads the delivery from the extensions and the body as usual.
+async fn signed_only(request: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let delivery = request
+        .extensions()
+        .get::<Delivery>()
+        .cloned()
+        .expect("set by the middleware");
+    assert_eq!(delivery.body(), &body[..]);
+    match delivery.event() {
+        Ok(event) => HttpResponse::Ok().body(http_suite::expected_body(
+            &event,
+            delivery.primary_event().as_ref(),
+        )),
+        Err(error) => HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(error.status().as_u16()).unwrap(),
+        )
+        .body(error.to_string()),
+    }
+}
+
+/// Starts an actix-web server on a free loopback port (a macro: `App`'s type is unnameable).
+macro_rules! start {
+    ($app:expr) => {{
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let server = HttpServer::new($app)
+            .workers(2)
+            .listen(listener)
+            .unwrap()
+            .run();
+        actix_web::rt::spawn(server);
+        addr
+    }};
+}
+
+#[actix_web::test]
+async fn extractor_conformance_suite() {
+    let verifier = web::Data::new(http_suite::suite_verifier());
+    let addr = start!(move || App::new()
+        .app_data(verifier.clone())
+        .default_service(web::post().to(on_event)));
+    http_suite::run_all(addr).await;
+}
+
+#[actix_web::test]
+async fn middleware_conformance_suite() {
+    let verifier = web::Data::new(http_suite::suite_verifier());
+    let addr = start!(move || {
+        App::new()
+            .app_data(verifier.clone())
+            .wrap(from_fn(require_signature))
+            .default_service(web::post().to(signed_only))
+    });
+    http_suite::run_all(addr).await;
+}
+
+#[actix_web::test]
+async fn guard_routes_by_header_and_missing_config_is_a_500() {
+    let addr = start!(|| {
+        App::new()
+            .route("/hook", web::post().guard(AppwriteDelivery).to(on_event))
+            .route(
+                "/hook",
+                web::post().to(|| async { HttpResponse::Accepted().body("other webhook") }),
+            )
+    });
+    let client = reqwest::Client::new();
+    let other = client
+        .post(format!("http://{addr}/hook"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 202);
+    let sent = http_suite::signed_for("http://example.com/hook", "k");
+    let mut request = client.post(format!("http://{addr}/hook"));
+    for (name, value) in sent.headers() {
+        request = request.header(name, value);
+    }
+    let response = request.body(sent.body().to_vec()).send().await.unwrap();
+    assert_eq!(response.status(), 500, "no verifier in app data");
+    assert_eq!(
+        response.text().await.unwrap(),
+        "webhook verifier not configured"
+    );
+}
+
+#[actix_web::test]
+async fn plain_verifier_in_app_data_works_too() {
+    let url = "http://example.com/hook";
+    let addr = start!(move || App::new()
+        .app_data(Verifier::new("k", url))
+        .route("/hook", web::post().to(on_event)));
+    let sent = http_suite::signed_for(url, "k");
+    let mut request = reqwest::Client::new().post(format!("http://{addr}/hook"));
+    for (name, value) in sent.headers() {
+        request = request.header(name, value);
+    }
+    let response = request.body(sent.body().to_vec()).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "Team teams.t1.create");
+}
