@@ -1,0 +1,40 @@
+//! An Appwrite webhook receiver with actix-web: the `Webhook` extractor, verifier in app data.
+//!
+//! ```sh
+//! cargo run --example actix     # serve on loopback, play Appwrite against it, exit
+//! ```
+
+use std::process::ExitCode;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use appwrite_webhooks::{Event, Verifier};
+use appwrite_webhooks_actix::Webhook;
+use appwrite_webhooks_workspace::demo;
+
+async fn on_event(Webhook(event): Webhook) -> HttpResponse {
+    if let Event::Row { table_id, row, .. } = &event {
+        println!("  handler: row {} in {table_id}", row.id);
+    }
+    HttpResponse::NoContent().finish()
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<ExitCode> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}/hooks/appwrite", listener.local_addr()?);
+    let verifier = web::Data::new(Verifier::new(demo::KEY, url.as_str()));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(verifier.clone())
+            .route("/hooks/appwrite", web::post().to(on_event))
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    println!("actix-web receiver listening at {url}\n");
+    let outcome = demo::run(&url).await;
+    handle.stop(true).await;
+    Ok(outcome)
+}
