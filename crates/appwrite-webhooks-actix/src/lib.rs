@@ -6,6 +6,11 @@
 //! bytes as they arrive, and answer failures through [`WebhookError`]: `401`, `400` or `413`
 //! with a one-line reason.
 //!
+//! With a [`ReplayGuard`](appwrite_webhooks::ReplayGuard) on the verifier, repeats are answered
+//! with the duplicate status and the handler does not run. The middleware releases the claim
+//! when the handler's response is an error, so Appwrite's retry is handled; the extractor alone
+//! cannot see the handler's result and keeps it.
+//!
 //! ```no_run
 //! use actix_web::{App, HttpResponse, HttpServer, web};
 //! use appwrite_webhooks::{Event, Verifier};
@@ -65,7 +70,14 @@ impl<T: FromDelivery + 'static> FromRequest for Webhook<T> {
         Box::pin(async move {
             let delivery = match verified {
                 Some(delivery) => delivery,
-                None => read_and_verify(&verifier?, head, payload).await?,
+                None => {
+                    let verifier = verifier?;
+                    let delivery = read_and_verify(&verifier, head, payload).await?;
+                    // The extractor cannot see the handler's result, so the claim is kept;
+                    // `require_signature` releases it when the handler fails.
+                    drop(verifier.admit(&delivery).await?);
+                    delivery
+                }
             };
             T::from_delivery(delivery)
                 .map(Webhook)
@@ -96,9 +108,21 @@ pub async fn require_signature(
     let verifier = configured_verifier(request.request())?;
     let head = Head::of(request.request());
     let delivery = read_and_verify(&verifier, head, request.take_payload()).await?;
+    let claim = verifier
+        .admit(&delivery)
+        .await
+        .map_err(WebhookError::from)?;
     request.set_payload(Payload::from(delivery.bytes().clone()));
     request.extensions_mut().insert(delivery);
-    next.call(request).await
+    let response = next.call(request).await;
+    // A failed handler gives the delivery back, so Appwrite's retry is handled.
+    let failed = response.as_ref().map_or(true, |r| {
+        r.status().is_client_error() || r.status().is_server_error()
+    });
+    if failed {
+        claim.release().await;
+    }
+    response
 }
 
 /// A guard that matches requests carrying Appwrite's signature header, to route Appwrite

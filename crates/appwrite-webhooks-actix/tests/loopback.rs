@@ -117,3 +117,77 @@ async fn plain_verifier_in_app_data_works_too() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "Team teams.t1.create");
 }
+
+#[actix_web::test]
+async fn replay_guard_in_middleware_and_extractor() {
+    use appwrite_webhooks::ReplayGuard;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let url = "http://example.com/hook";
+    let ran = Arc::new(AtomicUsize::new(0));
+    let verifier = web::Data::new(Verifier::new("k", url).replay_guard(ReplayGuard::in_memory()));
+    let counter = Arc::clone(&ran);
+    let addr = start!(move || {
+        let counter = Arc::clone(&counter);
+        App::new()
+            .app_data(verifier.clone())
+            .service(
+                web::resource("/guarded")
+                    .wrap(from_fn(require_signature))
+                    .route(web::post().to(move || {
+                        // Fails the first time, succeeds after.
+                        let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
+                        async move {
+                            if first {
+                                HttpResponse::InternalServerError().finish()
+                            } else {
+                                HttpResponse::NoContent().finish()
+                            }
+                        }
+                    })),
+            )
+            .route(
+                "/extracted",
+                web::post().to(|Webhook(_): Webhook<Delivery>| async {
+                    HttpResponse::NoContent().finish()
+                }),
+            )
+    });
+    let send = |path: &'static str, sent: appwrite_webhooks::sender::SignedDelivery| async move {
+        let mut request = reqwest::Client::new().post(format!("http://{addr}{path}"));
+        for (name, value) in sent.headers() {
+            request = request.header(name, value);
+        }
+        request
+            .body(sent.body().to_vec())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let guarded = http_suite::signed_for(url, "k");
+    assert_eq!(
+        send("/guarded", guarded.clone()).await,
+        500,
+        "handler fails: claim released"
+    );
+    assert_eq!(
+        send("/guarded", guarded.clone()).await,
+        204,
+        "the retry is handled"
+    );
+    assert_eq!(
+        send("/guarded", guarded).await,
+        200,
+        "then it is a duplicate"
+    );
+    assert_eq!(ran.load(Ordering::SeqCst), 2);
+
+    let extracted = appwrite_webhooks::sender::DeliveryBuilder::new("k", url, r#"{"$id":"t9"}"#)
+        .event(&"teams.t9.create".parse().unwrap())
+        .build();
+    assert_eq!(send("/extracted", extracted.clone()).await, 204);
+    assert_eq!(send("/extracted", extracted).await, 200);
+}

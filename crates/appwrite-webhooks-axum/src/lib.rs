@@ -27,6 +27,13 @@
 //! `(Delivery, T)` pair. Under `appwrite-webhooks-tower`'s layer, the extractor takes the
 //! delivery the layer already verified instead of verifying again.
 //!
+//! # Duplicates
+//! With a [`ReplayGuard`](appwrite_webhooks::ReplayGuard) on the verifier, a repeated delivery
+//! is answered with the guard's duplicate status (200 by default) and the handler does not run.
+//! An extractor cannot see whether the handler then succeeded, so it keeps the claim; to have
+//! failed handlers release it (at-least-once), add `AppwriteWebhookLayer` from
+//! `appwrite-webhooks-tower` to the route — the extractor then reuses its verification.
+//!
 //! [axum]: https://docs.rs/axum
 
 #![forbid(unsafe_code)]

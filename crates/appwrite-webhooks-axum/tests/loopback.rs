@@ -80,3 +80,47 @@ async fn under_the_tower_layer_the_extractor_reuses_its_verification() {
     http_suite::accepts_every_delivery(addr).await;
     http_suite::rejects_tampering(addr).await;
 }
+
+#[tokio::test]
+async fn duplicates_are_answered_without_running_the_handler() {
+    use appwrite_webhooks::ReplayGuard;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let url = "http://example.com/hook";
+    for (status, expected) in [
+        (None, 200u16),
+        (Some(axum::http::StatusCode::CONFLICT), 409),
+    ] {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&ran);
+        let guard = match status {
+            Some(status) => ReplayGuard::in_memory().duplicate_status(status),
+            None => ReplayGuard::in_memory(),
+        };
+        let app = Router::new()
+            .route(
+                "/hook",
+                post(move |Webhook(_): Webhook| async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    axum::http::StatusCode::NO_CONTENT
+                }),
+            )
+            .with_state(Verifier::new("k", url).replay_guard(guard));
+        let addr = spawn(app).await;
+        let sent = http_suite::signed_for(url, "k");
+        let post_once = || async {
+            let mut request = reqwest::Client::new().post(format!("http://{addr}/hook"));
+            for (name, value) in sent.headers() {
+                request = request.header(name, value);
+            }
+            let response = request.body(sent.body().to_vec()).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        };
+        assert_eq!(post_once().await.0, 204);
+        let (code, text) = post_once().await;
+        assert_eq!(code, expected);
+        assert_eq!(text, "duplicate delivery: already handled");
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+    }
+}

@@ -6,6 +6,10 @@
 //! copied. Rejections are answered by the layer: `401` for a missing or wrong signature, `400`
 //! for malformed requests, `413` for bodies over the limit, each with a short text body.
 //!
+//! With a [`ReplayGuard`](appwrite_webhooks::ReplayGuard) on the verifier, repeats are answered
+//! with the duplicate status without calling the inner service, and a delivery whose inner
+//! response is an error (4xx/5xx) is released so Appwrite's retry is handled.
+//!
 //! Generic over the request body ([`http_body::Body`]), so it works under axum, hyper and tonic
 //! alike.
 //!
@@ -86,6 +90,7 @@ where
     ReqBody: http_body::Body + Send + 'static,
     ReqBody::Data: Send,
     ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    ResBody: Send + 'static,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
@@ -103,11 +108,22 @@ where
         let verifier = self.verifier.clone();
         ResponseFuture(Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            match verifier.verify_body(&parts.uri, &parts.headers, body).await {
-                Ok(delivery) => {
+            let verified = match verifier.verify_body(&parts.uri, &parts.headers, body).await {
+                Ok(delivery) => verifier
+                    .admit(&delivery)
+                    .await
+                    .map(|claim| (delivery, claim)),
+                Err(error) => Err(error),
+            };
+            match verified {
+                Ok((delivery, claim)) => {
                     let body = Full::new(delivery.bytes().clone());
                     parts.extensions.insert(delivery);
                     let response = inner.call(Request::from_parts(parts, body)).await?;
+                    // A failed handler gives the delivery back, so Appwrite's retry is handled.
+                    if response.status().is_client_error() || response.status().is_server_error() {
+                        claim.release().await;
+                    }
                     Ok(response.map(Either::Left))
                 }
                 Err(error) => {

@@ -64,6 +64,25 @@ pub enum Error {
     #[error("cannot read the request body: {0}")]
     ReadBody(#[source] Box<dyn std::error::Error + Send + Sync>),
 
+    /// The delivery was already handled within the replay guard's TTL: answer with `status`
+    /// (200 unless configured otherwise) and do not handle it again.
+    #[error("duplicate delivery: already handled")]
+    Duplicate {
+        /// The status to answer with.
+        status: StatusCode,
+    },
+
+    /// The payload's `$updatedAt`/`$createdAt` is older than the replay guard's maximum age.
+    #[error("delivery is stale: its payload is {}s old", age.as_secs())]
+    Stale {
+        /// How old the payload is.
+        age: std::time::Duration,
+    },
+
+    /// The replay guard's store is unavailable and the guard fails closed.
+    #[error("{0}")]
+    ReplayStore(#[source] crate::StoreError),
+
     /// The body was verified but is not the JSON its event promises.
     #[error("payload is not valid JSON for this event: {0}")]
     InvalidPayload(#[source] serde_json::Error),
@@ -80,9 +99,12 @@ impl Error {
     /// ```
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::MissingSignature | Error::MalformedSignature(_) | Error::SignatureMismatch => {
-                StatusCode::UNAUTHORIZED
-            }
+            Error::MissingSignature
+            | Error::MalformedSignature(_)
+            | Error::SignatureMismatch
+            | Error::Stale { .. } => StatusCode::UNAUTHORIZED,
+            Error::Duplicate { status } => *status,
+            Error::ReplayStore(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::MissingHeader(_)
             | Error::InvalidHeader { .. }

@@ -38,6 +38,7 @@ pub mod headers;
 mod key;
 pub mod models;
 mod pattern;
+mod replay;
 mod router;
 pub mod sender;
 mod signature;
@@ -52,6 +53,9 @@ pub use event_name::{EventName, InvalidEventName};
 pub use extract::{FromDelivery, Payload};
 pub use key::SigningKey;
 pub use pattern::Pattern;
+pub use replay::{
+    Claim, MemoryStore, ReplayGuard, ReplayStore, StoreError, StoreFailure, StoreFuture,
+};
 pub use router::{DispatchError, Dispatched, HandlerError, Incoming, Router};
 pub use signature::{Signature, TAG_LEN, sign};
 pub use url::ProxyHeaders;

@@ -12,7 +12,7 @@ use crate::headers::WEBHOOK_SIGNATURE;
 use crate::signature::{HmacSha1, keyed_mac};
 use crate::url::{ProxyHeaders, reconstruct};
 use crate::verification::{Candidates, Verification};
-use crate::{Error, MalformedSignature, Signature, SigningKey};
+use crate::{Claim, Error, MalformedSignature, ReplayGuard, Signature, SigningKey};
 
 /// Appwrite reads at most 5 MB of a response; we bound what a receiver buffers the same way.
 /// Appwrite's own payloads are a few KiB; a row with large columns can be more.
@@ -65,6 +65,7 @@ struct Config {
     prepared: Vec<(usize, HmacSha1)>,
     request_url: Option<ProxyHeaders>,
     body_limit: usize,
+    replay_guard: Option<ReplayGuard>,
 }
 
 impl Verifier {
@@ -81,6 +82,7 @@ impl Verifier {
             prepared: Vec::new(),
             request_url: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            replay_guard: None,
         };
         Self {
             inner: Arc::new(config),
@@ -168,6 +170,44 @@ impl Verifier {
     pub fn body_limit(mut self, bytes: usize) -> Self {
         Arc::make_mut(&mut self.inner).body_limit = bytes;
         self
+    }
+
+    /// De-duplicates verified deliveries with `guard`: every adapter (the tower layer, the
+    /// axum and actix-web extractors, the actix-web middleware) then answers repeats without
+    /// running the handler. See [`ReplayGuard`] for the contract.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{ReplayGuard, Verifier};
+    /// let verifier = Verifier::new("k", "https://example.com/hook").replay_guard(ReplayGuard::in_memory());
+    /// ```
+    pub fn replay_guard(mut self, guard: ReplayGuard) -> Self {
+        Arc::make_mut(&mut self.inner).replay_guard = Some(guard);
+        self
+    }
+
+    /// Applies the replay guard, if one is configured, to a verified delivery: the step adapters
+    /// run between verifying and handling. Release the returned claim if handling fails.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Error, ReplayGuard, Verifier, sender::DeliveryBuilder};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let url = "https://example.com/hook";
+    /// let verifier = Verifier::new("k", url).replay_guard(ReplayGuard::in_memory());
+    /// let sent = DeliveryBuilder::new("k", url, "{}").build();
+    /// let delivery = verifier.verify(sent.headers(), sent.body()).unwrap();
+    ///
+    /// let claim = verifier.admit(&delivery).await.unwrap();
+    /// assert!(matches!(verifier.admit(&delivery).await, Err(Error::Duplicate { .. })));
+    /// claim.release().await; // handling failed: let the retry through
+    /// assert!(verifier.admit(&delivery).await.is_ok());
+    /// # }
+    /// ```
+    pub async fn admit<B: AsRef<[u8]>>(&self, delivery: &Delivery<B>) -> Result<Claim, Error> {
+        match &self.inner.replay_guard {
+            Some(guard) => guard.admit(delivery).await,
+            None => Ok(Claim::none()),
+        }
     }
 
     /// The largest body accepted, in bytes.
@@ -429,6 +469,7 @@ impl fmt::Debug for Verifier {
             .field("urls", &self.inner.urls)
             .field("request_url", &self.inner.request_url)
             .field("body_limit", &self.inner.body_limit)
+            .field("replay_guard", &self.inner.replay_guard)
             .finish()
     }
 }
