@@ -1,11 +1,16 @@
-//! `appwrite-webhooks`: sign and verify Appwrite webhook deliveries from the shell.
+//! `appwrite-webhooks`: sign, verify, send, receive and inspect Appwrite webhook deliveries.
 //!
-//! Exit codes (a pinned contract): 0 success, 1 the signature does not verify (reason on
-//! stderr), 2 usage errors (including unreadable input and missing keys).
+//! Exit codes (a pinned contract): 0 success; 1 the delivery does not verify (`verify`,
+//! `inspect`) or the receiver answered >= 400 (`send`), reason on stderr; 2 usage errors
+//! (including unreadable input and missing keys); 3 `send` could not reach the receiver.
 
 #![forbid(unsafe_code)]
 
+mod inspect;
 mod keys;
+mod listen;
+mod output;
+mod send;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -16,10 +21,13 @@ use clap::{Args, Parser, Subcommand};
 
 use keys::KeyArgs;
 
-/// Sign and verify Appwrite webhook deliveries.
+/// Sign, verify, send, receive and inspect Appwrite webhook deliveries.
 #[derive(Parser)]
 #[command(name = "appwrite-webhooks", version, about)]
 struct Cli {
+    /// Print only what is needed: results and errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -43,6 +51,12 @@ enum Command {
         #[arg(long, value_name = "SIG")]
         signature: String,
     },
+    /// POST a delivery exactly as Appwrite does: same headers, signature over the URL as given.
+    Send(Box<send::SendArgs>),
+    /// Receive deliveries on a local port, verify them and print each one.
+    Listen(listen::ListenArgs),
+    /// Explain which check a captured request fails, and why.
+    Inspect(inspect::InspectArgs),
 }
 
 #[derive(Args)]
@@ -57,47 +71,80 @@ struct Input {
 
 impl Input {
     fn read_body(&self) -> Result<Vec<u8>, Failure> {
-        let mut body = Vec::new();
-        match &self.file {
-            Some(path) if path.as_os_str() != "-" => {
-                body = std::fs::read(path)
-                    .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
-            }
-            _ => {
-                std::io::stdin()
-                    .read_to_end(&mut body)
-                    .map_err(|e| Failure::Usage(format!("cannot read standard input: {e}")))?;
-            }
-        }
-        Ok(body)
+        read_input(self.file.as_ref())
     }
+}
+
+/// The bytes of FILE, or of standard input when it is absent or `-`.
+fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>, Failure> {
+    let mut body = Vec::new();
+    match file {
+        Some(path) if path.as_os_str() != "-" => {
+            body = std::fs::read(path)
+                .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+        }
+        _ => {
+            std::io::stdin()
+                .read_to_end(&mut body)
+                .map_err(|e| Failure::Usage(format!("cannot read standard input: {e}")))?;
+        }
+    }
+    Ok(body)
 }
 
 /// How a command failed, which decides the exit code.
 enum Failure {
     /// Exit 1: the delivery does not verify.
     Invalid(String),
+    /// Exit 1: the receiver refused the delivery, or `inspect` found problems.
+    Rejected(String),
     /// Exit 2: the command was called wrongly or its input could not be read.
     Usage(String),
+    /// Exit 3: the receiver could not be reached.
+    Connection(String),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
+    let style = output::Style::detect(cli.quiet);
+    match run(cli.command, style) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Invalid(reason)) => {
             eprintln!("invalid: {reason}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Rejected(reason)) => {
+            eprintln!("error: {reason}");
             ExitCode::from(1)
         }
         Err(Failure::Usage(reason)) => {
             eprintln!("error: {reason}");
             ExitCode::from(2)
         }
+        Err(Failure::Connection(reason)) => {
+            eprintln!("error: {reason}");
+            ExitCode::from(3)
+        }
     }
 }
 
-fn run(command: Command) -> Result<(), Failure> {
+/// A runtime for the networked commands only: `sign` and `verify` stay plain and fast.
+fn block_on<F: std::future::Future<Output = Result<(), Failure>>>(
+    future: F,
+) -> Result<(), Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?
+        .block_on(future)
+}
+
+fn run(command: Command, style: output::Style) -> Result<(), Failure> {
     match command {
+        Command::Send(args) => block_on(send::run(*args, style)),
+        Command::Listen(args) => block_on(listen::run(args, style)),
+        Command::Inspect(args) => inspect::run(args, style),
         Command::Sign { keys, input } => {
             let key = keys
                 .resolve()?

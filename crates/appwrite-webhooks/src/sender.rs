@@ -249,6 +249,18 @@ impl SignedDelivery {
         request
     }
 
+    /// A delivery recorded elsewhere (say, captured from Appwrite), to send again as is. Nothing
+    /// is re-signed: the headers are used exactly as given.
+    ///
+    /// ```
+    /// # use appwrite_webhooks::sender::SignedDelivery;
+    /// let recorded = SignedDelivery::from_parts("https://e.x/h".into(), http::HeaderMap::new(), "{}".into());
+    /// assert_eq!(recorded.body(), b"{}");
+    /// ```
+    pub fn from_parts(url: String, headers: HeaderMap, body: Bytes) -> Self {
+        Self { url, headers, body }
+    }
+
     /// Splits into URL, headers and body.
     ///
     /// ```

@@ -1,0 +1,203 @@
+//! `listen`: a local receiver for development that prints each delivery.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use appwrite_webhooks::{Delivery, ProxyHeaders, Verifier};
+use appwrite_webhooks_axum::{Webhook, WebhookRejection};
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use clap::Args;
+
+use crate::Failure;
+use crate::keys::{self, KeyArgs};
+use crate::output::Style;
+
+#[derive(Args)]
+pub struct ListenArgs {
+    #[command(flatten)]
+    keys: KeyArgs,
+    /// The webhook URL exactly as configured in Appwrite (the public URL, e.g. your tunnel's).
+    #[arg(long, required_unless_present = "request_url")]
+    url: Option<String>,
+    /// Rebuild the URL from each request instead of --url.
+    #[arg(long, conflicts_with = "url")]
+    request_url: bool,
+    /// With --request-url: believe Forwarded / X-Forwarded-* headers from a proxy you run.
+    #[arg(long, requires = "request_url")]
+    trust_proxy: bool,
+    /// Port to listen on.
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// One JSON object per line on stdout, for piping.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Printer {
+    style: Style,
+    json: bool,
+}
+
+pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
+    let mut keys = args.keys.resolve()?.into_iter();
+    let first = keys.next().ok_or_else(keys::missing)?;
+    let verifier = match &args.url {
+        Some(url) => Verifier::new(first, url.as_str()),
+        None => {
+            let proxy = if args.trust_proxy {
+                ProxyHeaders::Trust
+            } else {
+                ProxyHeaders::Ignore
+            };
+            Verifier::with_request_url(first, proxy)
+        }
+    }
+    .with_keys(keys);
+    let address = SocketAddr::new(args.bind, args.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| Failure::Usage(format!("cannot listen on {address}: {e}")))?;
+    if !style.quiet {
+        let signed_for = args.url.as_deref().unwrap_or("the request's own URL");
+        eprintln!(
+            "listening on http://{address} for deliveries signed for {signed_for}; Ctrl-C stops"
+        );
+    }
+    let printer = Arc::new(Printer {
+        style,
+        json: args.json,
+    });
+    let app = Router::new()
+        .fallback(axum::routing::post(receive))
+        .with_state(AppState { verifier, printer });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| Failure::Usage(format!("server error: {e}")))?;
+    if !style.quiet {
+        eprintln!("stopped");
+    }
+    Ok(())
+}
+
+#[derive(Clone)]
+struct AppState {
+    verifier: Verifier,
+    printer: Arc<Printer>,
+}
+
+impl axum::extract::FromRef<AppState> for Verifier {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+/// Answers like the adapters: 204 when the delivery verifies and its payload parses, the
+/// rejection's status otherwise.
+async fn receive(
+    State(state): State<AppState>,
+    webhook: Result<Webhook<Delivery>, WebhookRejection>,
+) -> Response {
+    let printer = &state.printer;
+    match webhook {
+        Ok(Webhook(delivery)) => match delivery.event() {
+            Ok(event) => {
+                printer.accepted(&delivery, &format!("{:?}", event.kind()));
+                StatusCode::NO_CONTENT.into_response()
+            }
+            Err(error) => {
+                printer.rejected(error.status().as_u16(), &error.to_string());
+                (error.status(), error.to_string()).into_response()
+            }
+        },
+        Err(rejection) => {
+            printer.rejected(rejection.status().as_u16(), &rejection.body_text());
+            rejection.into_response()
+        }
+    }
+}
+
+impl Printer {
+    fn accepted(&self, delivery: &Delivery, kind: &str) {
+        let name = delivery.primary_event();
+        let ids: Vec<(String, String)> = name
+            .as_ref()
+            .map(|n| {
+                n.path()
+                    .map(|(resource, id)| (resource.to_owned(), id.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let payload: serde_json::Value = serde_json::from_slice(delivery.body())
+            .unwrap_or_else(|_| String::from_utf8_lossy(delivery.body()).into());
+        if self.json {
+            let line = serde_json::json!({
+                "status": 204,
+                "event": name.as_ref().map(|n| n.as_str()),
+                "kind": kind,
+                "ids": ids.iter().map(|(r, id)| (r.clone(), serde_json::Value::from(id.as_str()))).collect::<serde_json::Map<_, _>>(),
+                "events": delivery.events().collect::<Vec<_>>(),
+                "webhook_id": delivery.webhook_id(),
+                "webhook_name": delivery.webhook_name(),
+                "project_id": delivery.project_id(),
+                "user_id": delivery.user_id(),
+                "key_index": delivery.key_index(),
+                "payload": payload,
+            });
+            println!("{line}");
+            return;
+        }
+        let style = self.style;
+        let event = name.as_ref().map_or("(no concrete event)", |n| n.as_str());
+        println!(
+            "{} {} {}",
+            style.good("✔"),
+            style.bold(event),
+            style.dim(&format!("({kind})"))
+        );
+        if style.quiet {
+            return;
+        }
+        let ids = ids
+            .iter()
+            .map(|(r, id)| format!("{r}={id}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!(
+            "  {}",
+            style.dim(&format!(
+                "webhook {} {:?}, project {}, user {}, key #{}, {} bytes; {}",
+                delivery.webhook_id(),
+                delivery.webhook_name().unwrap_or(""),
+                delivery.project_id(),
+                delivery.user_id().unwrap_or("-"),
+                delivery.key_index(),
+                delivery.body().len(),
+                ids
+            ))
+        );
+        let pretty = serde_json::to_string_pretty(&payload).unwrap_or_default();
+        for line in pretty.lines() {
+            println!("  {line}");
+        }
+    }
+
+    fn rejected(&self, status: u16, reason: &str) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::json!({ "status": status, "rejected": reason })
+            );
+        } else {
+            println!("{} {status} {reason}", self.style.bad("✘"));
+        }
+    }
+}

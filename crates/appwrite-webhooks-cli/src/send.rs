@@ -1,0 +1,242 @@
+//! `send`: POST a delivery exactly as Appwrite's webhook worker does.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use appwrite_webhooks::EventName;
+use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
+use base64::Engine as _;
+use bytes::Bytes;
+use clap::Args;
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+
+use crate::keys::{self, KeyArgs};
+use crate::output::Style;
+use crate::{Failure, read_input};
+
+#[derive(Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    keys: KeyArgs,
+    /// The webhook URL exactly as configured in Appwrite: the signature covers it, and it is
+    /// where the delivery goes unless --to says otherwise.
+    #[arg(long, required_unless_present = "replay")]
+    url: Option<String>,
+    /// Post to this address instead of --url (e.g. a local listener), still signing for --url.
+    #[arg(long, value_name = "URL")]
+    to: Option<String>,
+    /// The body; standard input when absent or `-` (same as --payload).
+    #[arg(value_name = "FILE", conflicts_with = "payload")]
+    file: Option<PathBuf>,
+    /// The body, from a file.
+    #[arg(long, value_name = "FILE")]
+    payload: Option<PathBuf>,
+    /// An event template from Appwrite's catalogue, e.g. `users.[userId].create`; the events
+    /// header is expanded with Appwrite's rules. Without it, no events header value is sent.
+    #[arg(long, value_name = "TEMPLATE")]
+    event: Option<String>,
+    /// A template parameter, `name=value`; repeat for each `[name]` in --event.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// X-Appwrite-Webhook-Id.
+    #[arg(long, default_value = "wh_cli")]
+    webhook_id: String,
+    /// X-Appwrite-Webhook-Name.
+    #[arg(long, default_value = "")]
+    webhook_name: String,
+    /// X-Appwrite-Webhook-Project-Id.
+    #[arg(long, default_value = "cli-project")]
+    project_id: String,
+    /// X-Appwrite-Webhook-User-Id (empty: an API key or the console acted).
+    #[arg(long, default_value = "")]
+    user_id: String,
+    /// HTTP basic auth user; sent only together with --http-pass, as Appwrite does.
+    #[arg(long)]
+    http_user: Option<String>,
+    /// HTTP basic auth password.
+    #[arg(long)]
+    http_pass: Option<String>,
+    /// Send a recorded delivery as is (URL, headers, body, signature) from a JSON file shaped
+    /// like Appwrite's deliveries.json: one object, or an array picked from by --name.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["event", "payload", "file"])]
+    replay: Option<PathBuf>,
+    /// Which delivery of the --replay array to send.
+    #[arg(long, requires = "replay")]
+    name: Option<String>,
+}
+
+pub async fn run(args: SendArgs, style: Style) -> Result<(), Failure> {
+    let sent = match &args.replay {
+        Some(path) => replayed(path, args.name.as_deref())?,
+        None => built(&args)?,
+    };
+    let destination = args.to.clone().unwrap_or_else(|| sent.url().to_owned());
+    let (_, mut headers, body) = sent.into_parts();
+    if let (Some(user), Some(pass)) = (&args.http_user, &args.http_pass) {
+        let credentials =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        let value = HeaderValue::from_str(&format!("Basic {credentials}"))
+            .map_err(|_| Failure::Usage("basic auth credentials are not a valid header".into()))?;
+        headers.insert(header::AUTHORIZATION, value);
+    }
+
+    let client = client()?;
+    // Title-cased names on the wire, like Appwrite's curl: `X-Appwrite-Webhook-Id`.
+    let response = client
+        .post(&destination)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            Failure::Connection(format!(
+                "cannot deliver to {destination}: {}",
+                error_chain(&e)
+            ))
+        })?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if !style.quiet || status.as_u16() >= 400 {
+        let line = format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        );
+        println!(
+            "{}",
+            if status.as_u16() < 400 {
+                style.good(&line)
+            } else {
+                style.bad(&line)
+            }
+        );
+        if !text.is_empty() {
+            println!("{text}");
+        }
+    }
+    if status.as_u16() >= 400 {
+        return Err(Failure::Rejected(format!(
+            "the receiver answered {}",
+            status.as_u16()
+        )));
+    }
+    Ok(())
+}
+
+fn client() -> Result<reqwest::Client, Failure> {
+    // One process-wide crypto provider for https targets; installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .http1_title_case_headers()
+        // Appwrite's worker gives up after 15 s.
+        .connect_timeout(Duration::from_secs(15))
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| Failure::Usage(format!("cannot build an HTTP client: {e}")))
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn built(args: &SendArgs) -> Result<SignedDelivery, Failure> {
+    let mut keys = args.keys.resolve()?.into_iter();
+    let key = keys.next().ok_or_else(keys::missing)?;
+    let url = args
+        .url
+        .as_deref()
+        .ok_or_else(|| Failure::Usage("--url is required".into()))?;
+    let body = read_input(args.payload.as_ref().or(args.file.as_ref()))?;
+    let mut builder = DeliveryBuilder::new(key, url, body)
+        .webhook_id(&args.webhook_id)
+        .webhook_name(&args.webhook_name)
+        .project_id(&args.project_id)
+        .user_id(&args.user_id);
+    if let Some(template) = &args.event {
+        builder = builder.event(&fill_template(template, &args.params)?);
+    } else if !args.params.is_empty() {
+        return Err(Failure::Usage("--param needs --event".into()));
+    }
+    Ok(builder.build())
+}
+
+/// `users.[userId].create` with `userId=u1` → `users.u1.create`.
+fn fill_template(template: &str, params: &[String]) -> Result<EventName, Failure> {
+    let mut pairs = Vec::new();
+    for param in params {
+        let (name, value) = param
+            .split_once('=')
+            .ok_or_else(|| Failure::Usage(format!("--param {param:?} is not NAME=VALUE")))?;
+        pairs.push((name, value));
+    }
+    let mut filled = Vec::new();
+    for segment in template.split('.') {
+        match segment.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            Some(name) => {
+                let value = pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| *v)
+                    .ok_or_else(|| Failure::Usage(format!("--event needs --param {name}=VALUE")))?;
+                filled.push(value);
+            }
+            None => filled.push(segment),
+        }
+    }
+    let name = filled.join(".");
+    let name = EventName::parse(&name).map_err(|e| Failure::Usage(e.to_string()))?;
+    if !name.is_concrete() {
+        return Err(Failure::Usage(format!(
+            "{name} is not a concrete event: give ids, not `*`"
+        )));
+    }
+    Ok(name)
+}
+
+/// A recorded delivery, sent with its own headers, body and signature.
+fn replayed(path: &PathBuf, name: Option<&str>) -> Result<SignedDelivery, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Failure::Usage(format!("{} is not JSON: {e}", path.display())))?;
+    let record = match (&json, name) {
+        (serde_json::Value::Array(all), Some(name)) => {
+            all.iter().find(|d| d["name"] == name).ok_or_else(|| {
+                Failure::Usage(format!("no delivery named {name:?} in {}", path.display()))
+            })?
+        }
+        (serde_json::Value::Array(all), None) if all.len() == 1 => &all[0],
+        (serde_json::Value::Array(_), None) => {
+            return Err(Failure::Usage(
+                "the file holds several deliveries: pick one with --name".into(),
+            ));
+        }
+        (object, _) => object,
+    };
+    let bad = |what: &str| Failure::Usage(format!("the recorded delivery has no {what}"));
+    let url = record["url"].as_str().ok_or_else(|| bad("url"))?;
+    let body = record["body"].as_str().ok_or_else(|| bad("body"))?;
+    let mut headers = HeaderMap::new();
+    for (name, value) in record["headers"]
+        .as_object()
+        .ok_or_else(|| bad("headers"))?
+    {
+        let value = value.as_str().ok_or_else(|| bad("string header values"))?;
+        let name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("valid header names"))?;
+        let value = HeaderValue::from_str(value).map_err(|_| bad("valid header values"))?;
+        headers.insert(name, value);
+    }
+    Ok(SignedDelivery::from_parts(
+        url.to_owned(),
+        headers,
+        Bytes::from(body.to_owned()),
+    ))
+}
