@@ -66,10 +66,18 @@ where
             Some(delivery) => delivery,
             None => {
                 let verifier = Verifier::from_ref(state);
-                verifier
+                let delivery = verifier
                     .verify_body(&parts.uri, &parts.headers, body)
                     .await
-                    .map_err(WebhookRejection::new)?
+                    .map_err(WebhookRejection::new)?;
+                // The claim is kept whatever the handler does: see "Duplicates" above.
+                drop(
+                    verifier
+                        .admit(&delivery)
+                        .await
+                        .map_err(WebhookRejection::new)?,
+                );
+                delivery
             }
         };
         T::from_delivery(delivery)
@@ -100,7 +108,8 @@ impl WebhookRejection {
         Self { error }
     }
 
-    /// The HTTP status: 401, 400 or 413.
+    /// The HTTP status from [`Error::status`]: 401, 400 or 413, the guard's duplicate status,
+    /// or 503 when the replay store is unreachable.
     pub fn status(&self) -> StatusCode {
         self.error.status()
     }
