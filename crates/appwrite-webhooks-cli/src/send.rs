@@ -9,6 +9,10 @@ use base64::Engine as _;
 use bytes::Bytes;
 use clap::Args;
 use http::{HeaderMap, HeaderName, HeaderValue, header};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 
 use crate::keys::{self, KeyArgs};
 use crate::output::Style;
@@ -80,22 +84,8 @@ pub async fn run(args: SendArgs, style: Style) -> Result<(), Failure> {
         headers.insert(header::AUTHORIZATION, value);
     }
 
-    let client = client()?;
-    // Title-cased names on the wire, like Appwrite's curl: `X-Appwrite-Webhook-Id`.
-    let response = client
-        .post(&destination)
-        .headers(headers)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| {
-            Failure::Connection(format!(
-                "cannot deliver to {destination}: {}",
-                error_chain(&e)
-            ))
-        })?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
+    let response = post(&destination, headers, body).await?;
+    let (status, text) = response;
     if !style.quiet || status.as_u16() >= 400 {
         let line = format!(
             "{} {}",
@@ -123,16 +113,66 @@ pub async fn run(args: SendArgs, style: Style) -> Result<(), Failure> {
     Ok(())
 }
 
-fn client() -> Result<reqwest::Client, Failure> {
-    // One process-wide crypto provider for https targets; installing twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .http1_title_case_headers()
-        // Appwrite's worker gives up after 15 s.
-        .connect_timeout(Duration::from_secs(15))
-        .timeout(Duration::from_secs(15))
-        .build()
-        .map_err(|e| Failure::Usage(format!("cannot build an HTTP client: {e}")))
+/// Appwrite's worker gives up on a receiver after 15 seconds.
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// POSTs like Appwrite's curl: title-cased header names on the wire (`X-Appwrite-Webhook-Id`),
+/// HTTP/1.1, https through rustls with the platform's trust store.
+///
+/// A plain hyper client rather than reqwest: reqwest's TLS features are unified across the
+/// whole workspace, and turning them on here would change every test's client.
+async fn post(
+    destination: &str,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(http::StatusCode, String), Failure> {
+    let uri: http::Uri = destination
+        .parse()
+        .map_err(|e| Failure::Usage(format!("--to/--url {destination:?} is not a URL: {e}")))?;
+    let mut request = http::Request::post(uri)
+        .body(Full::new(body))
+        .map_err(|e| Failure::Usage(format!("cannot build the request: {e}")))?;
+    *request.headers_mut() = headers;
+
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(TIMEOUT));
+    let tls = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_platform_verifier(rustls::crypto::ring::default_provider())
+        .map_err(|e| Failure::Usage(format!("cannot load the system's TLS roots: {e}")))?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    let client = Client::builder(TokioExecutor::new())
+        .http1_title_case_headers(true)
+        .build(tls);
+
+    let connection_failed = |e: &dyn std::error::Error| {
+        Failure::Connection(format!(
+            "cannot deliver to {destination}: {}",
+            error_chain(e)
+        ))
+    };
+    let exchange = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| connection_failed(&e))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| connection_failed(&e))?
+            .to_bytes();
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    };
+    tokio::time::timeout(TIMEOUT, exchange).await.map_err(|_| {
+        Failure::Connection(format!(
+            "cannot deliver to {destination}: no answer within {} s",
+            TIMEOUT.as_secs()
+        ))
+    })?
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
