@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Load test, run by hand (not in CI): the axum server with the tower layer vs the same server
+# verifying by hand inline, at 1 KiB and 64 KiB bodies, on loopback, with wrk.
+# Prints requests/s and p99 latency per case, the ratio layer/inline, and peak RSS; then checks
+# that the 413 path does not buffer more than the limit.
+#
+#   bash bench/load.sh            # DURATION=10s CONNECTIONS=32 by default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+PORT=${PORT:-18080}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+
+cargo build -q --release --example bench_server -p appwrite-webhooks-workspace
+cargo build -q --release -p appwrite-webhooks-cli
+SERVER=target/release/examples/bench_server
+CLI=target/release/appwrite-webhooks
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+url="http://127.0.0.1/hooks/appwrite"   # the URL both servers verify against
+make_script() { # size -> wrk Lua script posting a correctly signed delivery of that size
+    local size=$1 body="$WORK/body-$1"
+    python3 -c "import sys; n=int(sys.argv[1]); s='{\"note\":\"'+'a\\\\/'*((n-12)//3); s=s[:n-2]+'\"}'; sys.stdout.write(s)" "$size" > "$body"
+    local sig; sig=$($CLI sign --key whsec_bench --url "$url" "$body")
+    python3 - "$body" "$sig" > "$WORK/post-$size.lua" <<'PY'
+import json, sys
+body = open(sys.argv[1]).read()
+print('wrk.method = "POST"')
+print('wrk.body = ' + json.dumps(body))
+for k, v in {"Content-Type": "application/json", "X-Appwrite-Webhook-Id": "wh_bench",
+             "X-Appwrite-Webhook-Events": "teams.t1.create,teams.*.create,teams.t1,teams.*",
+             "X-Appwrite-Webhook-Name": "", "X-Appwrite-Webhook-User-Id": "",
+             "X-Appwrite-Webhook-Project-Id": "bench", "X-Appwrite-Webhook-Signature": sys.argv[2]}.items():
+    print(f'wrk.headers["{k}"] = {json.dumps(v)}')
+PY
+}
+
+peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+printf '%-7s %-7s %12s %10s %12s\n' mode body req/s p99 peak_rss_KiB
+for size in 1024 65536; do
+    make_script "$size"
+    declare -A rps
+    for mode in inline layer; do
+        $SERVER "$mode" "$PORT" & pid=$!
+        sleep 0.5
+        # A short warm-up, then the measured run.
+        wrk -t1 -c"$CONNECTIONS" -d2s -s "$WORK/post-$size.lua" "http://127.0.0.1:$PORT/hooks/appwrite" >/dev/null
+        out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/post-$size.lua" "http://127.0.0.1:$PORT/hooks/appwrite")
+        if echo "$out" | grep -q "Non-2xx"; then echo "$out"; echo "unexpected rejections" >&2; exit 1; fi
+        r=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+        p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+        rps[$mode]=$r
+        printf '%-7s %-7s %12s %10s %12s\n' "$mode" "$size" "$r" "$p99" "$(peak_rss_kib $pid)"
+        kill $pid; wait $pid 2>/dev/null || true
+    done
+    python3 -c "print(f'ratio layer/inline at $size bytes: {${rps[layer]}/${rps[inline]}:.3f}')"
+done
+
+# The 413 path: a 64 MiB chunked upload, refused after the 5 MiB limit; peak RSS stays bounded.
+$SERVER layer "$PORT" & pid=$!
+sleep 0.5
+before=$(peak_rss_kib $pid)
+head -c $((64 * 1024 * 1024)) /dev/zero > "$WORK/big"
+for _ in 1 2 3; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+        -H 'X-Appwrite-Webhook-Signature: 73HVjq6EFDqxMRzMDoRH96HHWAM=' --data-binary @"$WORK/big" \
+        "http://127.0.0.1:$PORT/hooks/appwrite" || true)
+    echo "chunked 64 MiB upload answered $code"
+done
+after=$(peak_rss_kib $pid)
+echo "413 path: peak RSS ${before} KiB before, ${after} KiB after three 64 MiB uploads (limit 5 MiB)"
+kill $pid

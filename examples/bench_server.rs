@@ -1,0 +1,57 @@
+//! The server `bench/load.sh` drives: the quickstart's axum app with verification by the tower
+//! layer (`layer`), or by a handler doing the same HMAC by hand (`inline`, the baseline).
+//!
+//! ```sh
+//! cargo run --release --example bench_server -- layer 8080
+//! ```
+
+use appwrite_webhooks::Verifier;
+use appwrite_webhooks_tower::AppwriteWebhookLayer;
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+
+const KEY: &str = "whsec_bench";
+const URL: &str = "http://127.0.0.1/hooks/appwrite";
+
+/// The hand-written baseline: what a careful receiver writes without this crate.
+async fn inline(headers: HeaderMap, body: Bytes) -> StatusCode {
+    let Some(signature) = headers.get("x-appwrite-webhook-signature") else {
+        return StatusCode::UNAUTHORIZED;
+    };
+    let Ok(tag) = base64::engine::general_purpose::STANDARD.decode(signature.as_bytes()) else {
+        return StatusCode::UNAUTHORIZED;
+    };
+    let mut mac = Hmac::<Sha1>::new_from_slice(KEY.as_bytes()).expect("any key length");
+    mac.update(URL.as_bytes());
+    mac.update(&body);
+    if mac.verify_slice(&tag).is_err() {
+        return StatusCode::UNAUTHORIZED;
+    }
+    StatusCode::NO_CONTENT
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "layer".into());
+    let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(8080);
+    let app = match mode.as_str() {
+        // The same 5 MiB bound the verifier applies (axum's default is 2 MB).
+        "inline" => Router::new().route("/hooks/appwrite", post(inline)).layer(
+            axum::extract::DefaultBodyLimit::max(appwrite_webhooks::DEFAULT_BODY_LIMIT),
+        ),
+        "layer" => Router::new()
+            .route("/hooks/appwrite", post(|| async { StatusCode::NO_CONTENT }))
+            .layer(AppwriteWebhookLayer::new(Verifier::new(KEY, URL))),
+        other => panic!("mode must be `layer` or `inline`, not {other}"),
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind");
+    axum::serve(listener, app).await.expect("serve");
+}
