@@ -151,6 +151,10 @@ def gen_struct(key, model, models):
             else:
                 ty = f"Option<{ty}>"
                 attrs.append('default, skip_serializing_if = "Option::is_none"')
+        # Rows and documents built outside Appwrite (the timestamped scheme's documented
+        # payloads) omit these system fields; an empty default loses nothing Appwrite sends.
+        if key in GENERIC_MODELS and field in ("$sequence", "$permissions") and "default" not in attrs:
+            attrs.append("default")
         if attrs:
             out.append(f"    #[serde({', '.join(attrs)})]\n")
         out.append(f"    pub {fname}: {ty},\n")

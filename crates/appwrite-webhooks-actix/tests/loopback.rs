@@ -6,7 +6,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
 use appwrite_webhooks::{Delivery, Event, Verifier};
 use appwrite_webhooks_actix::{AppwriteDelivery, Webhook, require_signature};
-use testkit::http_suite;
+use testkit::{http_suite, scheme_suite};
 
 async fn on_event(Webhook((delivery, event)): Webhook<(Delivery, Event)>) -> HttpResponse {
     HttpResponse::Ok().body(http_suite::expected_body(
@@ -190,4 +190,36 @@ async fn replay_guard_in_middleware_and_extractor() {
         .build();
     assert_eq!(send("/extracted", extracted.clone()).await, 204);
     assert_eq!(send("/extracted", extracted).await, 200);
+}
+
+#[actix_web::test]
+async fn timestamped_scheme_with_extractor_and_middleware() {
+    let verifier = web::Data::new(scheme_suite::timestamped_verifier());
+    let addr = start!(move || App::new()
+        .app_data(verifier.clone())
+        .route("/hook", web::post().to(on_event)));
+    scheme_suite::run_timestamped(addr).await;
+
+    let verifier = web::Data::new(scheme_suite::timestamped_verifier());
+    let addr = start!(move || App::new()
+        .app_data(verifier.clone())
+        .wrap(from_fn(require_signature))
+        .route("/hook", web::post().to(signed_only)));
+    scheme_suite::run_timestamped(addr).await;
+}
+
+#[actix_web::test]
+async fn generic_scheme_with_extractor_and_middleware() {
+    let verifier = web::Data::new(scheme_suite::generic_verifier());
+    let addr = start!(move || App::new()
+        .app_data(verifier.clone())
+        .route("/hook", web::post().to(on_event)));
+    scheme_suite::run_generic(addr).await;
+
+    let verifier = web::Data::new(scheme_suite::generic_verifier());
+    let addr = start!(move || App::new()
+        .app_data(verifier.clone())
+        .wrap(from_fn(require_signature))
+        .route("/hook", web::post().to(signed_only)));
+    scheme_suite::run_generic(addr).await;
 }

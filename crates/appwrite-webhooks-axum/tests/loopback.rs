@@ -7,7 +7,7 @@ use appwrite_webhooks_axum::Webhook;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::post;
-use testkit::http_suite;
+use testkit::{http_suite, scheme_suite};
 
 /// A larger application state holding the verifier, as real apps have.
 #[derive(Clone)]
@@ -123,4 +123,20 @@ async fn duplicates_are_answered_without_running_the_handler() {
         assert_eq!(text, "duplicate delivery: already handled");
         assert_eq!(ran.load(Ordering::SeqCst), 1);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timestamped_scheme() {
+    let app = Router::new()
+        .route("/hook", post(on_event))
+        .with_state(scheme_suite::timestamped_verifier());
+    scheme_suite::run_timestamped(spawn(app).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generic_scheme() {
+    let app = Router::new()
+        .route("/hook", post(on_event))
+        .with_state(scheme_suite::generic_verifier());
+    scheme_suite::run_generic(spawn(app).await).await;
 }

@@ -10,7 +10,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use testkit::http_suite;
+use testkit::{http_suite, scheme_suite};
 use tower::ServiceBuilder;
 
 /// The inner service: reads the verified delivery from the extensions, answers with its event.
@@ -130,4 +130,14 @@ async fn behind_a_proxy_the_configured_url_works_and_rebuilding_is_opt_in() {
     );
     let local = http_suite::signed_for(&format!("http://{direct}/appwrite"), "k");
     assert_eq!(post(direct, "/appwrite", &local, &[]).await, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timestamped_scheme() {
+    scheme_suite::run_timestamped(spawn(scheme_suite::timestamped_verifier()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generic_scheme() {
+    scheme_suite::run_generic(spawn(scheme_suite::generic_verifier()).await).await;
 }

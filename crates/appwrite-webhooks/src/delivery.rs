@@ -6,12 +6,13 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName};
 use serde::de::DeserializeOwned;
 
-use crate::Signature;
+use crate::envelope::{GenericEnvelope, TimestampedEnvelope, event_id};
 use crate::event_name::primary;
 use crate::headers::{
-    WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID, WEBHOOK_USER_ID, display_name,
+    GENERIC_EVENT, GENERIC_ID, WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID,
+    WEBHOOK_USER_ID, display_name,
 };
-use crate::{Error, Event, EventName};
+use crate::{Error, Event, EventName, Scheme, Signature, TAG_LEN};
 
 /// A delivery whose signature has been verified.
 ///
@@ -46,9 +47,11 @@ pub struct Delivery<B = Bytes> {
     pub(crate) body: B,
 }
 
-/// The Appwrite headers of one request, parsed once.
+/// The headers of one request, parsed once.
 #[derive(Clone, Debug)]
 pub(crate) struct DeliveryHeaders {
+    scheme: Scheme,
+    timestamp: Option<u64>,
     webhook_id: String,
     webhook_name: Option<String>,
     project_id: String,
@@ -57,7 +60,14 @@ pub(crate) struct DeliveryHeaders {
 }
 
 impl DeliveryHeaders {
-    pub(crate) fn parse(headers: &HeaderMap) -> Result<Self, Error> {
+    /// Appwrite's scheme requires id, project and events; the timestamped scheme only the id
+    /// (its document lists no project header); the generic one has `X-Webhook-Id` and
+    /// `X-Webhook-Event`.
+    pub(crate) fn parse(
+        headers: &HeaderMap,
+        scheme: Scheme,
+        timestamp: Option<u64>,
+    ) -> Result<Self, Error> {
         let required = |name: &HeaderName| {
             single_header(headers, name)?.ok_or(Error::MissingHeader(display_name(name)))
         };
@@ -67,12 +77,34 @@ impl DeliveryHeaders {
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned))
         };
-        Ok(Self {
-            webhook_id: required(&WEBHOOK_ID)?.to_owned(),
-            webhook_name: optional(&WEBHOOK_NAME)?,
-            project_id: required(&WEBHOOK_PROJECT_ID)?.to_owned(),
-            user_id: optional(&WEBHOOK_USER_ID)?,
-            events: required(&WEBHOOK_EVENTS)?.to_owned(),
+        Ok(match scheme {
+            Scheme::Generic => Self {
+                scheme,
+                timestamp,
+                webhook_id: required(&GENERIC_ID)?.to_owned(),
+                webhook_name: None,
+                project_id: String::new(),
+                user_id: None,
+                events: required(&GENERIC_EVENT)?.to_owned(),
+            },
+            Scheme::Timestamped { .. } => Self {
+                scheme,
+                timestamp,
+                webhook_id: required(&WEBHOOK_ID)?.to_owned(),
+                webhook_name: optional(&WEBHOOK_NAME)?,
+                project_id: optional(&WEBHOOK_PROJECT_ID)?.unwrap_or_default(),
+                user_id: optional(&WEBHOOK_USER_ID)?,
+                events: optional(&WEBHOOK_EVENTS)?.unwrap_or_default(),
+            },
+            Scheme::Appwrite => Self {
+                scheme,
+                timestamp,
+                webhook_id: required(&WEBHOOK_ID)?.to_owned(),
+                webhook_name: optional(&WEBHOOK_NAME)?,
+                project_id: required(&WEBHOOK_PROJECT_ID)?.to_owned(),
+                user_id: optional(&WEBHOOK_USER_ID)?,
+                events: required(&WEBHOOK_EVENTS)?.to_owned(),
+            },
         })
     }
 }
@@ -99,7 +131,7 @@ fn single_header<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option
 }
 
 impl<B: AsRef<[u8]>> Delivery<B> {
-    /// The webhook's id (`X-Appwrite-Webhook-Id`).
+    /// The webhook's id (`X-Appwrite-Webhook-Id`; `X-Webhook-Id` for [`Scheme::Generic`]).
     ///
     /// ```
     /// # let d = appwrite_webhooks::sender::example_delivery();
@@ -119,7 +151,8 @@ impl<B: AsRef<[u8]>> Delivery<B> {
         self.meta.webhook_name.as_deref()
     }
 
-    /// The project's id (`X-Appwrite-Webhook-Project-Id`).
+    /// The project's id (`X-Appwrite-Webhook-Project-Id`); empty for the opt-in schemes when
+    /// not sent.
     ///
     /// ```
     /// # let d = appwrite_webhooks::sender::example_delivery();
@@ -141,7 +174,8 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     }
 
     /// Every event name in `X-Appwrite-Webhook-Events`, in the order Appwrite sent them: the
-    /// concrete name first, then wildcard variants and parent resources.
+    /// concrete name first, then wildcard variants and parent resources. For
+    /// [`Scheme::Generic`], the one `X-Webhook-Event`.
     ///
     /// ```
     /// # let d = appwrite_webhooks::sender::example_delivery();
@@ -169,6 +203,48 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// ```
     pub fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    /// The scheme the delivery was verified with.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// assert_eq!(d.scheme(), appwrite_webhooks::Scheme::Appwrite);
+    /// ```
+    pub fn scheme(&self) -> Scheme {
+        self.meta.scheme
+    }
+
+    /// The signed `X-Appwrite-Webhook-Timestamp` (unix seconds) of a [`Scheme::Timestamped`]
+    /// delivery, already checked against the tolerance; `None` for the other schemes.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// assert_eq!(d.timestamp(), None);
+    /// ```
+    pub fn timestamp(&self) -> Option<u64> {
+        self.meta.timestamp
+    }
+
+    /// What the replay guard claims for this delivery. Appwrite's scheme: the signature, which
+    /// covers URL and body (see [`ReplayGuard`](crate::ReplayGuard)). The opt-in schemes: a
+    /// digest of the envelope's event id, which stays the same when the sender retries with a
+    /// new timestamp or signature — or the signature when the body carries no id.
+    pub(crate) fn fingerprint(&self) -> [u8; TAG_LEN] {
+        use sha1::{Digest, Sha1};
+        let scheme = self.meta.scheme;
+        if scheme != Scheme::Appwrite
+            && let Some(id) = event_id(self.body(), scheme)
+        {
+            let mut hash = Sha1::new();
+            hash.update(scheme.name().as_bytes());
+            hash.update(b"\0");
+            hash.update(id.as_bytes());
+            return hash.finalize().into();
+        }
+        let mut fingerprint = [0; TAG_LEN];
+        fingerprint.copy_from_slice(&self.signature.as_bytes()[..TAG_LEN]);
+        fingerprint
     }
 
     /// Which key verified the delivery: its position among the verifier's keys, in the order
@@ -229,6 +305,12 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert_eq!((name.service(), name.user_id()), ("users", Some("u1")));
     /// ```
     pub fn primary_event(&self) -> Option<EventName> {
+        if self.meta.events.is_empty() && matches!(self.meta.scheme, Scheme::Timestamped { .. }) {
+            // The timestamped scheme's events header is optional; its envelope names the event.
+            return TimestampedEnvelope::parse(self.body())
+                .ok()
+                .and_then(|e| EventName::parse(&e.event).ok());
+        }
         primary(self.events()).and_then(|name| EventName::parse(name).ok())
     }
 
@@ -244,8 +326,25 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// }
     /// # Ok::<(), appwrite_webhooks::Error>(())
     /// ```
+    ///
+    /// For [`Scheme::Timestamped`] the body is an envelope and the event is its typed
+    /// `payload` (see [`TimestampedEnvelope`]); for [`Scheme::Generic`], whose events are not
+    /// Appwrite's, it is [`Event::Unknown`] with the envelope's `type` and `data` (see
+    /// [`GenericEnvelope`] to type the data yourself).
     pub fn event(&self) -> Result<Event, Error> {
-        Event::from_parts(self.primary_event().as_ref(), self.body())
+        match self.meta.scheme {
+            Scheme::Timestamped { .. } => {
+                TimestampedEnvelope::parse(self.body()).map(|e| e.payload)
+            }
+            Scheme::Generic => {
+                let envelope = GenericEnvelope::<serde_json::Value>::parse(self.body())?;
+                Ok(Event::Unknown {
+                    name: envelope.kind,
+                    raw: envelope.data,
+                })
+            }
+            _ => Event::from_parts(self.primary_event().as_ref(), self.body()),
+        }
     }
 
     /// The same delivery with its body copied into [`Bytes`], to keep past the borrow.
@@ -280,6 +379,8 @@ impl Delivery<Bytes> {
 impl<B: AsRef<[u8]>> fmt::Debug for Delivery<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Delivery")
+            .field("scheme", &self.meta.scheme)
+            .field("timestamp", &self.meta.timestamp)
             .field("webhook_id", &self.meta.webhook_id)
             .field("webhook_name", &self.meta.webhook_name)
             .field("project_id", &self.meta.project_id)

@@ -21,13 +21,36 @@ use http::StatusCode;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The request has no `X-Appwrite-Webhook-Signature` header.
-    #[error("missing X-Appwrite-Webhook-Signature header")]
+    /// The request has no signature header (`X-Appwrite-Webhook-Signature`, or
+    /// `X-Webhook-Signature` for [`Scheme::Generic`](crate::Scheme::Generic)).
+    #[error("missing signature header")]
     MissingSignature,
 
-    /// The signature header is present but cannot be an Appwrite signature.
-    #[error("malformed X-Appwrite-Webhook-Signature header: {0}")]
+    /// The signature header is present but cannot be a signature of the verifier's scheme.
+    #[error("malformed signature header: {0}")]
     MalformedSignature(#[from] MalformedSignature),
+
+    /// [`Scheme::Timestamped`](crate::Scheme::Timestamped): the `X-Appwrite-Webhook-Timestamp`
+    /// header is missing or not a unix time in seconds, so the signature cannot be checked.
+    #[error("invalid X-Appwrite-Webhook-Timestamp header: {0}")]
+    InvalidTimestamp(&'static str),
+
+    /// [`Scheme::Timestamped`](crate::Scheme::Timestamped): the delivery's timestamp is
+    /// further from this server's clock than the tolerance — a replay of an old delivery, or a
+    /// sender (or receiver) clock that is off.
+    #[error(
+        "timestamp is {} s in the {}, outside the {} s tolerance",
+        skew.unsigned_abs(),
+        if *skew >= 0 { "past" } else { "future" },
+        tolerance.as_secs()
+    )]
+    TimestampOutOfTolerance {
+        /// Seconds between the timestamp and now: positive when in the past, negative when in
+        /// the future.
+        skew: i64,
+        /// The tolerance in force.
+        tolerance: std::time::Duration,
+    },
 
     /// The signature is well formed but no configured key and URL produce it: the body, URL or
     /// key differ from what Appwrite signed (or the request is forged).
@@ -102,6 +125,8 @@ impl Error {
             Error::MissingSignature
             | Error::MalformedSignature(_)
             | Error::SignatureMismatch
+            | Error::InvalidTimestamp(_)
+            | Error::TimestampOutOfTolerance { .. }
             | Error::Stale { .. } => StatusCode::UNAUTHORIZED,
             Error::Duplicate { status } => *status,
             Error::ReplayStore(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -115,7 +140,7 @@ impl Error {
     }
 }
 
-/// Why a signature header value is not a base64 HMAC-SHA1 tag.
+/// Why a signature header value is not a tag of the verifier's scheme.
 ///
 /// ```
 /// use appwrite_webhooks::{MalformedSignature, Signature};
@@ -131,6 +156,16 @@ pub enum MalformedSignature {
     /// Decodes to this many bytes instead of 20.
     #[error("decodes to {0} bytes, expected 20")]
     WrongLength(usize),
+    /// Hex tags ([`Scheme::Timestamped`](crate::Scheme::Timestamped),
+    /// [`Scheme::Generic`](crate::Scheme::Generic)): not hexadecimal digits.
+    #[error("not hex")]
+    NotHex,
+    /// Hex tags: this many characters instead of the 64 of an HMAC-SHA256 tag.
+    #[error("{0} hex digits, expected 64")]
+    WrongHexLength(usize),
+    /// [`Scheme::Generic`](crate::Scheme::Generic): the value does not start with this prefix.
+    #[error("does not start with {0:?}")]
+    MissingPrefix(&'static str),
     /// The header appears more than once, so it is unclear which one Appwrite sent.
     #[error("header repeated")]
     Repeated,

@@ -1,4 +1,5 @@
-//! Names of the headers Appwrite sends with a delivery.
+//! Names of the headers Appwrite sends with a delivery, and those of the opt-in
+//! [`Scheme`](crate::Scheme)s.
 //!
 //! Header names are case-insensitive on the wire; `http` stores them lower-case, so these
 //! constants match whatever case the sender used.
@@ -17,6 +18,15 @@ pub const WEBHOOK_USER_ID: HeaderName = HeaderName::from_static("x-appwrite-webh
 pub const WEBHOOK_PROJECT_ID: HeaderName = HeaderName::from_static("x-appwrite-webhook-project-id");
 /// `X-Appwrite-Webhook-Signature`: `base64(HMAC-SHA1(key, url ++ body))`.
 pub const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("x-appwrite-webhook-signature");
+/// `X-Appwrite-Webhook-Timestamp`: unix seconds, [`Scheme::Timestamped`](crate::Scheme::Timestamped) only.
+pub const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("x-appwrite-webhook-timestamp");
+
+/// `X-Webhook-Id`: the webhook's id, [`Scheme::Generic`](crate::Scheme::Generic).
+pub const GENERIC_ID: HeaderName = HeaderName::from_static("x-webhook-id");
+/// `X-Webhook-Event`: the event type (`user.created`), [`Scheme::Generic`](crate::Scheme::Generic).
+pub const GENERIC_EVENT: HeaderName = HeaderName::from_static("x-webhook-event");
+/// `X-Webhook-Signature`: `sha256=<hex>`, [`Scheme::Generic`](crate::Scheme::Generic).
+pub const GENERIC_SIGNATURE: HeaderName = HeaderName::from_static("x-webhook-signature");
 
 /// The display spelling of each header, used in error messages.
 pub(crate) fn display_name(name: &HeaderName) -> &'static str {
@@ -27,6 +37,10 @@ pub(crate) fn display_name(name: &HeaderName) -> &'static str {
         "x-appwrite-webhook-user-id" => "X-Appwrite-Webhook-User-Id",
         "x-appwrite-webhook-project-id" => "X-Appwrite-Webhook-Project-Id",
         "x-appwrite-webhook-signature" => "X-Appwrite-Webhook-Signature",
+        "x-appwrite-webhook-timestamp" => "X-Appwrite-Webhook-Timestamp",
+        "x-webhook-id" => "X-Webhook-Id",
+        "x-webhook-event" => "X-Webhook-Event",
+        "x-webhook-signature" => "X-Webhook-Signature",
         _ => "unknown",
     }
 }

@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 mod delivery;
+mod envelope;
 mod error;
 mod event;
 mod event_name;
@@ -40,6 +41,7 @@ pub mod models;
 mod pattern;
 mod replay;
 mod router;
+mod scheme;
 pub mod sender;
 mod signature;
 mod url;
@@ -47,6 +49,7 @@ mod verification;
 mod verifier;
 
 pub use delivery::Delivery;
+pub use envelope::{GenericEnvelope, TimestampedEnvelope};
 pub use error::{Error, MalformedSignature};
 pub use event::{Action, DatabaseApi, DeploymentOwner, Event, EventKind, TokenKind};
 pub use event_name::{EventName, InvalidEventName};
@@ -57,6 +60,7 @@ pub use replay::{
     Claim, MemoryStore, ReplayGuard, ReplayStore, StoreError, StoreFailure, StoreFuture,
 };
 pub use router::{DispatchError, Dispatched, HandlerError, Incoming, Router};
+pub use scheme::{Scheme, UnknownScheme, sign_generic, sign_timestamped};
 pub use signature::{Signature, TAG_LEN, sign};
 pub use url::ProxyHeaders;
 pub use verification::Verification;

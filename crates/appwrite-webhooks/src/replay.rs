@@ -11,6 +11,11 @@
 //! reader of the shared store nothing about the payloads. Two deliveries with the same
 //! fingerprint are the same bytes to the same URL: the same delivery.
 //!
+//! The opt-in [`Scheme`](crate::Scheme)s carry an event id in their envelope (`$id`, `id`)
+//! that stays the same when the sender retries with a fresh timestamp and signature; there
+//! the fingerprint is a SHA-1 digest of the scheme's name and that id (the signature when the
+//! body has no id).
+//!
 //! # The contract: at least once, de-duplicated
 //! A delivery is *claimed* once verified. If the handler succeeds the claim is kept for the
 //! TTL, and repeats are answered with the duplicate status (200 by default, so Appwrite stops
@@ -138,7 +143,7 @@ impl ReplayGuard {
         if let Some(max_age) = self.max_age {
             check_age(delivery.body(), max_age)?;
         }
-        let fingerprint = *delivery.signature().as_bytes();
+        let fingerprint = delivery.fingerprint();
         match self.store.claim(&fingerprint, self.ttl).await {
             Ok(true) => Ok(Claim {
                 store: Some(Arc::clone(&self.store)),

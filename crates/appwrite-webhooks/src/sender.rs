@@ -20,10 +20,12 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, header};
 
 use crate::headers::{
-    WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID, WEBHOOK_SIGNATURE,
-    WEBHOOK_USER_ID,
+    GENERIC_EVENT, GENERIC_ID, GENERIC_SIGNATURE, WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME,
+    WEBHOOK_PROJECT_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, WEBHOOK_USER_ID,
 };
-use crate::{Delivery, EventName, SigningKey, Verifier, sign};
+use crate::{
+    Delivery, EventName, Scheme, SigningKey, Verifier, sign, sign_generic, sign_timestamped,
+};
 
 /// The `User-Agent` Appwrite's webhook worker sends (version of the sample data).
 pub const USER_AGENT: &str = "Appwrite-Server v1.9.6. Please report abuse at security@appwrite.io";
@@ -50,6 +52,8 @@ pub struct DeliveryBuilder {
     project_id: String,
     user_id: String,
     events: String,
+    scheme: Scheme,
+    timestamp: Option<u64>,
 }
 
 impl DeliveryBuilder {
@@ -68,7 +72,45 @@ impl DeliveryBuilder {
             project_id: "test-project".into(),
             user_id: String::new(),
             events: String::new(),
+            scheme: Scheme::Appwrite,
+            timestamp: None,
         }
+    }
+
+    /// Signs with another [`Scheme`] (default [`Scheme::Appwrite`]). The URL is then only where
+    /// the delivery goes; the headers are the scheme's: for [`Scheme::Timestamped`] id, events,
+    /// name, timestamp and signature; for [`Scheme::Generic`] `X-Webhook-Id` (the webhook id),
+    /// `X-Webhook-Event` (the first of [`events`](Self::events)) and `X-Webhook-Signature`.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Scheme, Verifier, sender::DeliveryBuilder};
+    ///
+    /// let body = r#"{"id":"evt_1","type":"user.created","created_at":"2023-12-01T15:30:00Z","data":{}}"#;
+    /// let sent = DeliveryBuilder::new("k", "https://example.com/hook", body)
+    ///     .scheme(Scheme::Generic)
+    ///     .events(["user.created"])
+    ///     .build();
+    /// assert!(sent.headers()["x-webhook-signature"].to_str().unwrap().starts_with("sha256="));
+    /// assert!(Verifier::generic("k").verify(sent.headers(), sent.body()).is_ok());
+    /// ```
+    pub fn scheme(mut self, scheme: Scheme) -> Self {
+        self.scheme = scheme;
+        self
+    }
+
+    /// Sets the timestamp a [`Scheme::Timestamped`] delivery is signed with (default: now).
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Scheme, sender::DeliveryBuilder};
+    /// let sent = DeliveryBuilder::new("k", "https://e.x/h", "{}")
+    ///     .scheme(Scheme::timestamped())
+    ///     .timestamp(1_700_000_000)
+    ///     .build();
+    /// assert_eq!(sent.headers()["x-appwrite-webhook-timestamp"], "1700000000");
+    /// ```
+    pub fn timestamp(mut self, unix_seconds: u64) -> Self {
+        self.timestamp = Some(unix_seconds);
+        self
     }
 
     /// Sets `X-Appwrite-Webhook-Id` (default `wh_test`).
@@ -163,7 +205,6 @@ impl DeliveryBuilder {
     /// assert_eq!(sent.headers()["content-length"], "2");
     /// ```
     pub fn build(self) -> SignedDelivery {
-        let signature = sign(&self.key, &self.url, &self.body);
         let mut headers = HeaderMap::with_capacity(9);
         let mut put = |name, value: &str| {
             if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
@@ -173,12 +214,34 @@ impl DeliveryBuilder {
         put(header::CONTENT_TYPE, "application/json");
         put(header::CONTENT_LENGTH, &self.body.len().to_string());
         put(header::USER_AGENT, USER_AGENT);
-        put(WEBHOOK_ID, &self.webhook_id);
-        put(WEBHOOK_EVENTS, &self.events);
-        put(WEBHOOK_NAME, &self.webhook_name);
-        put(WEBHOOK_USER_ID, &self.user_id);
-        put(WEBHOOK_PROJECT_ID, &self.project_id);
-        put(WEBHOOK_SIGNATURE, &signature);
+        match self.scheme {
+            Scheme::Appwrite => {
+                put(WEBHOOK_ID, &self.webhook_id);
+                put(WEBHOOK_EVENTS, &self.events);
+                put(WEBHOOK_NAME, &self.webhook_name);
+                put(WEBHOOK_USER_ID, &self.user_id);
+                put(WEBHOOK_PROJECT_ID, &self.project_id);
+                put(WEBHOOK_SIGNATURE, &sign(&self.key, &self.url, &self.body));
+            }
+            Scheme::Timestamped { .. } => {
+                let timestamp = self.timestamp.unwrap_or_else(|| {
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs())
+                });
+                put(WEBHOOK_ID, &self.webhook_id);
+                put(WEBHOOK_EVENTS, &self.events);
+                put(WEBHOOK_NAME, &self.webhook_name);
+                put(WEBHOOK_TIMESTAMP, &timestamp.to_string());
+                let signature = sign_timestamped(&self.key, timestamp, &self.body);
+                put(WEBHOOK_SIGNATURE, &signature);
+            }
+            Scheme::Generic => {
+                put(GENERIC_ID, &self.webhook_id);
+                put(GENERIC_EVENT, self.events.split(',').next().unwrap_or(""));
+                put(GENERIC_SIGNATURE, &sign_generic(&self.key, &self.body));
+            }
+        }
         SignedDelivery {
             url: self.url,
             headers,

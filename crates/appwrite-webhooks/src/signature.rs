@@ -1,4 +1,5 @@
-//! The `X-Appwrite-Webhook-Signature` value: `base64(HMAC-SHA1(key, url ++ body))`.
+//! The signature header's value: Appwrite's `base64(HMAC-SHA1(key, url ++ body))`, or the
+//! hex HMAC-SHA256 tags of the opt-in schemes.
 
 use std::fmt;
 
@@ -7,8 +8,9 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
-use crate::SigningKey;
 use crate::error::MalformedSignature;
+use crate::scheme::{hex, unhex};
+use crate::{Scheme, SigningKey};
 
 pub(crate) type HmacSha1 = Hmac<Sha1>;
 
@@ -43,7 +45,9 @@ pub(crate) fn keyed_mac(key: &SigningKey) -> HmacSha1 {
     }
 }
 
-/// A decoded signature: the 20-byte HMAC-SHA1 tag carried in the signature header.
+/// A decoded signature: the HMAC tag carried in the signature header — 20 bytes of HMAC-SHA1
+/// in Appwrite's base64, or 32 bytes of HMAC-SHA256 in hex for the opt-in
+/// [`Scheme`](crate::Scheme)s.
 ///
 /// It has no `PartialEq`: tags are compared in constant time by the verifier, never with `==`.
 ///
@@ -56,10 +60,25 @@ pub(crate) fn keyed_mac(key: &SigningKey) -> HmacSha1 {
 /// # Ok::<(), appwrite_webhooks::MalformedSignature>(())
 /// ```
 #[derive(Clone, Copy)]
-pub struct Signature([u8; TAG_LEN]);
+pub struct Signature {
+    tag: [u8; SHA256_LEN],
+    len: usize,
+    format: Format,
+}
+
+const SHA256_LEN: usize = 32;
+
+/// How the tag was written in its header, to write it back the same way.
+#[derive(Clone, Copy)]
+enum Format {
+    Base64,
+    Hex,
+    PrefixedHex,
+}
 
 impl Signature {
-    /// Decodes a header value: standard base64 with padding, exactly 20 bytes once decoded.
+    /// Decodes an Appwrite header value: standard base64 with padding, exactly 20 bytes once
+    /// decoded.
     ///
     /// ```
     /// let sig = appwrite_webhooks::Signature::from_header_bytes(b"73HVjq6EFDqxMRzMDoRH96HHWAM=");
@@ -75,28 +94,67 @@ impl Signature {
                 _ => Err(MalformedSignature::NotBase64),
             };
         }
-        let mut tag = [0u8; TAG_LEN];
-        match STANDARD.decode_slice(value, &mut tag) {
-            Ok(TAG_LEN) => Ok(Self(tag)),
+        let mut tag = [0u8; SHA256_LEN];
+        match STANDARD.decode_slice(value, &mut tag[..TAG_LEN]) {
+            Ok(TAG_LEN) => Ok(Self {
+                tag,
+                len: TAG_LEN,
+                format: Format::Base64,
+            }),
             Ok(n) => Err(MalformedSignature::WrongLength(n)),
             Err(_) => Err(MalformedSignature::NotBase64),
         }
     }
 
-    /// The raw 20-byte tag.
+    /// Decodes a signature header value as `scheme` writes it: base64 for
+    /// [`Scheme::Appwrite`], 64 hex digits for [`Scheme::Timestamped`], `sha256=` and 64 hex
+    /// digits for [`Scheme::Generic`].
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Scheme, Signature, sign_generic};
+    ///
+    /// let header = sign_generic("k", b"{}");
+    /// let sig = Signature::parse(Scheme::Generic, header.as_bytes())?;
+    /// assert_eq!(sig.as_bytes().len(), 32);
+    /// assert_eq!(sig.to_string(), header);
+    /// # Ok::<(), appwrite_webhooks::MalformedSignature>(())
+    /// ```
+    pub fn parse(scheme: Scheme, value: &[u8]) -> Result<Self, MalformedSignature> {
+        let (hex, format) = match scheme {
+            Scheme::Appwrite => return Self::from_header_bytes(value),
+            Scheme::Timestamped { .. } => (value, Format::Hex),
+            Scheme::Generic => match value.strip_prefix(b"sha256=") {
+                Some(hex) => (hex, Format::PrefixedHex),
+                None => return Err(MalformedSignature::MissingPrefix("sha256=")),
+            },
+        };
+        let mut tag = [0u8; SHA256_LEN];
+        if hex.len() != 2 * SHA256_LEN {
+            return Err(MalformedSignature::WrongHexLength(hex.len()));
+        }
+        unhex(hex, &mut tag).ok_or(MalformedSignature::NotHex)?;
+        Ok(Self {
+            tag,
+            len: SHA256_LEN,
+            format,
+        })
+    }
+
+    /// The raw tag: 20 bytes (HMAC-SHA1) or 32 bytes (HMAC-SHA256).
     ///
     /// ```
     /// let sig: appwrite_webhooks::Signature = "73HVjq6EFDqxMRzMDoRH96HHWAM=".parse().unwrap();
     /// assert_eq!(sig.as_bytes().len(), 20);
     /// ```
-    pub fn as_bytes(&self) -> &[u8; TAG_LEN] {
-        &self.0
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.tag[..self.len]
     }
 }
 
 impl std::str::FromStr for Signature {
     type Err = MalformedSignature;
 
+    /// Parses Appwrite's base64 form; see [`Signature::parse`] for the other schemes.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::from_header_bytes(s.as_bytes())
     }
@@ -104,7 +162,11 @@ impl std::str::FromStr for Signature {
 
 impl fmt::Display for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&STANDARD.encode(self.0))
+        match self.format {
+            Format::Base64 => f.write_str(&STANDARD.encode(self.as_bytes())),
+            Format::Hex => f.write_str(&hex(self.as_bytes())),
+            Format::PrefixedHex => write!(f, "sha256={}", hex(self.as_bytes())),
+        }
     }
 }
 

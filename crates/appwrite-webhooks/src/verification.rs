@@ -6,18 +6,44 @@ use bytes::{Bytes, BytesMut};
 use hmac::Mac;
 
 use crate::delivery::{Delivery, DeliveryHeaders};
+use crate::scheme::HmacSha256;
 use crate::signature::HmacSha1;
 use crate::{Error, Signature};
 
+/// An HMAC state of the scheme's hash.
+#[derive(Clone)]
+pub(crate) enum AnyMac {
+    Sha1(HmacSha1),
+    Sha256(HmacSha256),
+}
+
+impl AnyMac {
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        match self {
+            AnyMac::Sha1(mac) => mac.update(bytes),
+            AnyMac::Sha256(mac) => mac.update(bytes),
+        }
+    }
+
+    /// Compares the final tag with `tag` in constant time (`verify_slice` uses `subtle`); a
+    /// tag of the other hash's length never matches.
+    fn verify(self, tag: &[u8]) -> bool {
+        match self {
+            AnyMac::Sha1(mac) => mac.verify_slice(tag).is_ok(),
+            AnyMac::Sha256(mac) => mac.verify_slice(tag).is_ok(),
+        }
+    }
+}
+
 /// HMAC states still waiting for the body: one per accepted (key, URL) pair.
-pub(crate) struct Candidates(Vec<(usize, HmacSha1)>);
+pub(crate) struct Candidates(Vec<(usize, AnyMac)>);
 
 impl Candidates {
     pub(crate) fn with_capacity(n: usize) -> Self {
         Self(Vec::with_capacity(n))
     }
 
-    pub(crate) fn push(&mut self, key_index: usize, mac: HmacSha1) {
+    pub(crate) fn push(&mut self, key_index: usize, mac: AnyMac) {
         self.0.push((key_index, mac));
     }
 
@@ -29,11 +55,9 @@ impl Candidates {
 
     /// The key whose tag equals `signature`, compared in constant time by `verify_slice`.
     pub(crate) fn matching_key(self, signature: &Signature) -> Option<usize> {
-        self.0.into_iter().find_map(|(key_index, mac)| {
-            mac.verify_slice(signature.as_bytes())
-                .is_ok()
-                .then_some(key_index)
-        })
+        self.0
+            .into_iter()
+            .find_map(|(key_index, mac)| mac.verify(signature.as_bytes()).then_some(key_index))
     }
 }
 

@@ -2,17 +2,18 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use hmac::Mac;
 use http::{HeaderMap, Uri, header};
 
 use crate::delivery::{Delivery, DeliveryHeaders};
-use crate::headers::WEBHOOK_SIGNATURE;
-use crate::signature::{HmacSha1, keyed_mac};
+use crate::headers::{GENERIC_SIGNATURE, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use crate::scheme::keyed_sha256;
+use crate::signature::keyed_mac;
 use crate::url::{ProxyHeaders, reconstruct};
-use crate::verification::{Candidates, Verification};
-use crate::{Claim, Error, MalformedSignature, ReplayGuard, Signature, SigningKey};
+use crate::verification::{AnyMac, Candidates, Verification};
+use crate::{Claim, Error, MalformedSignature, ReplayGuard, Scheme, Signature, SigningKey};
 
 /// Appwrite reads at most 5 MB of a response; we bound what a receiver buffers the same way.
 /// Appwrite's own payloads are a few KiB; a row with large columns can be more.
@@ -57,12 +58,15 @@ pub struct Verifier {
 
 #[derive(Clone)]
 struct Config {
+    scheme: Scheme,
     keys: Vec<SigningKey>,
     /// One HMAC state per key, with the key absorbed: no per-request key setup.
-    keyed: Vec<HmacSha1>,
+    keyed: Vec<AnyMac>,
     urls: Vec<String>,
-    /// One state per (url, key), with key and URL absorbed: only the body is left to hash.
-    prepared: Vec<(usize, HmacSha1)>,
+    /// The states a request starts from, with everything but per-request input absorbed: per
+    /// (url, key) for Appwrite's scheme, per key for the generic one; the timestamped scheme
+    /// adds the request's timestamp to `keyed` instead.
+    prepared: Vec<(usize, AnyMac)>,
     request_url: Option<ProxyHeaders>,
     body_limit: usize,
     replay_guard: Option<ReplayGuard>,
@@ -75,10 +79,82 @@ impl Verifier {
     /// let verifier = appwrite_webhooks::Verifier::new("whsec_…", "https://example.com/hook");
     /// ```
     pub fn new(key: impl Into<SigningKey>, url: impl Into<String>) -> Self {
+        Self::build(Scheme::Appwrite, key, vec![url.into()])
+    }
+
+    /// A verifier for the opt-in timestamped scheme ([`Scheme::Timestamped`]): hex
+    /// HMAC-SHA256 over `"{timestamp}.{raw body}"`, with the default five-minute tolerance
+    /// (change it with [`tolerance`](Self::tolerance)). No URL is signed.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Scheme, Verifier, sender::DeliveryBuilder};
+    ///
+    /// let body = r#"{"$id":"e1","event":"users.u1.create","timestamp":"2025-01-15T10:30:00.000Z","payload":{}}"#;
+    /// let sent = DeliveryBuilder::new("k", "https://example.com/hook", body).scheme(Scheme::timestamped()).build();
+    /// let delivery = Verifier::timestamped("k").verify(sent.headers(), sent.body())?;
+    /// assert!(delivery.timestamp().is_some());
+    /// # Ok::<(), appwrite_webhooks::Error>(())
+    /// ```
+    pub fn timestamped(key: impl Into<SigningKey>) -> Self {
+        Self::build(Scheme::timestamped(), key, Vec::new())
+    }
+
+    /// A verifier for the opt-in generic scheme ([`Scheme::Generic`]):
+    /// `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>`.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Scheme, Verifier, sender::DeliveryBuilder};
+    ///
+    /// let body = r#"{"id":"evt_1","type":"user.created","created_at":"2023-12-01T15:30:00Z","data":{}}"#;
+    /// let sent = DeliveryBuilder::new("k", "https://example.com/hook", body)
+    ///     .scheme(Scheme::Generic)
+    ///     .events(["user.created"])
+    ///     .build();
+    /// let delivery = Verifier::generic("k").verify(sent.headers(), sent.body())?;
+    /// assert_eq!(delivery.events_header(), "user.created");
+    /// # Ok::<(), appwrite_webhooks::Error>(())
+    /// ```
+    pub fn generic(key: impl Into<SigningKey>) -> Self {
+        Self::build(Scheme::Generic, key, Vec::new())
+    }
+
+    /// Sets how far a [`Scheme::Timestamped`] delivery's timestamp may be from this server's
+    /// clock, either way (default [`Scheme::DEFAULT_TOLERANCE`], five minutes).
+    ///
+    /// # Panics
+    /// On a verifier of another scheme: those have no timestamp, and a tolerance that silently
+    /// did nothing would hide a configuration mistake.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let verifier = appwrite_webhooks::Verifier::timestamped("k").tolerance(Duration::from_secs(60));
+    /// ```
+    pub fn tolerance(mut self, tolerance: Duration) -> Self {
+        let config = Arc::make_mut(&mut self.inner);
+        match &mut config.scheme {
+            Scheme::Timestamped { tolerance: t } => *t = tolerance,
+            other => panic!("tolerance() applies to the timestamped scheme, not {other}"),
+        }
+        self
+    }
+
+    /// The scheme this verifier checks.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Scheme, Verifier};
+    /// assert_eq!(Verifier::new("k", "https://example.com/hook").scheme(), Scheme::Appwrite);
+    /// assert_eq!(Verifier::generic("k").scheme(), Scheme::Generic);
+    /// ```
+    pub fn scheme(&self) -> Scheme {
+        self.inner.scheme
+    }
+
+    fn build(scheme: Scheme, key: impl Into<SigningKey>, urls: Vec<String>) -> Self {
         let config = Config {
+            scheme,
             keys: Vec::new(),
             keyed: Vec::new(),
-            urls: vec![url.into()],
+            urls,
             prepared: Vec::new(),
             request_url: None,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -146,7 +222,8 @@ impl Verifier {
 
     /// Also accepts deliveries signed for `url`: for a receiver that several webhooks reach
     /// under different names (`https://a.example/hook`, `https://b.example/hook`). Each extra
-    /// URL costs one more HMAC per key and request.
+    /// URL costs one more HMAC per key and request. Only Appwrite's scheme signs the URL; the
+    /// others ignore it.
     ///
     /// ```
     /// let verifier = appwrite_webhooks::Verifier::new("k", "https://a.example/hook")
@@ -270,7 +347,7 @@ impl Verifier {
         headers: &HeaderMap,
         body: &'b [u8],
     ) -> Result<Delivery<&'b [u8]>, Error> {
-        let (mut candidates, signature) = self.prepare(uri, headers)?;
+        let (mut candidates, signature, timestamp) = self.prepare(uri, headers)?;
         if body.len() > self.inner.body_limit {
             return Err(Error::BodyTooLarge {
                 limit: self.inner.body_limit,
@@ -281,7 +358,7 @@ impl Verifier {
             .matching_key(&signature)
             .ok_or(Error::SignatureMismatch)?;
         Ok(Delivery {
-            meta: DeliveryHeaders::parse(headers)?,
+            meta: DeliveryHeaders::parse(headers, self.inner.scheme, timestamp)?,
             signature,
             key_index,
             body,
@@ -290,7 +367,8 @@ impl Verifier {
 
     /// Checks a signature over `body` for the configured URL(s) and returns the index of the
     /// key that produced it, without looking at any other header. For tools that hold a
-    /// signature and a body but no request, like the CLI's `verify`.
+    /// signature and a body but no request, like the CLI's `verify`. The timestamped scheme
+    /// also needs its timestamp: use [`verify_signature_at`](Self::verify_signature_at).
     ///
     /// ```
     /// use appwrite_webhooks::{Verifier, sign};
@@ -307,7 +385,41 @@ impl Verifier {
                 limit: self.inner.body_limit,
             });
         }
+        if matches!(self.inner.scheme, Scheme::Timestamped { .. }) {
+            return Err(Error::InvalidTimestamp("missing"));
+        }
         let mut candidates = self.configured_candidates();
+        candidates.update(body);
+        candidates
+            .matching_key(signature)
+            .ok_or(Error::SignatureMismatch)
+    }
+
+    /// [`verify_signature`](Self::verify_signature) for the timestamped scheme: checks the
+    /// timestamp against the tolerance, then the signature over `"{timestamp}.{body}"`.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Signature, Scheme, Verifier, sign_timestamped};
+    ///
+    /// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    /// let signature = Signature::parse(Scheme::timestamped(), sign_timestamped("k", now, b"{}").as_bytes())?;
+    /// assert_eq!(Verifier::timestamped("k").verify_signature_at(&signature, now, b"{}")?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify_signature_at(
+        &self,
+        signature: &Signature,
+        timestamp: u64,
+        body: &[u8],
+    ) -> Result<usize, Error> {
+        let mut headers = HeaderMap::new();
+        headers.insert(WEBHOOK_TIMESTAMP, timestamp.into());
+        if body.len() > self.inner.body_limit {
+            return Err(Error::BodyTooLarge {
+                limit: self.inner.body_limit,
+            });
+        }
+        let (mut candidates, _) = self.candidates(None, &headers)?;
         candidates.update(body);
         candidates
             .matching_key(signature)
@@ -336,7 +448,7 @@ impl Verifier {
     /// # Ok::<(), appwrite_webhooks::Error>(())
     /// ```
     pub fn start(&self, uri: &Uri, headers: &HeaderMap) -> Result<Verification, Error> {
-        let (candidates, signature) = self.prepare(Some(uri), headers)?;
+        let (candidates, signature, timestamp) = self.prepare(Some(uri), headers)?;
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -349,7 +461,7 @@ impl Verifier {
         Ok(Verification::new(
             candidates,
             signature,
-            DeliveryHeaders::parse(headers),
+            DeliveryHeaders::parse(headers, self.inner.scheme, timestamp),
             self.inner.body_limit,
             declared,
         ))
@@ -398,28 +510,56 @@ impl Verifier {
         verification.finish()
     }
 
-    /// The signature from the headers, and the HMAC states that the body still has to go into.
+    /// The signature from the headers, the HMAC states that the body still has to go into, and
+    /// the timestamp of the timestamped scheme.
     fn prepare(
         &self,
         uri: Option<&Uri>,
         headers: &HeaderMap,
-    ) -> Result<(Candidates, Signature), Error> {
-        let signature = signature_header(headers)?;
+    ) -> Result<(Candidates, Signature, Option<u64>), Error> {
+        let signature = signature_header(headers, self.inner.scheme)?;
+        let (candidates, timestamp) = self.candidates(uri, headers)?;
+        Ok((candidates, signature, timestamp))
+    }
+
+    /// The HMAC states for this request, with everything before the body absorbed.
+    fn candidates(
+        &self,
+        uri: Option<&Uri>,
+        headers: &HeaderMap,
+    ) -> Result<(Candidates, Option<u64>), Error> {
         let config = &*self.inner;
         let mut candidates = self.configured_candidates();
-        if let Some(proxy) = config.request_url {
-            let uri = uri.ok_or(Error::UrlUnavailable(
-                "no request URI given; use verify_request",
-            ))?;
-            for url in reconstruct(uri, headers, proxy)? {
+        match config.scheme {
+            Scheme::Appwrite => {
+                if let Some(proxy) = config.request_url {
+                    let uri = uri.ok_or(Error::UrlUnavailable(
+                        "no request URI given; use verify_request",
+                    ))?;
+                    for url in reconstruct(uri, headers, proxy)? {
+                        for (key_index, keyed) in config.keyed.iter().enumerate() {
+                            let mut mac = keyed.clone();
+                            mac.update(url.as_bytes());
+                            candidates.push(key_index, mac);
+                        }
+                    }
+                }
+                Ok((candidates, None))
+            }
+            Scheme::Timestamped { tolerance } => {
+                let (text, timestamp) = timestamp_header(headers)?;
+                check_tolerance(timestamp, tolerance)?;
                 for (key_index, keyed) in config.keyed.iter().enumerate() {
                     let mut mac = keyed.clone();
-                    mac.update(url.as_bytes());
+                    // The digits exactly as sent: the sender signed its own text.
+                    mac.update(text.as_bytes());
+                    mac.update(b".");
                     candidates.push(key_index, mac);
                 }
+                Ok((candidates, Some(timestamp)))
             }
+            Scheme::Generic => Ok((candidates, None)),
         }
-        Ok((candidates, signature))
     }
 
     /// A fresh copy of the states prepared for the configured URLs.
@@ -433,38 +573,91 @@ impl Verifier {
     }
 }
 
-fn signature_header(headers: &HeaderMap) -> Result<Signature, Error> {
-    let mut values = headers.get_all(WEBHOOK_SIGNATURE).iter();
+fn signature_header(headers: &HeaderMap, scheme: Scheme) -> Result<Signature, Error> {
+    let name = match scheme {
+        Scheme::Generic => GENERIC_SIGNATURE,
+        _ => WEBHOOK_SIGNATURE,
+    };
+    let mut values = headers.get_all(name).iter();
     let value = values.next().ok_or(Error::MissingSignature)?;
     if values.next().is_some() {
         return Err(MalformedSignature::Repeated.into());
     }
-    Ok(Signature::from_header_bytes(value.as_bytes())?)
+    Ok(Signature::parse(scheme, value.as_bytes())?)
+}
+
+/// The timestamp header's digits and their value in unix seconds.
+fn timestamp_header(headers: &HeaderMap) -> Result<(&str, u64), Error> {
+    let mut values = headers.get_all(WEBHOOK_TIMESTAMP).iter();
+    let value = values.next().ok_or(Error::InvalidTimestamp("missing"))?;
+    if values.next().is_some() {
+        return Err(Error::InvalidTimestamp("repeated"));
+    }
+    let text = value
+        .to_str()
+        .ok()
+        .filter(|t| !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or(Error::InvalidTimestamp("not unix seconds"))?;
+    let seconds = text
+        .parse()
+        .map_err(|_| Error::InvalidTimestamp("not unix seconds"))?;
+    Ok((text, seconds))
+}
+
+/// Rejects timestamps further than `tolerance` from this server's clock, either way.
+fn check_tolerance(timestamp: u64, tolerance: Duration) -> Result<(), Error> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Both fit in i64 for the next 292 billion years; saturate rather than trust the header.
+    let skew = i64::try_from(now)
+        .unwrap_or(i64::MAX)
+        .saturating_sub(i64::try_from(timestamp).unwrap_or(i64::MAX));
+    if skew.unsigned_abs() > tolerance.as_secs() {
+        return Err(Error::TimestampOutOfTolerance { skew, tolerance });
+    }
+    Ok(())
 }
 
 impl Config {
     fn rebuild(&mut self) {
-        self.keyed = self.keys.iter().map(keyed_mac).collect();
-        self.prepared = self
-            .urls
-            .iter()
-            .flat_map(|url| {
-                self.keyed
-                    .iter()
-                    .enumerate()
-                    .map(move |(key_index, keyed)| {
-                        let mut mac = keyed.clone();
-                        mac.update(url.as_bytes());
-                        (key_index, mac)
-                    })
-            })
-            .collect();
+        self.keyed = match self.scheme {
+            Scheme::Appwrite => self
+                .keys
+                .iter()
+                .map(|k| AnyMac::Sha1(keyed_mac(k)))
+                .collect(),
+            Scheme::Timestamped { .. } | Scheme::Generic => self
+                .keys
+                .iter()
+                .map(|k| AnyMac::Sha256(keyed_sha256(k)))
+                .collect(),
+        };
+        self.prepared = match self.scheme {
+            Scheme::Appwrite => self
+                .urls
+                .iter()
+                .flat_map(|url| {
+                    self.keyed
+                        .iter()
+                        .enumerate()
+                        .map(move |(key_index, keyed)| {
+                            let mut mac = keyed.clone();
+                            mac.update(url.as_bytes());
+                            (key_index, mac)
+                        })
+                })
+                .collect(),
+            Scheme::Generic => self.keyed.iter().cloned().enumerate().collect(),
+            Scheme::Timestamped { .. } => Vec::new(),
+        };
     }
 }
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
+            .field("scheme", &self.inner.scheme)
             .field("keys", &self.inner.keys)
             .field("urls", &self.inner.urls)
             .field("request_url", &self.inner.request_url)

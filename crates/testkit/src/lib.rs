@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod http_suite;
+pub mod scheme_suite;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

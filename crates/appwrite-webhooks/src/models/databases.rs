@@ -1271,7 +1271,8 @@ pub struct Document<T = JsonMap> {
     /// Document sequence ID.
     #[serde(
         rename = "$sequence",
-        deserialize_with = "crate::models::string_or_number"
+        deserialize_with = "crate::models::string_or_number",
+        default
     )]
     pub sequence: String,
     /// Collection ID.
@@ -1287,7 +1288,7 @@ pub struct Document<T = JsonMap> {
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
     /// Document permissions. \[Learn more about permissions\](https://appwrite.io/docs/permissions).
-    #[serde(rename = "$permissions")]
+    #[serde(rename = "$permissions", default)]
     pub permissions: Vec<String>,
     /// The fields Appwrite does not declare: the user's own columns or preferences.
     #[serde(flatten)]
@@ -1336,7 +1337,8 @@ pub struct Row<T = JsonMap> {
     /// Row sequence ID.
     #[serde(
         rename = "$sequence",
-        deserialize_with = "crate::models::string_or_number"
+        deserialize_with = "crate::models::string_or_number",
+        default
     )]
     pub sequence: String,
     /// Table ID.
@@ -1352,7 +1354,7 @@ pub struct Row<T = JsonMap> {
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
     /// Row permissions. \[Learn more about permissions\](https://appwrite.io/docs/permissions).
-    #[serde(rename = "$permissions")]
+    #[serde(rename = "$permissions", default)]
     pub permissions: Vec<String>,
     /// The fields Appwrite does not declare: the user's own columns or preferences.
     #[serde(flatten)]

@@ -1,0 +1,228 @@
+//! The checks every adapter must pass for the opt-in schemes, with a real HTTP client against a
+//! real server on loopback.
+//!
+//! The server under test must:
+//! - verify with [`timestamped_verifier`] or [`generic_verifier`] (two keys, body limit
+//!   [`LIMIT`](crate::http_suite::LIMIT), an in-memory replay guard);
+//! - answer `POST /hook` with its adapter, and on success `200` with the body
+//!   [`expected_body`](crate::http_suite::expected_body) of the delivery's event;
+//! - answer rejections with the adapter's status and the error's text.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
+use appwrite_webhooks::{ReplayGuard, Scheme, Verifier};
+use http::HeaderMap;
+
+use crate::http_suite::{LIMIT, expected_body};
+
+/// The current key.
+pub const KEY: &str = "whsec_scheme_suite_new";
+/// The key being rotated out.
+pub const OLD_KEY: &str = "whsec_scheme_suite_old";
+
+/// The verifier a timestamped-scheme server under test uses.
+pub fn timestamped_verifier() -> Verifier {
+    Verifier::timestamped(KEY)
+        .with_key(OLD_KEY)
+        .body_limit(LIMIT)
+        .replay_guard(ReplayGuard::in_memory())
+}
+
+/// The verifier a generic-scheme server under test uses.
+pub fn generic_verifier() -> Verifier {
+    Verifier::generic(KEY)
+        .with_key(OLD_KEY)
+        .body_limit(LIMIT)
+        .replay_guard(ReplayGuard::in_memory())
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The timestamped scheme's documented example envelope, with its own event id.
+pub fn timestamped_body(id: &str) -> String {
+    format!(
+        r#"{{"$id":"{id}","event":"databases.main.tables.orders.rows.order_456.create","timestamp":"2025-01-15T10:30:00.000Z","payload":{{"$id":"order_456","$tableId":"orders","$databaseId":"main","$createdAt":"2025-01-15T10:30:00.000Z","$updatedAt":"2025-01-15T10:30:00.000Z","customer":"Jos\u00e9 \/ Doe","total":99.99}}}}"#
+    )
+}
+
+/// The generic scheme's documented example envelope, with its own event id.
+pub fn generic_body(id: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","type":"user.created","created_at":"2023-12-01T15:30:00Z","data":{{"id":"usr_789","name":"John Doe","email":"john@example.com","created_at":"2023-12-01T15:30:00Z"}}}}"#
+    )
+}
+
+fn timestamped(key: &str, body: &str, timestamp: u64) -> SignedDelivery {
+    DeliveryBuilder::new(key, "http://receiver.test/hook", body.to_owned())
+        .scheme(Scheme::timestamped())
+        .webhook_id("wh_suite")
+        .timestamp(timestamp)
+        .build()
+}
+
+fn generic(key: &str, body: &str) -> SignedDelivery {
+    DeliveryBuilder::new(key, "http://receiver.test/hook", body.to_owned())
+        .scheme(Scheme::Generic)
+        .webhook_id("wh_123456")
+        .events(["user.created"])
+        .build()
+}
+
+/// What the server must answer for a delivery `verifier` accepts.
+fn expected(verifier: &Verifier, sent: &SignedDelivery) -> String {
+    let delivery = verifier
+        .verify(sent.headers(), sent.body())
+        .expect("the suite's own delivery verifies");
+    expected_body(
+        &delivery.event().expect("typed"),
+        delivery.primary_event().as_ref(),
+    )
+}
+
+async fn post(
+    addr: SocketAddr,
+    headers: &HeaderMap,
+    body: impl Into<reqwest::Body>,
+) -> (u16, String) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let mut request = client.post(format!("http://{addr}/hook"));
+    for (name, value) in headers {
+        if name != http::header::CONTENT_LENGTH {
+            request = request.header(name, value);
+        }
+    }
+    let response = request.body(body).send().await.expect("request");
+    (
+        response.status().as_u16(),
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+async fn send(addr: SocketAddr, sent: &SignedDelivery) -> (u16, String) {
+    post(addr, sent.headers(), sent.body().to_vec()).await
+}
+
+/// Every check for a server verifying with [`timestamped_verifier`].
+pub async fn run_timestamped(addr: SocketAddr) {
+    let verifier = timestamped_verifier();
+    let t = now();
+
+    // Accepted, typed from the envelope's payload, with either key.
+    let sent = timestamped(KEY, &timestamped_body("evt_ts_1"), t);
+    assert_eq!(send(addr, &sent).await, (200, expected(&verifier, &sent)));
+    assert!(expected(&verifier, &sent).starts_with("Row databases.main.tables.orders"));
+    let old = timestamped(OLD_KEY, &timestamped_body("evt_ts_2"), t);
+    assert_eq!(send(addr, &old).await.0, 200);
+
+    // A retry of the same event with a fresh timestamp and signature: answered as a duplicate.
+    let retry = timestamped(KEY, &timestamped_body("evt_ts_1"), t + 1);
+    assert_eq!(
+        send(addr, &retry).await,
+        (200, "duplicate delivery: already handled".into())
+    );
+
+    // Outside the tolerance window, either way: their own error, 401.
+    for (timestamp, word) in [(t - 301, "past"), (t + 301, "future")] {
+        let sent = timestamped(KEY, &timestamped_body("evt_ts_3"), timestamp);
+        let (status, text) = send(addr, &sent).await;
+        assert_eq!(status, 401, "{text}");
+        assert!(text.contains(word) && text.contains("tolerance"), "{text}");
+    }
+
+    // The timestamp is signed: moving it breaks the signature.
+    let sent = timestamped(KEY, &timestamped_body("evt_ts_4"), t);
+    let mut moved = sent.headers().clone();
+    moved.insert("x-appwrite-webhook-timestamp", (t - 1).into());
+    assert_eq!(post(addr, &moved, sent.body().to_vec()).await.0, 401);
+    let mut missing = sent.headers().clone();
+    missing.remove("x-appwrite-webhook-timestamp");
+    let (status, text) = post(addr, &missing, sent.body().to_vec()).await;
+    assert_eq!((status, text.contains("Timestamp")), (401, true), "{text}");
+
+    // Tampered, wrong key, and re-serialised (what `JSON.stringify(req.body)` receivers do).
+    let tampered = sent
+        .body()
+        .to_vec()
+        .into_iter()
+        .map(|b| if b == b'9' { b'8' } else { b })
+        .collect::<Vec<_>>();
+    assert_eq!(post(addr, sent.headers(), tampered).await.0, 401);
+    let wrong = timestamped("whsec_other", &timestamped_body("evt_ts_5"), t);
+    assert_eq!(send(addr, &wrong).await.0, 401);
+    let value: serde_json::Value = serde_json::from_slice(sent.body()).unwrap();
+    let reserialised = serde_json::to_vec(&value).unwrap();
+    assert_ne!(reserialised, sent.body().to_vec());
+    assert_eq!(post(addr, sent.headers(), reserialised).await.0, 401);
+
+    // Signed but not an envelope: 400. Over the limit: 413.
+    let garbage = timestamped(KEY, r#"{"event":1}"#, t);
+    assert_eq!(send(addr, &garbage).await.0, 400);
+    let big = timestamped(KEY, &" ".repeat(LIMIT + 1), t);
+    assert_eq!(send(addr, &big).await.0, 413);
+}
+
+/// Every check for a server verifying with [`generic_verifier`].
+pub async fn run_generic(addr: SocketAddr) {
+    let verifier = generic_verifier();
+
+    let sent = generic(KEY, &generic_body("evt_g_1"));
+    let expected_text = expected(&verifier, &sent);
+    assert!(expected_text.starts_with("Unknown"), "{expected_text}");
+    assert_eq!(send(addr, &sent).await, (200, expected_text));
+    assert_eq!(
+        send(addr, &generic(OLD_KEY, &generic_body("evt_g_2")))
+            .await
+            .0,
+        200
+    );
+
+    // The same event id again: a duplicate.
+    assert_eq!(
+        send(addr, &sent).await,
+        (200, "duplicate delivery: already handled".into())
+    );
+
+    // No `sha256=` prefix, wrong key, tampered body, re-serialised body: 401.
+    let fresh = generic(KEY, &generic_body("evt_g_3"));
+    let mut bare = fresh.headers().clone();
+    let value = bare["x-webhook-signature"].to_str().unwrap()["sha256=".len()..].to_owned();
+    bare.insert("x-webhook-signature", value.parse().unwrap());
+    let (status, text) = post(addr, &bare, fresh.body().to_vec()).await;
+    assert_eq!((status, text.contains("sha256=")), (401, true), "{text}");
+    assert_eq!(
+        send(addr, &generic("whsec_other", &generic_body("evt_g_4")))
+            .await
+            .0,
+        401
+    );
+    let mut tampered = fresh.body().to_vec();
+    tampered[10] ^= 1;
+    assert_eq!(post(addr, fresh.headers(), tampered).await.0, 401);
+    let value: serde_json::Value = serde_json::from_slice(fresh.body()).unwrap();
+    let pretty = serde_json::to_vec_pretty(&value).unwrap();
+    assert_eq!(post(addr, fresh.headers(), pretty).await.0, 401);
+
+    // Appwrite's signature header is not this scheme's: missing signature, 401.
+    let appwrite =
+        DeliveryBuilder::new(KEY, "http://receiver.test/hook", generic_body("evt_g_5")).build();
+    assert_eq!(send(addr, &appwrite).await.0, 401);
+
+    // Signed, but without the event header: 400. Over the limit: 413.
+    let mut no_event = fresh.headers().clone();
+    no_event.remove("x-webhook-event");
+    assert_eq!(post(addr, &no_event, fresh.body().to_vec()).await.0, 400);
+    assert_eq!(
+        send(addr, &generic(KEY, &" ".repeat(LIMIT + 1))).await.0,
+        413
+    );
+}
