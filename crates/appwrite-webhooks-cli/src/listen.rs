@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use appwrite_webhooks::{Delivery, ProxyHeaders, Verifier};
+use appwrite_webhooks::{Delivery, ProxyHeaders, Scheme, Verifier};
 use appwrite_webhooks_axum::{Webhook, WebhookRejection};
 use axum::Router;
 use axum::extract::State;
@@ -14,13 +14,20 @@ use clap::Args;
 use crate::Failure;
 use crate::keys::{self, KeyArgs};
 use crate::output::Style;
+use crate::scheme::SchemeArgs;
 
 #[derive(Args)]
 pub struct ListenArgs {
     #[command(flatten)]
     keys: KeyArgs,
-    /// The webhook URL exactly as configured in Appwrite (the public URL, e.g. your tunnel's).
-    #[arg(long, required_unless_present = "request_url")]
+    #[command(flatten)]
+    scheme: SchemeArgs,
+    /// Timestamped scheme: how far a delivery's timestamp may be from now, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    tolerance: u64,
+    /// The webhook URL exactly as configured in Appwrite (the public URL, e.g. your tunnel's);
+    /// the appwrite scheme needs it or --request-url.
+    #[arg(long)]
     url: Option<String>,
     /// Rebuild the URL from each request instead of --url.
     #[arg(long, conflicts_with = "url")]
@@ -48,7 +55,21 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
     let mut keys = args.keys.resolve()?.into_iter();
     let first = keys.next().ok_or_else(keys::missing)?;
     let verifier = match &args.url {
+        _ if args.scheme.scheme != Scheme::Appwrite => {
+            if args.request_url {
+                return Err(Failure::Usage(
+                    "--request-url applies to the appwrite scheme only".into(),
+                ));
+            }
+            args.scheme.verifier(first, None, args.tolerance)?
+        }
         Some(url) => Verifier::new(first, url.as_str()),
+        None if !args.request_url => {
+            return Err(Failure::Usage(
+                "--url (or --request-url) is required: the appwrite scheme signs the webhook URL"
+                    .into(),
+            ));
+        }
         None => {
             let proxy = if args.trust_proxy {
                 ProxyHeaders::Trust
@@ -64,9 +85,13 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::Usage(format!("cannot listen on {address}: {e}")))?;
     if !style.quiet {
-        let signed_for = args.url.as_deref().unwrap_or("the request's own URL");
+        let signed_for = match args.scheme.scheme {
+            Scheme::Appwrite => args.url.as_deref().unwrap_or("the request's own URL"),
+            _ => "any URL",
+        };
         eprintln!(
-            "listening on http://{address} for deliveries signed for {signed_for}; Ctrl-C stops"
+            "listening on http://{address} for {} deliveries signed for {signed_for}; Ctrl-C stops",
+            args.scheme.scheme
         );
     }
     let printer = Arc::new(Printer {

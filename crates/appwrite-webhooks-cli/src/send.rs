@@ -16,15 +16,21 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::keys::{self, KeyArgs};
 use crate::output::Style;
+use crate::scheme::SchemeArgs;
 use crate::{Failure, read_input};
 
 #[derive(Args)]
 pub struct SendArgs {
     #[command(flatten)]
     keys: KeyArgs,
+    #[command(flatten)]
+    scheme: SchemeArgs,
+    /// Timestamped scheme: the unix time to sign (default now).
+    #[arg(long, value_name = "SECS")]
+    timestamp: Option<u64>,
     /// The webhook URL exactly as configured in Appwrite: the signature covers it, and it is
     /// where the delivery goes unless --to says otherwise.
-    #[arg(long, required_unless_present = "replay")]
+    #[arg(long, required_unless_present_any = ["replay", "to"])]
     url: Option<String>,
     /// Post to this address instead of --url (e.g. a local listener), still signing for --url.
     #[arg(long, value_name = "URL")]
@@ -71,6 +77,11 @@ pub struct SendArgs {
 
 pub async fn run(args: SendArgs, style: Style) -> Result<(), Failure> {
     let sent = match &args.replay {
+        Some(_) if args.scheme.scheme != appwrite_webhooks::Scheme::Appwrite => {
+            return Err(Failure::Usage(
+                "--replay sends Appwrite's own deliveries: use the appwrite scheme".into(),
+            ));
+        }
         Some(path) => replayed(path, args.name.as_deref())?,
         None => built(&args)?,
     };
@@ -189,16 +200,33 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 fn built(args: &SendArgs) -> Result<SignedDelivery, Failure> {
     let mut keys = args.keys.resolve()?.into_iter();
     let key = keys.next().ok_or_else(keys::missing)?;
-    let url = args
-        .url
-        .as_deref()
-        .ok_or_else(|| Failure::Usage("--url is required".into()))?;
+    // The appwrite scheme signs --url; the others only need somewhere to send to.
+    let url = match args.scheme.signed_url(args.url.as_deref())? {
+        Some(url) => url,
+        None => args
+            .url
+            .as_deref()
+            .or(args.to.as_deref())
+            .ok_or_else(|| Failure::Usage("--url or --to is required".into()))?,
+    };
     let body = read_input(args.payload.as_ref().or(args.file.as_ref()))?;
     let mut builder = DeliveryBuilder::new(key, url, body)
+        .scheme(args.scheme.scheme)
         .webhook_id(&args.webhook_id)
         .webhook_name(&args.webhook_name)
         .project_id(&args.project_id)
         .user_id(&args.user_id);
+    match (args.timestamp, args.scheme.scheme) {
+        (Some(timestamp), appwrite_webhooks::Scheme::Timestamped { .. }) => {
+            builder = builder.timestamp(timestamp);
+        }
+        (Some(_), _) => {
+            return Err(Failure::Usage(
+                "--timestamp applies to --scheme timestamped only".into(),
+            ));
+        }
+        (None, _) => {}
+    }
     if let Some(template) = &args.event {
         builder = builder.event(&fill_template(template, &args.params)?);
     } else if !args.params.is_empty() {

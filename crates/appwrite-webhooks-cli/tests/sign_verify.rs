@@ -222,3 +222,57 @@ fn keys_from_env_and_files() {
     let signed = cli(&["sign", "--url", url, "-"], b"", Some("secret"));
     assert_eq!(stdout(&signed), format!("{sig}\n"));
 }
+
+#[test]
+fn other_schemes_sign_and_verify_the_independent_vectors() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/scheme-vectors.json"
+    );
+    let vectors: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for v in &vectors {
+        let (key, body) = (v["key"].as_str().unwrap(), v["body"].as_str().unwrap());
+        let timestamp = v["timestamp"].to_string();
+        let out = cli(
+            &[
+                "sign",
+                "--scheme",
+                "timestamped",
+                "--timestamp",
+                &timestamp,
+                "-",
+            ],
+            body.as_bytes(),
+            Some(key),
+        );
+        assert_eq!(
+            stdout(&out).trim(),
+            v["timestamped_signature"],
+            "{}",
+            stderr(&out)
+        );
+        let out = cli(&["sign", "--scheme", "generic"], body.as_bytes(), Some(key));
+        assert_eq!(
+            stdout(&out).trim(),
+            v["generic_signature"],
+            "{}",
+            stderr(&out)
+        );
+        let out = cli(
+            &[
+                "verify",
+                "--scheme",
+                "generic",
+                "--signature",
+                v["generic_signature"].as_str().unwrap(),
+            ],
+            body.as_bytes(),
+            Some(key),
+        );
+        assert_eq!(
+            (out.status.code(), stdout(&out)),
+            (Some(0), "valid\n".to_owned())
+        );
+    }
+}

@@ -25,6 +25,11 @@
 //! # Replays
 //! The signature has no timestamp: a captured delivery verifies forever, and Appwrite itself may
 //! send a delivery again byte for byte. De-duplicate on the signature if handling twice matters.
+//!
+//! # Other schemes
+//! [`Verifier::timestamped`] and [`Verifier::generic`] verify two opt-in schemes (a
+//! timestamped HMAC-SHA256 and `X-Webhook-Signature: sha256=…`) with the same API; see
+//! [`Scheme`] for how they compare.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
