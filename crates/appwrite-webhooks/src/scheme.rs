@@ -1,17 +1,4 @@
 //! Signing schemes: Appwrite's (the default) and two opt-in schemes from the wider world.
-//!
-//! | scheme | signature header | what is signed | replay protection |
-//! |---|---|---|---|
-//! | [`Scheme::Appwrite`] | `X-Appwrite-Webhook-Signature: base64(HMAC-SHA1)` | URL ++ raw body | none in the scheme; [`ReplayGuard`](crate::ReplayGuard) on the signature |
-//! | [`Scheme::Timestamped`] | `X-Appwrite-Webhook-Signature: hex(HMAC-SHA256)` + `X-Appwrite-Webhook-Timestamp` | `"{timestamp}.{raw body}"` | tolerance window (300 s default); guard on the envelope's `$id` |
-//! | [`Scheme::Generic`] | `X-Webhook-Signature: sha256=hex(HMAC-SHA256)` | raw body | none in the scheme; guard on the envelope's event `id` |
-//!
-//! All three share the [`Verifier`](crate::Verifier)'s key rotation, body limit, errors,
-//! streaming verification and adapters. The documents these schemes come from compute their
-//! example HMAC over `JSON.stringify(req.body)` — JSON parsed and serialised again. That only
-//! works when the sender's serialiser happens to produce the same bytes (key order, spacing,
-//! escapes such as `\/`, number formats); PHP's `json_encode` does not. This crate always
-//! verifies the raw bytes received.
 
 use std::fmt;
 use std::time::Duration;
@@ -24,7 +11,20 @@ use crate::SigningKey;
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// How deliveries are signed. [`Scheme::Appwrite`] is what Appwrite's server sends; the other
-/// two are opt-in (see the [module table](self)).
+/// two are opt-in.
+///
+/// | scheme | signature header | what is signed | replay protection |
+/// |---|---|---|---|
+/// | [`Scheme::Appwrite`] | `X-Appwrite-Webhook-Signature: base64(HMAC-SHA1)` | URL ++ raw body | none in the scheme; [`ReplayGuard`](crate::ReplayGuard) on the signature |
+/// | [`Scheme::Timestamped`] | `X-Appwrite-Webhook-Signature: hex(HMAC-SHA256)` + `X-Appwrite-Webhook-Timestamp` | `"{timestamp}.{raw body}"` | tolerance window (300 s default); guard on the envelope's `$id` |
+/// | [`Scheme::Generic`] | `X-Webhook-Signature: sha256=hex(HMAC-SHA256)` | raw body | none in the scheme; guard on the envelope's event `id` |
+///
+/// All three share the [`Verifier`](crate::Verifier)'s key rotation, body limit, errors,
+/// streaming verification and adapters. The documents describing the other two compute their
+/// example HMAC over `JSON.stringify(req.body)` — JSON parsed and serialised again. That only
+/// works when the sender's serialiser happens to produce the same bytes (key order, spacing,
+/// escapes such as `\/`, number formats); PHP's `json_encode` does not. This crate always
+/// verifies the raw bytes received.
 ///
 /// ```
 /// use appwrite_webhooks::Scheme;
