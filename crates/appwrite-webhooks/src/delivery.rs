@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName};
 use serde::de::DeserializeOwned;
 
-use crate::envelope::{GenericEnvelope, TimestampedEnvelope, event_id};
+use crate::envelope::{GenericEnvelope, TimestampedEnvelope, event_id, event_name};
 use crate::event_name::primary;
 use crate::headers::{
     GENERIC_EVENT, GENERIC_ID, WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID,
@@ -77,8 +77,8 @@ impl DeliveryHeaders {
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned))
         };
-        Ok(match scheme {
-            Scheme::Generic => Self {
+        if scheme == Scheme::Generic {
+            return Ok(Self {
                 scheme,
                 timestamp,
                 webhook_id: required(&GENERIC_ID)?.to_owned(),
@@ -86,25 +86,24 @@ impl DeliveryHeaders {
                 project_id: String::new(),
                 user_id: None,
                 events: required(&GENERIC_EVENT)?.to_owned(),
-            },
-            Scheme::Timestamped { .. } => Self {
-                scheme,
-                timestamp,
-                webhook_id: required(&WEBHOOK_ID)?.to_owned(),
-                webhook_name: optional(&WEBHOOK_NAME)?,
-                project_id: optional(&WEBHOOK_PROJECT_ID)?.unwrap_or_default(),
-                user_id: optional(&WEBHOOK_USER_ID)?,
-                events: optional(&WEBHOOK_EVENTS)?.unwrap_or_default(),
-            },
-            Scheme::Appwrite => Self {
-                scheme,
-                timestamp,
-                webhook_id: required(&WEBHOOK_ID)?.to_owned(),
-                webhook_name: optional(&WEBHOOK_NAME)?,
-                project_id: required(&WEBHOOK_PROJECT_ID)?.to_owned(),
-                user_id: optional(&WEBHOOK_USER_ID)?,
-                events: required(&WEBHOOK_EVENTS)?.to_owned(),
-            },
+            });
+        }
+        // Appwrite always sends a project and events; the timestamped scheme may leave them out.
+        let required_by_appwrite = |name: &HeaderName| -> Result<String, Error> {
+            if scheme == Scheme::Appwrite {
+                required(name).map(str::to_owned)
+            } else {
+                Ok(optional(name)?.unwrap_or_default())
+            }
+        };
+        Ok(Self {
+            scheme,
+            timestamp,
+            webhook_id: required(&WEBHOOK_ID)?.to_owned(),
+            webhook_name: optional(&WEBHOOK_NAME)?,
+            project_id: required_by_appwrite(&WEBHOOK_PROJECT_ID)?,
+            user_id: optional(&WEBHOOK_USER_ID)?,
+            events: required_by_appwrite(&WEBHOOK_EVENTS)?,
         })
     }
 }
@@ -307,9 +306,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     pub fn primary_event(&self) -> Option<EventName> {
         if self.meta.events.is_empty() && matches!(self.meta.scheme, Scheme::Timestamped { .. }) {
             // The timestamped scheme's events header is optional; its envelope names the event.
-            return TimestampedEnvelope::parse(self.body())
-                .ok()
-                .and_then(|e| EventName::parse(&e.event).ok());
+            return event_name(self.body()).and_then(|name| EventName::parse(&name).ok());
         }
         primary(self.events()).and_then(|name| EventName::parse(name).ok())
     }

@@ -127,6 +127,15 @@ impl<T: DeserializeOwned> FromDelivery for GenericEnvelope<T> {
     }
 }
 
+/// The timestamped envelope's `event` name, without parsing its payload.
+pub(crate) fn event_name(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Named {
+        event: String,
+    }
+    serde_json::from_slice::<Named>(body).ok().map(|e| e.event)
+}
+
 /// The envelope's event id, for de-duplication (`$id` for the timestamped scheme, `id` for the
 /// generic one); `None` if the body has none. Only that field is kept while parsing.
 pub(crate) fn event_id(body: &[u8], scheme: Scheme) -> Option<String> {

@@ -54,10 +54,11 @@ impl Candidates {
     }
 
     /// The key whose tag equals `signature`, compared in constant time by `verify_slice`.
-    pub(crate) fn matching_key(self, signature: &Signature) -> Option<usize> {
+    pub(crate) fn matching_key(self, signature: &Signature) -> Result<usize, Error> {
         self.0
             .into_iter()
             .find_map(|(key_index, mac)| mac.verify(signature.as_bytes()).then_some(key_index))
+            .ok_or(Error::SignatureMismatch)
     }
 }
 
@@ -201,10 +202,7 @@ impl Verification {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn finish(self) -> Result<Delivery<Bytes>, Error> {
-        let key_index = self
-            .candidates
-            .matching_key(&self.signature)
-            .ok_or(Error::SignatureMismatch)?;
+        let key_index = self.candidates.matching_key(&self.signature)?;
         let body = match self.body {
             Body::Empty => Bytes::new(),
             Body::One(bytes) => bytes,

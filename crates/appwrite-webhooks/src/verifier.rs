@@ -348,15 +348,9 @@ impl Verifier {
         body: &'b [u8],
     ) -> Result<Delivery<&'b [u8]>, Error> {
         let (mut candidates, signature, timestamp) = self.prepare(uri, headers)?;
-        if body.len() > self.inner.body_limit {
-            return Err(Error::BodyTooLarge {
-                limit: self.inner.body_limit,
-            });
-        }
+        self.check_len(body.len() as u64)?;
         candidates.update(body);
-        let key_index = candidates
-            .matching_key(&signature)
-            .ok_or(Error::SignatureMismatch)?;
+        let key_index = candidates.matching_key(&signature)?;
         Ok(Delivery {
             meta: DeliveryHeaders::parse(headers, self.inner.scheme, timestamp)?,
             signature,
@@ -380,19 +374,13 @@ impl Verifier {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify_signature(&self, signature: &Signature, body: &[u8]) -> Result<usize, Error> {
-        if body.len() > self.inner.body_limit {
-            return Err(Error::BodyTooLarge {
-                limit: self.inner.body_limit,
-            });
-        }
+        self.check_len(body.len() as u64)?;
         if matches!(self.inner.scheme, Scheme::Timestamped { .. }) {
             return Err(Error::InvalidTimestamp("missing"));
         }
         let mut candidates = self.configured_candidates();
         candidates.update(body);
-        candidates
-            .matching_key(signature)
-            .ok_or(Error::SignatureMismatch)
+        candidates.matching_key(signature)
     }
 
     /// [`verify_signature`](Self::verify_signature) for the timestamped scheme: checks the
@@ -414,16 +402,10 @@ impl Verifier {
     ) -> Result<usize, Error> {
         let mut headers = HeaderMap::new();
         headers.insert(WEBHOOK_TIMESTAMP, timestamp.into());
-        if body.len() > self.inner.body_limit {
-            return Err(Error::BodyTooLarge {
-                limit: self.inner.body_limit,
-            });
-        }
+        self.check_len(body.len() as u64)?;
         let (mut candidates, _) = self.candidates(None, &headers)?;
         candidates.update(body);
-        candidates
-            .matching_key(signature)
-            .ok_or(Error::SignatureMismatch)
+        candidates.matching_key(signature)
     }
 
     /// Starts verifying a delivery whose body arrives in chunks: the HMAC is updated as each
@@ -453,10 +435,8 @@ impl Verifier {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > self.inner.body_limit as u64) {
-            return Err(Error::BodyTooLarge {
-                limit: self.inner.body_limit,
-            });
+        if let Some(len) = declared {
+            self.check_len(len)?;
         }
         Ok(Verification::new(
             candidates,
@@ -508,6 +488,16 @@ impl Verifier {
             }
         }
         verification.finish()
+    }
+
+    /// Refuses a body of `len` bytes over the limit.
+    fn check_len(&self, len: u64) -> Result<(), Error> {
+        if len > self.inner.body_limit as u64 {
+            return Err(Error::BodyTooLarge {
+                limit: self.inner.body_limit,
+            });
+        }
+        Ok(())
     }
 
     /// The signature from the headers, the HMAC states that the body still has to go into, and

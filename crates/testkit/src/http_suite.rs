@@ -50,7 +50,8 @@ pub fn expected_body(
     )
 }
 
-fn client() -> reqwest::Client {
+/// The client every suite posts with.
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

@@ -9,7 +9,7 @@
 //! - answer rejections with the adapter's status and the error's text.
 
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 use appwrite_webhooks::{ReplayGuard, Scheme, Verifier};
@@ -91,11 +91,7 @@ async fn post(
     headers: &HeaderMap,
     body: impl Into<reqwest::Body>,
 ) -> (u16, String) {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
-    let mut request = client.post(format!("http://{addr}/hook"));
+    let mut request = crate::http_suite::client().post(format!("http://{addr}/hook"));
     for (name, value) in headers {
         if name != http::header::CONTENT_LENGTH {
             request = request.header(name, value);
