@@ -13,7 +13,7 @@ PORT=${PORT:-18080}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 
-cargo build -q --release --example bench_server -p appwrite-webhooks-workspace
+cargo build -q --release --example bench_server -p appwrite-webhooks-tower
 cargo build -q --release -p appwrite-webhooks-cli
 SERVER=target/release/examples/bench_server
 CLI=target/release/appwrite-webhooks

@@ -11,10 +11,10 @@ use std::process::ExitCode;
 
 use appwrite_webhooks::{Action, Event, Verifier};
 use appwrite_webhooks_axum::Webhook;
-use appwrite_webhooks_workspace::demo;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
+use testkit::demo;
 
 /// The receiver: one handler, the verifier in state. Everything else is the extractor's job.
 fn app(verifier: Verifier) -> Router {
@@ -105,11 +105,9 @@ async fn self_test() -> ExitCode {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
-    let url = format!(
-        "http://{}/hooks/appwrite",
-        listener.local_addr().expect("local address")
-    );
+    let addr = listener.local_addr().expect("local address");
+    let url = format!("http://{addr}/hooks/appwrite");
     tokio::spawn(axum::serve(listener, app(Verifier::new(demo::KEY, url.as_str()))).into_future());
     println!("receiver listening at {url}\n");
-    demo::run(&url).await
+    demo::run(addr, &url).await
 }

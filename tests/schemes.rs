@@ -3,10 +3,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use appwrite_webhooks::headers::WEBHOOK_TIMESTAMP;
 use appwrite_webhooks::sender::DeliveryBuilder;
 use appwrite_webhooks::{
-    Error, Event, GenericEnvelope, MalformedSignature, ReplayGuard, Scheme, Signature,
-    TimestampedEnvelope, Verifier, sign_generic, sign_timestamped,
+    Error, Event, GenericEnvelope, MalformedSignature, ReplayGuard, Scheme, TimestampedEnvelope,
+    Verifier, sign_generic, sign_timestamped,
 };
 use http::{HeaderMap, HeaderValue};
 use serde::Deserialize;
@@ -148,11 +149,15 @@ fn key_rotation_reports_the_matching_key() {
         .unwrap();
     assert_eq!(delivery.key_index(), 1);
     let verifier = any_time("new").with_key(v.key.as_str());
-    let signature =
-        Signature::parse(Scheme::timestamped(), v.timestamped_signature.as_bytes()).unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        Scheme::timestamped().signature_header(),
+        v.timestamped_signature.parse().unwrap(),
+    );
+    headers.insert(WEBHOOK_TIMESTAMP, v.timestamp.into());
     assert_eq!(
         verifier
-            .verify_signature_at(&signature, v.timestamp, v.body.as_bytes())
+            .verify_signature(&headers, v.body.as_bytes())
             .unwrap(),
         1
     );

@@ -46,8 +46,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::guard::{Guard, GuardContext};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
-use appwrite_webhooks::{Delivery, Error, Event, FromDelivery, Verifier};
-use bytes::Bytes;
+use appwrite_webhooks::{Delivery, Error, Event, FromDelivery, Scheme, Verifier};
 use futures_util::StreamExt as _;
 use futures_util::future::LocalBoxFuture;
 
@@ -140,7 +139,7 @@ impl Guard for AppwriteDelivery {
     fn check(&self, ctx: &GuardContext<'_>) -> bool {
         ctx.head()
             .headers()
-            .contains_key(appwrite_webhooks::headers::WEBHOOK_SIGNATURE.as_str())
+            .contains_key(Scheme::Appwrite.signature_header().as_str())
     }
 }
 
@@ -174,17 +173,15 @@ impl Head {
     }
 }
 
+/// Verifies the payload as it arrives, through the core's streaming entry point.
 async fn read_and_verify(
     verifier: &Verifier,
     head: Head,
-    mut payload: Payload,
+    payload: Payload,
 ) -> Result<Delivery, WebhookError> {
-    let mut verification = verifier.start(&head.uri, &head.headers)?;
-    while let Some(chunk) = payload.next().await {
-        let chunk: Bytes = chunk.map_err(|e| Error::ReadBody(Box::new(e)))?;
-        verification.update(chunk)?;
-    }
-    Ok(verification.finish()?)
+    let frames = payload.map(|chunk| chunk.map(http_body::Frame::data));
+    let body = http_body_util::StreamBody::new(frames);
+    Ok(verifier.verify_body(&head.uri, &head.headers, body).await?)
 }
 
 /// Why a request was refused. Renders as the status and a one-line reason, never a key.

@@ -7,6 +7,7 @@ use appwrite_webhooks_axum::Webhook;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::post;
+use testkit::net::send;
 use testkit::{http_suite, scheme_suite};
 
 /// A larger application state holding the verifier, as real apps have.
@@ -55,13 +56,7 @@ async fn default_type_is_the_typed_event() {
         .with_state(Verifier::new("k", url));
     let addr = spawn(app).await;
     let sent = http_suite::signed_for(url, "k");
-    let mut request = reqwest::Client::new().post(format!("http://{addr}/hook"));
-    for (name, value) in sent.headers() {
-        request = request.header(name, value);
-    }
-    let response = request.body(sent.body().to_vec()).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.text().await.unwrap(), "Team");
+    assert_eq!(send(&sent, addr).await, (200, "Team".to_owned()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,16 +104,8 @@ async fn duplicates_are_answered_without_running_the_handler() {
             .with_state(Verifier::new("k", url).replay_guard(guard));
         let addr = spawn(app).await;
         let sent = http_suite::signed_for(url, "k");
-        let post_once = || async {
-            let mut request = reqwest::Client::new().post(format!("http://{addr}/hook"));
-            for (name, value) in sent.headers() {
-                request = request.header(name, value);
-            }
-            let response = request.body(sent.body().to_vec()).send().await.unwrap();
-            (response.status().as_u16(), response.text().await.unwrap())
-        };
-        assert_eq!(post_once().await.0, 204);
-        let (code, text) = post_once().await;
+        assert_eq!(send(&sent, addr).await.0, 204);
+        let (code, text) = send(&sent, addr).await;
         assert_eq!(code, expected);
         assert_eq!(text, "duplicate delivery: already handled");
         assert_eq!(ran.load(Ordering::SeqCst), 1);

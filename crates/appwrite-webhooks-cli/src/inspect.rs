@@ -2,22 +2,21 @@
 
 use std::path::PathBuf;
 
-use appwrite_webhooks::headers::{
-    WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_PROJECT_ID, WEBHOOK_SIGNATURE,
-};
-use appwrite_webhooks::{Signature, Verifier};
+use appwrite_webhooks::{Error, Signature, Verifier};
 use clap::Args;
-use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::capture::parse;
 use crate::keys::{self, KeyArgs};
 use crate::output::Style;
+use crate::scheme::SchemeArgs;
 use crate::{Failure, read_input};
 
 #[derive(Args)]
 pub struct InspectArgs {
     #[command(flatten)]
     keys: KeyArgs,
-    /// The webhook URL as configured in Appwrite (default: the capture's `url`, if it has one).
+    /// The webhook URL as configured in Appwrite (default: the capture's `url`, if it has one);
+    /// the appwrite scheme only.
     #[arg(long)]
     url: Option<String>,
     /// The captured request: raw HTTP (request line, headers, blank line, body) or JSON
@@ -28,103 +27,107 @@ pub struct InspectArgs {
     /// Which delivery of a JSON array to inspect.
     #[arg(long)]
     name: Option<String>,
-}
-
-/// A request as captured.
-struct Capture {
-    url: Option<String>,
-    /// From a raw capture's request line and `Host`: what the receiver saw.
-    target: Option<(String, String)>,
-    headers: HeaderMap,
-    body: Vec<u8>,
+    #[command(flatten)]
+    scheme: SchemeArgs,
+    /// Timestamped scheme: how far the timestamp may be from now, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    tolerance: u64,
 }
 
 pub fn run(args: InspectArgs, style: Style) -> Result<(), Failure> {
     let capture = parse(&read_input(args.file.as_ref())?, args.name.as_deref())?;
+    let scheme = args.scheme.scheme;
+    // Only Appwrite's scheme signs a URL: the others need none, and there is none to vary.
     let url = args
-        .url
-        .clone()
-        .or_else(|| capture.url.clone())
-        .ok_or_else(|| {
-            Failure::Usage("give --url: the capture does not say which URL Appwrite used".into())
-        })?;
+        .scheme
+        .signed_url(args.url.as_deref().or(capture.url.as_deref()))?
+        .map(str::to_owned);
     let mut keys = args.keys.resolve()?.into_iter();
     let first = keys.next().ok_or_else(keys::missing)?;
-    let verifier = Verifier::new(first.clone(), url.as_str())
-        .with_keys(keys.clone())
-        .body_limit(usize::MAX);
-    let with_url = |candidate: &str| {
-        Verifier::new(first.clone(), candidate)
+    let verifier_for = |url: Option<&str>| -> Result<Verifier, Failure> {
+        Ok(args
+            .scheme
+            .verifier(first.clone(), url, args.tolerance)?
             .with_keys(keys.clone())
-            .body_limit(usize::MAX)
+            .with_body_limit(usize::MAX))
     };
+    let verifier = verifier_for(url.as_deref())?;
 
     let mut report = Report { style, problems: 0 };
-    for (name, label) in [
-        (WEBHOOK_ID, "X-Appwrite-Webhook-Id"),
-        (WEBHOOK_EVENTS, "X-Appwrite-Webhook-Events"),
-        (WEBHOOK_PROJECT_ID, "X-Appwrite-Webhook-Project-Id"),
-    ] {
-        match capture.headers.get(&name).map(|v| v.as_bytes()) {
-            None => report.fail(&format!("{label} header is missing (receivers answer 400)")),
-            Some([]) => report.fail(&format!("{label} header is empty")),
-            Some(_) => {}
+    let header = display(&scheme.signature_header());
+    let values: Vec<_> = capture
+        .headers
+        .get_all(scheme.signature_header())
+        .iter()
+        .collect();
+    match values.as_slice() {
+        [] => {
+            report.fail(&format!("{header} header is missing: the sender always sends it; a proxy may have dropped it"));
+            return report.finish();
+        }
+        [value] => {
+            if let Err(error) = Signature::parse(scheme, value.as_bytes()) {
+                report.fail(&format!("{header} is malformed: {error}"));
+                return report.finish();
+            }
+        }
+        _ => {
+            report.fail(&format!("{header} appears more than once"));
+            return report.finish();
         }
     }
 
-    let signature = match capture
-        .headers
-        .get_all(WEBHOOK_SIGNATURE)
-        .iter()
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] => {
-            report.fail("X-Appwrite-Webhook-Signature header is missing: Appwrite always sends it; a proxy may have dropped it");
-            return report.finish();
-        }
-        [value] => match Signature::from_header_bytes(value.as_bytes()) {
-            Ok(signature) => signature,
-            Err(error) => {
-                report.fail(&format!(
-                    "X-Appwrite-Webhook-Signature is malformed: {error}"
-                ));
-                return report.finish();
+    match verifier.verify_signature(&capture.headers, &capture.body) {
+        Ok(key) => {
+            report.pass(&format!(
+                "signature matches key #{key}{} over {} body bytes",
+                url.as_deref()
+                    .map(|u| format!(" for {u}"))
+                    .unwrap_or_default(),
+                capture.body.len()
+            ));
+            // Signed: now the rest of what a receiver checks, as the verifier checks it.
+            if let Err(error) = verifier.verify(&capture.headers, &capture.body) {
+                report.fail(&match error {
+                    Error::MissingHeader(name) => {
+                        format!("{name} header is missing (receivers answer 400)")
+                    }
+                    other => format!("{other} (receivers answer {})", other.status().as_u16()),
+                });
             }
-        },
-        _ => {
-            report.fail("X-Appwrite-Webhook-Signature appears more than once");
             return report.finish();
         }
-    };
-
-    if let Ok(key) = verifier.verify_signature(&signature, &capture.body) {
-        report.pass(&format!(
-            "signature matches key #{key} for {url} over {} body bytes",
-            capture.body.len()
-        ));
-        return report.finish();
+        Err(Error::SignatureMismatch) => {}
+        Err(other) => {
+            report.fail(&other.to_string());
+            return report.finish();
+        }
     }
 
     // Not a match: find out what differs. First the URL, then the body, then the key.
-    for (candidate, why) in url_variants(&url, capture.target.as_ref()) {
-        if with_url(&candidate)
-            .verify_signature(&signature, &capture.body)
-            .is_ok()
-        {
-            report.fail(&format!(
-                "signature mismatch: the delivery was signed for {candidate}, not {url}"
-            ));
-            report.hint(&format!(
-                "{why}; configure the verifier with the URL exactly as typed in Appwrite"
-            ));
-            return report.finish();
+    if let Some(url) = &url {
+        for (candidate, why) in url_variants(url, capture.target.as_ref()) {
+            if verifier_for(Some(&candidate))?
+                .verify_signature(&capture.headers, &capture.body)
+                .is_ok()
+            {
+                report.fail(&format!(
+                    "signature mismatch: the delivery was signed for {candidate}, not {url}"
+                ));
+                report.hint(&format!(
+                    "{why}; configure the verifier with the URL exactly as typed in Appwrite"
+                ));
+                return report.finish();
+            }
         }
     }
     for (repaired, why) in body_repairs(&capture.body) {
-        if verifier.verify_signature(&signature, &repaired).is_ok() {
+        if verifier
+            .verify_signature(&capture.headers, &repaired)
+            .is_ok()
+        {
             report.fail(&format!(
-                "signature mismatch: the body is not the bytes Appwrite signed — {why}"
+                "signature mismatch: the body is not the bytes that were signed — {why}"
             ));
             report.hint("verify the raw request bytes before any JSON parsing or re-serialisation");
             return report.finish();
@@ -133,6 +136,20 @@ pub fn run(args: InspectArgs, style: Style) -> Result<(), Failure> {
     report.fail("signature mismatch: no URL variant or body repair matches");
     report.hint("the key differs (regenerated in Appwrite? pass the old and new keys with --key twice) or the body was changed");
     report.finish()
+}
+
+/// A header's name as the documentation writes it (`X-Appwrite-Webhook-Signature`).
+fn display(name: &http::HeaderName) -> String {
+    name.as_str()
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 struct Report {
@@ -282,123 +299,6 @@ fn php_escape(text: &str) -> String {
         escaped = c == '\\' && !escaped;
     }
     out
-}
-
-fn parse(bytes: &[u8], name: Option<&str>) -> Result<Capture, Failure> {
-    let trimmed = bytes
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .map_or(&[][..], |i| &bytes[i..]);
-    if trimmed.starts_with(b"{") || trimmed.starts_with(b"[") {
-        parse_json(trimmed, name)
-    } else {
-        parse_raw(bytes)
-    }
-}
-
-fn parse_json(bytes: &[u8], name: Option<&str>) -> Result<Capture, Failure> {
-    let json: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| Failure::Usage(format!("the capture is not valid JSON: {e}")))?;
-    let record = match (&json, name) {
-        (serde_json::Value::Array(all), Some(name)) => all
-            .iter()
-            .find(|d| d["name"] == name)
-            .ok_or_else(|| Failure::Usage(format!("no delivery named {name:?}")))?,
-        (serde_json::Value::Array(all), None) if all.len() == 1 => &all[0],
-        (serde_json::Value::Array(_), None) => {
-            return Err(Failure::Usage(
-                "several deliveries: pick one with --name".into(),
-            ));
-        }
-        (object, _) => object,
-    };
-    let mut headers = HeaderMap::new();
-    if let Some(map) = record["headers"].as_object() {
-        for (name, value) in map {
-            let (Ok(name), Some(Ok(value))) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                value.as_str().map(HeaderValue::from_str),
-            ) else {
-                return Err(Failure::Usage(format!(
-                    "header {name:?} is not a valid HTTP header"
-                )));
-            };
-            headers.append(name, value);
-        }
-    }
-    let body = record["body"]
-        .as_str()
-        .ok_or_else(|| Failure::Usage("the capture has no \"body\" string".into()))?
-        .as_bytes()
-        .to_vec();
-    Ok(Capture {
-        url: record["url"].as_str().map(str::to_owned),
-        target: None,
-        headers,
-        body,
-    })
-}
-
-fn parse_raw(bytes: &[u8]) -> Result<Capture, Failure> {
-    let split = find(bytes, b"\r\n\r\n")
-        .map(|i| (i, 4))
-        .or_else(|| find(bytes, b"\n\n").map(|i| (i, 2)));
-    let (head, body) = match split {
-        Some((i, len)) => (&bytes[..i], &bytes[i + len..]),
-        None => (bytes, &[][..]),
-    };
-    let head = std::str::from_utf8(head)
-        .map_err(|_| Failure::Usage("the request head is not text".into()))?;
-    let mut lines = head.lines();
-    let request_line = lines.next().unwrap_or_default();
-    let path = match request_line
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [_method, path, version] if version.starts_with("HTTP/") => Some((*path).to_owned()),
-        _ => {
-            return Err(Failure::Usage(format!(
-                "not an HTTP request or JSON capture: {request_line:?}"
-            )));
-        }
-    };
-    let mut headers = HeaderMap::new();
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.trim().as_bytes()),
-            HeaderValue::from_str(value.trim()),
-        ) else {
-            return Err(Failure::Usage(format!("invalid header line {line:?}")));
-        };
-        headers.append(name, value);
-    }
-    let mut body = body.to_vec();
-    // A declared length marks where the body ends; logs often append a line break.
-    if let Some(len) = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        && len < body.len()
-    {
-        body.truncate(len);
-    }
-    let host = headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned);
-    Ok(Capture {
-        url: None,
-        target: host.zip(path),
-        headers,
-        body,
-    })
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
             } else {
                 ProxyHeaders::Ignore
             };
-            Verifier::with_request_url(first, proxy)
+            Verifier::for_request_url(first, proxy)
         }
     }
     .with_keys(keys);

@@ -8,7 +8,7 @@ use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 use base64::Engine as _;
 use bytes::Bytes;
 use clap::Args;
-use http::{HeaderMap, HeaderName, HeaderValue, header};
+use http::{HeaderMap, HeaderValue, header};
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -270,41 +270,15 @@ fn fill_template(template: &str, params: &[String]) -> Result<EventName, Failure
 
 /// A recorded delivery, sent with its own headers, body and signature.
 fn replayed(path: &PathBuf, name: Option<&str>) -> Result<SignedDelivery, Failure> {
-    let text = std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Failure::Usage(format!("{} is not JSON: {e}", path.display())))?;
-    let record = match (&json, name) {
-        (serde_json::Value::Array(all), Some(name)) => {
-            all.iter().find(|d| d["name"] == name).ok_or_else(|| {
-                Failure::Usage(format!("no delivery named {name:?} in {}", path.display()))
-            })?
-        }
-        (serde_json::Value::Array(all), None) if all.len() == 1 => &all[0],
-        (serde_json::Value::Array(_), None) => {
-            return Err(Failure::Usage(
-                "the file holds several deliveries: pick one with --name".into(),
-            ));
-        }
-        (object, _) => object,
-    };
-    let bad = |what: &str| Failure::Usage(format!("the recorded delivery has no {what}"));
-    let url = record["url"].as_str().ok_or_else(|| bad("url"))?;
-    let body = record["body"].as_str().ok_or_else(|| bad("body"))?;
-    let mut headers = HeaderMap::new();
-    for (name, value) in record["headers"]
-        .as_object()
-        .ok_or_else(|| bad("headers"))?
-    {
-        let value = value.as_str().ok_or_else(|| bad("string header values"))?;
-        let name =
-            HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("valid header names"))?;
-        let value = HeaderValue::from_str(value).map_err(|_| bad("valid header values"))?;
-        headers.insert(name, value);
-    }
+    let capture = crate::capture::parse_json(&bytes, name)?;
+    let url = capture
+        .url
+        .ok_or_else(|| Failure::Usage("the recorded delivery has no url".into()))?;
     Ok(SignedDelivery::from_parts(
-        url.to_owned(),
-        headers,
-        Bytes::from(body.to_owned()),
+        url,
+        capture.headers,
+        Bytes::from(capture.body),
     ))
 }

@@ -7,14 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use appwrite_webhooks::{Delivery, ReplayGuard, ReplayStore, StoreFailure, Verifier};
+use appwrite_webhooks::{Delivery, Fingerprint, ReplayGuard, ReplayStore, StoreFailure, Verifier};
 use appwrite_webhooks_redis::RedisStore;
 use appwrite_webhooks_tower::AppwriteWebhookLayer;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use testkit::http_suite;
 use tower::ServiceBuilder;
 
@@ -75,7 +73,7 @@ async fn claims_are_atomic_expire_and_release() {
         .await
         .unwrap()
         .prefix("test:");
-    let fingerprint = [1u8; 20];
+    let fingerprint = Fingerprint::new(&[1; 20]);
     assert!(
         store
             .claim(&fingerprint, Duration::from_secs(60))
@@ -109,7 +107,7 @@ async fn claims_are_atomic_expire_and_release() {
         .await
         .unwrap()
         .prefix("test:");
-    let contested = [2u8; 20];
+    let contested = Fingerprint::new(&[2; 20]);
     let (a, b) = tokio::join!(
         store.claim(&contested, Duration::from_secs(60)),
         other.claim(&contested, Duration::from_secs(60))
@@ -136,8 +134,6 @@ async fn spawn_receiver(
     handled: Arc<AtomicUsize>,
     fail_first: usize,
 ) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let service = ServiceBuilder::new()
         .layer(AppwriteWebhookLayer::new(verifier))
         .service_fn(move |request: Request<Full<Bytes>>| {
@@ -155,30 +151,11 @@ async fn spawn_receiver(
                 Ok::<_, std::convert::Infallible>(response)
             }
         });
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let service = TowerToHyperService::new(service.clone());
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service),
-            );
-        }
-    });
-    addr
+    testkit::net::serve_tower(service).await
 }
 
 async fn deliver(addr: SocketAddr, sent: &appwrite_webhooks::sender::SignedDelivery) -> u16 {
-    let mut request = reqwest::Client::new().post(format!("http://{addr}/hook"));
-    for (name, value) in sent.headers() {
-        request = request.header(name, value);
-    }
-    request
-        .body(sent.body().to_vec())
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    testkit::net::send(sent, addr).await.0
 }
 
 const URL: &str = "https://hooks.example.com/hook";

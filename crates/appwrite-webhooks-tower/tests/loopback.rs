@@ -8,8 +8,6 @@ use appwrite_webhooks_tower::AppwriteWebhookLayer;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use testkit::{http_suite, scheme_suite};
 use tower::ServiceBuilder;
 
@@ -41,25 +39,10 @@ async fn handler(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>,
 }
 
 async fn spawn(verifier: Verifier) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let service = ServiceBuilder::new()
         .layer(AppwriteWebhookLayer::new(verifier))
         .service_fn(handler);
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let service = TowerToHyperService::new(service.clone());
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
+    testkit::net::serve_tower(service).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,26 +51,16 @@ async fn conformance_suite() {
     http_suite::run_all(addr).await;
 }
 
+/// Posts `sent` with `extra` headers; `path` must be the path `sent` is signed for.
 async fn post(
     addr: SocketAddr,
     path: &str,
     sent: &appwrite_webhooks::sender::SignedDelivery,
-    extra: &[(&str, &str)],
+    extra: &[(&'static str, &'static str)],
 ) -> StatusCode {
-    let mut request = reqwest::Client::new().post(format!("http://{addr}{path}"));
-    for (name, value) in sent.headers() {
-        request = request.header(name, value);
-    }
-    for (name, value) in extra {
-        request = request.header(*name, *value);
-    }
-    let status = request
-        .body(sent.body().to_vec())
-        .send()
-        .await
-        .unwrap()
-        .status();
-    StatusCode::from_u16(status.as_u16()).unwrap()
+    assert_eq!(testkit::net::path_and_query(sent.url()), path);
+    let sent = testkit::net::with_headers(sent, extra);
+    StatusCode::from_u16(testkit::net::send(&sent, addr).await.0).unwrap()
 }
 
 #[tokio::test]
@@ -111,7 +84,7 @@ async fn behind_a_proxy_the_configured_url_works_and_rebuilding_is_opt_in() {
     );
 
     // Rebuilding from a trusted proxy's headers: works with them, fails closed without.
-    let trusting = spawn(Verifier::with_request_url("k", ProxyHeaders::Trust)).await;
+    let trusting = spawn(Verifier::for_request_url("k", ProxyHeaders::Trust)).await;
     assert_eq!(
         post(trusting, "/appwrite", &sent, &forwarded).await,
         StatusCode::OK
@@ -123,7 +96,7 @@ async fn behind_a_proxy_the_configured_url_works_and_rebuilding_is_opt_in() {
 
     // Rebuilding without trusting proxies ignores the forwarded headers: the request is
     // verified for the address it actually reached.
-    let direct = spawn(Verifier::with_request_url("k", ProxyHeaders::Ignore)).await;
+    let direct = spawn(Verifier::for_request_url("k", ProxyHeaders::Ignore)).await;
     assert_eq!(
         post(direct, "/appwrite", &sent, &forwarded).await,
         StatusCode::UNAUTHORIZED

@@ -30,7 +30,7 @@ fn verify(c: &mut Criterion) {
                     .unwrap(),
             )
             .build();
-        let verifier = Verifier::new(KEY, URL).body_limit(2 * 1024 * 1024);
+        let verifier = Verifier::new(KEY, URL).with_body_limit(2 * 1024 * 1024);
         assert!(verifier.verify(sent.headers(), sent.body()).is_ok());
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_with_input(

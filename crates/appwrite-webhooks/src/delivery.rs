@@ -3,16 +3,14 @@
 use std::fmt;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName};
 use serde::de::DeserializeOwned;
 
-use crate::envelope::{GenericEnvelope, TimestampedEnvelope, event_id, event_name};
-use crate::event_name::primary;
-use crate::headers::{
-    GENERIC_EVENT, GENERIC_ID, WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID,
-    WEBHOOK_USER_ID, display_name,
-};
-use crate::{Error, Event, EventName, Scheme, Signature, TAG_LEN};
+use crate::error::Error;
+use crate::events::event::Event;
+use crate::events::name::EventName;
+use crate::replay::Fingerprint;
+use crate::scheme::Scheme;
+use crate::verify::signature::Signature;
 
 /// A delivery whose signature has been verified.
 ///
@@ -47,86 +45,16 @@ pub struct Delivery<B = Bytes> {
     pub(crate) body: B,
 }
 
-/// The headers of one request, parsed once.
+/// The headers of one request, parsed once by its scheme.
 #[derive(Clone, Debug)]
 pub(crate) struct DeliveryHeaders {
-    scheme: Scheme,
-    timestamp: Option<u64>,
-    webhook_id: String,
-    webhook_name: Option<String>,
-    project_id: String,
-    user_id: Option<String>,
-    events: String,
-}
-
-impl DeliveryHeaders {
-    /// Appwrite's scheme requires id, project and events; the timestamped scheme only the id
-    /// (its document lists no project header); the generic one has `X-Webhook-Id` and
-    /// `X-Webhook-Event`.
-    pub(crate) fn parse(
-        headers: &HeaderMap,
-        scheme: Scheme,
-        timestamp: Option<u64>,
-    ) -> Result<Self, Error> {
-        let required = |name: &HeaderName| {
-            single_header(headers, name)?.ok_or(Error::MissingHeader(display_name(name)))
-        };
-        // Appwrite sends an empty string where there is no value; both mean "none" here.
-        let optional = |name: &HeaderName| -> Result<Option<String>, Error> {
-            Ok(single_header(headers, name)?
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned))
-        };
-        if scheme == Scheme::Generic {
-            return Ok(Self {
-                scheme,
-                timestamp,
-                webhook_id: required(&GENERIC_ID)?.to_owned(),
-                webhook_name: None,
-                project_id: String::new(),
-                user_id: None,
-                events: required(&GENERIC_EVENT)?.to_owned(),
-            });
-        }
-        // Appwrite always sends a project and events; the timestamped scheme may leave them out.
-        let required_by_appwrite = |name: &HeaderName| -> Result<String, Error> {
-            if scheme == Scheme::Appwrite {
-                required(name).map(str::to_owned)
-            } else {
-                Ok(optional(name)?.unwrap_or_default())
-            }
-        };
-        Ok(Self {
-            scheme,
-            timestamp,
-            webhook_id: required(&WEBHOOK_ID)?.to_owned(),
-            webhook_name: optional(&WEBHOOK_NAME)?,
-            project_id: required_by_appwrite(&WEBHOOK_PROJECT_ID)?,
-            user_id: optional(&WEBHOOK_USER_ID)?,
-            events: required_by_appwrite(&WEBHOOK_EVENTS)?,
-        })
-    }
-}
-
-/// The one value of a header, as UTF-8 (webhook names can hold any text), or `None` if absent.
-fn single_header<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h str>, Error> {
-    let mut values = headers.get_all(name).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    let name = display_name(name);
-    if values.next().is_some() {
-        return Err(Error::InvalidHeader {
-            name,
-            reason: "repeated",
-        });
-    }
-    std::str::from_utf8(value.as_bytes())
-        .map(Some)
-        .map_err(|_| Error::InvalidHeader {
-            name,
-            reason: "not UTF-8",
-        })
+    pub(crate) scheme: Scheme,
+    pub(crate) timestamp: Option<u64>,
+    pub(crate) webhook_id: String,
+    pub(crate) webhook_name: Option<String>,
+    pub(crate) project_id: String,
+    pub(crate) user_id: Option<String>,
+    pub(crate) events: String,
 }
 
 impl<B: AsRef<[u8]>> Delivery<B> {
@@ -225,25 +153,10 @@ impl<B: AsRef<[u8]>> Delivery<B> {
         self.meta.timestamp
     }
 
-    /// What the replay guard claims for this delivery. Appwrite's scheme: the signature, which
-    /// covers URL and body (see [`ReplayGuard`](crate::ReplayGuard)). The opt-in schemes: a
-    /// digest of the envelope's event id, which stays the same when the sender retries with a
-    /// new timestamp or signature — or the signature when the body carries no id.
-    pub(crate) fn fingerprint(&self) -> [u8; TAG_LEN] {
-        use sha1::{Digest, Sha1};
-        let scheme = self.meta.scheme;
-        if scheme != Scheme::Appwrite
-            && let Some(id) = event_id(self.body(), scheme)
-        {
-            let mut hash = Sha1::new();
-            hash.update(scheme.name().as_bytes());
-            hash.update(b"\0");
-            hash.update(id.as_bytes());
-            return hash.finalize().into();
-        }
-        let mut fingerprint = [0; TAG_LEN];
-        fingerprint.copy_from_slice(&self.signature.as_bytes()[..TAG_LEN]);
-        fingerprint
+    /// What the replay guard claims for this delivery; the scheme decides (see
+    /// [`ReplayGuard`](crate::ReplayGuard)).
+    pub(crate) fn fingerprint(&self) -> Fingerprint {
+        self.meta.scheme.fingerprint(&self.signature, self.body())
     }
 
     /// Which key verified the delivery: its position among the verifier's keys, in the order
@@ -304,11 +217,9 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert_eq!((name.service(), name.user_id()), ("users", Some("u1")));
     /// ```
     pub fn primary_event(&self) -> Option<EventName> {
-        if self.meta.events.is_empty() && matches!(self.meta.scheme, Scheme::Timestamped { .. }) {
-            // The timestamped scheme's events header is optional; its envelope names the event.
-            return event_name(self.body()).and_then(|name| EventName::parse(&name).ok());
-        }
-        primary(self.events()).and_then(|name| EventName::parse(name).ok())
+        self.meta
+            .scheme
+            .primary_event(&self.meta.events, self.body())
     }
 
     /// The typed event: the variant is decided by [`primary_event`](Self::primary_event) and
@@ -325,23 +236,12 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// ```
     ///
     /// For [`Scheme::Timestamped`] the body is an envelope and the event is its typed
-    /// `payload` (see [`TimestampedEnvelope`]); for [`Scheme::Generic`], whose events are not
+    /// `payload` (see [`TimestampedEnvelope`](crate::TimestampedEnvelope)); for [`Scheme::Generic`], whose events are not
     /// Appwrite's, it is [`Event::Unknown`] with the envelope's `type` and `data` (see
-    /// [`GenericEnvelope`] to type the data yourself).
+    /// [`GenericEnvelope`](crate::GenericEnvelope) to type the data yourself).
     pub fn event(&self) -> Result<Event, Error> {
-        match self.meta.scheme {
-            Scheme::Timestamped { .. } => {
-                TimestampedEnvelope::parse(self.body()).map(|e| e.payload)
-            }
-            Scheme::Generic => {
-                let envelope = GenericEnvelope::<serde_json::Value>::parse(self.body())?;
-                Ok(Event::Unknown {
-                    name: envelope.kind,
-                    raw: envelope.data,
-                })
-            }
-            _ => Event::from_parts(self.primary_event().as_ref(), self.body()),
-        }
+        let primary = self.primary_event();
+        self.meta.scheme.event(primary.as_ref(), self.body())
     }
 
     /// The same delivery with its body copied into [`Bytes`], to keep past the borrow.

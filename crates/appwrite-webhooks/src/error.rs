@@ -70,7 +70,7 @@ pub enum Error {
         reason: &'static str,
     },
 
-    /// The body is larger than the verifier's limit (see [`crate::Verifier::body_limit`]).
+    /// The body is larger than the verifier's limit (see [`Verifier::with_body_limit`](crate::Verifier::with_body_limit)).
     #[error("body exceeds the limit of {limit} bytes")]
     BodyTooLarge {
         /// The limit in force, in bytes.
@@ -104,7 +104,7 @@ pub enum Error {
 
     /// The replay guard's store is unavailable and the guard fails closed.
     #[error("{0}")]
-    ReplayStore(#[source] crate::StoreError),
+    ReplayStore(#[source] crate::replay::StoreError),
 
     /// The body was verified but is not the JSON its event promises.
     #[error("payload is not valid JSON for this event: {0}")]

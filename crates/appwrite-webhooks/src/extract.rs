@@ -3,7 +3,9 @@
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
-use crate::{Delivery, Error, Event};
+use crate::delivery::Delivery;
+use crate::error::Error;
+use crate::events::event::Event;
 
 /// A type made from a verified delivery: the typed [`Event`], the [`Delivery`] itself, your own
 /// payload type through [`Payload`], or a pair of them.

@@ -4,7 +4,9 @@
 //! Header names are case-insensitive on the wire; `http` stores them lower-case, so these
 //! constants match whatever case the sender used.
 
-use http::HeaderName;
+use http::{HeaderMap, HeaderName};
+
+use crate::error::Error;
 
 /// `X-Appwrite-Webhook-Id`: the webhook's id.
 pub const WEBHOOK_ID: HeaderName = HeaderName::from_static("x-appwrite-webhook-id");
@@ -29,7 +31,7 @@ pub const GENERIC_EVENT: HeaderName = HeaderName::from_static("x-webhook-event")
 pub const GENERIC_SIGNATURE: HeaderName = HeaderName::from_static("x-webhook-signature");
 
 /// The display spelling of each header, used in error messages.
-pub(crate) fn display_name(name: &HeaderName) -> &'static str {
+fn display_name(name: &HeaderName) -> &'static str {
     match name.as_str() {
         "x-appwrite-webhook-id" => "X-Appwrite-Webhook-Id",
         "x-appwrite-webhook-events" => "X-Appwrite-Webhook-Events",
@@ -43,4 +45,40 @@ pub(crate) fn display_name(name: &HeaderName) -> &'static str {
         "x-webhook-signature" => "X-Webhook-Signature",
         _ => "unknown",
     }
+}
+
+/// A header the scheme requires: present once, UTF-8 (webhook names can hold any text).
+pub(crate) fn required(headers: &HeaderMap, name: &HeaderName) -> Result<String, Error> {
+    single(headers, name)?
+        .map(str::to_owned)
+        .ok_or(Error::MissingHeader(display_name(name)))
+}
+
+/// A header that may be absent; Appwrite sends an empty value where there is none, and both
+/// mean `None` here.
+pub(crate) fn optional(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>, Error> {
+    Ok(single(headers, name)?
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned))
+}
+
+/// The one value of a header, or `None` if absent; repeated or not UTF-8 is an error.
+fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h str>, Error> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let name = display_name(name);
+    if values.next().is_some() {
+        return Err(Error::InvalidHeader {
+            name,
+            reason: "repeated",
+        });
+    }
+    std::str::from_utf8(value.as_bytes())
+        .map(Some)
+        .map_err(|_| Error::InvalidHeader {
+            name,
+            reason: "not UTF-8",
+        })
 }

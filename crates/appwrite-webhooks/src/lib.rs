@@ -24,49 +24,58 @@
 //!
 //! # Replays
 //! The signature has no timestamp: a captured delivery verifies forever, and Appwrite itself may
-//! send a delivery again byte for byte. De-duplicate on the signature if handling twice matters.
+//! send a delivery again byte for byte. [`ReplayGuard`] de-duplicates; see its contract.
 //!
 //! # Other schemes
 //! [`Verifier::timestamped`] and [`Verifier::generic`] verify two opt-in schemes (a
 //! timestamped HMAC-SHA256 and `X-Webhook-Signature: sha256=…`) with the same API; see
 //! [`Scheme`] for how they compare.
+//!
+//! # The public API, in one place
+//! | concern | items |
+//! |---|---|
+//! | verifying | [`Verifier`] ([`verify`](Verifier::verify), [`verify_body`](Verifier::verify_body), [`verify_signature`](Verifier::verify_signature)), [`SigningKey`], [`Signature`], [`ProxyHeaders`], [`DEFAULT_BODY_LIMIT`] |
+//! | what failed | [`Error`] (with [`Error::status`]), [`MalformedSignature`] |
+//! | schemes | [`Scheme`], [`UnknownScheme`], [`TimestampedEnvelope`], [`GenericEnvelope`] |
+//! | a verified delivery | [`Delivery`], [`headers`] (the header names) |
+//! | events | [`EventName`], [`InvalidEventName`], [`Pattern`], [`Event`], [`EventKind`], [`Action`], [`DatabaseApi`], [`TokenKind`], [`DeploymentOwner`], [`models`] |
+//! | handing events to code | [`FromDelivery`], [`Payload`], [`Router`], [`Incoming`], [`HandlerError`], [`Dispatched`], [`DispatchError`] |
+//! | de-duplication | [`ReplayGuard`], [`Claim`], [`ReplayStore`], [`MemoryStore`], [`Fingerprint`], [`StoreError`], [`StoreFailure`], [`StoreFuture`] |
+//! | sending, for tests and tools (feature `sender`) | `sender::{DeliveryBuilder, SignedDelivery}`, `sign`, `sign_timestamped`, `sign_generic` |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod delivery;
-mod envelope;
 mod error;
-mod event;
-mod event_name;
+mod events;
 mod extract;
 pub mod headers;
-mod key;
 pub mod models;
-mod pattern;
 mod replay;
 mod router;
 mod scheme;
+#[cfg(feature = "sender")]
 pub mod sender;
-mod signature;
-mod url;
-mod verification;
-mod verifier;
+mod verify;
 
 pub use delivery::Delivery;
-pub use envelope::{GenericEnvelope, TimestampedEnvelope};
 pub use error::{Error, MalformedSignature};
-pub use event::{Action, DatabaseApi, DeploymentOwner, Event, EventKind, TokenKind};
-pub use event_name::{EventName, InvalidEventName};
+pub use events::event::{Action, DatabaseApi, DeploymentOwner, Event, TokenKind};
+pub use events::kind::EventKind;
+pub use events::name::{EventName, InvalidEventName};
+pub use events::pattern::Pattern;
 pub use extract::{FromDelivery, Payload};
-pub use key::SigningKey;
-pub use pattern::Pattern;
 pub use replay::{
-    Claim, MemoryStore, ReplayGuard, ReplayStore, StoreError, StoreFailure, StoreFuture,
+    Claim, Fingerprint, MemoryStore, ReplayGuard, ReplayStore, StoreError, StoreFailure,
+    StoreFuture,
 };
 pub use router::{DispatchError, Dispatched, HandlerError, Incoming, Router};
-pub use scheme::{Scheme, UnknownScheme, sign_generic, sign_timestamped};
-pub use signature::{Signature, TAG_LEN, sign};
-pub use url::ProxyHeaders;
-pub use verification::Verification;
-pub use verifier::{DEFAULT_BODY_LIMIT, Verifier};
+pub use scheme::{GenericEnvelope, Scheme, TimestampedEnvelope, UnknownScheme};
+#[cfg(feature = "sender")]
+pub use scheme::{sign, sign_generic, sign_timestamped};
+pub use verify::key::SigningKey;
+pub use verify::signature::Signature;
+pub use verify::url::ProxyHeaders;
+pub use verify::verifier::{DEFAULT_BODY_LIMIT, Verifier};

@@ -8,7 +8,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::{Delivery, Error, Event, EventKind, EventName, InvalidEventName, Pattern};
+use crate::delivery::Delivery;
+use crate::error::Error;
+use crate::events::event::Event;
+use crate::events::kind::EventKind;
+use crate::events::name::{EventName, InvalidEventName};
+use crate::events::pattern::Pattern;
 
 /// What a handler may fail with.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;

@@ -19,13 +19,11 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, header};
 
-use crate::headers::{
-    GENERIC_EVENT, GENERIC_ID, GENERIC_SIGNATURE, WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME,
-    WEBHOOK_PROJECT_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, WEBHOOK_USER_ID,
-};
-use crate::{
-    Delivery, EventName, Scheme, SigningKey, Verifier, sign, sign_generic, sign_timestamped,
-};
+use crate::delivery::Delivery;
+use crate::events::name::EventName;
+use crate::scheme::{Outgoing, Scheme};
+use crate::verify::key::SigningKey;
+use crate::verify::verifier::Verifier;
 
 /// The `User-Agent` Appwrite's webhook worker sends (version of the sample data).
 pub const USER_AGENT: &str = "Appwrite-Server v1.9.6. Please report abuse at security@appwrite.io";
@@ -72,7 +70,7 @@ impl DeliveryBuilder {
             project_id: "test-project".into(),
             user_id: String::new(),
             events: String::new(),
-            scheme: Scheme::Appwrite,
+            scheme: Scheme::default(),
             timestamp: None,
         }
     }
@@ -214,33 +212,19 @@ impl DeliveryBuilder {
         put(header::CONTENT_TYPE, "application/json");
         put(header::CONTENT_LENGTH, &self.body.len().to_string());
         put(header::USER_AGENT, USER_AGENT);
-        match self.scheme {
-            Scheme::Appwrite => {
-                put(WEBHOOK_ID, &self.webhook_id);
-                put(WEBHOOK_EVENTS, &self.events);
-                put(WEBHOOK_NAME, &self.webhook_name);
-                put(WEBHOOK_USER_ID, &self.user_id);
-                put(WEBHOOK_PROJECT_ID, &self.project_id);
-                put(WEBHOOK_SIGNATURE, &sign(&self.key, &self.url, &self.body));
-            }
-            Scheme::Timestamped { .. } => {
-                let timestamp = self.timestamp.unwrap_or_else(|| {
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs())
-                });
-                put(WEBHOOK_ID, &self.webhook_id);
-                put(WEBHOOK_EVENTS, &self.events);
-                put(WEBHOOK_NAME, &self.webhook_name);
-                put(WEBHOOK_TIMESTAMP, &timestamp.to_string());
-                let signature = sign_timestamped(&self.key, timestamp, &self.body);
-                put(WEBHOOK_SIGNATURE, &signature);
-            }
-            Scheme::Generic => {
-                put(GENERIC_ID, &self.webhook_id);
-                put(GENERIC_EVENT, self.events.split(',').next().unwrap_or(""));
-                put(GENERIC_SIGNATURE, &sign_generic(&self.key, &self.body));
-            }
+        let outgoing = Outgoing {
+            key: &self.key,
+            url: &self.url,
+            body: &self.body,
+            webhook_id: &self.webhook_id,
+            webhook_name: &self.webhook_name,
+            project_id: &self.project_id,
+            user_id: &self.user_id,
+            events: &self.events,
+            timestamp: self.timestamp,
+        };
+        for (name, value) in self.scheme.signed_headers(&outgoing) {
+            put(name, &value);
         }
         SignedDelivery {
             url: self.url,

@@ -4,14 +4,19 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod demo;
 pub mod http_suite;
+pub mod net;
 pub mod scheme_suite;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use appwrite_webhooks::EventKind;
+use appwrite_webhooks::sender::SignedDelivery;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 
@@ -94,11 +99,17 @@ impl SampleDelivery {
 
     /// The path and query of the URL, as a server sees them.
     pub fn path_and_query(&self) -> &str {
-        let after_scheme = self
-            .url
-            .split_once("://")
-            .map_or(self.url.as_str(), |(_, rest)| rest);
-        after_scheme.find('/').map_or("/", |i| &after_scheme[i..])
+        net::path_and_query(&self.url)
+    }
+
+    /// The delivery as captured, to send: its URL, headers and body.
+    pub fn signed(&self) -> SignedDelivery {
+        self.signed_with_body(self.body.clone())
+    }
+
+    /// The delivery's URL and headers with another body (the signature stays as captured).
+    pub fn signed_with_body(&self, body: impl Into<Bytes>) -> SignedDelivery {
+        SignedDelivery::from_parts(self.url.clone(), self.header_map(), body.into())
     }
 }
 
@@ -181,40 +192,27 @@ pub fn catalogue() -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// The `Debug` name of the `EventKind` a catalogue model maps to.
-pub fn expected_kind(model: &str) -> &'static str {
-    match model {
-        "user" => "User",
-        "session" => "Session",
-        "token" => "Token",
-        "target" => "Target",
-        "database" => "Database",
-        "table" => "Table",
-        "collection" => "Collection",
-        "column" => "Column",
-        "attribute" => "Attribute",
-        "columnIndex" => "ColumnIndex",
-        "index" => "Index",
-        "row" => "Row",
-        "document" => "Document",
-        "bucket" => "Bucket",
-        "file" => "File",
-        "team" => "Team",
-        "membership" => "Membership",
-        "function" => "Function",
-        "execution" => "Execution",
-        "deployment" => "Deployment",
-        "site" => "Site",
-        "message" => "Message",
-        "topic" => "Topic",
-        "subscriber" => "Subscriber",
-        "provider" => "Provider",
-        "schedule" => "Schedule",
-        "proxyRule" => "ProxyRule",
-        "report" => "Report",
-        "insight" => "Insight",
-        other => panic!("catalogue model {other} has no variant"),
-    }
+/// The `EventKind` a catalogue model maps to: the core's own table, which the tests check
+/// against the catalogue.
+pub fn expected_kind(model: &str) -> EventKind {
+    EventKind::from_model(model).unwrap_or_else(|| panic!("catalogue model {model} has no variant"))
+}
+
+/// The path of an example binary built by `cargo test` (`target/<profile>/examples/NAME`),
+/// found from the running test binary.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} not built; run through `cargo test`",
+        path.display()
+    );
+    path
 }
 
 /// Keeps `BTreeMap` in the public API stable for callers that index by name.

@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 use appwrite_webhooks::{ReplayGuard, Scheme, Verifier};
+use bytes::Bytes;
 use http::HeaderMap;
 
 use crate::http_suite::{LIMIT, expected_body};
@@ -26,7 +27,7 @@ pub const OLD_KEY: &str = "whsec_scheme_suite_old";
 pub fn timestamped_verifier() -> Verifier {
     Verifier::timestamped(KEY)
         .with_key(OLD_KEY)
-        .body_limit(LIMIT)
+        .with_body_limit(LIMIT)
         .replay_guard(ReplayGuard::in_memory())
 }
 
@@ -34,7 +35,7 @@ pub fn timestamped_verifier() -> Verifier {
 pub fn generic_verifier() -> Verifier {
     Verifier::generic(KEY)
         .with_key(OLD_KEY)
-        .body_limit(LIMIT)
+        .with_body_limit(LIMIT)
         .replay_guard(ReplayGuard::in_memory())
 }
 
@@ -86,26 +87,18 @@ fn expected(verifier: &Verifier, sent: &SignedDelivery) -> String {
     )
 }
 
-async fn post(
-    addr: SocketAddr,
-    headers: &HeaderMap,
-    body: impl Into<reqwest::Body>,
-) -> (u16, String) {
-    let mut request = crate::http_suite::client().post(format!("http://{addr}/hook"));
-    for (name, value) in headers {
-        if name != http::header::CONTENT_LENGTH {
-            request = request.header(name, value);
-        }
-    }
-    let response = request.body(body).send().await.expect("request");
-    (
-        response.status().as_u16(),
-        response.text().await.unwrap_or_default(),
-    )
+/// Posts `headers` and `body` to the server's `/hook`.
+async fn post(addr: SocketAddr, headers: &HeaderMap, body: impl Into<Bytes>) -> (u16, String) {
+    let sent = SignedDelivery::from_parts(
+        "http://receiver.test/hook".into(),
+        headers.clone(),
+        body.into(),
+    );
+    crate::net::send(&sent, addr).await
 }
 
 async fn send(addr: SocketAddr, sent: &SignedDelivery) -> (u16, String) {
-    post(addr, sent.headers(), sent.body().to_vec()).await
+    crate::net::send(sent, addr).await
 }
 
 /// Every check for a server verifying with [`timestamped_verifier`].

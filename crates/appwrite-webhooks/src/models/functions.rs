@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 #[allow(unused_imports)] // which models a family refers to varies
-use super::*;
+use crate::models::*;
 
 /// Appwrite's `Deployment` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,7 +50,7 @@ pub struct Deployment {
     /// Screenshot with dark theme preference file ID.
     #[serde(rename = "screenshotDark")]
     pub screenshot_dark: String,
-    /// The deployment status. Possible values are "waiting", "processing", "building", "ready", "canceled" and "failed". One of: `waiting`, `processing`, `building`, `ready`, `canceled`, `failed` (new values may appear).
+    /// The deployment status. Possible values are "waiting", "processing", "building", "ready", "canceled" and "failed".
     pub status: String,
     /// The build logs.
     #[serde(rename = "buildLogs")]
@@ -114,9 +114,9 @@ pub struct Execution {
     /// Deployment ID used to create the execution.
     #[serde(rename = "deploymentId")]
     pub deployment_id: String,
-    /// The trigger that caused the resource to execute. Possible values can be: `http`, `schedule`, or `event`. One of: `http`, `schedule`, `event` (new values may appear).
+    /// The trigger that caused the resource to execute. Possible values can be: `http`, `schedule`, or `event`.
     pub trigger: String,
-    /// The status of the resource execution. Possible values can be: `waiting`, `processing`, `completed`, `failed`, or `scheduled`. One of: `waiting`, `processing`, `completed`, `failed`, `scheduled` (new values may appear).
+    /// The status of the resource execution. Possible values can be: `waiting`, `processing`, `completed`, `failed`, or `scheduled`.
     pub status: String,
     /// HTTP request method type.
     #[serde(rename = "requestMethod")]

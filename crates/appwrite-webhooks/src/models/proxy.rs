@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 #[allow(unused_imports)] // which models a family refers to varies
-use super::*;
+use crate::models::*;
 
 /// Appwrite's `Rule` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,7 +35,7 @@ pub struct ProxyRule {
     /// ID of deployment. Used if type is "deployment"
     #[serde(rename = "deploymentId")]
     pub deployment_id: String,
-    /// Type of deployment. Possible values are "function", "site". Used if rule's type is "deployment". One of: `function`, `site` (new values may appear).
+    /// Type of deployment. Possible values are "function", "site". Used if rule's type is "deployment".
     #[serde(
         rename = "deploymentResourceType",
         default,
@@ -48,7 +48,7 @@ pub struct ProxyRule {
     /// Name of Git branch that updates rule. Used if type is "deployment"
     #[serde(rename = "deploymentVcsProviderBranch")]
     pub deployment_vcs_provider_branch: String,
-    /// Domain verification status. Possible values are "unverified", "verifying", "verified" One of: `unverified`, `verifying`, `verified` (new values may appear).
+    /// Domain verification status. Possible values are "unverified", "verifying", "verified"
     pub status: String,
     /// Logs from rule verification or certificate generation. Certificate generation logs are prioritized if both are available.
     pub logs: String,

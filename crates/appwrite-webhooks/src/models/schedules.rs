@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 #[allow(unused_imports)] // which models a family refers to varies
-use super::*;
+use crate::models::*;
 
 /// Appwrite's `Schedule` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,11 +2,14 @@
 
 use std::fmt;
 
+use subtle::ConstantTimeEq as _;
+
 /// A webhook signing key (Appwrite calls it the webhook's "signature key").
 ///
 /// The key is used as raw bytes, exactly as Appwrite's PHP `hash_hmac` uses the string. Its
 /// `Debug` output is `SigningKey(***)`, so a key never reaches a log through `{:?}` on a
-/// verifier or a configuration struct.
+/// verifier or a configuration struct, and `==` compares in constant time (for keys of equal
+/// length; the length is not secret).
 ///
 /// ```
 /// use appwrite_webhooks::SigningKey;
@@ -14,7 +17,7 @@ use std::fmt;
 /// let key = SigningKey::from("whsec_secret");
 /// assert_eq!(format!("{key:?}"), "SigningKey(***)");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct SigningKey(Vec<u8>);
 
 impl SigningKey {
@@ -44,6 +47,14 @@ impl fmt::Debug for SigningKey {
         f.write_str("SigningKey(***)")
     }
 }
+
+impl PartialEq for SigningKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for SigningKey {}
 
 impl From<&str> for SigningKey {
     fn from(key: &str) -> Self {
@@ -84,5 +95,12 @@ mod tests {
         let key = SigningKey::from("super-secret-value");
         let shown = format!("{key:?} {:?}", Some(&key));
         assert!(!shown.contains("super-secret"), "{shown}");
+    }
+
+    #[test]
+    fn equality_compares_the_bytes() {
+        assert_eq!(SigningKey::from("k1"), SigningKey::from(b"k1".to_vec()));
+        assert_ne!(SigningKey::from("k1"), SigningKey::from("k2"));
+        assert_ne!(SigningKey::from("k1"), SigningKey::from("k12"));
     }
 }

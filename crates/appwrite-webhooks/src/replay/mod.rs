@@ -6,15 +6,15 @@
 //! answers repeats without running the handler.
 //!
 //! # The fingerprint
-//! The 20-byte signature. It is an HMAC over the URL and the body, so it is fixed-size, differs
-//! for the same body sent to two webhooks (different URL or key), and — being keyed — tells a
-//! reader of the shared store nothing about the payloads. Two deliveries with the same
-//! fingerprint are the same bytes to the same URL: the same delivery.
+//! Each [`Scheme`](crate::Scheme) decides what identifies a delivery. Appwrite's: the 20-byte
+//! signature. It is an HMAC over the URL and the body, so it is fixed-size, differs for the
+//! same body sent to two webhooks (different URL or key), and — being keyed — tells a reader of
+//! the shared store nothing about the payloads. Two deliveries with the same fingerprint are
+//! the same bytes to the same URL: the same delivery.
 //!
-//! The opt-in [`Scheme`](crate::Scheme)s carry an event id in their envelope (`$id`, `id`)
-//! that stays the same when the sender retries with a fresh timestamp and signature; there
-//! the fingerprint is a SHA-1 digest of the scheme's name and that id (the signature when the
-//! body has no id).
+//! The opt-in schemes carry an event id in their envelope (`$id`, `id`) that stays the same
+//! when the sender retries with a fresh timestamp and signature; there the fingerprint is a
+//! SHA-1 digest of the scheme's name and that id (the signature when the body has no id).
 //!
 //! # The contract: at least once, de-duplicated
 //! A delivery is *claimed* once verified. If the handler succeeds the claim is kept for the
@@ -24,17 +24,86 @@
 //! claim in place until the TTL ends: choose a TTL that bounds how long such a delivery may be
 //! shadowed, and make handlers idempotent where a second run within that time matters.
 
-use std::collections::{HashMap, VecDeque};
+mod memory;
+
 use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasher, RandomState};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
 
-use crate::{Delivery, Error, TAG_LEN};
+use crate::delivery::Delivery;
+use crate::error::Error;
+use crate::verify::mac::hex;
+use crate::verify::signature::Signature;
+
+pub use memory::MemoryStore;
+
+/// What identifies a delivery to the replay guard: up to 32 bytes, chosen by the delivery's
+/// scheme (see the module docs). Its `Display` is lower-case hex, for stores that key on text.
+///
+/// ```
+/// use appwrite_webhooks::Fingerprint;
+/// let fingerprint = Fingerprint::new(&[0xab; 20]);
+/// assert_eq!(fingerprint.as_bytes().len(), 20);
+/// assert_eq!(fingerprint.to_string(), "ab".repeat(20));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint {
+    bytes: [u8; Self::MAX_LEN],
+    len: u8,
+}
+
+impl Fingerprint {
+    /// The longest fingerprint, in bytes.
+    pub const MAX_LEN: usize = 32;
+
+    /// A fingerprint of `bytes`; bytes past [`MAX_LEN`](Self::MAX_LEN) are not kept. For
+    /// stores' tests; the guard computes deliveries' fingerprints itself.
+    pub fn new(bytes: &[u8]) -> Self {
+        let len = bytes.len().min(Self::MAX_LEN);
+        let mut fingerprint = Self {
+            bytes: [0; Self::MAX_LEN],
+            len: len as u8,
+        };
+        fingerprint.bytes[..len].copy_from_slice(&bytes[..len]);
+        fingerprint
+    }
+
+    /// The signature's tag.
+    pub(crate) fn from_signature(signature: &Signature) -> Self {
+        Self::new(signature.as_bytes())
+    }
+
+    /// A SHA-1 digest of `parts`, one after another.
+    pub(crate) fn digest(parts: &[&[u8]]) -> Self {
+        use sha1::{Digest, Sha1};
+        let mut hash = Sha1::new();
+        for part in parts {
+            hash.update(part);
+        }
+        Self::new(&hash.finalize())
+    }
+
+    /// The fingerprint's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex(self.as_bytes()))
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
 
 /// A boxed, sendable future, as [`ReplayStore`] returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -49,14 +118,15 @@ pub struct StoreError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 pub trait ReplayStore: Send + Sync + 'static {
     /// Atomically records `fingerprint` for `ttl` if it is not recorded yet. Returns `true` if
     /// this call recorded it (the delivery is new), `false` if it was already there.
-    fn claim<'a>(&'a self, fingerprint: &'a [u8; TAG_LEN], ttl: Duration) -> StoreFuture<'a, bool>;
+    fn claim<'a>(&'a self, fingerprint: &'a Fingerprint, ttl: Duration) -> StoreFuture<'a, bool>;
 
     /// Forgets `fingerprint`, so the next claim succeeds.
-    fn release<'a>(&'a self, fingerprint: &'a [u8; TAG_LEN]) -> StoreFuture<'a, ()>;
+    fn release<'a>(&'a self, fingerprint: &'a Fingerprint) -> StoreFuture<'a, ()>;
 }
 
 /// What to do when the store cannot answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreFailure {
     /// Refuse the delivery with `503 Service Unavailable`; Appwrite counts a failed attempt and
     /// the delivery can be retried. The default: never handle a delivery twice.
@@ -190,7 +260,7 @@ impl fmt::Debug for ReplayGuard {
 pub struct Claim {
     /// `None` when the store was down and the policy accepted the delivery anyway.
     store: Option<Arc<dyn ReplayStore>>,
-    fingerprint: [u8; TAG_LEN],
+    fingerprint: Fingerprint,
 }
 
 impl fmt::Debug for dyn ReplayStore {
@@ -204,7 +274,7 @@ impl Claim {
     pub(crate) fn none() -> Self {
         Self {
             store: None,
-            fingerprint: [0; TAG_LEN],
+            fingerprint: Fingerprint::new(&[]),
         }
     }
 
@@ -252,227 +322,9 @@ fn check_age(body: &[u8], max_age: Duration) -> Result<(), Error> {
     Ok(())
 }
 
-/// A bounded in-memory store: claims expire with their TTL, and past `capacity` live claims the
-/// oldest are forgotten first, so a flood of unique deliveries cannot grow memory without bound
-/// (it can only shorten how long old deliveries are remembered).
-///
-/// Sharded by fingerprint so concurrent requests rarely contend on one lock.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use std::time::Duration;
-/// use appwrite_webhooks::{MemoryStore, ReplayStore};
-///
-/// let store = MemoryStore::with_capacity(1000);
-/// let fingerprint = [7u8; 20];
-/// assert!(store.claim(&fingerprint, Duration::from_secs(60)).await.unwrap());
-/// assert!(!store.claim(&fingerprint, Duration::from_secs(60)).await.unwrap());
-/// store.release(&fingerprint).await.unwrap();
-/// assert!(store.claim(&fingerprint, Duration::from_secs(60)).await.unwrap());
-/// # }
-/// ```
-pub struct MemoryStore {
-    shards: Box<[Mutex<Shard>]>,
-    hasher: RandomState,
-    per_shard: usize,
-}
-
-const SHARDS: usize = 16;
-
-#[derive(Default)]
-struct Shard {
-    /// Fingerprint → (expiry, generation of the claim).
-    live: HashMap<[u8; TAG_LEN], (Instant, u64)>,
-    /// Claims in the order made, which is also expiry order for a fixed TTL.
-    order: VecDeque<([u8; TAG_LEN], u64)>,
-    next_generation: u64,
-}
-
-impl Shard {
-    /// Drops queue entries that are expired, or (when `force`) the oldest one.
-    fn evict(&mut self, now: Instant, force: bool) {
-        while let Some((fingerprint, generation)) = self.order.front().copied() {
-            let stale = match self.live.get(&fingerprint) {
-                // Released or re-claimed since: the queue entry is obsolete.
-                Some(&(_, live_generation)) if live_generation != generation => true,
-                None => true,
-                Some(&(expiry, _)) => expiry <= now,
-            };
-            if !stale && !force {
-                break;
-            }
-            self.order.pop_front();
-            if self
-                .live
-                .get(&fingerprint)
-                .is_some_and(|&(_, g)| g == generation)
-            {
-                self.live.remove(&fingerprint);
-                if !stale {
-                    // Forced out a live claim: one is enough.
-                    break;
-                }
-            }
-        }
-    }
-}
-
-impl MemoryStore {
-    /// A store remembering at most about `capacity` live claims (default 100 000, a few MiB).
-    pub fn with_capacity(capacity: usize) -> Self {
-        Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            hasher: RandomState::new(),
-            per_shard: capacity.div_ceil(SHARDS).max(1),
-        }
-    }
-
-    /// How many claims are held now (expired ones included until they are swept).
-    pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().map(|s| s.live.len()).unwrap_or(0))
-            .sum()
-    }
-
-    /// Whether no claim is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn shard(&self, fingerprint: &[u8; TAG_LEN]) -> std::sync::MutexGuard<'_, Shard> {
-        let index = (self.hasher.hash_one(fingerprint) as usize) % SHARDS;
-        // A panic while holding the lock cannot leave a shard inconsistent in a way that
-        // matters here (at worst a claim is forgotten early), so recover from poisoning.
-        self.shards[index]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn claim_now(&self, fingerprint: &[u8; TAG_LEN], ttl: Duration) -> bool {
-        let now = Instant::now();
-        let mut shard = self.shard(fingerprint);
-        if let Some(&(expiry, _)) = shard.live.get(fingerprint)
-            && expiry > now
-        {
-            return false;
-        }
-        shard.evict(now, false);
-        while shard.live.len() >= self.per_shard {
-            shard.evict(now, true);
-        }
-        let generation = shard.next_generation;
-        shard.next_generation += 1;
-        shard.live.insert(*fingerprint, (now + ttl, generation));
-        shard.order.push_back((*fingerprint, generation));
-        // Released claims leave queue entries behind; keep the queue within twice the map.
-        if shard.order.len() > 2 * self.per_shard {
-            shard.evict(now, false);
-            let live = std::mem::take(&mut shard.live);
-            shard
-                .order
-                .retain(|(f, g)| live.get(f).is_some_and(|&(_, lg)| lg == *g));
-            shard.live = live;
-        }
-        true
-    }
-}
-
-impl Default for MemoryStore {
-    fn default() -> Self {
-        Self::with_capacity(100_000)
-    }
-}
-
-impl ReplayStore for MemoryStore {
-    fn claim<'a>(&'a self, fingerprint: &'a [u8; TAG_LEN], ttl: Duration) -> StoreFuture<'a, bool> {
-        let claimed = self.claim_now(fingerprint, ttl);
-        Box::pin(std::future::ready(Ok(claimed)))
-    }
-
-    fn release<'a>(&'a self, fingerprint: &'a [u8; TAG_LEN]) -> StoreFuture<'a, ()> {
-        self.shard(fingerprint).live.remove(fingerprint);
-        Box::pin(std::future::ready(Ok(())))
-    }
-}
-
-impl fmt::Debug for MemoryStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryStore")
-            .field("len", &self.len())
-            .field("capacity", &(self.per_shard * SHARDS))
-            .finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fp(i: u32) -> [u8; TAG_LEN] {
-        let mut f = [0u8; TAG_LEN];
-        f[..4].copy_from_slice(&i.to_le_bytes());
-        f
-    }
-
-    #[test]
-    fn expired_claims_can_be_claimed_again() {
-        let store = MemoryStore::with_capacity(100);
-        assert!(store.claim_now(&fp(1), Duration::from_millis(0)));
-        assert!(store.claim_now(&fp(1), Duration::from_secs(60)));
-        assert!(!store.claim_now(&fp(1), Duration::from_secs(60)));
-    }
-
-    #[test]
-    fn a_flood_of_unique_deliveries_stays_bounded() {
-        let store = MemoryStore::with_capacity(1_000);
-        for i in 0..200_000 {
-            assert!(store.claim_now(&fp(i), Duration::from_secs(3600)));
-        }
-        assert!(store.len() <= 1_000 + SHARDS, "{}", store.len());
-        let queued: usize = store
-            .shards
-            .iter()
-            .map(|s| s.lock().unwrap().order.len())
-            .sum();
-        assert!(queued <= 2 * (1_000 + SHARDS), "{queued}");
-        // The newest are remembered.
-        assert!(!store.claim_now(&fp(199_999), Duration::from_secs(3600)));
-    }
-
-    #[test]
-    fn release_and_reclaim_cycles_do_not_grow_the_queue() {
-        let store = MemoryStore::with_capacity(160);
-        for _ in 0..10_000 {
-            assert!(store.claim_now(&fp(5), Duration::from_secs(3600)));
-            store.shard(&fp(5)).live.remove(&fp(5));
-        }
-        let queued: usize = store
-            .shards
-            .iter()
-            .map(|s| s.lock().unwrap().order.len())
-            .sum();
-        assert!(queued <= 2 * 10 + 1, "{queued}");
-    }
-
-    #[test]
-    fn concurrent_claims_of_one_fingerprint_have_one_winner() {
-        for round in 0..50u32 {
-            let store = Arc::new(MemoryStore::default());
-            let winners: usize = std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..8)
-                    .map(|_| {
-                        let store = Arc::clone(&store);
-                        scope.spawn(move || {
-                            store.claim_now(&fp(round), Duration::from_secs(60)) as usize
-                        })
-                    })
-                    .collect();
-                handles.into_iter().map(|h| h.join().unwrap()).sum()
-            });
-            assert_eq!(winners, 1);
-        }
-    }
 
     #[test]
     fn age_check_reads_updated_then_created() {

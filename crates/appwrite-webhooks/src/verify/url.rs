@@ -6,7 +6,7 @@
 
 use http::{HeaderMap, Uri, header};
 
-use crate::Error;
+use crate::error::Error;
 
 /// Whether the proxy headers that describe the original request may be believed when the URL is
 /// rebuilt from the request.
@@ -15,7 +15,7 @@ use crate::Error;
 /// use appwrite_webhooks::{ProxyHeaders, Verifier};
 ///
 /// // Behind a TLS-terminating proxy you control, which sets X-Forwarded-Proto/-Host:
-/// let verifier = Verifier::with_request_url("secret", ProxyHeaders::Trust);
+/// let verifier = Verifier::for_request_url("secret", ProxyHeaders::Trust);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

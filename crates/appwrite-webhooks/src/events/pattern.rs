@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{EventName, InvalidEventName};
+use crate::events::name::{EventName, InvalidEventName};
 
 /// An event pattern as written in the Appwrite console: `users.*.create`,
 /// `databases.*.tables.orders.rows.*`, `buckets.*`.

@@ -2,7 +2,7 @@
 //! service reads the `Delivery` from the request extensions.
 //!
 //! ```sh
-//! cargo run --example tower_hyper     # serve on loopback, play Appwrite against it, exit
+//! cargo run -p appwrite-webhooks-tower --example tower_hyper     # serve on loopback, play Appwrite against it, exit
 //! ```
 
 use std::convert::Infallible;
@@ -10,12 +10,12 @@ use std::process::ExitCode;
 
 use appwrite_webhooks::{Delivery, Verifier};
 use appwrite_webhooks_tower::AppwriteWebhookLayer;
-use appwrite_webhooks_workspace::demo;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
+use testkit::demo;
 use tower::ServiceBuilder;
 
 async fn handle(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -42,10 +42,8 @@ async fn main() -> ExitCode {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
-    let url = format!(
-        "http://{}/hooks/appwrite",
-        listener.local_addr().expect("local address")
-    );
+    let addr = listener.local_addr().expect("local address");
+    let url = format!("http://{addr}/hooks/appwrite");
     let service = ServiceBuilder::new()
         .layer(AppwriteWebhookLayer::new(Verifier::new(
             demo::KEY,
@@ -62,5 +60,5 @@ async fn main() -> ExitCode {
         }
     });
     println!("hyper + tower receiver listening at {url}\n");
-    demo::run(&url).await
+    demo::run(addr, &url).await
 }

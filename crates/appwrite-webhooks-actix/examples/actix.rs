@@ -1,7 +1,7 @@
 //! An Appwrite webhook receiver with actix-web: the `Webhook` extractor, verifier in app data.
 //!
 //! ```sh
-//! cargo run --example actix     # serve on loopback, play Appwrite against it, exit
+//! cargo run -p appwrite-webhooks-actix --example actix     # serve on loopback, play Appwrite against it, exit
 //! ```
 
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use appwrite_webhooks::{Event, Verifier};
 use appwrite_webhooks_actix::Webhook;
-use appwrite_webhooks_workspace::demo;
+use testkit::demo;
 
 async fn on_event(Webhook(event): Webhook) -> HttpResponse {
     if let Event::Row { table_id, row, .. } = &event {
@@ -21,7 +21,8 @@ async fn on_event(Webhook(event): Webhook) -> HttpResponse {
 #[actix_web::main]
 async fn main() -> std::io::Result<ExitCode> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let url = format!("http://{}/hooks/appwrite", listener.local_addr()?);
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}/hooks/appwrite");
     let verifier = web::Data::new(Verifier::new(demo::KEY, url.as_str()));
     let server = HttpServer::new(move || {
         App::new()
@@ -34,7 +35,7 @@ async fn main() -> std::io::Result<ExitCode> {
     let handle = server.handle();
     actix_web::rt::spawn(server);
     println!("actix-web receiver listening at {url}\n");
-    let outcome = demo::run(&url).await;
+    let outcome = demo::run(addr, &url).await;
     handle.stop(true).await;
     Ok(outcome)
 }

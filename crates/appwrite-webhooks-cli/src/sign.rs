@@ -1,0 +1,55 @@
+//! `sign`: print the signature header's value for a body (a pinned contract).
+
+use appwrite_webhooks::{Scheme, sign, sign_generic, sign_timestamped};
+use clap::Args;
+
+use crate::keys::{self, KeyArgs};
+use crate::output::Style;
+use crate::scheme::{self, SchemeArgs};
+use crate::{Failure, Input};
+
+#[derive(Args)]
+pub struct SignArgs {
+    #[command(flatten)]
+    keys: KeyArgs,
+    #[command(flatten)]
+    input: Input,
+    #[command(flatten)]
+    scheme: SchemeArgs,
+    /// Timestamped scheme: the unix time to sign (default now, printed on stderr).
+    #[arg(long, value_name = "SECS")]
+    timestamp: Option<u64>,
+}
+
+pub fn run(args: SignArgs, style: Style) -> Result<(), Failure> {
+    let key = args
+        .keys
+        .resolve()?
+        .into_iter()
+        .next()
+        .ok_or_else(keys::missing)?;
+    let url = args.scheme.signed_url(args.input.url.as_deref())?;
+    let timestamped = args.scheme.scheme.tolerance().is_some();
+    if args.timestamp.is_some() && !timestamped {
+        return Err(Failure::Usage(
+            "--timestamp applies to --scheme timestamped only".into(),
+        ));
+    }
+    let body = args.input.read_body()?;
+    let signature = match args.scheme.scheme {
+        Scheme::Appwrite => sign(key, url.unwrap_or_default(), &body),
+        Scheme::Generic => sign_generic(key, &body),
+        _ => {
+            let timestamp = args.timestamp.unwrap_or_else(|| {
+                let now = scheme::now();
+                if !style.quiet {
+                    eprintln!("timestamp: {now}");
+                }
+                now
+            });
+            sign_timestamped(key, timestamp, &body)
+        }
+    };
+    println!("{signature}");
+    Ok(())
+}

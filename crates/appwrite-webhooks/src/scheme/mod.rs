@@ -1,0 +1,312 @@
+//! Signing schemes: Appwrite's (the default) and two opt-in schemes from the wider world.
+//!
+//! Each scheme lives in its own module and owns everything that differs between schemes: its
+//! header names, how its signature header is written, what its HMAC covers before the body,
+//! which headers a delivery must carry, what the replay guard keys on, its envelope, and how a
+//! sender signs. This file is the only place that chooses between them.
+
+mod appwrite;
+mod generic;
+mod timestamped;
+
+use std::fmt;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName};
+
+use crate::delivery::DeliveryHeaders;
+use crate::error::{Error, MalformedSignature};
+use crate::events::event::Event;
+use crate::events::name::EventName;
+use crate::replay::Fingerprint;
+use crate::verify::mac::Hash;
+use crate::verify::signature::Signature;
+
+pub use generic::GenericEnvelope;
+pub use timestamped::TimestampedEnvelope;
+
+#[cfg(feature = "sender")]
+pub use appwrite::sign;
+#[cfg(feature = "sender")]
+pub use generic::sign_generic;
+#[cfg(feature = "sender")]
+pub use timestamped::sign_timestamped;
+
+/// How deliveries are signed. [`Scheme::Appwrite`] is what Appwrite's server sends; the other
+/// two are opt-in.
+///
+/// | scheme | signature header | what is signed | replay protection |
+/// |---|---|---|---|
+/// | [`Scheme::Appwrite`] | `X-Appwrite-Webhook-Signature: base64(HMAC-SHA1)` | URL ++ raw body | none in the scheme; [`ReplayGuard`](crate::ReplayGuard) on the signature |
+/// | [`Scheme::Timestamped`] | `X-Appwrite-Webhook-Signature: hex(HMAC-SHA256)` + `X-Appwrite-Webhook-Timestamp` | `"{timestamp}.{raw body}"` | tolerance window (300 s default); guard on the envelope's `$id` |
+/// | [`Scheme::Generic`] | `X-Webhook-Signature: sha256=hex(HMAC-SHA256)` | raw body | none in the scheme; guard on the envelope's event `id` |
+///
+/// All three share the [`Verifier`](crate::Verifier)'s key rotation, body limit, errors,
+/// streaming verification and adapters. The documents describing the other two compute their
+/// example HMAC over `JSON.stringify(req.body)` — JSON parsed and serialised again. That only
+/// works when the sender's serialiser happens to produce the same bytes (key order, spacing,
+/// escapes such as `\/`, number formats); PHP's `json_encode` does not. This crate always
+/// verifies the raw bytes received.
+///
+/// ```
+/// use appwrite_webhooks::Scheme;
+/// use std::time::Duration;
+///
+/// assert_eq!(Scheme::timestamped(), Scheme::Timestamped { tolerance: Duration::from_secs(300) });
+/// assert_eq!("generic".parse::<Scheme>(), Ok(Scheme::Generic));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Scheme {
+    /// `X-Appwrite-Webhook-Signature` = base64 HMAC-SHA1 over the webhook URL followed by the
+    /// raw body.
+    #[default]
+    Appwrite,
+    /// `X-Appwrite-Webhook-Timestamp` (unix seconds) and `X-Appwrite-Webhook-Signature` = hex
+    /// HMAC-SHA256 over `"{timestamp}.{raw body}"`. Deliveries whose timestamp is further than
+    /// `tolerance` from this server's clock, in either direction, are rejected.
+    Timestamped {
+        /// How far the timestamp may be from now. Too short rejects honest deliveries from a
+        /// sender with a skewed clock or a slow retry; too long widens the replay window.
+        tolerance: Duration,
+    },
+    /// `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, with `X-Webhook-Id`
+    /// (the webhook) and `X-Webhook-Event` (the event type).
+    Generic,
+}
+
+impl Scheme {
+    /// The tolerance [`Scheme::timestamped`] uses: five minutes, as Stripe and Standard
+    /// Webhooks do.
+    pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+
+    /// The timestamped scheme with the default tolerance of five minutes.
+    ///
+    /// ```
+    /// assert_eq!(appwrite_webhooks::Scheme::timestamped().tolerance(), Some(std::time::Duration::from_secs(300)));
+    /// ```
+    pub fn timestamped() -> Self {
+        Self::Timestamped {
+            tolerance: Self::DEFAULT_TOLERANCE,
+        }
+    }
+
+    /// The scheme's name as the CLI's `--scheme` spells it.
+    ///
+    /// ```
+    /// assert_eq!(appwrite_webhooks::Scheme::timestamped().name(), "timestamped");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Appwrite => "appwrite",
+            Self::Timestamped { .. } => "timestamped",
+            Self::Generic => "generic",
+        }
+    }
+
+    /// The header that carries the signature.
+    ///
+    /// ```
+    /// use appwrite_webhooks::Scheme;
+    /// assert_eq!(Scheme::Appwrite.signature_header(), "x-appwrite-webhook-signature");
+    /// assert_eq!(Scheme::Generic.signature_header(), "x-webhook-signature");
+    /// ```
+    pub fn signature_header(&self) -> HeaderName {
+        match self {
+            Self::Appwrite => appwrite::SIGNATURE,
+            Self::Timestamped { .. } => timestamped::SIGNATURE,
+            Self::Generic => generic::SIGNATURE,
+        }
+    }
+
+    /// How far a timestamp may be from now; `None` for schemes that sign no timestamp.
+    ///
+    /// ```
+    /// assert_eq!(appwrite_webhooks::Scheme::Appwrite.tolerance(), None);
+    /// ```
+    pub fn tolerance(&self) -> Option<Duration> {
+        match self {
+            Self::Timestamped { tolerance } => Some(*tolerance),
+            Self::Appwrite | Self::Generic => None,
+        }
+    }
+
+    /// This scheme with `tolerance` where it has one; schemes without a timestamp are returned
+    /// unchanged.
+    ///
+    /// ```
+    /// use appwrite_webhooks::Scheme;
+    /// use std::time::Duration;
+    /// let minute = Duration::from_secs(60);
+    /// assert_eq!(Scheme::timestamped().with_tolerance(minute).tolerance(), Some(minute));
+    /// assert_eq!(Scheme::Generic.with_tolerance(minute), Scheme::Generic);
+    /// ```
+    pub fn with_tolerance(self, tolerance: Duration) -> Self {
+        match self {
+            Self::Timestamped { .. } => Self::Timestamped { tolerance },
+            other => other,
+        }
+    }
+
+    /// The hash the scheme's HMAC runs on.
+    pub(crate) fn hash(&self) -> Hash {
+        match self {
+            Self::Appwrite => Hash::Sha1,
+            Self::Timestamped { .. } | Self::Generic => Hash::Sha256,
+        }
+    }
+
+    /// Decodes a signature header value written the scheme's way.
+    pub(crate) fn parse_signature(&self, value: &[u8]) -> Result<Signature, MalformedSignature> {
+        match self {
+            Self::Appwrite => appwrite::parse_signature(value),
+            Self::Timestamped { .. } => timestamped::parse_signature(value),
+            Self::Generic => generic::parse_signature(value),
+        }
+    }
+
+    /// What the signed message starts with before the body, for every request alike: the
+    /// verifier absorbs these into its keyed states once, when it is built.
+    pub(crate) fn fixed_prefixes<'u>(&self, configured_urls: &'u [String]) -> Vec<&'u [u8]> {
+        match self {
+            Self::Appwrite => appwrite::url_prefixes(configured_urls),
+            Self::Generic => vec![&[]],
+            Self::Timestamped { .. } => Vec::new(),
+        }
+    }
+
+    /// What the signed message starts with that only the request tells: the URLs rebuilt from
+    /// it (Appwrite's scheme), or the checked timestamp (the timestamped scheme, which also
+    /// returns the timestamp).
+    pub(crate) fn request_prefixes(
+        &self,
+        headers: &HeaderMap,
+        rebuilt_urls: &[String],
+    ) -> Result<(Vec<Vec<u8>>, Option<u64>), Error> {
+        match self {
+            Self::Appwrite => Ok((appwrite::rebuilt_prefixes(rebuilt_urls), None)),
+            Self::Timestamped { tolerance } => timestamped::request_prefix(headers, *tolerance),
+            Self::Generic => Ok((Vec::new(), None)),
+        }
+    }
+
+    /// The signature header's one value, decoded.
+    pub(crate) fn signature_from(&self, headers: &HeaderMap) -> Result<Signature, Error> {
+        let mut values = headers.get_all(self.signature_header()).into_iter();
+        let value = values.next().ok_or(Error::MissingSignature)?;
+        if values.next().is_some() {
+            return Err(MalformedSignature::Repeated.into());
+        }
+        Ok(self.parse_signature(value.as_bytes())?)
+    }
+
+    /// The headers a verified delivery of this scheme must carry, parsed once.
+    pub(crate) fn parse_headers(
+        &self,
+        headers: &HeaderMap,
+        timestamp: Option<u64>,
+    ) -> Result<DeliveryHeaders, Error> {
+        match self {
+            Self::Appwrite => appwrite::parse_headers(*self, headers),
+            Self::Timestamped { .. } => timestamped::parse_headers(*self, headers, timestamp),
+            Self::Generic => generic::parse_headers(*self, headers),
+        }
+    }
+
+    /// What the replay guard claims for a verified delivery.
+    pub(crate) fn fingerprint(&self, signature: &Signature, body: &[u8]) -> Fingerprint {
+        let envelope_id = match self {
+            Self::Appwrite => None,
+            Self::Timestamped { .. } => timestamped::event_id(body),
+            Self::Generic => generic::event_id(body),
+        };
+        match envelope_id {
+            // The opt-in schemes' envelopes carry an event id that stays the same when the
+            // sender retries with a fresh timestamp and signature.
+            Some(id) => Fingerprint::digest(&[self.name().as_bytes(), b"\0", id.as_bytes()]),
+            // Appwrite's signature is an HMAC over URL and body: the same bytes to the same
+            // webhook, the same delivery.
+            None => Fingerprint::from_signature(signature),
+        }
+    }
+
+    /// The primary event name: from the events header, or the envelope where the scheme has
+    /// one and the header is absent.
+    pub(crate) fn primary_event(&self, events: &str, body: &[u8]) -> Option<EventName> {
+        match self {
+            Self::Timestamped { .. } if events.is_empty() => timestamped::event_name(body),
+            _ => crate::events::name::primary(events),
+        }
+    }
+
+    /// The typed event of a verified body.
+    pub(crate) fn event(&self, primary: Option<&EventName>, body: &[u8]) -> Result<Event, Error> {
+        match self {
+            Self::Appwrite => Event::from_parts(primary, body),
+            Self::Timestamped { .. } => TimestampedEnvelope::parse(body).map(|e| e.payload),
+            Self::Generic => generic::event(body),
+        }
+    }
+
+    /// Signs `outgoing` and returns every header the scheme sends, in the sender's order.
+    #[cfg(feature = "sender")]
+    pub(crate) fn signed_headers(&self, outgoing: &Outgoing<'_>) -> Vec<(HeaderName, String)> {
+        match self {
+            Self::Appwrite => appwrite::signed_headers(outgoing),
+            Self::Timestamped { .. } => timestamped::signed_headers(outgoing),
+            Self::Generic => generic::signed_headers(outgoing),
+        }
+    }
+}
+
+/// What a sender signs and sends, whatever the scheme.
+#[cfg(feature = "sender")]
+pub(crate) struct Outgoing<'a> {
+    pub(crate) key: &'a crate::verify::key::SigningKey,
+    pub(crate) url: &'a str,
+    pub(crate) body: &'a [u8],
+    pub(crate) webhook_id: &'a str,
+    pub(crate) webhook_name: &'a str,
+    pub(crate) project_id: &'a str,
+    pub(crate) user_id: &'a str,
+    /// Comma-joined event names.
+    pub(crate) events: &'a str,
+    pub(crate) timestamp: Option<u64>,
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The scheme name was not one of `appwrite`, `timestamped`, `generic`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scheme {0:?}: expected appwrite, timestamped or generic")]
+pub struct UnknownScheme(String);
+
+impl std::str::FromStr for Scheme {
+    type Err = UnknownScheme;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "appwrite" => Ok(Self::Appwrite),
+            "timestamped" => Ok(Self::timestamped()),
+            "generic" => Ok(Self::Generic),
+            other => Err(UnknownScheme(other.to_owned())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for scheme in [Scheme::Appwrite, Scheme::timestamped(), Scheme::Generic] {
+            assert_eq!(scheme.name().parse::<Scheme>(), Ok(scheme));
+        }
+        assert!("sha1".parse::<Scheme>().is_err());
+    }
+}

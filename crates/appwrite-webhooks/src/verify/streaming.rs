@@ -1,0 +1,187 @@
+//! One verification in progress: the HMAC states advance with each chunk of the body, the body
+//! is held once, and reading stops as soon as the limit is passed.
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, header};
+
+use crate::delivery::{Delivery, DeliveryHeaders};
+use crate::error::Error;
+use crate::verify::mac::Candidates;
+use crate::verify::signature::Signature;
+use crate::verify::verifier::check_len;
+
+/// The `Content-Length` a request declares, if it is a number.
+pub(crate) fn declared_len(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// A delivery being verified while its body is read.
+pub(crate) struct Verification {
+    candidates: Candidates,
+    signature: Signature,
+    /// Parsed before the body, reported after the signature: an unsigned request learns
+    /// nothing about which headers it lacks.
+    headers: Result<DeliveryHeaders, Error>,
+    limit: usize,
+    /// The `Content-Length` the sender declared (already within the limit), to size the buffer.
+    declared_len: usize,
+    /// Bytes fed so far.
+    read: usize,
+    body: Body,
+}
+
+/// The body read so far: the first chunk as given, a buffer from the second on.
+enum Body {
+    Empty,
+    One(Bytes),
+    Many(BytesMut),
+}
+
+impl Verification {
+    pub(crate) fn new(
+        candidates: Candidates,
+        signature: Signature,
+        headers: Result<DeliveryHeaders, Error>,
+        limit: usize,
+        declared_len: Option<u64>,
+    ) -> Self {
+        let declared_len = declared_len.map_or(0, |len| (len as usize).min(limit));
+        Self {
+            candidates,
+            signature,
+            headers,
+            limit,
+            declared_len,
+            read: 0,
+            body: Body::Empty,
+        }
+    }
+
+    /// Feeds bytes the caller keeps: only the MACs and the count advance.
+    pub(crate) fn update_slice(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        check_len(self.read as u64 + bytes.len() as u64, self.limit)?;
+        self.read += bytes.len();
+        self.candidates.update(bytes);
+        Ok(())
+    }
+
+    /// Feeds the next chunk and keeps it. Fails with [`Error::BodyTooLarge`] when the body read
+    /// so far exceeds the limit; stop reading then.
+    pub(crate) fn update(&mut self, chunk: Bytes) -> Result<(), Error> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.update_slice(&chunk)?;
+        self.body = match std::mem::replace(&mut self.body, Body::Empty) {
+            Body::Empty => Body::One(chunk),
+            Body::One(first) => {
+                // Size the buffer for the whole declared body so it is not reallocated as it grows.
+                let mut buf =
+                    BytesMut::with_capacity(self.declared_len.max(first.len() + chunk.len()));
+                buf.extend_from_slice(&first);
+                buf.extend_from_slice(&chunk);
+                Body::Many(buf)
+            }
+            Body::Many(mut buf) => {
+                buf.extend_from_slice(&chunk);
+                Body::Many(buf)
+            }
+        };
+        Ok(())
+    }
+
+    /// The index of the key whose tag over everything fed equals the signature.
+    pub(crate) fn matching_key(self) -> Result<usize, Error> {
+        self.candidates.matching_key(&self.signature)
+    }
+
+    /// Checks the signature, then the headers: what a delivery is made of, but its body.
+    pub(crate) fn finish_parts(self) -> Result<(DeliveryHeaders, Signature, usize), Error> {
+        let key_index = self.candidates.matching_key(&self.signature)?;
+        Ok((self.headers?, self.signature, key_index))
+    }
+
+    /// Checks the signature over everything fed, then returns the delivery with the body kept
+    /// by [`update`](Self::update).
+    pub(crate) fn finish(mut self) -> Result<Delivery<Bytes>, Error> {
+        let body = match std::mem::replace(&mut self.body, Body::Empty) {
+            Body::Empty => Bytes::new(),
+            Body::One(bytes) => bytes,
+            Body::Many(buf) => buf.freeze(),
+        };
+        let (meta, signature, key_index) = self.finish_parts()?;
+        Ok(Delivery {
+            meta,
+            signature,
+            key_index,
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use http::Uri;
+
+    use crate::error::Error;
+    use crate::sender::DeliveryBuilder;
+    use crate::verify::verifier::Verifier;
+
+    const URL: &str = "https://example.com/hook";
+
+    /// A body that arrives in the given chunks.
+    fn chunked(chunks: Vec<Vec<u8>>) -> impl http_body::Body<Data = Bytes, Error = Error> {
+        let frames = chunks
+            .into_iter()
+            .map(|c| Ok(http_body::Frame::data(Bytes::from(c))));
+        http_body_util::StreamBody::new(futures_util::stream::iter(frames))
+    }
+
+    #[tokio::test]
+    async fn every_chunking_gives_the_same_result() {
+        let body: Vec<u8> = (0..300u32).map(|i| (i % 251) as u8).collect();
+        let sent = DeliveryBuilder::new("k", URL, body.clone()).build();
+        let verifier = Verifier::new("k", URL);
+        for size in [1, 2, 7, 64, 299, 300, 1000] {
+            let chunks = body.chunks(size).map(<[u8]>::to_vec).collect();
+            let delivery = verifier
+                .verify_body(&Uri::default(), sent.headers(), chunked(chunks))
+                .await
+                .unwrap();
+            assert_eq!(delivery.body(), &body[..], "chunk size {size}");
+        }
+    }
+
+    #[tokio::test]
+    async fn one_chunk_is_not_copied() {
+        let sent = DeliveryBuilder::new("k", URL, "{}").build();
+        let mut headers = sent.headers().clone();
+        headers.remove(http::header::CONTENT_LENGTH);
+        let chunk = Bytes::from(b"{}".to_vec());
+        let ptr = chunk.as_ptr();
+        let body = http_body_util::Full::new(chunk);
+        let delivery = Verifier::new("k", URL)
+            .verify_body(&Uri::default(), &headers, body)
+            .await
+            .unwrap();
+        assert_eq!(delivery.body().as_ptr(), ptr);
+    }
+
+    #[tokio::test]
+    async fn reading_stops_at_the_first_chunk_past_the_limit() {
+        let sent = DeliveryBuilder::new("k", URL, vec![b' '; 64]).build();
+        let mut headers = sent.headers().clone();
+        headers.remove(http::header::CONTENT_LENGTH); // a chunked upload declares no length
+        let verifier = Verifier::new("k", URL).with_body_limit(50);
+        let body = chunked(vec![vec![b' '; 32], vec![b' '; 32]]);
+        let error = verifier
+            .verify_body(&Uri::default(), &headers, body)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::BodyTooLarge { limit: 50 }));
+    }
+}
