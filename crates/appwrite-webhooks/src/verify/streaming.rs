@@ -6,9 +6,9 @@ use http::{HeaderMap, header};
 
 use crate::delivery::{Delivery, DeliveryHeaders};
 use crate::error::Error;
+use crate::verify::config::check_len;
 use crate::verify::mac::Candidates;
 use crate::verify::signature::Signature;
-use crate::verify::verifier::check_len;
 
 /// The `Content-Length` a request declares, if it is a number.
 pub(crate) fn declared_len(headers: &HeaderMap) -> Option<u64> {

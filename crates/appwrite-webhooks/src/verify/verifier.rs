@@ -4,19 +4,18 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Uri};
 
 use crate::delivery::Delivery;
 use crate::error::Error;
-use crate::replay::{Claim, ReplayGuard};
+use crate::replay::Claim;
 use crate::scheme::Scheme;
+use crate::verify::config::{Config, Urls};
 use crate::verify::key::SigningKey;
-use crate::verify::mac::{Candidates, KeyedMac};
-use crate::verify::streaming::{Verification, declared_len};
-use crate::verify::url::{ProxyHeaders, reconstruct};
+use crate::verify::streaming::Verification;
+use crate::verify::url::ProxyHeaders;
 
 /// Appwrite reads at most 5 MB of a response; we bound what a receiver buffers the same way.
 /// Appwrite's own payloads are a few KiB; a row with large columns can be more.
@@ -57,28 +56,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 5 * 1024 * 1024;
 ///   [`for_request_url`](Self::for_request_url) for the alternative and its risks.
 #[derive(Clone)]
 pub struct Verifier {
-    inner: Arc<Config>,
-}
-
-#[derive(Clone)]
-struct Config {
-    scheme: Scheme,
-    keys: Vec<SigningKey>,
-    /// One HMAC state per key, with the key absorbed: no per-request key setup.
-    keyed: Vec<KeyedMac>,
-    urls: Urls,
-    /// The states every request starts from, with all the scheme signs before the body
-    /// absorbed where that is the same for every request (Appwrite's configured URLs).
-    prepared: Vec<(usize, KeyedMac)>,
-    body_limit: usize,
-    replay_guard: Option<ReplayGuard>,
-}
-
-/// Where the signed URL comes from (only Appwrite's scheme signs one).
-#[derive(Clone, Debug)]
-enum Urls {
-    Configured(Vec<String>),
-    FromRequest(ProxyHeaders),
+    pub(crate) inner: Arc<Config>,
 }
 
 impl Verifier {
@@ -169,112 +147,6 @@ impl Verifier {
             inner: Arc::new(config),
         }
         .with_key(key)
-    }
-
-    /// Sets how far a [`Scheme::Timestamped`] delivery's timestamp may be from this server's
-    /// clock, either way (default [`Scheme::DEFAULT_TOLERANCE`], five minutes). The other
-    /// schemes sign no timestamp, and keep no tolerance: there it changes nothing.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let verifier = appwrite_webhooks::Verifier::timestamped("k").tolerance(Duration::from_secs(60));
-    /// assert_eq!(verifier.scheme().tolerance(), Some(Duration::from_secs(60)));
-    /// ```
-    pub fn tolerance(mut self, tolerance: Duration) -> Self {
-        let config = Arc::make_mut(&mut self.inner);
-        config.scheme = config.scheme.with_tolerance(tolerance);
-        self
-    }
-
-    /// Also accepts deliveries signed with `key`: for a key rotation, add the new key beside the
-    /// old one, regenerate the key in Appwrite, then drop the old key once
-    /// [`Delivery::key_index`] stops reporting it. Each extra key costs one more HMAC per
-    /// request.
-    ///
-    /// ```
-    /// let verifier = appwrite_webhooks::Verifier::new("new", "https://example.com/hook").with_key("old");
-    /// ```
-    pub fn with_key(mut self, key: impl Into<SigningKey>) -> Self {
-        let config = Arc::make_mut(&mut self.inner);
-        config.keys.push(key.into());
-        config.rebuild();
-        self
-    }
-
-    /// Adds several keys at once, in order; see [`with_key`](Self::with_key).
-    ///
-    /// ```
-    /// let verifier = appwrite_webhooks::Verifier::new("k1", "https://example.com/hook")
-    ///     .with_keys(["k2", "k3"]);
-    /// ```
-    pub fn with_keys<K: Into<SigningKey>>(self, keys: impl IntoIterator<Item = K>) -> Self {
-        keys.into_iter().fold(self, Self::with_key)
-    }
-
-    /// Also accepts deliveries signed for `url`: for a receiver that several webhooks reach
-    /// under different names (`https://a.example/hook`, `https://b.example/hook`). Each extra
-    /// URL costs one more HMAC per key and request. Only Appwrite's scheme signs the URL; the
-    /// others, and a verifier that rebuilds the URL from the request, ignore it.
-    ///
-    /// ```
-    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://a.example/hook")
-    ///     .also_accept_url("https://b.example/hook");
-    /// ```
-    pub fn also_accept_url(mut self, url: impl Into<String>) -> Self {
-        let config = Arc::make_mut(&mut self.inner);
-        if let Urls::Configured(urls) = &mut config.urls {
-            urls.push(url.into());
-        }
-        config.rebuild();
-        self
-    }
-
-    /// Sets the largest body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`], 5 MiB).
-    /// Larger bodies fail with [`Error::BodyTooLarge`] (413) — before reading when the request
-    /// declares its `Content-Length`, and as soon as the limit is passed otherwise.
-    ///
-    /// ```
-    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook")
-    ///     .with_body_limit(256 * 1024);
-    /// assert_eq!(verifier.body_limit(), 256 * 1024);
-    /// ```
-    pub fn with_body_limit(mut self, bytes: usize) -> Self {
-        Arc::make_mut(&mut self.inner).body_limit = bytes;
-        self
-    }
-
-    /// The largest body accepted, in bytes.
-    ///
-    /// ```
-    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook");
-    /// assert_eq!(verifier.body_limit(), appwrite_webhooks::DEFAULT_BODY_LIMIT);
-    /// ```
-    pub fn body_limit(&self) -> usize {
-        self.inner.body_limit
-    }
-
-    /// The scheme this verifier checks.
-    ///
-    /// ```
-    /// use appwrite_webhooks::{Scheme, Verifier};
-    /// assert_eq!(Verifier::new("k", "https://example.com/hook").scheme(), Scheme::Appwrite);
-    /// assert_eq!(Verifier::generic("k").scheme(), Scheme::Generic);
-    /// ```
-    pub fn scheme(&self) -> Scheme {
-        self.inner.scheme
-    }
-
-    /// De-duplicates verified deliveries with `guard`: every adapter (the tower layer, the
-    /// axum and actix-web extractors, the actix-web middleware) then answers repeats without
-    /// running the handler. See [`ReplayGuard`] for the contract.
-    ///
-    /// ```
-    /// use appwrite_webhooks::{ReplayGuard, Verifier};
-    /// let verifier = Verifier::new("k", "https://example.com/hook").replay_guard(ReplayGuard::in_memory());
-    /// ```
-    pub fn replay_guard(mut self, guard: ReplayGuard) -> Self {
-        Arc::make_mut(&mut self.inner).replay_guard = Some(guard);
-        self
     }
 
     /// Applies the replay guard, if one is configured, to a verified delivery: the step adapters
@@ -400,74 +272,12 @@ impl Verifier {
         verification.update_slice(body)?;
         verification.matching_key()
     }
+}
 
-    /// Checks what can be checked before the body: the signature header is present and well
-    /// formed, the scheme's per-request input (timestamp, rebuilt URL) is usable, and a
-    /// declared `Content-Length` is within the limit. Returns the states the body goes into.
+impl Verifier {
+    /// Prepares one request; see [`Config::start`].
     fn start(&self, uri: Option<&Uri>, headers: &HeaderMap) -> Result<Verification, Error> {
-        let config = &*self.inner;
-        let signature = config.scheme.signature_from(headers)?;
-        let rebuilt = match (&config.urls, uri) {
-            (Urls::FromRequest(proxy), Some(uri)) => reconstruct(uri, headers, *proxy)?,
-            (Urls::FromRequest(_), None) => {
-                return Err(Error::UrlUnavailable(
-                    "no request URI given; use verify_body",
-                ));
-            }
-            (Urls::Configured(_), _) => Vec::new(),
-        };
-        let (prefixes, timestamp) = config.scheme.request_prefixes(headers, &rebuilt)?;
-        let declared = declared_len(headers);
-        if let Some(len) = declared {
-            check_len(len, config.body_limit)?;
-        }
-        let mut candidates =
-            Candidates::with_capacity(config.prepared.len() + prefixes.len() * config.keys.len());
-        for (key_index, mac) in &config.prepared {
-            candidates.push(*key_index, mac.clone());
-        }
-        for prefix in &prefixes {
-            for (key_index, keyed) in config.keyed.iter().enumerate() {
-                candidates.push(key_index, keyed.absorbing(prefix));
-            }
-        }
-        Ok(Verification::new(
-            candidates,
-            signature,
-            config.scheme.parse_headers(headers, timestamp),
-            config.body_limit,
-            declared,
-        ))
-    }
-}
-
-/// Refuses a body of `len` bytes over `limit`.
-pub(crate) fn check_len(len: u64, limit: usize) -> Result<(), Error> {
-    if len > limit as u64 {
-        return Err(Error::BodyTooLarge { limit });
-    }
-    Ok(())
-}
-
-impl Config {
-    /// Recomputes the keyed states and the prepared states after keys or URLs change.
-    fn rebuild(&mut self) {
-        let hash = self.scheme.hash();
-        self.keyed = self.keys.iter().map(|k| KeyedMac::new(hash, k)).collect();
-        let configured = match &self.urls {
-            Urls::Configured(urls) => urls.as_slice(),
-            Urls::FromRequest(_) => &[],
-        };
-        let prefixes = self.scheme.fixed_prefixes(configured);
-        self.prepared = prefixes
-            .iter()
-            .flat_map(|prefix| {
-                self.keyed
-                    .iter()
-                    .enumerate()
-                    .map(move |(key_index, keyed)| (key_index, keyed.absorbing(prefix)))
-            })
-            .collect();
+        self.inner.start(uri, headers)
     }
 }
 
@@ -485,9 +295,9 @@ impl fmt::Debug for Verifier {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::error::MalformedSignature;
-    use crate::headers::{WEBHOOK_EVENTS, WEBHOOK_SIGNATURE};
     use crate::sender::DeliveryBuilder;
 
     const URL: &str = "https://example.com/hook";
@@ -497,80 +307,6 @@ mod tests {
         let shown = format!("{:?}", Verifier::new("top-secret-key", URL));
         assert!(!shown.contains("top-secret"), "{shown}");
         assert!(shown.contains(URL));
-    }
-
-    #[test]
-    fn signature_is_checked_before_other_headers() {
-        let sent = DeliveryBuilder::new("k", URL, "{}").build();
-        let mut headers = sent.headers().clone();
-        headers.remove(WEBHOOK_EVENTS);
-        let verifier = Verifier::new("other", URL);
-        assert!(matches!(
-            verifier.verify(&headers, sent.body()),
-            Err(Error::SignatureMismatch)
-        ));
-        let verifier = Verifier::new("k", URL);
-        assert!(matches!(
-            verifier.verify(&headers, sent.body()),
-            Err(Error::MissingHeader("X-Appwrite-Webhook-Events"))
-        ));
-    }
-
-    #[test]
-    fn repeated_signature_header_is_rejected() {
-        let sent = DeliveryBuilder::new("k", URL, "{}").build();
-        let mut headers = sent.headers().clone();
-        let value = headers[WEBHOOK_SIGNATURE].clone();
-        headers.append(WEBHOOK_SIGNATURE, value);
-        assert!(matches!(
-            Verifier::new("k", URL).verify(&headers, sent.body()),
-            Err(Error::MalformedSignature(MalformedSignature::Repeated))
-        ));
-    }
-
-    #[test]
-    fn body_limit_applies_to_whole_bodies_and_declared_lengths() {
-        let sent = DeliveryBuilder::new("k", URL, vec![b' '; 100]).build();
-        let verifier = Verifier::new("k", URL).with_body_limit(99);
-        assert!(matches!(
-            verifier.verify(sent.headers(), sent.body()),
-            Err(Error::BodyTooLarge { limit: 99 })
-        ));
-        assert!(matches!(
-            verifier.start(Some(&Uri::default()), sent.headers()),
-            Err(Error::BodyTooLarge { limit: 99 })
-        ));
-        let mut undeclared = sent.headers().clone();
-        undeclared.remove(http::header::CONTENT_LENGTH);
-        assert!(matches!(
-            verifier.verify(&undeclared, sent.body()),
-            Err(Error::BodyTooLarge { limit: 99 })
-        ));
-        assert!(
-            Verifier::new("k", URL)
-                .with_body_limit(100)
-                .verify(sent.headers(), sent.body())
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn extra_urls_are_accepted() {
-        let sent = DeliveryBuilder::new("k", "https://b.example/hook", "{}").build();
-        let verifier = Verifier::new("k", URL);
-        assert!(verifier.verify(sent.headers(), sent.body()).is_err());
-        let verifier = verifier.also_accept_url("https://b.example/hook");
-        assert!(verifier.verify(sent.headers(), sent.body()).is_ok());
-    }
-
-    #[test]
-    fn request_url_needs_a_uri() {
-        let sent = DeliveryBuilder::new("k", URL, "{}").build();
-        let verifier = Verifier::for_request_url("k", ProxyHeaders::Ignore);
-        assert!(matches!(
-            verifier.verify(sent.headers(), sent.body()),
-            Err(Error::UrlUnavailable(_))
-        ));
     }
 
     #[test]
