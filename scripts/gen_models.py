@@ -54,6 +54,12 @@ def snake(field):
     return ("r#" + s) if s in KEYWORDS else s
 
 
+def camel(snake_name):
+    """serde's `rename_all = "camelCase"` of a field name."""
+    head, *rest = snake_name.removeprefix("r#").split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
 def doc(text, indent=""):
     text = " ".join(str(text).split()).replace("[", "\\[").replace("]", "\\]").replace("<", "&lt;").replace(">", "&gt;")
     return f"{indent}/// {text}\n" if text else ""
@@ -134,6 +140,7 @@ def gen_struct(key, model, models):
     if key in OPEN_MODELS:
         out.append(f"///\n/// Stands for every `{name}*` variant: fields a variant adds are kept in `extra`; deserialize\n/// the same payload into the variant's own struct (e.g. `{name}String`) for typed access.\n")
     out.append("#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]\n")
+    out.append('#[serde(rename_all = "camelCase")]\n')
     generic = ""
     if key in GENERIC_MODELS:
         out.append('#[serde(bound(deserialize = "T: DeserializeOwned", serialize = "T: Serialize"))]\n')
@@ -152,7 +159,8 @@ def gen_struct(key, model, models):
             desc += f" One of the models {note}."
         out.append(doc(desc, "    "))
         attrs = []
-        if fname.removeprefix("r#") != field:
+        # The struct renames to camelCase; only names that do not round-trip need their own.
+        if camel(fname) != field:
             attrs.append(f'rename = "{field}"')
         required = rule["required"] and not rule["nullable"]
         ty = base

@@ -30,6 +30,10 @@ fn vectors() -> Vec<Vector> {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+fn vector(name: &str) -> Vector {
+    vectors().into_iter().find(|v| v.name == name).unwrap()
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -265,10 +269,7 @@ fn malformed_headers_say_why() {
 #[test]
 fn re_serialised_json_does_not_verify() {
     // What the documents' `JSON.stringify(req.body)` examples do: parse, then serialise again.
-    let v = vectors()
-        .into_iter()
-        .find(|v| v.name == "php-escapes")
-        .unwrap();
+    let v = vector("php-escapes");
     let value: serde_json::Value = serde_json::from_str(&v.body).unwrap();
     let again = serde_json::to_string(&value).unwrap();
     assert_ne!(again, v.body, "`\\/` and `\\u00e9` are not re-created");
@@ -288,10 +289,7 @@ fn re_serialised_json_does_not_verify() {
 
 #[test]
 fn envelopes_are_typed() {
-    let v = vectors()
-        .into_iter()
-        .find(|v| v.name == "seed-row-envelope")
-        .unwrap();
+    let v = vector("seed-row-envelope");
     let delivery = any_time(v.key.as_str())
         .verify(
             &timestamped_headers(v.timestamp, &v.timestamped_signature),
@@ -325,10 +323,7 @@ fn envelopes_are_typed() {
     struct User {
         email: String,
     }
-    let v = vectors()
-        .into_iter()
-        .find(|v| v.name == "seed-generic-envelope")
-        .unwrap();
+    let v = vector("seed-generic-envelope");
     let envelope: GenericEnvelope<User> = GenericEnvelope::parse(v.body.as_bytes()).unwrap();
     assert_eq!(
         (envelope.id.as_str(), envelope.kind.as_str()),

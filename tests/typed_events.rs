@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use appwrite_webhooks::{Error, Event, EventKind, Verifier, sender::DeliveryBuilder};
-use testkit::{SampleDelivery, catalogue, deliveries};
+use testkit::{SampleDelivery, catalogue, deliveries, delivery_of_model};
 
 fn verify(d: &SampleDelivery) -> appwrite_webhooks::Delivery {
     Verifier::new(d.signature_key.as_str(), d.url.as_str())
@@ -154,10 +154,7 @@ fn every_delivery_parses_into_its_typed_variant() {
 
 #[test]
 fn dates_are_parsed() {
-    let d = deliveries()
-        .into_iter()
-        .find(|d| d.model == "user")
-        .unwrap();
+    let d = delivery_of_model("user");
     let Event::User { user, .. } = verify(&d).event().unwrap() else {
         panic!()
     };
@@ -179,10 +176,7 @@ fn signed(events: &[&str], body: &str) -> appwrite_webhooks::Delivery {
 
 #[test]
 fn unknown_fields_are_tolerated() {
-    let d = deliveries()
-        .into_iter()
-        .find(|d| d.model == "team")
-        .unwrap();
+    let d = delivery_of_model("team");
     let body = d
         .body
         .replacen('{', r#"{"brandNewField":{"nested":[1,2]},"#, 1);

@@ -178,33 +178,29 @@ async fn replay_guard_in_middleware_and_extractor() {
 }
 
 #[actix_web::test]
-async fn timestamped_scheme_with_extractor_and_middleware() {
-    let verifier = web::Data::new(scheme_suite::timestamped_verifier());
-    let addr = start!(move || App::new()
-        .app_data(verifier.clone())
-        .route("/hook", web::post().to(on_event)));
-    scheme_suite::run_timestamped(addr).await;
-
-    let verifier = web::Data::new(scheme_suite::timestamped_verifier());
-    let addr = start!(move || App::new()
-        .app_data(verifier.clone())
-        .wrap(from_fn(require_signature))
-        .route("/hook", web::post().to(signed_only)));
-    scheme_suite::run_timestamped(addr).await;
-}
-
-#[actix_web::test]
-async fn generic_scheme_with_extractor_and_middleware() {
-    let verifier = web::Data::new(scheme_suite::generic_verifier());
-    let addr = start!(move || App::new()
-        .app_data(verifier.clone())
-        .route("/hook", web::post().to(on_event)));
-    scheme_suite::run_generic(addr).await;
-
-    let verifier = web::Data::new(scheme_suite::generic_verifier());
-    let addr = start!(move || App::new()
-        .app_data(verifier.clone())
-        .wrap(from_fn(require_signature))
-        .route("/hook", web::post().to(signed_only)));
-    scheme_suite::run_generic(addr).await;
+async fn opt_in_schemes_with_extractor_and_middleware() {
+    let schemes = [
+        (scheme_suite::timestamped_verifier as fn() -> Verifier, true),
+        (scheme_suite::generic_verifier, false),
+    ];
+    for (make_verifier, timestamped) in schemes {
+        for behind_middleware in [false, true] {
+            let verifier = web::Data::new(make_verifier());
+            let addr = if behind_middleware {
+                start!(move || App::new()
+                    .app_data(verifier.clone())
+                    .wrap(from_fn(require_signature))
+                    .route("/hook", web::post().to(signed_only)))
+            } else {
+                start!(move || App::new()
+                    .app_data(verifier.clone())
+                    .route("/hook", web::post().to(on_event)))
+            };
+            if timestamped {
+                scheme_suite::run_timestamped(addr).await;
+            } else {
+                scheme_suite::run_generic(addr).await;
+            }
+        }
+    }
 }

@@ -112,18 +112,22 @@ async fn duplicates_are_answered_without_running_the_handler() {
     }
 }
 
+/// The extractor on `POST /hook` with `verifier` in state.
+async fn spawn_hook(verifier: Verifier) -> SocketAddr {
+    spawn(
+        Router::new()
+            .route("/hook", post(on_event))
+            .with_state(verifier),
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timestamped_scheme() {
-    let app = Router::new()
-        .route("/hook", post(on_event))
-        .with_state(scheme_suite::timestamped_verifier());
-    scheme_suite::run_timestamped(spawn(app).await).await;
+    scheme_suite::run_timestamped(spawn_hook(scheme_suite::timestamped_verifier()).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generic_scheme() {
-    let app = Router::new()
-        .route("/hook", post(on_event))
-        .with_state(scheme_suite::generic_verifier());
-    scheme_suite::run_generic(spawn(app).await).await;
+    scheme_suite::run_generic(spawn_hook(scheme_suite::generic_verifier()).await).await;
 }

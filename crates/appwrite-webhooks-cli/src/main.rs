@@ -92,26 +92,27 @@ enum Failure {
     Connection(String),
 }
 
+impl Failure {
+    /// The label printed before the reason, and the exit code: the pinned contract.
+    fn outcome(self) -> (&'static str, String, u8) {
+        match self {
+            Failure::Invalid(reason) => ("invalid", reason, 1),
+            Failure::Rejected(reason) => ("error", reason, 1),
+            Failure::Usage(reason) => ("error", reason, 2),
+            Failure::Connection(reason) => ("error", reason, 3),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let style = output::Style::detect(cli.quiet);
     match run(cli.command, style) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Invalid(reason)) => {
-            eprintln!("invalid: {reason}");
-            ExitCode::from(1)
-        }
-        Err(Failure::Rejected(reason)) => {
-            eprintln!("error: {reason}");
-            ExitCode::from(1)
-        }
-        Err(Failure::Usage(reason)) => {
-            eprintln!("error: {reason}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Connection(reason)) => {
-            eprintln!("error: {reason}");
-            ExitCode::from(3)
+        Err(failure) => {
+            let (label, reason, code) = failure.outcome();
+            eprintln!("{label}: {reason}");
+            ExitCode::from(code)
         }
     }
 }

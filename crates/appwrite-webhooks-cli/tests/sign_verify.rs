@@ -1,42 +1,8 @@
 //! The pinned `sign` / `verify` contract, exercised as a process.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn cli(args: &[&str], stdin: &[u8], env_key: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_appwrite-webhooks"));
-    command.args(args).env_remove("APPWRITE_WEBHOOK_KEY");
-    if let Some(key) = env_key {
-        command.env("APPWRITE_WEBHOOK_KEY", key);
-    }
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the CLI");
-    // A usage error exits before reading its input: a closed pipe then is not a failure.
-    if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn temp_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("awh-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, contents).unwrap();
-    path
-}
+use common::{cli, stderr, stdout, temp_file};
 
 #[test]
 fn sign_matches_every_vector_from_stdin_and_file() {
@@ -75,38 +41,22 @@ fn sign_matches_every_vector_from_stdin_and_file() {
 fn verify_accepts_every_delivery_and_rejects_changes() {
     for d in testkit::deliveries().iter().step_by(7) {
         let sig = d.header("X-Appwrite-Webhook-Signature");
-        let body = d.body.as_bytes();
-        let ok = cli(
-            &[
-                "verify",
-                "--key",
-                &d.signature_key,
-                "--url",
-                &d.url,
-                "--signature",
-                sig,
-            ],
-            body,
-            None,
-        );
+        let args = [
+            "verify",
+            "--key",
+            &d.signature_key,
+            "--url",
+            &d.url,
+            "--signature",
+            sig,
+        ];
+        let ok = cli(&args, d.body.as_bytes(), None);
         assert_eq!(ok.status.code(), Some(0), "{}: {}", d.name, stderr(&ok));
         assert_eq!(stdout(&ok), "valid\n");
 
         let reencoded = d.body.replace("\\/", "/");
         if reencoded != d.body {
-            let bad = cli(
-                &[
-                    "verify",
-                    "--key",
-                    &d.signature_key,
-                    "--url",
-                    &d.url,
-                    "--signature",
-                    sig,
-                ],
-                reencoded.as_bytes(),
-                None,
-            );
+            let bad = cli(&args, reencoded.as_bytes(), None);
             assert_eq!(bad.status.code(), Some(1), "{}", d.name);
         }
     }
@@ -116,68 +66,32 @@ fn verify_accepts_every_delivery_and_rejects_changes() {
 fn verify_exit_codes_and_reasons() {
     let url = "https://example.com/hook";
     let sig = "73HVjq6EFDqxMRzMDoRH96HHWAM="; // "secret", empty body
-    let ok = cli(
-        &[
-            "verify",
-            "--key",
-            "secret",
-            "--url",
-            url,
-            "--signature",
-            sig,
-        ],
-        b"",
-        None,
-    );
+    let verify = |keys: &[&str], sig: &str| {
+        let mut args = vec!["verify", "--url", url, "--signature", sig];
+        for key in keys {
+            args.extend(["--key", key]);
+        }
+        cli(&args, b"", None)
+    };
+    let ok = verify(&["secret"], sig);
     assert_eq!(
         (ok.status.code(), stdout(&ok).as_str()),
         (Some(0), "valid\n")
     );
 
-    let wrong_key = cli(
-        &["verify", "--key", "nope", "--url", url, "--signature", sig],
-        b"",
-        None,
-    );
+    let wrong_key = verify(&["nope"], sig);
     assert_eq!(wrong_key.status.code(), Some(1));
     assert!(stdout(&wrong_key).is_empty());
     let reason = stderr(&wrong_key);
     assert_eq!(reason.lines().count(), 1, "{reason}");
     assert!(reason.contains("does not match"), "{reason}");
 
-    let malformed = cli(
-        &[
-            "verify",
-            "--key",
-            "secret",
-            "--url",
-            url,
-            "--signature",
-            "zz",
-        ],
-        b"",
-        None,
-    );
+    let malformed = verify(&["secret"], "zz");
     assert_eq!(malformed.status.code(), Some(1));
     assert!(stderr(&malformed).contains("malformed"));
 
     // Rotation: any of several keys.
-    let rotated = cli(
-        &[
-            "verify",
-            "--key",
-            "new",
-            "--key",
-            "secret",
-            "--url",
-            url,
-            "--signature",
-            sig,
-        ],
-        b"",
-        None,
-    );
-    assert_eq!(rotated.status.code(), Some(0));
+    assert_eq!(verify(&["new", "secret"], sig).status.code(), Some(0));
 
     // Usage errors exit 2.
     let no_sig = cli(&["verify", "--key", "secret", "--url", url], b"", None);

@@ -243,30 +243,16 @@ async fn redis_down_applies_the_policy_and_recovers() {
     let port = redis.port;
     let closed_count = Arc::new(AtomicUsize::new(0));
     let open_count = Arc::new(AtomicUsize::new(0));
-    let closed = spawn_receiver(
-        verifier(
-            RedisStore::connect(&redis.url())
-                .await
-                .unwrap()
-                .timeout(Duration::from_millis(300)),
-            StoreFailure::Reject,
-        ),
-        Arc::clone(&closed_count),
-        0,
-    )
-    .await;
-    let open = spawn_receiver(
-        verifier(
-            RedisStore::connect(&redis.url())
-                .await
-                .unwrap()
-                .timeout(Duration::from_millis(300)),
-            StoreFailure::Accept,
-        ),
-        Arc::clone(&open_count),
-        0,
-    )
-    .await;
+    let receiver = |policy, count: &Arc<AtomicUsize>| {
+        let (url, count) = (redis.url(), Arc::clone(count));
+        async move {
+            let store = RedisStore::connect(&url).await.unwrap();
+            let store = store.timeout(Duration::from_millis(300));
+            spawn_receiver(verifier(store, policy), count, 0).await
+        }
+    };
+    let closed = receiver(StoreFailure::Reject, &closed_count).await;
+    let open = receiver(StoreFailure::Accept, &open_count).await;
     assert_eq!(deliver(closed, &team_created(1)).await, 204);
 
     redis.kill();

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_util::{StreamExt, stream};
 
 use crate::net::{send, send_body};
-use crate::{SampleDelivery, deliveries, expected_kind};
+use crate::{SampleDelivery, deliveries, delivery_of_model, expected_kind};
 
 /// The body limit the server under test must use.
 pub const LIMIT: usize = 64 * 1024;
@@ -232,11 +232,7 @@ pub async fn run_all(addr: SocketAddr) {
 
 /// A correctly signed delivery for a URL, for proxy tests.
 pub fn signed_for(url: &str, key: &str) -> appwrite_webhooks::sender::SignedDelivery {
-    let body = deliveries()
-        .into_iter()
-        .find(|d| d.model == "team")
-        .expect("a team sample")
-        .body;
+    let body = delivery_of_model("team").body;
     DeliveryBuilder::new(key, url, body)
         .event(&"teams.t1.create".parse().expect("name"))
         .build()

@@ -134,6 +134,22 @@ pub fn deliveries() -> Vec<SampleDelivery> {
         .collect()
 }
 
+/// The sample delivery named `name` (`teams.teamId.create`).
+pub fn delivery_named(name: &str) -> SampleDelivery {
+    deliveries()
+        .into_iter()
+        .find(|d| d.name == name)
+        .unwrap_or_else(|| panic!("no sample delivery named {name}"))
+}
+
+/// The first sample delivery whose payload is the catalogue model `model` (`team`).
+pub fn delivery_of_model(model: &str) -> SampleDelivery {
+    deliveries()
+        .into_iter()
+        .find(|d| d.model == model)
+        .unwrap_or_else(|| panic!("no sample delivery of model {model}"))
+}
+
 /// One signature vector, decoded.
 #[derive(Debug, Clone)]
 pub struct SignatureVector {

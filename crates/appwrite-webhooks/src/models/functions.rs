@@ -10,6 +10,7 @@ use crate::models::*;
 
 /// Appwrite's `Deployment` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Deployment {
     /// Deployment ID.
     #[serde(rename = "$id")]
@@ -23,75 +24,56 @@ pub struct Deployment {
     /// Type of deployment.
     pub r#type: String,
     /// Resource ID.
-    #[serde(rename = "resourceId")]
     pub resource_id: String,
     /// Resource type.
-    #[serde(rename = "resourceType")]
     pub resource_type: String,
     /// The entrypoint file to use to execute the deployment code.
     pub entrypoint: String,
     /// The code size in bytes.
-    #[serde(rename = "sourceSize")]
     pub source_size: i64,
     /// The build output size in bytes.
-    #[serde(rename = "buildSize")]
     pub build_size: i64,
     /// The total size in bytes (source and build output).
-    #[serde(rename = "totalSize")]
     pub total_size: i64,
     /// The current build ID.
-    #[serde(rename = "buildId")]
     pub build_id: String,
     /// Whether the deployment should be automatically activated.
     pub activate: bool,
     /// Screenshot with light theme preference file ID.
-    #[serde(rename = "screenshotLight")]
     pub screenshot_light: String,
     /// Screenshot with dark theme preference file ID.
-    #[serde(rename = "screenshotDark")]
     pub screenshot_dark: String,
     /// The deployment status. Possible values are "waiting", "processing", "building", "ready", "canceled" and "failed".
     pub status: String,
     /// The build logs.
-    #[serde(rename = "buildLogs")]
     pub build_logs: String,
     /// The current build time in seconds.
-    #[serde(rename = "buildDuration")]
     pub build_duration: i64,
     /// The name of the vcs provider repository
-    #[serde(rename = "providerRepositoryName")]
     pub provider_repository_name: String,
     /// The name of the vcs provider repository owner
-    #[serde(rename = "providerRepositoryOwner")]
     pub provider_repository_owner: String,
     /// The url of the vcs provider repository
-    #[serde(rename = "providerRepositoryUrl")]
     pub provider_repository_url: String,
     /// The commit hash of the vcs commit
-    #[serde(rename = "providerCommitHash")]
     pub provider_commit_hash: String,
     /// The url of vcs commit author
-    #[serde(rename = "providerCommitAuthorUrl")]
     pub provider_commit_author_url: String,
     /// The name of vcs commit author
-    #[serde(rename = "providerCommitAuthor")]
     pub provider_commit_author: String,
     /// The commit message
-    #[serde(rename = "providerCommitMessage")]
     pub provider_commit_message: String,
     /// The url of the vcs commit
-    #[serde(rename = "providerCommitUrl")]
     pub provider_commit_url: String,
     /// The branch of the vcs repository
-    #[serde(rename = "providerBranch")]
     pub provider_branch: String,
     /// The branch of the vcs repository
-    #[serde(rename = "providerBranchUrl")]
     pub provider_branch_url: String,
 }
 
 /// Appwrite's `Execution` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Execution {
     /// Execution ID.
     #[serde(rename = "$id")]
@@ -106,35 +88,26 @@ pub struct Execution {
     #[serde(rename = "$permissions")]
     pub permissions: Vec<String>,
     /// Function or site ID.
-    #[serde(rename = "resourceId")]
     pub resource_id: String,
     /// Execution resource type. One of: `functions`, `sites` (new values may appear).
-    #[serde(rename = "resourceType")]
     pub resource_type: String,
     /// Deployment ID used to create the execution.
-    #[serde(rename = "deploymentId")]
     pub deployment_id: String,
     /// The trigger that caused the resource to execute. Possible values can be: `http`, `schedule`, or `event`.
     pub trigger: String,
     /// The status of the resource execution. Possible values can be: `waiting`, `processing`, `completed`, `failed`, or `scheduled`.
     pub status: String,
     /// HTTP request method type.
-    #[serde(rename = "requestMethod")]
     pub request_method: String,
     /// HTTP request path and query.
-    #[serde(rename = "requestPath")]
     pub request_path: String,
     /// HTTP request headers as a key-value object. This will return only whitelisted headers. All headers are returned if execution is created as synchronous.
-    #[serde(rename = "requestHeaders")]
     pub request_headers: Vec<Headers>,
     /// HTTP response status code.
-    #[serde(rename = "responseStatusCode")]
     pub response_status_code: i64,
     /// HTTP response body. This will return empty unless execution is created as synchronous.
-    #[serde(rename = "responseBody")]
     pub response_body: String,
     /// HTTP response headers as a key-value object. This will return only whitelisted headers. All headers are returned if execution is created as synchronous.
-    #[serde(rename = "responseHeaders")]
     pub response_headers: Vec<Headers>,
     /// Resource logs. Includes the last 4,000 characters. This will return an empty string unless the response is returned using an API key or as part of a webhook payload.
     pub logs: String,
@@ -143,16 +116,13 @@ pub struct Execution {
     /// Resource(function/site) execution duration in seconds.
     pub duration: f64,
     /// The scheduled time for execution. If left empty, execution will be queued immediately.
-    #[serde(
-        rename = "scheduledAt",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub scheduled_at: Option<OffsetDateTime>,
 }
 
 /// Appwrite's `Func` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Function {
     /// Function ID.
     #[serde(rename = "$id")]
@@ -176,30 +146,18 @@ pub struct Function {
     /// Function execution and build runtime.
     pub runtime: String,
     /// How many days to keep the non-active deployments before they will be automatically deleted.
-    #[serde(rename = "deploymentRetention")]
     pub deployment_retention: i64,
     /// Function's active deployment ID.
-    #[serde(rename = "deploymentId")]
     pub deployment_id: String,
     /// Active deployment creation date in ISO 8601 format.
-    #[serde(
-        rename = "deploymentCreatedAt",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub deployment_created_at: Option<OffsetDateTime>,
     /// Function's latest deployment ID.
-    #[serde(rename = "latestDeploymentId")]
     pub latest_deployment_id: String,
     /// Latest deployment creation date in ISO 8601 format.
-    #[serde(
-        rename = "latestDeploymentCreatedAt",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub latest_deployment_created_at: Option<OffsetDateTime>,
     /// Status of latest deployment. Possible values are "waiting", "processing", "building", "ready", and "failed".
-    #[serde(rename = "latestDeploymentStatus")]
     pub latest_deployment_status: String,
     /// Allowed permission scopes.
     pub scopes: Vec<String>,
@@ -218,36 +176,28 @@ pub struct Function {
     /// Version of Open Runtimes used for the function.
     pub version: String,
     /// Function VCS (Version Control System) installation id.
-    #[serde(rename = "installationId")]
     pub installation_id: String,
     /// VCS (Version Control System) Repository ID
-    #[serde(rename = "providerRepositoryId")]
     pub provider_repository_id: String,
     /// VCS (Version Control System) branch name
-    #[serde(rename = "providerBranch")]
     pub provider_branch: String,
     /// Path to function in VCS (Version Control System) repository
-    #[serde(rename = "providerRootDirectory")]
     pub provider_root_directory: String,
     /// Is VCS (Version Control System) connection is in silent mode? When in silence mode, no comments will be posted on the repository pull or merge requests
-    #[serde(rename = "providerSilentMode")]
     pub provider_silent_mode: bool,
     /// List of branch name patterns that trigger automatic deployments. Supports glob wildcards. Empty list deploys on all branches.
-    #[serde(rename = "providerBranches")]
     pub provider_branches: Vec<String>,
     /// List of file path patterns that trigger automatic deployments. Supports glob wildcards. Empty list deploys on all file changes.
-    #[serde(rename = "providerPaths")]
     pub provider_paths: Vec<String>,
     /// Machine specification for deployment builds.
-    #[serde(rename = "buildSpecification")]
     pub build_specification: String,
     /// Machine specification for executions.
-    #[serde(rename = "runtimeSpecification")]
     pub runtime_specification: String,
 }
 
 /// Appwrite's `Headers` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Headers {
     /// Header name.
     pub name: String,
@@ -257,6 +207,7 @@ pub struct Headers {
 
 /// Appwrite's `Variable` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Variable {
     /// Variable ID.
     #[serde(rename = "$id")]
@@ -274,9 +225,7 @@ pub struct Variable {
     /// Variable secret flag. Secret variables can only be updated or deleted, but never read.
     pub secret: bool,
     /// Service to which the variable belongs. Possible values are "project", "function"
-    #[serde(rename = "resourceType")]
     pub resource_type: String,
     /// ID of resource to which the variable belongs. If resourceType is "project", it is empty. If resourceType is "function", it is ID of the function.
-    #[serde(rename = "resourceId")]
     pub resource_id: String,
 }

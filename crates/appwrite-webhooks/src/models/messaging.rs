@@ -10,6 +10,7 @@ use crate::models::*;
 
 /// Appwrite's `Message` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Message {
     /// Message ID.
     #[serde(rename = "$id")]
@@ -21,7 +22,6 @@ pub struct Message {
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
     /// Message provider type.
-    #[serde(rename = "providerType")]
     pub provider_type: String,
     /// Topic IDs set as recipients.
     pub topics: Vec<String>,
@@ -30,24 +30,15 @@ pub struct Message {
     /// Target IDs set as recipients.
     pub targets: Vec<String>,
     /// The scheduled time for message.
-    #[serde(
-        rename = "scheduledAt",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub scheduled_at: Option<OffsetDateTime>,
     /// The time when the message was delivered.
-    #[serde(
-        rename = "deliveredAt",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub delivered_at: Option<OffsetDateTime>,
     /// Delivery errors if any.
-    #[serde(rename = "deliveryErrors", default)]
+    #[serde(default)]
     pub delivery_errors: Vec<String>,
     /// Number of recipients the message was delivered to.
-    #[serde(rename = "deliveredTotal")]
     pub delivered_total: i64,
     /// Data of the message.
     pub data: serde_json::Value,
@@ -57,6 +48,7 @@ pub struct Message {
 
 /// Appwrite's `Provider` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Provider {
     /// Provider ID.
     #[serde(rename = "$id")]
@@ -84,6 +76,7 @@ pub struct Provider {
 
 /// Appwrite's `Subscriber` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Subscriber {
     /// Subscriber ID.
     #[serde(rename = "$id")]
@@ -95,26 +88,22 @@ pub struct Subscriber {
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
     /// Target ID.
-    #[serde(rename = "targetId")]
     pub target_id: String,
     /// Target.
     pub target: Target,
     /// Topic ID.
-    #[serde(rename = "userId")]
     pub user_id: String,
     /// User Name.
-    #[serde(rename = "userName")]
     pub user_name: String,
     /// Topic ID.
-    #[serde(rename = "topicId")]
     pub topic_id: String,
     /// The target provider type. Can be one of the following: `email`, `sms` or `push`.
-    #[serde(rename = "providerType")]
     pub provider_type: String,
 }
 
 /// Appwrite's `Topic` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Topic {
     /// Topic ID.
     #[serde(rename = "$id")]
@@ -128,13 +117,10 @@ pub struct Topic {
     /// The name of the topic.
     pub name: String,
     /// Total count of email subscribers subscribed to the topic.
-    #[serde(rename = "emailTotal")]
     pub email_total: i64,
     /// Total count of SMS subscribers subscribed to the topic.
-    #[serde(rename = "smsTotal")]
     pub sms_total: i64,
     /// Total count of push subscribers subscribed to the topic.
-    #[serde(rename = "pushTotal")]
     pub push_total: i64,
     /// Subscribe permissions.
     pub subscribe: Vec<String>,

@@ -10,6 +10,7 @@ use crate::models::*;
 
 /// Appwrite's `Rule` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ProxyRule {
     /// Rule ID.
     #[serde(rename = "$id")]
@@ -27,32 +28,23 @@ pub struct ProxyRule {
     /// Defines how the rule was created. Possible values are "manual" or "deployment"
     pub trigger: String,
     /// URL to redirect to. Used if type is "redirect"
-    #[serde(rename = "redirectUrl")]
     pub redirect_url: String,
     /// Status code to apply during redirect. Used if type is "redirect"
-    #[serde(rename = "redirectStatusCode")]
     pub redirect_status_code: i64,
     /// ID of deployment. Used if type is "deployment"
-    #[serde(rename = "deploymentId")]
     pub deployment_id: String,
     /// Type of deployment. Possible values are "function", "site". Used if rule's type is "deployment".
-    #[serde(
-        rename = "deploymentResourceType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_resource_type: Option<String>,
     /// ID of deployment's resource (site or function ID). Used if type is "deployment"
-    #[serde(rename = "deploymentResourceId")]
     pub deployment_resource_id: String,
     /// Name of Git branch that updates rule. Used if type is "deployment"
-    #[serde(rename = "deploymentVcsProviderBranch")]
     pub deployment_vcs_provider_branch: String,
     /// Domain verification status. Possible values are "unverified", "verifying", "verified"
     pub status: String,
     /// Logs from rule verification or certificate generation. Certificate generation logs are prioritized if both are available.
     pub logs: String,
     /// Certificate auto-renewal date in ISO 8601 format.
-    #[serde(rename = "renewAt", default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub renew_at: Option<OffsetDateTime>,
 }

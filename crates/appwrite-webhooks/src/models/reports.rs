@@ -10,6 +10,7 @@ use crate::models::*;
 
 /// Appwrite's `Insight` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Insight {
     /// Insight ID.
     #[serde(rename = "$id")]
@@ -21,7 +22,6 @@ pub struct Insight {
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
     /// Parent report ID. Insights always belong to a report.
-    #[serde(rename = "reportId")]
     pub report_id: String,
     /// Insight type. One of databaseIndex (legacy), tablesDBIndex, documentsDBIndex, vectorsDBIndex, databasePerformance, sitePerformance, siteAccessibility, siteSeo, functionPerformance. The index types are engine-specific so each CTA can pair the right service+method (databases.createIndex, tablesDB.createIndex, documentsDB.createIndex, or vectorsDB.createIndex).
     pub r#type: String,
@@ -30,16 +30,12 @@ pub struct Insight {
     /// Insight status. One of active, dismissed.
     pub status: String,
     /// Type of the resource the insight is about. Plural noun, e.g. databases, sites, functions.
-    #[serde(rename = "resourceType")]
     pub resource_type: String,
     /// ID of the resource the insight is about.
-    #[serde(rename = "resourceId")]
     pub resource_id: String,
     /// Plural noun for the parent resource that contains the insight's resource, e.g. an insight about a column index on a table → resourceType=indexes, parentResourceType=tables. Empty when the resource has no parent.
-    #[serde(rename = "parentResourceType")]
     pub parent_resource_type: String,
     /// ID of the parent resource. Empty when the resource has no parent.
-    #[serde(rename = "parentResourceId")]
     pub parent_resource_id: String,
     /// Insight title.
     pub title: String,
@@ -48,30 +44,19 @@ pub struct Insight {
     /// List of call-to-action buttons attached to this insight.
     pub ctas: Vec<InsightCta>,
     /// Time the insight was analyzed in ISO 8601 format.
-    #[serde(
-        rename = "analyzedAt",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub analyzed_at: Option<OffsetDateTime>,
     /// Time the insight was dismissed in ISO 8601 format. Empty when not dismissed.
-    #[serde(
-        rename = "dismissedAt",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub dismissed_at: Option<OffsetDateTime>,
     /// User ID that dismissed the insight. Empty when not dismissed.
-    #[serde(
-        rename = "dismissedBy",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dismissed_by: Option<String>,
 }
 
 /// Appwrite's `InsightCTA` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct InsightCta {
     /// Human-readable label for the CTA, used in UI.
     pub label: String,
@@ -85,6 +70,7 @@ pub struct InsightCta {
 
 /// Appwrite's `Report` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// Report ID.
     #[serde(rename = "$id")]
@@ -96,7 +82,6 @@ pub struct Report {
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
     /// ID of the third-party app that submitted the report.
-    #[serde(rename = "appId")]
     pub app_id: String,
     /// Analyzer that produced this report. e.g. lighthouse, audit, databaseAnalyzer.
     pub r#type: String,
@@ -105,7 +90,6 @@ pub struct Report {
     /// Markdown summary describing the report.
     pub summary: String,
     /// Plural noun describing what the report analyzes, e.g. databases, sites, urls.
-    #[serde(rename = "targetType")]
     pub target_type: String,
     /// Free-form target identifier (URL for lighthouse, resource ID for db).
     pub target: String,
@@ -114,10 +98,6 @@ pub struct Report {
     /// Insights nested under this report.
     pub insights: Vec<Insight>,
     /// Time the report was analyzed in ISO 8601 format.
-    #[serde(
-        rename = "analyzedAt",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub analyzed_at: Option<OffsetDateTime>,
 }

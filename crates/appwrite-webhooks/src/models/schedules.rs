@@ -10,6 +10,7 @@ use crate::models::*;
 
 /// Appwrite's `Schedule` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Schedule {
     /// Schedule ID.
     #[serde(rename = "$id")]
@@ -21,20 +22,13 @@ pub struct Schedule {
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
     /// The resource type associated with this schedule.
-    #[serde(rename = "resourceType")]
     pub resource_type: String,
     /// The resource ID associated with this schedule.
-    #[serde(rename = "resourceId")]
     pub resource_id: String,
     /// Change-tracking timestamp used by the scheduler to detect resource changes in ISO 8601 format.
-    #[serde(
-        rename = "resourceUpdatedAt",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub resource_updated_at: Option<OffsetDateTime>,
     /// The project ID associated with this schedule.
-    #[serde(rename = "projectId")]
     pub project_id: String,
     /// The CRON schedule expression.
     pub schedule: String,

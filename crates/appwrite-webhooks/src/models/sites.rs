@@ -10,6 +10,7 @@ use crate::models::*;
 
 /// Appwrite's `Site` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Site {
     /// Site ID.
     #[serde(rename = "$id")]
@@ -31,36 +32,22 @@ pub struct Site {
     /// Site framework.
     pub framework: String,
     /// How many days to keep the non-active deployments before they will be automatically deleted.
-    #[serde(rename = "deploymentRetention")]
     pub deployment_retention: i64,
     /// Site's active deployment ID.
-    #[serde(rename = "deploymentId")]
     pub deployment_id: String,
     /// Active deployment creation date in ISO 8601 format.
-    #[serde(
-        rename = "deploymentCreatedAt",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub deployment_created_at: Option<OffsetDateTime>,
     /// Screenshot of active deployment with light theme preference file ID.
-    #[serde(rename = "deploymentScreenshotLight")]
     pub deployment_screenshot_light: String,
     /// Screenshot of active deployment with dark theme preference file ID.
-    #[serde(rename = "deploymentScreenshotDark")]
     pub deployment_screenshot_dark: String,
     /// Site's latest deployment ID.
-    #[serde(rename = "latestDeploymentId")]
     pub latest_deployment_id: String,
     /// Latest deployment creation date in ISO 8601 format.
-    #[serde(
-        rename = "latestDeploymentCreatedAt",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub latest_deployment_created_at: Option<OffsetDateTime>,
     /// Status of latest deployment. Possible values are "waiting", "processing", "building", "ready", and "failed".
-    #[serde(rename = "latestDeploymentStatus")]
     pub latest_deployment_status: String,
     /// Allowed permission scopes.
     pub scopes: Vec<String>,
@@ -69,50 +56,35 @@ pub struct Site {
     /// Site request timeout in seconds.
     pub timeout: i64,
     /// The install command used to install the site dependencies.
-    #[serde(rename = "installCommand")]
     pub install_command: String,
     /// The build command used to build the site.
-    #[serde(rename = "buildCommand")]
     pub build_command: String,
     /// Custom command to use when starting site runtime.
-    #[serde(rename = "startCommand")]
     pub start_command: String,
     /// The directory where the site build output is located.
-    #[serde(rename = "outputDirectory")]
     pub output_directory: String,
     /// Site VCS (Version Control System) installation id.
-    #[serde(rename = "installationId")]
     pub installation_id: String,
     /// VCS (Version Control System) Repository ID
-    #[serde(rename = "providerRepositoryId")]
     pub provider_repository_id: String,
     /// VCS (Version Control System) branch name
-    #[serde(rename = "providerBranch")]
     pub provider_branch: String,
     /// Path to site in VCS (Version Control System) repository
-    #[serde(rename = "providerRootDirectory")]
     pub provider_root_directory: String,
     /// Is VCS (Version Control System) connection is in silent mode? When in silence mode, no comments will be posted on the repository pull or merge requests
-    #[serde(rename = "providerSilentMode")]
     pub provider_silent_mode: bool,
     /// List of branch name patterns that trigger automatic deployments. Supports glob wildcards. Empty list deploys on all branches.
-    #[serde(rename = "providerBranches")]
     pub provider_branches: Vec<String>,
     /// List of file path patterns that trigger automatic deployments. Supports glob wildcards. Empty list deploys on all file changes.
-    #[serde(rename = "providerPaths")]
     pub provider_paths: Vec<String>,
     /// Machine specification for deployment builds.
-    #[serde(rename = "buildSpecification")]
     pub build_specification: String,
     /// Machine specification for SSR executions.
-    #[serde(rename = "runtimeSpecification")]
     pub runtime_specification: String,
     /// Site build runtime.
-    #[serde(rename = "buildRuntime")]
     pub build_runtime: String,
     /// Site framework adapter.
     pub adapter: String,
     /// Name of fallback file to use instead of 404 page. If null, Appwrite 404 page will be displayed.
-    #[serde(rename = "fallbackFile")]
     pub fallback_file: String,
 }

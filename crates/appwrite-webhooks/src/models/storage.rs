@@ -10,6 +10,7 @@ use crate::models::*;
 
 /// Appwrite's `Bucket` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Bucket {
     /// Bucket ID.
     #[serde(rename = "$id")]
@@ -24,17 +25,14 @@ pub struct Bucket {
     #[serde(rename = "$permissions")]
     pub permissions: Vec<String>,
     /// Whether file-level security is enabled. \[Learn more about permissions\](https://appwrite.io/docs/permissions).
-    #[serde(rename = "fileSecurity")]
     pub file_security: bool,
     /// Bucket name.
     pub name: String,
     /// Bucket enabled.
     pub enabled: bool,
     /// Maximum file size supported.
-    #[serde(rename = "maximumFileSize")]
     pub maximum_file_size: i64,
     /// Allowed file extensions.
-    #[serde(rename = "allowedFileExtensions")]
     pub allowed_file_extensions: Vec<String>,
     /// Compression algorithm chosen for compression. Will be one of none, \[gzip\](https://en.wikipedia.org/wiki/Gzip), or \[zstd\](https://en.wikipedia.org/wiki/Zstd).
     pub compression: String,
@@ -45,18 +43,17 @@ pub struct Bucket {
     /// Image transformations are enabled.
     pub transformations: bool,
     /// Total size of this bucket in bytes.
-    #[serde(rename = "totalSize")]
     pub total_size: i64,
 }
 
 /// Appwrite's `File` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct File {
     /// File ID.
     #[serde(rename = "$id")]
     pub id: String,
     /// Bucket ID.
-    #[serde(rename = "bucketId")]
     pub bucket_id: String,
     /// File creation date in ISO 8601 format.
     #[serde(rename = "$createdAt", with = "crate::models::datetime")]
@@ -76,19 +73,14 @@ pub struct File {
     /// File MD5 signature.
     pub signature: String,
     /// File mime type.
-    #[serde(rename = "mimeType")]
     pub mime_type: String,
     /// File original size in bytes.
-    #[serde(rename = "sizeOriginal")]
     pub size_original: i64,
     /// File actual stored size in bytes after compression and/or encryption.
-    #[serde(rename = "sizeActual")]
     pub size_actual: i64,
     /// Total number of chunks available
-    #[serde(rename = "chunksTotal")]
     pub chunks_total: i64,
     /// Total number of chunks uploaded
-    #[serde(rename = "chunksUploaded")]
     pub chunks_uploaded: i64,
     /// Whether file contents are encrypted at rest.
     pub encryption: bool,

@@ -10,6 +10,7 @@ use crate::models::*;
 
 /// Appwrite's `Membership` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Membership {
     /// Membership ID.
     #[serde(rename = "$id")]
@@ -21,22 +22,16 @@ pub struct Membership {
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
     /// User ID.
-    #[serde(rename = "userId")]
     pub user_id: String,
     /// User name. Hide this attribute by toggling membership privacy in the Console.
-    #[serde(rename = "userName")]
     pub user_name: String,
     /// User email address. Hide this attribute by toggling membership privacy in the Console.
-    #[serde(rename = "userEmail")]
     pub user_email: String,
     /// User phone number. Hide this attribute by toggling membership privacy in the Console.
-    #[serde(rename = "userPhone")]
     pub user_phone: String,
     /// Team ID.
-    #[serde(rename = "teamId")]
     pub team_id: String,
     /// Team name.
-    #[serde(rename = "teamName")]
     pub team_name: String,
     /// Date, the user has been invited to join the team in ISO 8601 format.
     #[serde(default, with = "crate::models::datetime::option")]
@@ -49,11 +44,7 @@ pub struct Membership {
     /// Multi factor authentication status, true if the user has MFA enabled or false otherwise. Hide this attribute by toggling membership privacy in the Console.
     pub mfa: bool,
     /// Most recent access date in ISO 8601 format. Show this attribute by toggling membership privacy in the Console.
-    #[serde(
-        rename = "userAccessedAt",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub user_accessed_at: Option<OffsetDateTime>,
     /// User list of roles
     pub roles: Vec<String>,
@@ -61,6 +52,7 @@ pub struct Membership {
 
 /// Appwrite's `Team` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Team {
     /// Team ID.
     #[serde(rename = "$id")]

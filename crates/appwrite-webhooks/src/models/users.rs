@@ -10,14 +10,13 @@ use crate::models::*;
 
 /// Appwrite's `AlgoArgon2` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AlgoArgon2 {
     /// Algo type.
     pub r#type: String,
     /// Memory used to compute hash.
-    #[serde(rename = "memoryCost")]
     pub memory_cost: i64,
     /// Amount of time consumed to compute hash
-    #[serde(rename = "timeCost")]
     pub time_cost: i64,
     /// Number of threads used to compute hash.
     pub threads: i64,
@@ -25,6 +24,7 @@ pub struct AlgoArgon2 {
 
 /// Appwrite's `AlgoBcrypt` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AlgoBcrypt {
     /// Algo type.
     pub r#type: String,
@@ -32,6 +32,7 @@ pub struct AlgoBcrypt {
 
 /// Appwrite's `AlgoMd5` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AlgoMd5 {
     /// Algo type.
     pub r#type: String,
@@ -39,6 +40,7 @@ pub struct AlgoMd5 {
 
 /// Appwrite's `AlgoPhpass` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AlgoPhpass {
     /// Algo type.
     pub r#type: String,
@@ -46,17 +48,15 @@ pub struct AlgoPhpass {
 
 /// Appwrite's `AlgoScrypt` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AlgoScrypt {
     /// Algo type.
     pub r#type: String,
     /// CPU complexity of computed hash.
-    #[serde(rename = "costCpu")]
     pub cost_cpu: i64,
     /// Memory complexity of computed hash.
-    #[serde(rename = "costMemory")]
     pub cost_memory: i64,
     /// Parallelization of computed hash.
-    #[serde(rename = "costParallel")]
     pub cost_parallel: i64,
     /// Length used to compute hash.
     pub length: i64,
@@ -64,21 +64,21 @@ pub struct AlgoScrypt {
 
 /// Appwrite's `AlgoScryptModified` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AlgoScryptModified {
     /// Algo type.
     pub r#type: String,
     /// Salt used to compute hash.
     pub salt: String,
     /// Separator used to compute hash.
-    #[serde(rename = "saltSeparator")]
     pub salt_separator: String,
     /// Key used to compute hash.
-    #[serde(rename = "signerKey")]
     pub signer_key: String,
 }
 
 /// Appwrite's `AlgoSha` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AlgoSha {
     /// Algo type.
     pub r#type: String,
@@ -86,6 +86,7 @@ pub struct AlgoSha {
 
 /// Appwrite's `Session` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Session {
     /// Session ID.
     #[serde(rename = "$id")]
@@ -97,7 +98,6 @@ pub struct Session {
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
     /// User ID.
-    #[serde(rename = "userId")]
     pub user_id: String,
     /// Session expiration date in ISO 8601 format.
     #[serde(default, with = "crate::models::datetime::option")]
@@ -105,64 +105,43 @@ pub struct Session {
     /// Session Provider.
     pub provider: String,
     /// Session Provider User ID.
-    #[serde(rename = "providerUid")]
     pub provider_uid: String,
     /// Session Provider Access Token.
-    #[serde(rename = "providerAccessToken")]
     pub provider_access_token: String,
     /// The date of when the access token expires in ISO 8601 format.
-    #[serde(
-        rename = "providerAccessTokenExpiry",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub provider_access_token_expiry: Option<OffsetDateTime>,
     /// Session Provider Refresh Token.
-    #[serde(rename = "providerRefreshToken")]
     pub provider_refresh_token: String,
     /// IP in use when the session was created.
     pub ip: String,
     /// Operating system code name. View list of \[available options\](https://github.com/appwrite/appwrite/blob/master/docs/lists/os.json).
-    #[serde(rename = "osCode")]
     pub os_code: String,
     /// Operating system name.
-    #[serde(rename = "osName")]
     pub os_name: String,
     /// Operating system version.
-    #[serde(rename = "osVersion")]
     pub os_version: String,
     /// Client type.
-    #[serde(rename = "clientType")]
     pub client_type: String,
     /// Client code name. View list of \[available options\](https://github.com/appwrite/appwrite/blob/master/docs/lists/clients.json).
-    #[serde(rename = "clientCode")]
     pub client_code: String,
     /// Client name.
-    #[serde(rename = "clientName")]
     pub client_name: String,
     /// Client version.
-    #[serde(rename = "clientVersion")]
     pub client_version: String,
     /// Client engine name.
-    #[serde(rename = "clientEngine")]
     pub client_engine: String,
     /// Client engine name.
-    #[serde(rename = "clientEngineVersion")]
     pub client_engine_version: String,
     /// Device name.
-    #[serde(rename = "deviceName")]
     pub device_name: String,
     /// Device brand name.
-    #[serde(rename = "deviceBrand")]
     pub device_brand: String,
     /// Device model name.
-    #[serde(rename = "deviceModel")]
     pub device_model: String,
     /// Country two-character ISO 3166-1 alpha code.
-    #[serde(rename = "countryCode")]
     pub country_code: String,
     /// Country name.
-    #[serde(rename = "countryName")]
     pub country_name: String,
     /// Returns true if this the current user session.
     pub current: bool,
@@ -171,16 +150,13 @@ pub struct Session {
     /// Secret used to authenticate the user. Only included if the request was made with an API key
     pub secret: String,
     /// Most recent date in ISO 8601 format when the session successfully passed MFA challenge.
-    #[serde(
-        rename = "mfaUpdatedAt",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub mfa_updated_at: Option<OffsetDateTime>,
 }
 
 /// Appwrite's `Target` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Target {
     /// Target ID.
     #[serde(rename = "$id")]
@@ -194,17 +170,11 @@ pub struct Target {
     /// Target Name.
     pub name: String,
     /// User ID.
-    #[serde(rename = "userId")]
     pub user_id: String,
     /// Provider ID.
-    #[serde(
-        rename = "providerId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_id: Option<String>,
     /// The target provider type. Can be one of the following: `email`, `sms` or `push`.
-    #[serde(rename = "providerType")]
     pub provider_type: String,
     /// The target identifier.
     pub identifier: String,
@@ -214,6 +184,7 @@ pub struct Target {
 
 /// Appwrite's `Token` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Token {
     /// Token ID.
     #[serde(rename = "$id")]
@@ -222,7 +193,6 @@ pub struct Token {
     #[serde(rename = "$createdAt", with = "crate::models::datetime")]
     pub created_at: OffsetDateTime,
     /// User ID.
-    #[serde(rename = "userId")]
     pub user_id: String,
     /// Token secret key. This will return an empty string unless the response is returned using an API key or as part of a webhook payload.
     pub secret: String,
@@ -235,6 +205,7 @@ pub struct Token {
 
 /// Appwrite's `User` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct User {
     /// User ID.
     #[serde(rename = "$id")]
@@ -254,11 +225,7 @@ pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
     /// Password hashing algorithm configuration. One of the models AlgoArgon2, AlgoScrypt, AlgoScryptModified, AlgoBcrypt, AlgoPhpass, AlgoSha, AlgoMd5.
-    #[serde(
-        rename = "hashOptions",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash_options: Option<serde_json::Value>,
     /// User registration date in ISO 8601 format.
     #[serde(default, with = "crate::models::datetime::option")]
@@ -268,56 +235,30 @@ pub struct User {
     /// Labels for the user.
     pub labels: Vec<String>,
     /// Password update time in ISO 8601 format.
-    #[serde(
-        rename = "passwordUpdate",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub password_update: Option<OffsetDateTime>,
     /// User email address.
     pub email: String,
     /// User phone number in E.164 format.
     pub phone: String,
     /// Email verification status.
-    #[serde(rename = "emailVerification")]
     pub email_verification: bool,
     /// Canonical form of the user email address.
-    #[serde(
-        rename = "emailCanonical",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_canonical: Option<String>,
     /// Whether the user email is from a free email provider.
-    #[serde(
-        rename = "emailIsFree",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_is_free: Option<bool>,
     /// Whether the user email is from a disposable email provider.
-    #[serde(
-        rename = "emailIsDisposable",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_is_disposable: Option<bool>,
     /// Whether the user email is from a corporate domain.
-    #[serde(
-        rename = "emailIsCorporate",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_is_corporate: Option<bool>,
     /// Whether the user email is in its canonical form.
-    #[serde(
-        rename = "emailIsCanonical",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_is_canonical: Option<bool>,
     /// Phone verification status.
-    #[serde(rename = "phoneVerification")]
     pub phone_verification: bool,
     /// Multi factor authentication status.
     pub mfa: bool,
@@ -326,20 +267,12 @@ pub struct User {
     /// A user-owned message receiver. A single user may have multiple e.g. emails, phones, and a browser. Each target is registered with a single provider.
     pub targets: Vec<Target>,
     /// Most recent access date in ISO 8601 format. This attribute is only updated again after 24 hours.
-    #[serde(
-        rename = "accessedAt",
-        default,
-        with = "crate::models::datetime::option"
-    )]
+    #[serde(default, with = "crate::models::datetime::option")]
     pub accessed_at: Option<OffsetDateTime>,
     /// Whether the user can impersonate other users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impersonator: Option<bool>,
     /// ID of the original actor performing the impersonation. Present only when the current request is impersonating another user. Internal audit logs attribute the action to this user, while the impersonated target is recorded only in internal audit payload data.
-    #[serde(
-        rename = "impersonatorUserId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impersonator_user_id: Option<String>,
 }

@@ -66,6 +66,7 @@ pub type AttributePolygon = ColumnPolygon;
 
 /// Appwrite's `AttributeRelationship` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AttributeRelationship {
     /// Attribute Key.
     pub key: String,
@@ -87,19 +88,14 @@ pub struct AttributeRelationship {
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
     /// The ID of the related collection.
-    #[serde(rename = "relatedCollection")]
     pub related_collection: String,
     /// The type of the relationship.
-    #[serde(rename = "relationType")]
     pub relation_type: String,
     /// Is the relationship two-way?
-    #[serde(rename = "twoWay")]
     pub two_way: bool,
     /// The key of the two-way relationship.
-    #[serde(rename = "twoWayKey")]
     pub two_way_key: String,
     /// How deleting the parent document will propagate to child documents.
-    #[serde(rename = "onDelete")]
     pub on_delete: String,
     /// Whether this is the parent or child side of the relationship
     pub side: String,
@@ -126,6 +122,7 @@ pub type AttributeVarchar = ColumnVarchar;
 /// Stands for every `Column*` variant: fields a variant adds are kept in `extra`; deserialize
 /// the same payload into the variant's own struct (e.g. `ColumnString`) for typed access.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Column {
     /// Column Key.
     pub key: String,
@@ -153,6 +150,7 @@ pub struct Column {
 
 /// Appwrite's `ColumnBigInt` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnBigint {
     /// Column Key.
     pub key: String,
@@ -186,6 +184,7 @@ pub struct ColumnBigint {
 
 /// Appwrite's `ColumnBoolean` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnBoolean {
     /// Column Key.
     pub key: String,
@@ -213,6 +212,7 @@ pub struct ColumnBoolean {
 
 /// Appwrite's `ColumnDatetime` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnDatetime {
     /// Column Key.
     pub key: String,
@@ -243,6 +243,7 @@ pub struct ColumnDatetime {
 
 /// Appwrite's `ColumnEmail` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnEmail {
     /// Column Key.
     pub key: String,
@@ -272,6 +273,7 @@ pub struct ColumnEmail {
 
 /// Appwrite's `ColumnEnum` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnEnum {
     /// Column Key.
     pub key: String,
@@ -303,6 +305,7 @@ pub struct ColumnEnum {
 
 /// Appwrite's `ColumnFloat` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnFloat {
     /// Column Key.
     pub key: String,
@@ -336,6 +339,7 @@ pub struct ColumnFloat {
 
 /// Appwrite's `ColumnInteger` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnInteger {
     /// Column Key.
     pub key: String,
@@ -369,6 +373,7 @@ pub struct ColumnInteger {
 
 /// Appwrite's `ColumnIP` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnIp {
     /// Column Key.
     pub key: String,
@@ -398,6 +403,7 @@ pub struct ColumnIp {
 
 /// Appwrite's `ColumnLine` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnLine {
     /// Column Key.
     pub key: String,
@@ -425,6 +431,7 @@ pub struct ColumnLine {
 
 /// Appwrite's `ColumnLongtext` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnLongtext {
     /// Column Key.
     pub key: String,
@@ -455,6 +462,7 @@ pub struct ColumnLongtext {
 
 /// Appwrite's `ColumnMediumtext` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnMediumtext {
     /// Column Key.
     pub key: String,
@@ -485,6 +493,7 @@ pub struct ColumnMediumtext {
 
 /// Appwrite's `ColumnPoint` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnPoint {
     /// Column Key.
     pub key: String,
@@ -512,6 +521,7 @@ pub struct ColumnPoint {
 
 /// Appwrite's `ColumnPolygon` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnPolygon {
     /// Column Key.
     pub key: String,
@@ -539,6 +549,7 @@ pub struct ColumnPolygon {
 
 /// Appwrite's `ColumnRelationship` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnRelationship {
     /// Column Key.
     pub key: String,
@@ -560,19 +571,14 @@ pub struct ColumnRelationship {
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
     /// The ID of the related table.
-    #[serde(rename = "relatedTable")]
     pub related_table: String,
     /// The type of the relationship.
-    #[serde(rename = "relationType")]
     pub relation_type: String,
     /// Is the relationship two-way?
-    #[serde(rename = "twoWay")]
     pub two_way: bool,
     /// The key of the two-way relationship.
-    #[serde(rename = "twoWayKey")]
     pub two_way_key: String,
     /// How deleting the parent document will propagate to child documents.
-    #[serde(rename = "onDelete")]
     pub on_delete: String,
     /// Whether this is the parent or child side of the relationship
     pub side: String,
@@ -580,6 +586,7 @@ pub struct ColumnRelationship {
 
 /// Appwrite's `ColumnString` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnString {
     /// Column Key.
     pub key: String,
@@ -612,6 +619,7 @@ pub struct ColumnString {
 
 /// Appwrite's `ColumnText` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnText {
     /// Column Key.
     pub key: String,
@@ -642,6 +650,7 @@ pub struct ColumnText {
 
 /// Appwrite's `ColumnURL` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnUrl {
     /// Column Key.
     pub key: String,
@@ -671,6 +680,7 @@ pub struct ColumnUrl {
 
 /// Appwrite's `ColumnVarchar` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnVarchar {
     /// Column Key.
     pub key: String,

@@ -11,6 +11,7 @@ use crate::models::*;
 
 /// Appwrite's `Collection` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Collection {
     /// Collection ID.
     #[serde(rename = "$id")]
@@ -25,29 +26,26 @@ pub struct Collection {
     #[serde(rename = "$permissions")]
     pub permissions: Vec<String>,
     /// Database ID.
-    #[serde(rename = "databaseId")]
     pub database_id: String,
     /// Collection name.
     pub name: String,
     /// Collection enabled. Can be 'enabled' or 'disabled'. When disabled, the collection is inaccessible to users, but remains accessible to Server SDKs using API keys.
     pub enabled: bool,
     /// Whether document-level permissions are enabled. \[Learn more about permissions\](https://appwrite.io/docs/permissions).
-    #[serde(rename = "documentSecurity")]
     pub document_security: bool,
     /// Collection attributes.
     pub attributes: Vec<Attribute>,
     /// Collection indexes.
     pub indexes: Vec<Index>,
     /// Maximum document size in bytes. Returns 0 when no limit applies.
-    #[serde(rename = "bytesMax")]
     pub bytes_max: i64,
     /// Currently used document size in bytes based on defined attributes.
-    #[serde(rename = "bytesUsed")]
     pub bytes_used: i64,
 }
 
 /// Appwrite's `ColumnIndex` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ColumnIndex {
     /// Index ID.
     #[serde(rename = "$id")]
@@ -77,6 +75,7 @@ pub struct ColumnIndex {
 
 /// Appwrite's `Database` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Database {
     /// Database ID.
     #[serde(rename = "$id")]
@@ -103,6 +102,7 @@ pub struct Database {
 /// `T` holds the fields Appwrite does not declare (the user's own data): a JSON map by
 /// default, or your own `Deserialize` type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[serde(bound(deserialize = "T: DeserializeOwned", serialize = "T: Serialize"))]
 pub struct Document<T = JsonMap> {
     /// Document ID.
@@ -137,6 +137,7 @@ pub struct Document<T = JsonMap> {
 
 /// Appwrite's `Index` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Index {
     /// Index ID.
     #[serde(rename = "$id")]
@@ -169,6 +170,7 @@ pub struct Index {
 /// `T` holds the fields Appwrite does not declare (the user's own data): a JSON map by
 /// default, or your own `Deserialize` type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[serde(bound(deserialize = "T: DeserializeOwned", serialize = "T: Serialize"))]
 pub struct Row<T = JsonMap> {
     /// Row ID.
@@ -203,6 +205,7 @@ pub struct Row<T = JsonMap> {
 
 /// Appwrite's `Table` response model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Table {
     /// Table ID.
     #[serde(rename = "$id")]
@@ -217,23 +220,19 @@ pub struct Table {
     #[serde(rename = "$permissions")]
     pub permissions: Vec<String>,
     /// Database ID.
-    #[serde(rename = "databaseId")]
     pub database_id: String,
     /// Table name.
     pub name: String,
     /// Table enabled. Can be 'enabled' or 'disabled'. When disabled, the table is inaccessible to users, but remains accessible to Server SDKs using API keys.
     pub enabled: bool,
     /// Whether row-level permissions are enabled. \[Learn more about permissions\](https://appwrite.io/docs/permissions).
-    #[serde(rename = "rowSecurity")]
     pub row_security: bool,
     /// Table columns.
     pub columns: Vec<Column>,
     /// Table indexes.
     pub indexes: Vec<ColumnIndex>,
     /// Maximum row size in bytes. Returns 0 when no limit applies.
-    #[serde(rename = "bytesMax")]
     pub bytes_max: i64,
     /// Currently used row size in bytes based on defined columns.
-    #[serde(rename = "bytesUsed")]
     pub bytes_used: i64,
 }
