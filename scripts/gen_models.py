@@ -61,7 +61,17 @@ def camel(snake_name):
 
 
 def doc(text, indent=""):
-    text = " ".join(str(text).split()).replace("[", "\\[").replace("]", "\\]").replace("<", "&lt;").replace(">", "&gt;")
+    text = " ".join(str(text).split()).replace("<", "&lt;").replace(">", "&gt;")
+    # Appwrite's markdown links stay links; other brackets are text, not intra-doc links; bare
+    # URLs become autolinks.
+    links = []
+    def keep(m):
+        links.append(m.group(0))
+        return f"\0{len(links) - 1}\0"
+    text = re.sub(r"\[[^\]]+\]\(https?://[^)\s]+\)", keep, text)
+    text = text.replace("[", "\\[").replace("]", "\\]")
+    text = re.sub(r"(?<![<(])(https?://[^\s)]+[^\s).,])", r"<\1>", text)
+    text = re.sub(r"\0(\d+)\0", lambda m: links[int(m.group(1))], text)
     return f"{indent}/// {text}\n" if text else ""
 
 

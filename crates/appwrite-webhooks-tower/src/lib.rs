@@ -2,7 +2,7 @@
 //!
 //! The layer reads the request body (bounded by the verifier's limit), checks the signature
 //! over the raw bytes as they arrive, and then calls the inner service with the verified
-//! [`Delivery`] in the request extensions and the same bytes as the request body — shared, not
+//! [`Delivery`](appwrite_webhooks::Delivery) in the request extensions and the same bytes as the request body — shared, not
 //! copied. Rejections are answered by the layer: `401` for a missing or wrong signature, `400`
 //! for malformed requests, `413` for bodies over the limit, each with a short text body.
 //!

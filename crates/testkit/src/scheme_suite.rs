@@ -3,9 +3,9 @@
 //!
 //! The server under test must:
 //! - verify with [`timestamped_verifier`] or [`generic_verifier`] (two keys, body limit
-//!   [`LIMIT`](crate::http_suite::LIMIT), an in-memory replay guard);
+//!   [`LIMIT`], an in-memory replay guard);
 //! - answer `POST /hook` with its adapter, and on success `200` with the body
-//!   [`expected_body`](crate::http_suite::expected_body) of the delivery's event;
+//!   [`expected_body`] of the delivery's event;
 //! - answer rejections with the adapter's status and the error's text.
 
 use std::net::SocketAddr;

@@ -21,10 +21,10 @@ pub struct Bucket {
     /// Bucket update date in ISO 8601 format.
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
-    /// Bucket permissions. \[Learn more about permissions\](https://appwrite.io/docs/permissions).
+    /// Bucket permissions. [Learn more about permissions](https://appwrite.io/docs/permissions).
     #[serde(rename = "$permissions")]
     pub permissions: Vec<String>,
-    /// Whether file-level security is enabled. \[Learn more about permissions\](https://appwrite.io/docs/permissions).
+    /// Whether file-level security is enabled. [Learn more about permissions](https://appwrite.io/docs/permissions).
     pub file_security: bool,
     /// Bucket name.
     pub name: String,
@@ -34,7 +34,7 @@ pub struct Bucket {
     pub maximum_file_size: i64,
     /// Allowed file extensions.
     pub allowed_file_extensions: Vec<String>,
-    /// Compression algorithm chosen for compression. Will be one of none, \[gzip\](https://en.wikipedia.org/wiki/Gzip), or \[zstd\](https://en.wikipedia.org/wiki/Zstd).
+    /// Compression algorithm chosen for compression. Will be one of none, [gzip](https://en.wikipedia.org/wiki/Gzip), or [zstd](https://en.wikipedia.org/wiki/Zstd).
     pub compression: String,
     /// Bucket is encrypted.
     pub encryption: bool,
@@ -61,7 +61,7 @@ pub struct File {
     /// File update date in ISO 8601 format.
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
-    /// File permissions. \[Learn more about permissions\](https://appwrite.io/docs/permissions).
+    /// File permissions. [Learn more about permissions](https://appwrite.io/docs/permissions).
     #[serde(rename = "$permissions")]
     pub permissions: Vec<String>,
     /// File name.
@@ -84,6 +84,6 @@ pub struct File {
     pub chunks_uploaded: i64,
     /// Whether file contents are encrypted at rest.
     pub encryption: bool,
-    /// Compression algorithm used for the file. Will be one of none, \[gzip\](https://en.wikipedia.org/wiki/Gzip), or \[zstd\](https://en.wikipedia.org/wiki/Zstd).
+    /// Compression algorithm used for the file. Will be one of none, [gzip](https://en.wikipedia.org/wiki/Gzip), or [zstd](https://en.wikipedia.org/wiki/Zstd).
     pub compression: String,
 }

@@ -115,7 +115,7 @@ pub struct Session {
     pub provider_refresh_token: String,
     /// IP in use when the session was created.
     pub ip: String,
-    /// Operating system code name. View list of \[available options\](https://github.com/appwrite/appwrite/blob/master/docs/lists/os.json).
+    /// Operating system code name. View list of [available options](https://github.com/appwrite/appwrite/blob/master/docs/lists/os.json).
     pub os_code: String,
     /// Operating system name.
     pub os_name: String,
@@ -123,7 +123,7 @@ pub struct Session {
     pub os_version: String,
     /// Client type.
     pub client_type: String,
-    /// Client code name. View list of \[available options\](https://github.com/appwrite/appwrite/blob/master/docs/lists/clients.json).
+    /// Client code name. View list of [available options](https://github.com/appwrite/appwrite/blob/master/docs/lists/clients.json).
     pub client_code: String,
     /// Client name.
     pub client_name: String,

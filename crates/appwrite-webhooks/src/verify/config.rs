@@ -130,7 +130,7 @@ impl Verifier {
 
     /// Also accepts deliveries signed with `key`: for a key rotation, add the new key beside the
     /// old one, regenerate the key in Appwrite, then drop the old key once
-    /// [`Delivery::key_index`] stops reporting it. Each extra key costs one more HMAC per
+    /// [`Delivery::key_index`](crate::Delivery::key_index) stops reporting it. Each extra key costs one more HMAC per
     /// request.
     ///
     /// ```
@@ -171,7 +171,7 @@ impl Verifier {
         self
     }
 
-    /// Sets the largest body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`], 5 MiB).
+    /// Sets the largest body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`](crate::DEFAULT_BODY_LIMIT), 5 MiB).
     /// Larger bodies fail with [`Error::BodyTooLarge`] (413) — before reading when the request
     /// declares its `Content-Length`, and as soon as the limit is passed otherwise.
     ///

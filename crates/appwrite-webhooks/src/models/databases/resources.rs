@@ -22,7 +22,7 @@ pub struct Collection {
     /// Collection update date in ISO 8601 format.
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
-    /// Collection permissions. \[Learn more about permissions\](https://appwrite.io/docs/permissions).
+    /// Collection permissions. [Learn more about permissions](https://appwrite.io/docs/permissions).
     #[serde(rename = "$permissions")]
     pub permissions: Vec<String>,
     /// Database ID.
@@ -31,7 +31,7 @@ pub struct Collection {
     pub name: String,
     /// Collection enabled. Can be 'enabled' or 'disabled'. When disabled, the collection is inaccessible to users, but remains accessible to Server SDKs using API keys.
     pub enabled: bool,
-    /// Whether document-level permissions are enabled. \[Learn more about permissions\](https://appwrite.io/docs/permissions).
+    /// Whether document-level permissions are enabled. [Learn more about permissions](https://appwrite.io/docs/permissions).
     pub document_security: bool,
     /// Collection attributes.
     pub attributes: Vec<Attribute>,
@@ -127,7 +127,7 @@ pub struct Document<T = JsonMap> {
     /// Document update date in ISO 8601 format.
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
-    /// Document permissions. \[Learn more about permissions\](https://appwrite.io/docs/permissions).
+    /// Document permissions. [Learn more about permissions](https://appwrite.io/docs/permissions).
     #[serde(rename = "$permissions", default)]
     pub permissions: Vec<String>,
     /// The fields Appwrite does not declare: the user's own columns or preferences.
@@ -195,7 +195,7 @@ pub struct Row<T = JsonMap> {
     /// Row update date in ISO 8601 format.
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
-    /// Row permissions. \[Learn more about permissions\](https://appwrite.io/docs/permissions).
+    /// Row permissions. [Learn more about permissions](https://appwrite.io/docs/permissions).
     #[serde(rename = "$permissions", default)]
     pub permissions: Vec<String>,
     /// The fields Appwrite does not declare: the user's own columns or preferences.
@@ -216,7 +216,7 @@ pub struct Table {
     /// Table update date in ISO 8601 format.
     #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
     pub updated_at: OffsetDateTime,
-    /// Table permissions. \[Learn more about permissions\](https://appwrite.io/docs/permissions).
+    /// Table permissions. [Learn more about permissions](https://appwrite.io/docs/permissions).
     #[serde(rename = "$permissions")]
     pub permissions: Vec<String>,
     /// Database ID.
@@ -225,7 +225,7 @@ pub struct Table {
     pub name: String,
     /// Table enabled. Can be 'enabled' or 'disabled'. When disabled, the table is inaccessible to users, but remains accessible to Server SDKs using API keys.
     pub enabled: bool,
-    /// Whether row-level permissions are enabled. \[Learn more about permissions\](https://appwrite.io/docs/permissions).
+    /// Whether row-level permissions are enabled. [Learn more about permissions](https://appwrite.io/docs/permissions).
     pub row_security: bool,
     /// Table columns.
     pub columns: Vec<Column>,
