@@ -5,12 +5,13 @@ use std::fmt;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
+use crate::crypto::hex::hex;
+use crate::crypto::signature::Signature;
 use crate::error::Error;
 use crate::events::event::Event;
 use crate::events::name::EventName;
-use crate::replay::Fingerprint;
+use crate::headers::DeliveryHeaders;
 use crate::scheme::Scheme;
-use crate::verify::signature::Signature;
 
 /// A delivery whose signature has been verified.
 ///
@@ -39,22 +40,11 @@ use crate::verify::signature::Signature;
 /// ```
 #[derive(Clone)]
 pub struct Delivery<B = Bytes> {
+    pub(crate) scheme: Scheme,
     pub(crate) meta: DeliveryHeaders,
     pub(crate) signature: Signature,
     pub(crate) key_index: usize,
     pub(crate) body: B,
-}
-
-/// The headers of one request, parsed once by its scheme.
-#[derive(Clone, Debug)]
-pub(crate) struct DeliveryHeaders {
-    pub(crate) scheme: Scheme,
-    pub(crate) timestamp: Option<u64>,
-    pub(crate) webhook_id: String,
-    pub(crate) webhook_name: Option<String>,
-    pub(crate) project_id: String,
-    pub(crate) user_id: Option<String>,
-    pub(crate) events: String,
 }
 
 impl<B: AsRef<[u8]>> Delivery<B> {
@@ -139,7 +129,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert_eq!(d.scheme(), appwrite_webhooks::Scheme::Appwrite);
     /// ```
     pub fn scheme(&self) -> Scheme {
-        self.meta.scheme
+        self.scheme
     }
 
     /// The signed `X-Appwrite-Webhook-Timestamp` (unix seconds) of a [`Scheme::Timestamped`]
@@ -156,7 +146,12 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// What the replay guard claims for this delivery; the scheme decides (see
     /// [`ReplayGuard`](crate::ReplayGuard)).
     pub(crate) fn fingerprint(&self) -> Fingerprint {
-        self.meta.scheme.fingerprint(&self.signature, self.body())
+        match self.scheme.envelope_id(self.body()) {
+            Some(id) => Fingerprint::digest(&[self.scheme.name().as_bytes(), b"\0", id.as_bytes()]),
+            // Appwrite's signature is an HMAC over URL and body: the same bytes to the same
+            // webhook, the same delivery.
+            None => Fingerprint::from_signature(&self.signature),
+        }
     }
 
     /// Which key verified the delivery: its position among the verifier's keys, in the order
@@ -217,9 +212,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert_eq!((name.service(), name.user_id()), ("users", Some("u1")));
     /// ```
     pub fn primary_event(&self) -> Option<EventName> {
-        self.meta
-            .scheme
-            .primary_event(&self.meta.events, self.body())
+        self.scheme.primary_event(&self.meta.events, self.body())
     }
 
     /// The typed event: the variant is decided by [`primary_event`](Self::primary_event) and
@@ -241,7 +234,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// [`GenericEnvelope`](crate::GenericEnvelope) to type the data yourself).
     pub fn event(&self) -> Result<Event, Error> {
         let primary = self.primary_event();
-        self.meta.scheme.event(primary.as_ref(), self.body())
+        self.scheme.event(primary.as_ref(), self.body())
     }
 
     /// The same delivery with its body copied into [`Bytes`], to keep past the borrow.
@@ -253,6 +246,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     pub fn into_owned(self) -> Delivery<Bytes> {
         Delivery {
             body: Bytes::copy_from_slice(self.body.as_ref()),
+            scheme: self.scheme,
             meta: self.meta,
             signature: self.signature,
             key_index: self.key_index,
@@ -276,7 +270,7 @@ impl Delivery<Bytes> {
 impl<B: AsRef<[u8]>> fmt::Debug for Delivery<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Delivery")
-            .field("scheme", &self.meta.scheme)
+            .field("scheme", &self.scheme)
             .field("timestamp", &self.meta.timestamp)
             .field("webhook_id", &self.meta.webhook_id)
             .field("webhook_name", &self.meta.webhook_name)
@@ -287,5 +281,69 @@ impl<B: AsRef<[u8]>> fmt::Debug for Delivery<B> {
             .field("key_index", &self.key_index)
             .field("body_len", &self.body.as_ref().len())
             .finish()
+    }
+}
+
+/// What identifies a delivery to the replay guard: up to 32 bytes, chosen by the delivery's
+/// scheme (see the module docs). Its `Display` is lower-case hex, for stores that key on text.
+///
+/// ```
+/// use appwrite_webhooks::Fingerprint;
+/// let fingerprint = Fingerprint::new(&[0xab; 20]);
+/// assert_eq!(fingerprint.as_bytes().len(), 20);
+/// assert_eq!(fingerprint.to_string(), "ab".repeat(20));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint {
+    bytes: [u8; Self::MAX_LEN],
+    len: u8,
+}
+
+impl Fingerprint {
+    /// The longest fingerprint, in bytes.
+    pub const MAX_LEN: usize = 32;
+
+    /// A fingerprint of `bytes`; bytes past [`MAX_LEN`](Self::MAX_LEN) are not kept. For
+    /// stores' tests; the guard computes deliveries' fingerprints itself.
+    pub fn new(bytes: &[u8]) -> Self {
+        let len = bytes.len().min(Self::MAX_LEN);
+        let mut fingerprint = Self {
+            bytes: [0; Self::MAX_LEN],
+            len: len as u8,
+        };
+        fingerprint.bytes[..len].copy_from_slice(&bytes[..len]);
+        fingerprint
+    }
+
+    /// The signature's tag.
+    pub(crate) fn from_signature(signature: &Signature) -> Self {
+        Self::new(signature.as_bytes())
+    }
+
+    /// A SHA-1 digest of `parts`, one after another.
+    pub(crate) fn digest(parts: &[&[u8]]) -> Self {
+        use sha1::{Digest, Sha1};
+        let mut hash = Sha1::new();
+        for part in parts {
+            hash.update(part);
+        }
+        Self::new(&hash.finalize())
+    }
+
+    /// The fingerprint's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex(self.as_bytes()))
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
     }
 }

@@ -104,7 +104,7 @@ pub enum Error {
 
     /// The replay guard's store is unavailable and the guard fails closed.
     #[error("{0}")]
-    ReplayStore(#[source] crate::replay::StoreError),
+    ReplayStore(#[source] StoreError),
 
     /// The body was verified but is not the JSON its event promises.
     #[error("payload is not valid JSON for this event: {0}")]
@@ -139,6 +139,11 @@ impl Error {
         }
     }
 }
+
+/// A store's failure (connection lost, timeout): the guard applies its [`StoreFailure`] policy.
+#[derive(Debug, thiserror::Error)]
+#[error("replay store unavailable: {0}")]
+pub struct StoreError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
 /// Why a signature header value is not a tag of the verifier's scheme.
 ///

@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use crate::delivery::Delivery;
 use crate::error::Error;
 use crate::events::event::Event;
+use crate::scheme::{GenericEnvelope, TimestampedEnvelope};
 
 /// A type made from a verified delivery: the typed [`Event`], the [`Delivery`] itself, your own
 /// payload type through [`Payload`], or a pair of them.
@@ -66,5 +67,17 @@ impl<T: FromDelivery> FromDelivery for (Delivery<Bytes>, T) {
     fn from_delivery(delivery: Delivery<Bytes>) -> Result<Self, Error> {
         let other = T::from_delivery(delivery.clone())?;
         Ok((delivery, other))
+    }
+}
+
+impl FromDelivery for TimestampedEnvelope {
+    fn from_delivery(delivery: Delivery<Bytes>) -> Result<Self, Error> {
+        Self::parse(delivery.body())
+    }
+}
+
+impl<T: DeserializeOwned> FromDelivery for GenericEnvelope<T> {
+    fn from_delivery(delivery: Delivery<Bytes>) -> Result<Self, Error> {
+        Self::parse(delivery.body())
     }
 }

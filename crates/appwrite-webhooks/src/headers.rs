@@ -47,6 +47,17 @@ fn display_name(name: &HeaderName) -> &'static str {
     }
 }
 
+/// The headers of one request, parsed once by its scheme.
+#[derive(Clone, Debug)]
+pub(crate) struct DeliveryHeaders {
+    pub(crate) timestamp: Option<u64>,
+    pub(crate) webhook_id: String,
+    pub(crate) webhook_name: Option<String>,
+    pub(crate) project_id: String,
+    pub(crate) user_id: Option<String>,
+    pub(crate) events: String,
+}
+
 /// A header the scheme requires: present once, UTF-8 (webhook names can hold any text).
 pub(crate) fn required(headers: &HeaderMap, name: &HeaderName) -> Result<String, Error> {
     single(headers, name)?

@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod crypto;
 mod delivery;
 mod error;
 mod events;
@@ -60,22 +61,19 @@ mod scheme;
 pub mod sender;
 mod verify;
 
-pub use delivery::Delivery;
-pub use error::{Error, MalformedSignature};
+pub use crypto::key::SigningKey;
+pub use crypto::signature::Signature;
+pub use delivery::{Delivery, Fingerprint};
+pub use error::{Error, MalformedSignature, StoreError};
 pub use events::event::{Action, DatabaseApi, DeploymentOwner, Event, TokenKind};
 pub use events::kind::EventKind;
 pub use events::name::{EventName, InvalidEventName};
 pub use events::pattern::Pattern;
 pub use extract::{FromDelivery, Payload};
-pub use replay::{
-    Claim, Fingerprint, MemoryStore, ReplayGuard, ReplayStore, StoreError, StoreFailure,
-    StoreFuture,
-};
+pub use replay::{Claim, MemoryStore, ReplayGuard, ReplayStore, StoreFailure, StoreFuture};
 pub use router::{DispatchError, Dispatched, HandlerError, Incoming, Router};
 pub use scheme::{GenericEnvelope, Scheme, TimestampedEnvelope, UnknownScheme};
 #[cfg(feature = "sender")]
 pub use scheme::{sign, sign_generic, sign_timestamped};
-pub use verify::key::SigningKey;
-pub use verify::signature::Signature;
 pub use verify::url::ProxyHeaders;
 pub use verify::verifier::{DEFAULT_BODY_LIMIT, Verifier};

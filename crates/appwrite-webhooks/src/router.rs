@@ -256,8 +256,8 @@ impl DispatchError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Verifier;
     use crate::sender::DeliveryBuilder;
+    use crate::verify::verifier::Verifier;
     use std::sync::Mutex;
 
     fn delivery(name: &str, body: &str) -> Delivery<Bytes> {

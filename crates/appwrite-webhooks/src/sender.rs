@@ -19,10 +19,10 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, header};
 
+use crate::crypto::key::SigningKey;
 use crate::delivery::Delivery;
 use crate::events::name::EventName;
 use crate::scheme::{Outgoing, Scheme};
-use crate::verify::key::SigningKey;
 use crate::verify::verifier::Verifier;
 
 /// The `User-Agent` Appwrite's webhook worker sends (version of the sample data).

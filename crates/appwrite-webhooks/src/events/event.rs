@@ -14,6 +14,7 @@ use crate::models::{
 /// assert_eq!(Action::from("archive"), Action::Other("archive".into()));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Action {
     /// `create`
     Create,
@@ -46,6 +47,7 @@ impl From<&str> for Action {
 /// assert_eq!(DatabaseApi::from_service("tablesdb"), Some(DatabaseApi::TablesDb));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DatabaseApi {
     /// `databases.` names (the legacy API, and the mirror of `tablesdb.`).
     Databases,
@@ -76,6 +78,7 @@ impl DatabaseApi {
 
 /// Which kind of token a `users.*` token event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TokenKind {
     /// `users.[userId].recovery.[tokenId]`: a password recovery.
     Recovery,
@@ -87,6 +90,7 @@ pub enum TokenKind {
 
 /// What owns a deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DeploymentOwner {
     /// `functions.[functionId].deployments.*`
     Function(String),

@@ -1,7 +1,7 @@
 //! Appwrite's expansion of one concrete event into every name it announces: wildcard variants,
 //! parent resources, and the mirrored names of database events.
 
-use crate::events::name::EventName;
+use crate::events::name::{EventName, mirror_word};
 
 impl EventName {
     /// Every name Appwrite sends in `X-Appwrite-Webhook-Events` for this (concrete) event: the
@@ -67,19 +67,6 @@ fn star_masks(n: usize) -> Vec<u32> {
     masks.extend((1..all).rev());
     masks.dedup();
     masks
-}
-
-/// The twin resource word in the other database vocabulary.
-pub(crate) fn mirror_word(word: &str) -> Option<&'static str> {
-    Some(match word {
-        "tables" => "collections",
-        "collections" => "tables",
-        "rows" => "documents",
-        "documents" => "rows",
-        "columns" => "attributes",
-        "attributes" => "columns",
-        _ => return None,
-    })
 }
 
 /// `segments` joined, followed by their mirrors in Appwrite's order.

@@ -3,8 +3,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::events::expand::mirror_word;
-
 /// Actions Appwrite puts after a resource. A name whose segment in this position is one of
 /// these, followed by one more segment, has an attribute (`users.u1.update.email`).
 const KNOWN_ACTIONS: [&str; 4] = ["create", "update", "delete", "upsert"];
@@ -341,6 +339,19 @@ impl AsRef<str> for EventName {
     fn as_ref(&self) -> &str {
         &self.raw
     }
+}
+
+/// The twin resource word in the other database vocabulary.
+pub(crate) fn mirror_word(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "tables" => "collections",
+        "collections" => "tables",
+        "rows" => "documents",
+        "documents" => "rows",
+        "columns" => "attributes",
+        "attributes" => "columns",
+        _ => return None,
+    })
 }
 
 /// The most specific concrete name in a comma-joined events header (most segments; the first

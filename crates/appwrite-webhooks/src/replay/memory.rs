@@ -6,7 +6,8 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::replay::{Fingerprint, ReplayStore, StoreFuture};
+use crate::delivery::Fingerprint;
+use crate::replay::{ReplayStore, StoreFuture};
 
 /// A bounded in-memory store: claims expire with their TTL, and past `capacity` live claims the
 /// oldest are forgotten first, so a flood of unique deliveries cannot grow memory without bound

@@ -34,84 +34,13 @@ use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
 
-use crate::delivery::Delivery;
-use crate::error::Error;
-use crate::verify::mac::hex;
-use crate::verify::signature::Signature;
+use crate::delivery::{Delivery, Fingerprint};
+use crate::error::{Error, StoreError};
 
 pub use memory::MemoryStore;
 
-/// What identifies a delivery to the replay guard: up to 32 bytes, chosen by the delivery's
-/// scheme (see the module docs). Its `Display` is lower-case hex, for stores that key on text.
-///
-/// ```
-/// use appwrite_webhooks::Fingerprint;
-/// let fingerprint = Fingerprint::new(&[0xab; 20]);
-/// assert_eq!(fingerprint.as_bytes().len(), 20);
-/// assert_eq!(fingerprint.to_string(), "ab".repeat(20));
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fingerprint {
-    bytes: [u8; Self::MAX_LEN],
-    len: u8,
-}
-
-impl Fingerprint {
-    /// The longest fingerprint, in bytes.
-    pub const MAX_LEN: usize = 32;
-
-    /// A fingerprint of `bytes`; bytes past [`MAX_LEN`](Self::MAX_LEN) are not kept. For
-    /// stores' tests; the guard computes deliveries' fingerprints itself.
-    pub fn new(bytes: &[u8]) -> Self {
-        let len = bytes.len().min(Self::MAX_LEN);
-        let mut fingerprint = Self {
-            bytes: [0; Self::MAX_LEN],
-            len: len as u8,
-        };
-        fingerprint.bytes[..len].copy_from_slice(&bytes[..len]);
-        fingerprint
-    }
-
-    /// The signature's tag.
-    pub(crate) fn from_signature(signature: &Signature) -> Self {
-        Self::new(signature.as_bytes())
-    }
-
-    /// A SHA-1 digest of `parts`, one after another.
-    pub(crate) fn digest(parts: &[&[u8]]) -> Self {
-        use sha1::{Digest, Sha1};
-        let mut hash = Sha1::new();
-        for part in parts {
-            hash.update(part);
-        }
-        Self::new(&hash.finalize())
-    }
-
-    /// The fingerprint's bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
-
-impl fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex(self.as_bytes()))
-    }
-}
-
-impl fmt::Debug for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Fingerprint({self})")
-    }
-}
-
 /// A boxed, sendable future, as [`ReplayStore`] returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
-
-/// A store's failure (connection lost, timeout): the guard applies its [`StoreFailure`] policy.
-#[derive(Debug, thiserror::Error)]
-#[error("replay store unavailable: {0}")]
-pub struct StoreError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
 /// Where claims are kept: in memory ([`MemoryStore`]), or shared between replicas
 /// (`appwrite-webhooks-redis`).

@@ -5,14 +5,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderName};
 
-use crate::delivery::DeliveryHeaders;
+use crate::crypto::signature::{Form, Signature};
 use crate::error::{Error, MalformedSignature};
 use crate::headers::{
-    WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID, WEBHOOK_SIGNATURE,
-    WEBHOOK_USER_ID, optional, required,
+    DeliveryHeaders, WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID,
+    WEBHOOK_SIGNATURE, WEBHOOK_USER_ID, optional, required,
 };
-use crate::scheme::Scheme;
-use crate::verify::signature::{Form, Signature};
 
 pub(super) const SIGNATURE: HeaderName = WEBHOOK_SIGNATURE;
 
@@ -49,9 +47,8 @@ pub(super) fn rebuilt_prefixes(urls: &[String]) -> Vec<Vec<u8>> {
 }
 
 /// Appwrite always sends the id, project and events headers; name and user may be empty.
-pub(super) fn parse_headers(scheme: Scheme, headers: &HeaderMap) -> Result<DeliveryHeaders, Error> {
+pub(super) fn parse_headers(headers: &HeaderMap) -> Result<DeliveryHeaders, Error> {
     Ok(DeliveryHeaders {
-        scheme,
         timestamp: None,
         webhook_id: required(headers, &WEBHOOK_ID)?,
         webhook_name: optional(headers, &WEBHOOK_NAME)?,
@@ -72,8 +69,8 @@ pub(super) fn parse_headers(scheme: Scheme, headers: &HeaderMap) -> Result<Deliv
 /// assert_eq!(sig.len(), 28);
 /// ```
 #[cfg(feature = "sender")]
-pub fn sign(key: impl Into<crate::SigningKey>, url: &str, body: &[u8]) -> String {
-    use crate::verify::mac::{Hash, KeyedMac};
+pub fn sign(key: impl Into<crate::crypto::key::SigningKey>, url: &str, body: &[u8]) -> String {
+    use crate::crypto::mac::{Hash, KeyedMac};
     let mut mac = KeyedMac::new(Hash::Sha1, &key.into()).absorbing(url.as_bytes());
     mac.update(body);
     STANDARD.encode(mac.finalize())

@@ -1,20 +1,16 @@
 //! The opt-in generic scheme: `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>`,
 //! with `X-Webhook-Id`, `X-Webhook-Event`, and a body `{ "id", "type", "created_at", "data" }`.
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-use crate::delivery::{Delivery, DeliveryHeaders};
+use crate::crypto::signature::{Form, Signature};
 use crate::error::{Error, MalformedSignature};
 use crate::events::event::Event;
-use crate::extract::FromDelivery;
-use crate::headers::{GENERIC_EVENT, GENERIC_ID, GENERIC_SIGNATURE, required};
+use crate::headers::{DeliveryHeaders, GENERIC_EVENT, GENERIC_ID, GENERIC_SIGNATURE, required};
 use crate::models::datetime;
-use crate::scheme::Scheme;
-use crate::verify::signature::{Form, Signature};
 
 pub(super) const SIGNATURE: HeaderName = GENERIC_SIGNATURE;
 
@@ -29,9 +25,8 @@ pub(super) fn parse_signature(value: &[u8]) -> Result<Signature, MalformedSignat
 }
 
 /// The webhook id and the event type; this scheme has no name, project or user headers.
-pub(super) fn parse_headers(scheme: Scheme, headers: &HeaderMap) -> Result<DeliveryHeaders, Error> {
+pub(super) fn parse_headers(headers: &HeaderMap) -> Result<DeliveryHeaders, Error> {
     Ok(DeliveryHeaders {
-        scheme,
         timestamp: None,
         webhook_id: required(headers, &GENERIC_ID)?,
         webhook_name: None,
@@ -78,12 +73,6 @@ impl<T: DeserializeOwned> GenericEnvelope<T> {
     }
 }
 
-impl<T: DeserializeOwned> FromDelivery for GenericEnvelope<T> {
-    fn from_delivery(delivery: Delivery<Bytes>) -> Result<Self, Error> {
-        Self::parse(delivery.body())
-    }
-}
-
 /// The scheme's events are not Appwrite's: [`Event::Unknown`] with the envelope's type and data.
 pub(super) fn event(body: &[u8]) -> Result<Event, Error> {
     let envelope = GenericEnvelope::<serde_json::Value>::parse(body)?;
@@ -112,8 +101,9 @@ pub(super) fn event_id(body: &[u8]) -> Option<String> {
 /// assert!(sig.starts_with("sha256=") && sig.len() == 71);
 /// ```
 #[cfg(feature = "sender")]
-pub fn sign_generic(key: impl Into<crate::SigningKey>, body: &[u8]) -> String {
-    use crate::verify::mac::{Hash, KeyedMac, hex};
+pub fn sign_generic(key: impl Into<crate::crypto::key::SigningKey>, body: &[u8]) -> String {
+    use crate::crypto::hex::hex;
+    use crate::crypto::mac::{Hash, KeyedMac};
     let mut mac = KeyedMac::new(Hash::Sha256, &key.into());
     mac.update(body);
     format!("{PREFIX}{}", hex(&mac.finalize()))

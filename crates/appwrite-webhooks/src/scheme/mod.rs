@@ -14,13 +14,12 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderName};
 
-use crate::delivery::DeliveryHeaders;
+use crate::crypto::mac::Hash;
+use crate::crypto::signature::Signature;
 use crate::error::{Error, MalformedSignature};
 use crate::events::event::Event;
 use crate::events::name::EventName;
-use crate::replay::Fingerprint;
-use crate::verify::mac::Hash;
-use crate::verify::signature::Signature;
+use crate::headers::DeliveryHeaders;
 
 pub use generic::GenericEnvelope;
 pub use timestamped::TimestampedEnvelope;
@@ -207,26 +206,19 @@ impl Scheme {
         timestamp: Option<u64>,
     ) -> Result<DeliveryHeaders, Error> {
         match self {
-            Self::Appwrite => appwrite::parse_headers(*self, headers),
-            Self::Timestamped { .. } => timestamped::parse_headers(*self, headers, timestamp),
-            Self::Generic => generic::parse_headers(*self, headers),
+            Self::Appwrite => appwrite::parse_headers(headers),
+            Self::Timestamped { .. } => timestamped::parse_headers(headers, timestamp),
+            Self::Generic => generic::parse_headers(headers),
         }
     }
 
-    /// What the replay guard claims for a verified delivery.
-    pub(crate) fn fingerprint(&self, signature: &Signature, body: &[u8]) -> Fingerprint {
-        let envelope_id = match self {
+    /// The id the scheme's envelope gives its event, for the replay guard: it stays the same
+    /// when the sender retries with a fresh timestamp and signature. Appwrite's body has none.
+    pub(crate) fn envelope_id(&self, body: &[u8]) -> Option<String> {
+        match self {
             Self::Appwrite => None,
             Self::Timestamped { .. } => timestamped::event_id(body),
             Self::Generic => generic::event_id(body),
-        };
-        match envelope_id {
-            // The opt-in schemes' envelopes carry an event id that stays the same when the
-            // sender retries with a fresh timestamp and signature.
-            Some(id) => Fingerprint::digest(&[self.name().as_bytes(), b"\0", id.as_bytes()]),
-            // Appwrite's signature is an HMAC over URL and body: the same bytes to the same
-            // webhook, the same delivery.
-            None => Fingerprint::from_signature(signature),
         }
     }
 
@@ -262,7 +254,7 @@ impl Scheme {
 /// What a sender signs and sends, whatever the scheme.
 #[cfg(feature = "sender")]
 pub(crate) struct Outgoing<'a> {
-    pub(crate) key: &'a crate::verify::key::SigningKey,
+    pub(crate) key: &'a crate::crypto::key::SigningKey,
     pub(crate) url: &'a str,
     pub(crate) body: &'a [u8],
     pub(crate) webhook_id: &'a str,
@@ -272,6 +264,34 @@ pub(crate) struct Outgoing<'a> {
     /// Comma-joined event names.
     pub(crate) events: &'a str,
     pub(crate) timestamp: Option<u64>,
+}
+
+impl Signature {
+    /// Decodes a signature header value as `scheme` writes it: base64 for
+    /// [`Scheme::Appwrite`], 64 hex digits for [`Scheme::Timestamped`], `sha256=` and 64 hex
+    /// digits for [`Scheme::Generic`]. The one parser; `str::parse` is this for Appwrite's.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Scheme, Signature, sign_generic};
+    ///
+    /// let header = sign_generic("k", b"{}");
+    /// let sig = Signature::parse(Scheme::Generic, header.as_bytes())?;
+    /// assert_eq!(sig.as_bytes().len(), 32);
+    /// assert_eq!(sig.to_string(), header);
+    /// # Ok::<(), appwrite_webhooks::MalformedSignature>(())
+    /// ```
+    pub fn parse(scheme: Scheme, value: &[u8]) -> Result<Self, MalformedSignature> {
+        scheme.parse_signature(value)
+    }
+}
+
+impl std::str::FromStr for Signature {
+    type Err = MalformedSignature;
+
+    /// Parses Appwrite's base64 form; see [`Signature::parse`] for the other schemes.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(Scheme::Appwrite, s.as_bytes())
+    }
 }
 
 impl fmt::Display for Scheme {

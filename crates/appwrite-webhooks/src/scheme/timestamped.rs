@@ -4,24 +4,20 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderName};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use crate::delivery::{Delivery, DeliveryHeaders};
+use crate::crypto::signature::{Form, Signature};
 use crate::error::{Error, MalformedSignature};
 use crate::events::event::Event;
 use crate::events::name::EventName;
-use crate::extract::FromDelivery;
 use crate::headers::{
-    WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID, WEBHOOK_SIGNATURE,
-    WEBHOOK_TIMESTAMP, WEBHOOK_USER_ID, optional, required,
+    DeliveryHeaders, WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID,
+    WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, WEBHOOK_USER_ID, optional, required,
 };
 use crate::models::datetime;
-use crate::scheme::Scheme;
-use crate::verify::signature::{Form, Signature};
 
 pub(super) const SIGNATURE: HeaderName = WEBHOOK_SIGNATURE;
 
@@ -83,12 +79,10 @@ fn check_tolerance(timestamp: u64, tolerance: Duration) -> Result<(), Error> {
 /// The id is required; the scheme's document lists no project header, and events may be left
 /// to the envelope.
 pub(super) fn parse_headers(
-    scheme: Scheme,
     headers: &HeaderMap,
     timestamp: Option<u64>,
 ) -> Result<DeliveryHeaders, Error> {
     Ok(DeliveryHeaders {
-        scheme,
         timestamp,
         webhook_id: required(headers, &WEBHOOK_ID)?,
         webhook_name: optional(headers, &WEBHOOK_NAME)?,
@@ -167,12 +161,6 @@ impl TimestampedEnvelope {
     }
 }
 
-impl FromDelivery for TimestampedEnvelope {
-    fn from_delivery(delivery: Delivery<Bytes>) -> Result<Self, Error> {
-        Self::parse(delivery.body())
-    }
-}
-
 /// The envelope's `event` name, without parsing its payload.
 pub(super) fn event_name(body: &[u8]) -> Option<EventName> {
     #[derive(Deserialize)]
@@ -203,8 +191,13 @@ pub(super) fn event_id(body: &[u8]) -> Option<String> {
 /// assert_eq!(sig.len(), 64);
 /// ```
 #[cfg(feature = "sender")]
-pub fn sign_timestamped(key: impl Into<crate::SigningKey>, timestamp: u64, body: &[u8]) -> String {
-    use crate::verify::mac::{Hash, KeyedMac, hex};
+pub fn sign_timestamped(
+    key: impl Into<crate::crypto::key::SigningKey>,
+    timestamp: u64,
+    body: &[u8],
+) -> String {
+    use crate::crypto::hex::hex;
+    use crate::crypto::mac::{Hash, KeyedMac};
     let prefix = format!("{timestamp}.");
     let mut mac = KeyedMac::new(Hash::Sha256, &key.into()).absorbing(prefix.as_bytes());
     mac.update(body);

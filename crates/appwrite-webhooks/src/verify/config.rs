@@ -2,19 +2,15 @@
 //! preparation of one request: what can be checked before its body, and the HMAC states the body
 //! goes into.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use http::{HeaderMap, Uri};
 
+use crate::crypto::key::SigningKey;
+use crate::crypto::mac::{Candidates, KeyedMac};
 use crate::error::Error;
 use crate::replay::ReplayGuard;
 use crate::scheme::Scheme;
-use crate::verify::key::SigningKey;
-use crate::verify::mac::{Candidates, KeyedMac};
-use crate::verify::streaming::{Verification, declared_len};
+use crate::verify::streaming::{Verification, check_len, declared_len};
 use crate::verify::url::{ProxyHeaders, reconstruct};
-use crate::verify::verifier::Verifier;
 
 /// Everything a [`Verifier`](crate::Verifier) is built from, with the states derived from it.
 #[derive(Clone)]
@@ -36,14 +32,6 @@ pub(crate) struct Config {
 pub(crate) enum Urls {
     Configured(Vec<String>),
     FromRequest(ProxyHeaders),
-}
-
-/// Refuses a body of `len` bytes over `limit`.
-pub(crate) fn check_len(len: u64, limit: usize) -> Result<(), Error> {
-    if len > limit as u64 {
-        return Err(Error::BodyTooLarge { limit });
-    }
-    Ok(())
 }
 
 impl Config {
@@ -82,6 +70,7 @@ impl Config {
             }
         }
         Ok(Verification::new(
+            config.scheme,
             candidates,
             signature,
             config.scheme.parse_headers(headers, timestamp),
@@ -108,115 +97,6 @@ impl Config {
                     .map(move |(key_index, keyed)| (key_index, keyed.absorbing(prefix)))
             })
             .collect();
-    }
-}
-
-/// Configuration: keys, URLs, limits and the replay guard, set once when the verifier is built.
-impl Verifier {
-    /// Sets how far a [`Scheme::Timestamped`] delivery's timestamp may be from this server's
-    /// clock, either way (default [`Scheme::DEFAULT_TOLERANCE`], five minutes). The other
-    /// schemes sign no timestamp, and keep no tolerance: there it changes nothing.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let verifier = appwrite_webhooks::Verifier::timestamped("k").tolerance(Duration::from_secs(60));
-    /// assert_eq!(verifier.scheme().tolerance(), Some(Duration::from_secs(60)));
-    /// ```
-    pub fn tolerance(mut self, tolerance: Duration) -> Self {
-        let config = Arc::make_mut(&mut self.inner);
-        config.scheme = config.scheme.with_tolerance(tolerance);
-        self
-    }
-
-    /// Also accepts deliveries signed with `key`: for a key rotation, add the new key beside the
-    /// old one, regenerate the key in Appwrite, then drop the old key once
-    /// [`Delivery::key_index`](crate::Delivery::key_index) stops reporting it. Each extra key costs one more HMAC per
-    /// request.
-    ///
-    /// ```
-    /// let verifier = appwrite_webhooks::Verifier::new("new", "https://example.com/hook").with_key("old");
-    /// ```
-    pub fn with_key(mut self, key: impl Into<SigningKey>) -> Self {
-        let config = Arc::make_mut(&mut self.inner);
-        config.keys.push(key.into());
-        config.rebuild();
-        self
-    }
-
-    /// Adds several keys at once, in order; see [`with_key`](Self::with_key).
-    ///
-    /// ```
-    /// let verifier = appwrite_webhooks::Verifier::new("k1", "https://example.com/hook")
-    ///     .with_keys(["k2", "k3"]);
-    /// ```
-    pub fn with_keys<K: Into<SigningKey>>(self, keys: impl IntoIterator<Item = K>) -> Self {
-        keys.into_iter().fold(self, Self::with_key)
-    }
-
-    /// Also accepts deliveries signed for `url`: for a receiver that several webhooks reach
-    /// under different names (`https://a.example/hook`, `https://b.example/hook`). Each extra
-    /// URL costs one more HMAC per key and request. Only Appwrite's scheme signs the URL; the
-    /// others, and a verifier that rebuilds the URL from the request, ignore it.
-    ///
-    /// ```
-    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://a.example/hook")
-    ///     .also_accept_url("https://b.example/hook");
-    /// ```
-    pub fn also_accept_url(mut self, url: impl Into<String>) -> Self {
-        let config = Arc::make_mut(&mut self.inner);
-        if let Urls::Configured(urls) = &mut config.urls {
-            urls.push(url.into());
-        }
-        config.rebuild();
-        self
-    }
-
-    /// Sets the largest body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`](crate::DEFAULT_BODY_LIMIT), 5 MiB).
-    /// Larger bodies fail with [`Error::BodyTooLarge`] (413) — before reading when the request
-    /// declares its `Content-Length`, and as soon as the limit is passed otherwise.
-    ///
-    /// ```
-    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook")
-    ///     .with_body_limit(256 * 1024);
-    /// assert_eq!(verifier.body_limit(), 256 * 1024);
-    /// ```
-    pub fn with_body_limit(mut self, bytes: usize) -> Self {
-        Arc::make_mut(&mut self.inner).body_limit = bytes;
-        self
-    }
-
-    /// The largest body accepted, in bytes.
-    ///
-    /// ```
-    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook");
-    /// assert_eq!(verifier.body_limit(), appwrite_webhooks::DEFAULT_BODY_LIMIT);
-    /// ```
-    pub fn body_limit(&self) -> usize {
-        self.inner.body_limit
-    }
-
-    /// The scheme this verifier checks.
-    ///
-    /// ```
-    /// use appwrite_webhooks::{Scheme, Verifier};
-    /// assert_eq!(Verifier::new("k", "https://example.com/hook").scheme(), Scheme::Appwrite);
-    /// assert_eq!(Verifier::generic("k").scheme(), Scheme::Generic);
-    /// ```
-    pub fn scheme(&self) -> Scheme {
-        self.inner.scheme
-    }
-
-    /// De-duplicates verified deliveries with `guard`: every adapter (the tower layer, the
-    /// axum and actix-web extractors, the actix-web middleware) then answers repeats without
-    /// running the handler. See [`ReplayGuard`] for the contract.
-    ///
-    /// ```
-    /// use appwrite_webhooks::{ReplayGuard, Verifier};
-    /// let verifier = Verifier::new("k", "https://example.com/hook").replay_guard(ReplayGuard::in_memory());
-    /// ```
-    pub fn replay_guard(mut self, guard: ReplayGuard) -> Self {
-        Arc::make_mut(&mut self.inner).replay_guard = Some(guard);
-        self
     }
 }
 

@@ -4,11 +4,12 @@
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, header};
 
-use crate::delivery::{Delivery, DeliveryHeaders};
+use crate::crypto::mac::Candidates;
+use crate::crypto::signature::Signature;
+use crate::delivery::Delivery;
 use crate::error::Error;
-use crate::verify::config::check_len;
-use crate::verify::mac::Candidates;
-use crate::verify::signature::Signature;
+use crate::headers::DeliveryHeaders;
+use crate::scheme::Scheme;
 
 /// The `Content-Length` a request declares, if it is a number.
 pub(crate) fn declared_len(headers: &HeaderMap) -> Option<u64> {
@@ -18,8 +19,17 @@ pub(crate) fn declared_len(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse::<u64>().ok())
 }
 
+/// Refuses a body of `len` bytes over `limit`.
+pub(crate) fn check_len(len: u64, limit: usize) -> Result<(), Error> {
+    if len > limit as u64 {
+        return Err(Error::BodyTooLarge { limit });
+    }
+    Ok(())
+}
+
 /// A delivery being verified while its body is read.
 pub(crate) struct Verification {
+    scheme: Scheme,
     candidates: Candidates,
     signature: Signature,
     /// Parsed before the body, reported after the signature: an unsigned request learns
@@ -42,6 +52,7 @@ enum Body {
 
 impl Verification {
     pub(crate) fn new(
+        scheme: Scheme,
         candidates: Candidates,
         signature: Signature,
         headers: Result<DeliveryHeaders, Error>,
@@ -50,6 +61,7 @@ impl Verification {
     ) -> Self {
         let declared_len = declared_len.map_or(0, |len| (len as usize).min(limit));
         Self {
+            scheme,
             candidates,
             signature,
             headers,
@@ -98,10 +110,16 @@ impl Verification {
         self.candidates.matching_key(&self.signature)
     }
 
-    /// Checks the signature, then the headers: what a delivery is made of, but its body.
-    pub(crate) fn finish_parts(self) -> Result<(DeliveryHeaders, Signature, usize), Error> {
+    /// Checks the signature, then the headers, and returns the delivery around `body`.
+    pub(crate) fn finish_with<B>(self, body: B) -> Result<Delivery<B>, Error> {
         let key_index = self.candidates.matching_key(&self.signature)?;
-        Ok((self.headers?, self.signature, key_index))
+        Ok(Delivery {
+            scheme: self.scheme,
+            meta: self.headers?,
+            signature: self.signature,
+            key_index,
+            body,
+        })
     }
 
     /// Checks the signature over everything fed, then returns the delivery with the body kept
@@ -112,13 +130,7 @@ impl Verification {
             Body::One(bytes) => bytes,
             Body::Many(buf) => buf.freeze(),
         };
-        let (meta, signature, key_index) = self.finish_parts()?;
-        Ok(Delivery {
-            meta,
-            signature,
-            key_index,
-            body,
-        })
+        self.finish_with(body)
     }
 }
 

@@ -5,16 +5,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http::{HeaderMap, Uri};
+use std::time::Duration;
 
-use crate::delivery::Delivery;
-use crate::error::Error;
-use crate::replay::Claim;
+use crate::crypto::key::SigningKey;
+use crate::replay::ReplayGuard;
 use crate::scheme::Scheme;
 use crate::verify::config::{Config, Urls};
-use crate::verify::key::SigningKey;
-use crate::verify::streaming::Verification;
 use crate::verify::url::ProxyHeaders;
 
 /// Appwrite reads at most 5 MB of a response; we bound what a receiver buffers the same way.
@@ -148,136 +144,114 @@ impl Verifier {
         }
         .with_key(key)
     }
-
-    /// Applies the replay guard, if one is configured, to a verified delivery: the step adapters
-    /// run between verifying and handling. Release the returned claim if handling fails.
-    ///
-    /// ```
-    /// use appwrite_webhooks::{Error, ReplayGuard, Verifier, sender::DeliveryBuilder};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let url = "https://example.com/hook";
-    /// let verifier = Verifier::new("k", url).replay_guard(ReplayGuard::in_memory());
-    /// let sent = DeliveryBuilder::new("k", url, "{}").build();
-    /// let delivery = verifier.verify(sent.headers(), sent.body()).unwrap();
-    ///
-    /// let claim = verifier.admit(&delivery).await.unwrap();
-    /// assert!(matches!(verifier.admit(&delivery).await, Err(Error::Duplicate { .. })));
-    /// claim.release().await; // handling failed: let the retry through
-    /// assert!(verifier.admit(&delivery).await.is_ok());
-    /// # }
-    /// ```
-    pub async fn admit<B: AsRef<[u8]>>(&self, delivery: &Delivery<B>) -> Result<Claim, Error> {
-        match &self.inner.replay_guard {
-            Some(guard) => guard.admit(delivery).await,
-            None => Ok(Claim::none()),
-        }
-    }
-
-    /// Verifies a delivery whose raw body is in hand, and parses its headers.
-    ///
-    /// `body` must be the raw bytes as received: not parsed and re-serialised, not decoded.
-    ///
-    /// ```
-    /// use appwrite_webhooks::{Error, Verifier, sender::DeliveryBuilder};
-    ///
-    /// let url = "https://example.com/hook";
-    /// let sent = DeliveryBuilder::new("secret", url, r#"{"note":"a\/b"}"#).build();
-    /// let verifier = Verifier::new("secret", url);
-    /// assert!(verifier.verify(sent.headers(), sent.body()).is_ok());
-    ///
-    /// // Re-serialising the JSON changes `\/` to `/`, and the signature no longer matches:
-    /// let reencoded = br#"{"note":"a/b"}"#;
-    /// assert!(matches!(verifier.verify(sent.headers(), reencoded), Err(Error::SignatureMismatch)));
-    /// ```
-    pub fn verify<'b>(
-        &self,
-        headers: &HeaderMap,
-        body: &'b [u8],
-    ) -> Result<Delivery<&'b [u8]>, Error> {
-        let mut verification = self.start(None, headers)?;
-        verification.update_slice(body)?;
-        let (meta, signature, key_index) = verification.finish_parts()?;
-        Ok(Delivery {
-            meta,
-            signature,
-            key_index,
-            body,
-        })
-    }
-
-    /// Reads an [`http_body::Body`] and verifies it as it arrives: the one call an HTTP
-    /// integration needs. The HMAC advances with every chunk and the body is held once (a
-    /// single-chunk body is not copied at all). Reading stops at the first chunk past the body
-    /// limit ([`Error::BodyTooLarge`]), or before reading at all when the declared
-    /// `Content-Length` is over it or the signature header is missing or malformed. Trailers
-    /// are ignored. `uri` is only read by a verifier made with
-    /// [`for_request_url`](Self::for_request_url).
-    ///
-    /// ```
-    /// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
-    /// use http_body_util::Full;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), appwrite_webhooks::Error> {
-    /// let url = "https://example.com/hook";
-    /// let request = DeliveryBuilder::new("k", url, "{}").build().into_request();
-    /// let (parts, body) = request.into_parts();
-    ///
-    /// let delivery = Verifier::new("k", url).verify_body(&parts.uri, &parts.headers, Full::new(body)).await?;
-    /// assert_eq!(delivery.body(), b"{}");
-    /// # Ok(()) }
-    /// ```
-    pub async fn verify_body<B>(
-        &self,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: B,
-    ) -> Result<Delivery<Bytes>, Error>
-    where
-        B: http_body::Body,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        use http_body_util::BodyExt as _;
-
-        let mut verification = self.start(Some(uri), headers)?;
-        let mut body = std::pin::pin!(body);
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| Error::ReadBody(e.into()))?;
-            if let Ok(mut data) = frame.into_data() {
-                // `copy_to_bytes` is free when the chunk already is `Bytes` (hyper, axum).
-                let len = bytes::Buf::remaining(&data);
-                verification.update(bytes::Buf::copy_to_bytes(&mut data, len))?;
-            }
-        }
-        verification.finish()
-    }
-
-    /// Checks only the signature over `body` — and, for the timestamped scheme, its timestamp
-    /// — from the scheme's signature (and timestamp) headers, and returns the index of the key
-    /// that produced it. No other header is read. For tools that hold a signature and a body
-    /// but no request, like the CLI's `verify`.
-    ///
-    /// ```
-    /// use appwrite_webhooks::{Scheme, Verifier, sign};
-    ///
-    /// let url = "https://example.com/hook";
-    /// let mut headers = http::HeaderMap::new();
-    /// headers.insert(Scheme::Appwrite.signature_header(), sign("old", url, b"{}").parse()?);
-    /// let verifier = Verifier::new("new", url).with_key("old");
-    /// assert_eq!(verifier.verify_signature(&headers, b"{}")?, 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn verify_signature(&self, headers: &HeaderMap, body: &[u8]) -> Result<usize, Error> {
-        let mut verification = self.start(None, headers)?;
-        verification.update_slice(body)?;
-        verification.matching_key()
-    }
 }
 
+/// Configuration: keys, URLs, limits and the replay guard, set once when the verifier is built.
 impl Verifier {
-    /// Prepares one request; see [`Config::start`].
-    fn start(&self, uri: Option<&Uri>, headers: &HeaderMap) -> Result<Verification, Error> {
-        self.inner.start(uri, headers)
+    /// Sets how far a [`Scheme::Timestamped`] delivery's timestamp may be from this server's
+    /// clock, either way (default [`Scheme::DEFAULT_TOLERANCE`], five minutes). The other
+    /// schemes sign no timestamp, and keep no tolerance: there it changes nothing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let verifier = appwrite_webhooks::Verifier::timestamped("k").tolerance(Duration::from_secs(60));
+    /// assert_eq!(verifier.scheme().tolerance(), Some(Duration::from_secs(60)));
+    /// ```
+    pub fn tolerance(mut self, tolerance: Duration) -> Self {
+        let config = Arc::make_mut(&mut self.inner);
+        config.scheme = config.scheme.with_tolerance(tolerance);
+        self
+    }
+
+    /// Also accepts deliveries signed with `key`: for a key rotation, add the new key beside the
+    /// old one, regenerate the key in Appwrite, then drop the old key once
+    /// [`Delivery::key_index`](crate::Delivery::key_index) stops reporting it. Each extra key costs one more HMAC per
+    /// request.
+    ///
+    /// ```
+    /// let verifier = appwrite_webhooks::Verifier::new("new", "https://example.com/hook").with_key("old");
+    /// ```
+    pub fn with_key(mut self, key: impl Into<SigningKey>) -> Self {
+        let config = Arc::make_mut(&mut self.inner);
+        config.keys.push(key.into());
+        config.rebuild();
+        self
+    }
+
+    /// Adds several keys at once, in order; see [`with_key`](Self::with_key).
+    ///
+    /// ```
+    /// let verifier = appwrite_webhooks::Verifier::new("k1", "https://example.com/hook")
+    ///     .with_keys(["k2", "k3"]);
+    /// ```
+    pub fn with_keys<K: Into<SigningKey>>(self, keys: impl IntoIterator<Item = K>) -> Self {
+        keys.into_iter().fold(self, Self::with_key)
+    }
+
+    /// Also accepts deliveries signed for `url`: for a receiver that several webhooks reach
+    /// under different names (`https://a.example/hook`, `https://b.example/hook`). Each extra
+    /// URL costs one more HMAC per key and request. Only Appwrite's scheme signs the URL; the
+    /// others, and a verifier that rebuilds the URL from the request, ignore it.
+    ///
+    /// ```
+    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://a.example/hook")
+    ///     .also_accept_url("https://b.example/hook");
+    /// ```
+    pub fn also_accept_url(mut self, url: impl Into<String>) -> Self {
+        let config = Arc::make_mut(&mut self.inner);
+        if let Urls::Configured(urls) = &mut config.urls {
+            urls.push(url.into());
+        }
+        config.rebuild();
+        self
+    }
+
+    /// Sets the largest body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`](crate::DEFAULT_BODY_LIMIT), 5 MiB).
+    /// Larger bodies fail with [`Error::BodyTooLarge`] (413) — before reading when the request
+    /// declares its `Content-Length`, and as soon as the limit is passed otherwise.
+    ///
+    /// ```
+    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook")
+    ///     .with_body_limit(256 * 1024);
+    /// assert_eq!(verifier.body_limit(), 256 * 1024);
+    /// ```
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        Arc::make_mut(&mut self.inner).body_limit = bytes;
+        self
+    }
+
+    /// The largest body accepted, in bytes.
+    ///
+    /// ```
+    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook");
+    /// assert_eq!(verifier.body_limit(), appwrite_webhooks::DEFAULT_BODY_LIMIT);
+    /// ```
+    pub fn body_limit(&self) -> usize {
+        self.inner.body_limit
+    }
+
+    /// The scheme this verifier checks.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Scheme, Verifier};
+    /// assert_eq!(Verifier::new("k", "https://example.com/hook").scheme(), Scheme::Appwrite);
+    /// assert_eq!(Verifier::generic("k").scheme(), Scheme::Generic);
+    /// ```
+    pub fn scheme(&self) -> Scheme {
+        self.inner.scheme
+    }
+
+    /// De-duplicates verified deliveries with `guard`: every adapter (the tower layer, the
+    /// axum and actix-web extractors, the actix-web middleware) then answers repeats without
+    /// running the handler. See [`ReplayGuard`] for the contract.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{ReplayGuard, Verifier};
+    /// let verifier = Verifier::new("k", "https://example.com/hook").replay_guard(ReplayGuard::in_memory());
+    /// ```
+    pub fn replay_guard(mut self, guard: ReplayGuard) -> Self {
+        Arc::make_mut(&mut self.inner).replay_guard = Some(guard);
+        self
     }
 }
 
@@ -295,10 +269,7 @@ impl fmt::Debug for Verifier {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::sender::DeliveryBuilder;
 
     const URL: &str = "https://example.com/hook";
 
@@ -327,38 +298,5 @@ mod tests {
                 .tolerance(),
             Some(minute)
         );
-    }
-
-    #[test]
-    fn signature_only_covers_every_scheme() {
-        let body = br#"{"$id":"e1","id":"e1","event":"users.u1.create","type":"t","timestamp":"2025-01-15T10:30:00.000Z","created_at":"2025-01-15T10:30:00.000Z","payload":{},"data":{}}"#;
-        for verifier in [
-            Verifier::new("k", URL),
-            Verifier::timestamped("k"),
-            Verifier::generic("k"),
-        ] {
-            let sent = DeliveryBuilder::new("k", URL, &body[..])
-                .scheme(verifier.scheme())
-                .build();
-            let mut only = HeaderMap::new();
-            for name in [
-                verifier.scheme().signature_header(),
-                crate::headers::WEBHOOK_TIMESTAMP,
-            ] {
-                if let Some(value) = sent.headers().get(&name) {
-                    only.insert(name, value.clone());
-                }
-            }
-            assert_eq!(
-                verifier.verify_signature(&only, body).unwrap(),
-                0,
-                "{}",
-                verifier.scheme()
-            );
-            assert!(matches!(
-                verifier.verify_signature(&only, b"{}"),
-                Err(Error::SignatureMismatch)
-            ));
-        }
     }
 }

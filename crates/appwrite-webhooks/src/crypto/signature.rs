@@ -5,16 +5,15 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::crypto::hex::{hex, unhex};
 use crate::error::MalformedSignature;
-use crate::scheme::Scheme;
-use crate::verify::mac::{hex, unhex};
 
 /// The longest tag a scheme uses: HMAC-SHA256's 32 bytes.
 const MAX_TAG: usize = 32;
 
 /// A decoded signature: the HMAC tag carried in the signature header — 20 bytes of HMAC-SHA1
 /// in Appwrite's base64, or 32 bytes of HMAC-SHA256 in hex for the opt-in
-/// [`Scheme`]s. Each scheme decodes its own header form ([`Signature::parse`]).
+/// [`Scheme`](crate::Scheme)s. Each scheme decodes its own header form ([`Signature::parse`]).
 ///
 /// It has no `PartialEq`: tags are compared in constant time by the verifier, never with `==`.
 ///
@@ -43,23 +42,6 @@ pub(crate) enum Form {
 }
 
 impl Signature {
-    /// Decodes a signature header value as `scheme` writes it: base64 for
-    /// [`Scheme::Appwrite`], 64 hex digits for [`Scheme::Timestamped`], `sha256=` and 64 hex
-    /// digits for [`Scheme::Generic`]. The one parser; `str::parse` is this for Appwrite's.
-    ///
-    /// ```
-    /// use appwrite_webhooks::{Scheme, Signature, sign_generic};
-    ///
-    /// let header = sign_generic("k", b"{}");
-    /// let sig = Signature::parse(Scheme::Generic, header.as_bytes())?;
-    /// assert_eq!(sig.as_bytes().len(), 32);
-    /// assert_eq!(sig.to_string(), header);
-    /// # Ok::<(), appwrite_webhooks::MalformedSignature>(())
-    /// ```
-    pub fn parse(scheme: Scheme, value: &[u8]) -> Result<Self, MalformedSignature> {
-        scheme.parse_signature(value)
-    }
-
     /// A tag decoded from `form`; `bytes` is at most 32 bytes (the caller checked the length).
     pub(crate) fn from_tag(bytes: &[u8], form: Form) -> Self {
         let mut tag = [0; MAX_TAG];
@@ -89,15 +71,6 @@ impl Signature {
     /// ```
     pub fn as_bytes(&self) -> &[u8] {
         &self.tag[..self.len]
-    }
-}
-
-impl std::str::FromStr for Signature {
-    type Err = MalformedSignature;
-
-    /// Parses Appwrite's base64 form; see [`Signature::parse`] for the other schemes.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(Scheme::Appwrite, s.as_bytes())
     }
 }
 

@@ -1,0 +1,178 @@
+//! The verifier's three entry points — bytes in hand ([`Verifier::verify`]), a streaming body
+//! ([`Verifier::verify_body`]) and a signature alone ([`Verifier::verify_signature`]) — and the
+//! replay guard's step between verifying and handling.
+
+use bytes::Bytes;
+use http::{HeaderMap, Uri};
+
+use crate::delivery::Delivery;
+use crate::error::Error;
+use crate::replay::Claim;
+use crate::verify::streaming::Verification;
+use crate::verify::verifier::Verifier;
+
+impl Verifier {
+    /// Applies the replay guard, if one is configured, to a verified delivery: the step adapters
+    /// run between verifying and handling. Release the returned claim if handling fails.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Error, ReplayGuard, Verifier, sender::DeliveryBuilder};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let url = "https://example.com/hook";
+    /// let verifier = Verifier::new("k", url).replay_guard(ReplayGuard::in_memory());
+    /// let sent = DeliveryBuilder::new("k", url, "{}").build();
+    /// let delivery = verifier.verify(sent.headers(), sent.body()).unwrap();
+    ///
+    /// let claim = verifier.admit(&delivery).await.unwrap();
+    /// assert!(matches!(verifier.admit(&delivery).await, Err(Error::Duplicate { .. })));
+    /// claim.release().await; // handling failed: let the retry through
+    /// assert!(verifier.admit(&delivery).await.is_ok());
+    /// # }
+    /// ```
+    pub async fn admit<B: AsRef<[u8]>>(&self, delivery: &Delivery<B>) -> Result<Claim, Error> {
+        match &self.inner.replay_guard {
+            Some(guard) => guard.admit(delivery).await,
+            None => Ok(Claim::none()),
+        }
+    }
+
+    /// Verifies a delivery whose raw body is in hand, and parses its headers.
+    ///
+    /// `body` must be the raw bytes as received: not parsed and re-serialised, not decoded.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Error, Verifier, sender::DeliveryBuilder};
+    ///
+    /// let url = "https://example.com/hook";
+    /// let sent = DeliveryBuilder::new("secret", url, r#"{"note":"a\/b"}"#).build();
+    /// let verifier = Verifier::new("secret", url);
+    /// assert!(verifier.verify(sent.headers(), sent.body()).is_ok());
+    ///
+    /// // Re-serialising the JSON changes `\/` to `/`, and the signature no longer matches:
+    /// let reencoded = br#"{"note":"a/b"}"#;
+    /// assert!(matches!(verifier.verify(sent.headers(), reencoded), Err(Error::SignatureMismatch)));
+    /// ```
+    pub fn verify<'b>(
+        &self,
+        headers: &HeaderMap,
+        body: &'b [u8],
+    ) -> Result<Delivery<&'b [u8]>, Error> {
+        let mut verification = self.start(None, headers)?;
+        verification.update_slice(body)?;
+        verification.finish_with(body)
+    }
+
+    /// Reads an [`http_body::Body`] and verifies it as it arrives: the one call an HTTP
+    /// integration needs. The HMAC advances with every chunk and the body is held once (a
+    /// single-chunk body is not copied at all). Reading stops at the first chunk past the body
+    /// limit ([`Error::BodyTooLarge`]), or before reading at all when the declared
+    /// `Content-Length` is over it or the signature header is missing or malformed. Trailers
+    /// are ignored. `uri` is only read by a verifier made with
+    /// [`for_request_url`](Self::for_request_url).
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
+    /// use http_body_util::Full;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), appwrite_webhooks::Error> {
+    /// let url = "https://example.com/hook";
+    /// let request = DeliveryBuilder::new("k", url, "{}").build().into_request();
+    /// let (parts, body) = request.into_parts();
+    ///
+    /// let delivery = Verifier::new("k", url).verify_body(&parts.uri, &parts.headers, Full::new(body)).await?;
+    /// assert_eq!(delivery.body(), b"{}");
+    /// # Ok(()) }
+    /// ```
+    pub async fn verify_body<B>(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: B,
+    ) -> Result<Delivery<Bytes>, Error>
+    where
+        B: http_body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        use http_body_util::BodyExt as _;
+
+        let mut verification = self.start(Some(uri), headers)?;
+        let mut body = std::pin::pin!(body);
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| Error::ReadBody(e.into()))?;
+            if let Ok(mut data) = frame.into_data() {
+                // `copy_to_bytes` is free when the chunk already is `Bytes` (hyper, axum).
+                let len = bytes::Buf::remaining(&data);
+                verification.update(bytes::Buf::copy_to_bytes(&mut data, len))?;
+            }
+        }
+        verification.finish()
+    }
+
+    /// Checks only the signature over `body` — and, for the timestamped scheme, its timestamp
+    /// — from the scheme's signature (and timestamp) headers, and returns the index of the key
+    /// that produced it. No other header is read. For tools that hold a signature and a body
+    /// but no request, like the CLI's `verify`.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Scheme, Verifier, sign};
+    ///
+    /// let url = "https://example.com/hook";
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert(Scheme::Appwrite.signature_header(), sign("old", url, b"{}").parse()?);
+    /// let verifier = Verifier::new("new", url).with_key("old");
+    /// assert_eq!(verifier.verify_signature(&headers, b"{}")?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify_signature(&self, headers: &HeaderMap, body: &[u8]) -> Result<usize, Error> {
+        let mut verification = self.start(None, headers)?;
+        verification.update_slice(body)?;
+        verification.matching_key()
+    }
+
+    /// Prepares one request; see `Config::start`.
+    fn start(&self, uri: Option<&Uri>, headers: &HeaderMap) -> Result<Verification, Error> {
+        self.inner.start(uri, headers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sender::DeliveryBuilder;
+
+    const URL: &str = "https://example.com/hook";
+
+    #[test]
+    fn signature_only_covers_every_scheme() {
+        let body = br#"{"$id":"e1","id":"e1","event":"users.u1.create","type":"t","timestamp":"2025-01-15T10:30:00.000Z","created_at":"2025-01-15T10:30:00.000Z","payload":{},"data":{}}"#;
+        for verifier in [
+            Verifier::new("k", URL),
+            Verifier::timestamped("k"),
+            Verifier::generic("k"),
+        ] {
+            let sent = DeliveryBuilder::new("k", URL, &body[..])
+                .scheme(verifier.scheme())
+                .build();
+            let mut only = HeaderMap::new();
+            for name in [
+                verifier.scheme().signature_header(),
+                crate::headers::WEBHOOK_TIMESTAMP,
+            ] {
+                if let Some(value) = sent.headers().get(&name) {
+                    only.insert(name, value.clone());
+                }
+            }
+            assert_eq!(
+                verifier.verify_signature(&only, body).unwrap(),
+                0,
+                "{}",
+                verifier.scheme()
+            );
+            assert!(matches!(
+                verifier.verify_signature(&only, b"{}"),
+                Err(Error::SignatureMismatch)
+            ));
+        }
+    }
+}
