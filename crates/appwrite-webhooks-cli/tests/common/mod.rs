@@ -2,8 +2,10 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_appwrite-webhooks");
@@ -56,3 +58,68 @@ pub fn temp_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
     std::fs::write(&path, contents).unwrap();
     path
 }
+
+/// Checks that `send` exited with `code` and printed the receiver's `status` first.
+pub fn assert_sent(output: &std::process::Output, code: i32, status: &str) {
+    assert_eq!(output.status.code(), Some(code), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.starts_with(status), "{stdout}");
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `listen --json` in the background, with its stdout lines readable.
+pub struct Listener {
+    pub child: Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    port: u16,
+}
+
+impl Listener {
+    pub fn start(key: &str, url: &str) -> Self {
+        Self::start_with(&["--key", key, "--url", url])
+    }
+
+    pub fn start_with(options: &[&str]) -> Self {
+        let port = free_port();
+        let mut child = Command::new(BIN)
+            .args(["listen", "--json", "--port", &port.to_string()])
+            .args(options)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "listen did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, lines, port }
+    }
+
+    pub fn next_json(&mut self) -> serde_json::Value {
+        let line = self.lines.next().expect("a line from listen").unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"))
+    }
+
+    pub fn address(&self) -> String {
+        format!("http://127.0.0.1:{}/hooks/appwrite", self.port)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A user as Appwrite 1.9 encodes it: `\u00eb`, empty preferences as `[]`.
+pub const USER: &str = r#"{"$id":"u1","$createdAt":"2020-10-15T06:38:00.000+00:00","$updatedAt":"2020-10-15T06:38:00.000+00:00","name":"Zo\u00eb","registration":"","status":true,"labels":[],"passwordUpdate":"","email":"a@b.c","phone":"","emailVerification":true,"phoneVerification":false,"mfa":false,"prefs":[],"targets":[],"accessedAt":""}"#;
