@@ -16,11 +16,10 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use testkit::demo;
 
-/// The receiver: one handler, the verifier in state. Everything else is the extractor's job.
-fn app(verifier: Verifier) -> Router {
-    Router::new()
-        .route("/hooks/appwrite", post(on_event))
-        .with_state(verifier)
+/// The receiver: one handler on `path`, the verifier in state. Everything else is the
+/// extractor's job.
+fn app(path: &str, verifier: Verifier) -> Router {
+    Router::new().route(path, post(on_event)).with_state(verifier)
 }
 
 async fn on_event(Webhook(event): Webhook) -> StatusCode {
@@ -72,6 +71,23 @@ async fn serve() -> ExitCode {
         );
         return ExitCode::from(2);
     };
+    // Appwrite posts to the URL as configured: serve its path, or every delivery is a 404.
+    let Some(path) = url
+        .parse::<axum::http::Uri>()
+        .ok()
+        .filter(|uri| uri.scheme().is_some())
+        .map(|uri| uri.path().to_owned())
+    else {
+        eprintln!("APPWRITE_WEBHOOK_URL is not an absolute URL: {url:?}");
+        return ExitCode::from(2);
+    };
+    let verifier = match Verifier::try_new(key, url.as_str()) {
+        Ok(verifier) => verifier,
+        Err(error) => {
+            eprintln!("APPWRITE_WEBHOOK_KEY: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let port = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -83,11 +99,11 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("verifying deliveries for {url} on port {port}, path /hooks/appwrite; Ctrl-C stops");
+    println!("verifying deliveries for {url} on port {port}, path {path}; Ctrl-C stops");
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match axum::serve(listener, app(Verifier::new(key, url)))
+    match axum::serve(listener, app(&path, verifier))
         .with_graceful_shutdown(shutdown)
         .await
     {
@@ -107,7 +123,8 @@ async fn self_test() -> ExitCode {
         .expect("bind a loopback port");
     let addr = listener.local_addr().expect("local address");
     let url = format!("http://{addr}/hooks/appwrite");
-    tokio::spawn(axum::serve(listener, app(Verifier::new(demo::KEY, url.as_str()))).into_future());
+    let verifier = Verifier::new(demo::KEY, url.as_str());
+    tokio::spawn(axum::serve(listener, app("/hooks/appwrite", verifier)).into_future());
     println!("receiver listening at {url}\n");
     demo::run(addr, &url).await
 }

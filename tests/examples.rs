@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use appwrite_webhooks::sender::DeliveryBuilder;
+use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 use testkit::{demo, example};
 
 fn run_to_completion(name: &str) -> String {
@@ -38,46 +38,106 @@ fn verify_sample_and_router_examples_run() {
     assert!(stdout.contains("ran [\"fallback\"]"), "{stdout}");
 }
 
-#[tokio::test]
-async fn quickstart_serves_with_key_and_url_from_the_environment() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let public_url = "https://hooks.example.com/hooks/appwrite";
-    let mut child = Command::new(example("quickstart"))
-        .arg("--serve")
-        .env("PORT", port.to_string())
-        .env("APPWRITE_WEBHOOK_KEY", "whsec_serve_test")
-        .env("APPWRITE_WEBHOOK_URL", public_url)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start quickstart --serve");
+/// `quickstart --serve` on a free port with `url` as `APPWRITE_WEBHOOK_URL`; killed on drop.
+struct Serving {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
 
-    // The delivery is signed for the public URL but sent to the local port.
-    let sent = DeliveryBuilder::new("whsec_serve_test", public_url, demo::ROW_BODY)
+impl Serving {
+    fn start(url: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(example("quickstart"))
+            .arg("--serve")
+            .env("PORT", port.to_string())
+            .env("APPWRITE_WEBHOOK_KEY", "whsec_serve_test")
+            .env("APPWRITE_WEBHOOK_URL", url)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start quickstart --serve");
+        Self {
+            child,
+            addr: ([127, 0, 0, 1], port).into(),
+        }
+    }
+
+    /// Posts `sent` (at its URL's path) once the server answers.
+    async fn deliver(&self, sent: &SignedDelivery) -> u16 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let body = http_body_util::Full::new(bytes_of(sent));
+            match testkit::net::send_body(sent, self.addr, body).await {
+                Ok((status, _)) => return status,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(error) => panic!("quickstart --serve never answered: {error}"),
+            }
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn row_created(url: &str) -> SignedDelivery {
+    DeliveryBuilder::new("whsec_serve_test", url, demo::ROW_BODY)
         .event(
             &"tablesdb.shop.tables.orders.rows.ord_1042.create"
                 .parse()
                 .unwrap(),
         )
-        .build();
-    let addr = ([127, 0, 0, 1], port).into();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        let body = http_body_util::Full::new(bytes_of(&sent));
-        match testkit::net::send_body(&sent, addr, body).await {
-            Ok((status, _)) => break status,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Err(error) => panic!("quickstart --serve never answered: {error}"),
-        }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(status, 204);
+        .build()
+}
+
+#[tokio::test]
+async fn quickstart_serves_with_key_and_url_from_the_environment() {
+    // The delivery is signed for the public URL but sent to the local port, at its path.
+    let public_url = "https://hooks.example.com/hooks/appwrite";
+    let serving = Serving::start(public_url);
+    assert_eq!(serving.deliver(&row_created(public_url)).await, 204);
+}
+
+/// Appwrite posts to the path of the URL it is configured with: the quickstart serves that path,
+/// whatever it is, and no other.
+#[tokio::test]
+async fn quickstart_serves_the_path_of_its_configured_url() {
+    let public_url = "https://hooks.example.com/webhooks/appwrite";
+    let serving = Serving::start(public_url);
+    assert_eq!(serving.deliver(&row_created(public_url)).await, 204);
+    let (_, headers, body) = row_created(public_url).into_parts();
+    let elsewhere = SignedDelivery::from_parts(
+        "https://hooks.example.com/hooks/appwrite".into(),
+        headers,
+        body,
+    );
+    assert_eq!(serving.deliver(&elsewhere).await, 404);
+}
+
+#[test]
+fn quickstart_serve_refuses_an_empty_key_and_a_relative_url() {
+    for (key, url, named) in [
+        ("", "https://hooks.example.com/hook", "empty signing key"),
+        ("k", "/hook", "not an absolute URL"),
+    ] {
+        let output = Command::new(example("quickstart"))
+            .arg("--serve")
+            .env("APPWRITE_WEBHOOK_KEY", key)
+            .env("APPWRITE_WEBHOOK_URL", url)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(named), "{stderr}");
+    }
 }
 
 #[test]
@@ -92,6 +152,6 @@ fn quickstart_serve_without_configuration_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("APPWRITE_WEBHOOK_KEY"));
 }
 
-fn bytes_of(sent: &appwrite_webhooks::sender::SignedDelivery) -> axum::body::Bytes {
+fn bytes_of(sent: &SignedDelivery) -> axum::body::Bytes {
     axum::body::Bytes::copy_from_slice(sent.body())
 }

@@ -21,10 +21,11 @@ fn signed_headers(signature: &str) -> HeaderMap {
     headers
 }
 
+/// Whether a verifier for `key` and `url` accepts the signature; no verifier can be made for an
+/// empty key, so nothing verifies under one.
 fn verifies(key: &[u8], url: &str, body: &[u8], signature: &str) -> bool {
-    Verifier::new(SigningKey::from(key), url)
-        .verify(&signed_headers(signature), body)
-        .is_ok()
+    Verifier::try_new(SigningKey::from(key), url)
+        .is_ok_and(|verifier| verifier.verify(&signed_headers(signature), body).is_ok())
 }
 
 #[test]
@@ -38,8 +39,11 @@ fn every_vector_signs_and_verifies() {
             "{}",
             v.name
         );
-        assert!(
+        // Appwrite signs with an empty key if it has one; a receiver never accepts that: HMAC
+        // with an empty key is public.
+        assert_eq!(
             verifies(&v.key, &v.url, &v.body, &v.signature),
+            !v.key.is_empty(),
             "{}",
             v.name
         );

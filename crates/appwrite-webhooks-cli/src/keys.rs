@@ -24,7 +24,13 @@ pub struct KeyArgs {
 impl KeyArgs {
     /// Keys in order: `--key` flags, then `--key-file` lines, then `APPWRITE_WEBHOOK_KEY` only
     /// if neither flag was given.
+    ///
+    /// An empty `--key` or `APPWRITE_WEBHOOK_KEY` is a usage error: HMAC with an empty key is
+    /// public, so it would verify forgeries. Empty lines of a key file are skipped.
     pub fn resolve(&self) -> Result<Vec<SigningKey>, Failure> {
+        if self.keys.iter().any(String::is_empty) {
+            return Err(empty("--key"));
+        }
         let mut keys: Vec<SigningKey> = self
             .keys
             .iter()
@@ -35,12 +41,16 @@ impl KeyArgs {
                 Failure::Usage(format!("cannot read key file {}: {e}", path.display()))
             })?;
             // Strip line endings only: a key's own spaces are part of it.
+            let before = keys.len();
             keys.extend(
                 text.lines()
                     .map(|line| line.trim_end_matches('\r'))
                     .filter(|line| !line.is_empty())
                     .map(SigningKey::from),
             );
+            if keys.len() == before {
+                return Err(empty(&format!("key file {}", path.display())));
+            }
         }
         if self.keys.is_empty()
             && self.key_files.is_empty()
@@ -49,10 +59,19 @@ impl KeyArgs {
             let key = key
                 .into_string()
                 .map_err(|_| Failure::Usage(format!("{KEY_ENV} is not valid UTF-8")))?;
+            if key.is_empty() {
+                return Err(empty(KEY_ENV));
+            }
             keys.push(SigningKey::from(key));
         }
         Ok(keys)
     }
+}
+
+fn empty(source: &str) -> Failure {
+    Failure::Usage(format!(
+        "{source} is empty: an empty signing key would accept forged deliveries"
+    ))
 }
 
 pub fn missing() -> Failure {

@@ -145,6 +145,20 @@ impl Error {
 #[error("replay store unavailable: {0}")]
 pub struct StoreError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
+/// A verifier was given an empty signing key. HMAC with an empty key is public: anyone could
+/// sign deliveries that verify. Usually the key's environment variable is set but empty.
+///
+/// ```
+/// use appwrite_webhooks::{EmptyKey, Verifier};
+/// assert!(matches!(Verifier::try_new("", "https://example.com/hook"), Err(EmptyKey)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "empty signing key: HMAC with an empty key is public, so anyone could sign deliveries \
+     (is the key's environment variable set but empty?)"
+)]
+pub struct EmptyKey;
+
 /// Why a signature header value is not a tag of the verifier's scheme.
 ///
 /// ```

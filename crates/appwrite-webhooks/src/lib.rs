@@ -35,7 +35,7 @@
 //! | concern | items |
 //! |---|---|
 //! | verifying | [`Verifier`] ([`verify`](Verifier::verify), [`verify_body`](Verifier::verify_body), [`verify_signature`](Verifier::verify_signature)), [`SigningKey`], [`Signature`], [`ProxyHeaders`], [`DEFAULT_BODY_LIMIT`] |
-//! | what failed | [`Error`] (with [`Error::status`]), [`MalformedSignature`] |
+//! | what failed | [`Error`] (with [`Error::status`]), [`MalformedSignature`], [`EmptyKey`] |
 //! | schemes | [`Scheme`], [`UnknownScheme`], [`TimestampedEnvelope`], [`GenericEnvelope`] |
 //! | a verified delivery | [`Delivery`], [`headers`] (the header names) |
 //! | events | [`EventName`], [`InvalidEventName`], [`Pattern`], [`Event`], [`EventKind`], [`Action`], [`DatabaseApi`], [`TokenKind`], [`DeploymentOwner`], [`models`] |
@@ -64,7 +64,7 @@ mod verify;
 pub use crypto::key::SigningKey;
 pub use crypto::signature::Signature;
 pub use delivery::{Delivery, Fingerprint};
-pub use error::{Error, MalformedSignature, StoreError};
+pub use error::{EmptyKey, Error, MalformedSignature, StoreError};
 pub use events::event::{Action, DatabaseApi, DeploymentOwner, Event, TokenKind};
 pub use events::kind::EventKind;
 pub use events::name::{EventName, InvalidEventName};

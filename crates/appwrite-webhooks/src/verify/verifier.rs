@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::crypto::key::SigningKey;
+use crate::error::EmptyKey;
 use crate::replay::ReplayGuard;
 use crate::scheme::Scheme;
 use crate::verify::config::{Config, Urls};
@@ -58,11 +59,34 @@ pub struct Verifier {
 impl Verifier {
     /// A verifier for one key and the webhook URL as configured in Appwrite.
     ///
+    /// # Panics
+    /// On an empty key ([`EmptyKey`]): it would accept forged deliveries. The panic happens at
+    /// start-up, where the key is given; [`try_new`](Self::try_new) returns the error instead.
+    ///
     /// ```
     /// let verifier = appwrite_webhooks::Verifier::new("whsec_…", "https://example.com/hook");
     /// ```
     pub fn new(key: impl Into<SigningKey>, url: impl Into<String>) -> Self {
         Self::build(Scheme::Appwrite, key, Urls::Configured(vec![url.into()]))
+    }
+
+    /// Like [`new`](Self::new), but an empty key is an error rather than a panic: for keys read
+    /// from configuration.
+    ///
+    /// ```
+    /// use appwrite_webhooks::Verifier;
+    /// let key = std::env::var("APPWRITE_WEBHOOK_KEY").unwrap_or_default();
+    /// match Verifier::try_new(key, "https://example.com/hook") {
+    ///     Ok(verifier) => { /* serve */ }
+    ///     Err(error) => eprintln!("{error}"),
+    /// }
+    /// ```
+    pub fn try_new(key: impl Into<SigningKey>, url: impl Into<String>) -> Result<Self, EmptyKey> {
+        let key = key.into();
+        if key.expose_bytes().is_empty() {
+            return Err(EmptyKey);
+        }
+        Ok(Self::new(key, url))
     }
 
     /// A verifier for the opt-in timestamped scheme ([`Scheme::Timestamped`]): hex
@@ -168,12 +192,20 @@ impl Verifier {
     /// [`Delivery::key_index`](crate::Delivery::key_index) stops reporting it. Each extra key costs one more HMAC per
     /// request.
     ///
+    /// # Panics
+    /// On an empty key ([`EmptyKey`]), like [`new`](Self::new).
+    ///
     /// ```
     /// let verifier = appwrite_webhooks::Verifier::new("new", "https://example.com/hook").with_key("old");
     /// ```
     pub fn with_key(mut self, key: impl Into<SigningKey>) -> Self {
+        let key = key.into();
+        if key.expose_bytes().is_empty() {
+            // Where the key is given, at start-up: never a verifier that accepts forgeries.
+            panic!("{EmptyKey}");
+        }
         let config = Arc::make_mut(&mut self.inner);
-        config.keys.push(key.into());
+        config.keys.push(key);
         config.rebuild();
         self
     }
@@ -272,6 +304,24 @@ mod tests {
     use super::*;
 
     const URL: &str = "https://example.com/hook";
+
+    #[test]
+    fn empty_keys_are_refused_where_they_are_given() {
+        assert_eq!(Verifier::try_new("", URL).err(), Some(EmptyKey));
+        assert!(Verifier::try_new("k", URL).is_ok());
+        for build in [
+            (|| drop(Verifier::new("", URL))) as fn(),
+            || drop(Verifier::new("k", URL).with_key("")),
+            || drop(Verifier::new("k", URL).with_keys(["k2", ""])),
+            || drop(Verifier::timestamped(Vec::<u8>::new())),
+            || drop(Verifier::generic("")),
+            || drop(Verifier::for_request_url("", ProxyHeaders::Ignore)),
+        ] {
+            let panic = std::panic::catch_unwind(build).expect_err("an empty key must be refused");
+            let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+            assert!(message.contains("empty signing key"), "{message}");
+        }
+    }
 
     #[test]
     fn debug_hides_keys() {
