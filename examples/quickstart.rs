@@ -19,7 +19,9 @@ use testkit::demo;
 /// The receiver: one handler on `path`, the verifier in state. Everything else is the
 /// extractor's job.
 fn app(path: &str, verifier: Verifier) -> Router {
-    Router::new().route(path, post(on_event)).with_state(verifier)
+    Router::new()
+        .route(path, post(on_event))
+        .with_state(verifier)
 }
 
 async fn on_event(Webhook(event): Webhook) -> StatusCode {

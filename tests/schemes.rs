@@ -351,10 +351,16 @@ async fn the_replay_guard_keys_on_the_event_id() {
     // A retry: same event, new timestamp, new signature.
     let retry = timestamped_headers(t + 1, &sign_timestamped("k", t + 1, body));
     let delivery = verifier.verify(&first, body).unwrap();
-    let _claim = verifier.admit(&delivery).await.unwrap();
-    let delivery = verifier.verify(&retry, body).unwrap();
+    let claim = verifier.admit(&delivery).await.unwrap();
+    let retried = verifier.verify(&retry, body).unwrap();
+    assert_eq!(retried.fingerprint(), delivery.fingerprint());
     assert!(matches!(
-        verifier.admit(&delivery).await,
+        verifier.admit(&retried).await,
+        Err(Error::InProgress)
+    ));
+    claim.complete().await;
+    assert!(matches!(
+        verifier.admit(&retried).await,
         Err(Error::Duplicate { .. })
     ));
 
@@ -363,4 +369,31 @@ async fn the_replay_guard_keys_on_the_event_id() {
     let headers = timestamped_headers(t, &sign_timestamped("k", t, other));
     let delivery = verifier.verify(&headers, other).unwrap();
     assert!(verifier.admit(&delivery).await.is_ok());
+}
+
+/// The opt-in schemes' fingerprint is scoped to the key that verified the delivery: two
+/// senders with different keys sharing one store never collide on an event id.
+#[tokio::test]
+async fn senders_sharing_a_store_do_not_collide_on_event_ids() {
+    let shared = ReplayGuard::in_memory();
+    let body = br#"{"id":"evt_1","type":"user.created","created_at":"2025-01-15T10:30:00.000Z","data":{}}"#;
+    let mut claims = Vec::new();
+    let mut fingerprints = Vec::new();
+    for key in ["sender-a", "sender-b"] {
+        let verifier = Verifier::generic(key).replay_guard(shared.clone());
+        let sent = appwrite_webhooks::sender::DeliveryBuilder::new(key, "http://x/", &body[..])
+            .scheme(Scheme::Generic)
+            .build();
+        let delivery = verifier.verify(sent.headers(), sent.body()).unwrap();
+        fingerprints.push(*delivery.fingerprint());
+        claims.push(
+            verifier
+                .admit(&delivery)
+                .await
+                .expect("a delivery of its own"),
+        );
+    }
+    assert_ne!(fingerprints[0], fingerprints[1]);
+    // And the store never sees the id itself.
+    assert!(!fingerprints[0].to_string().contains("evt_1"));
 }

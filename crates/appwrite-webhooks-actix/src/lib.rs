@@ -6,10 +6,25 @@
 //! bytes as they arrive, and answer failures through [`WebhookError`]: `401`, `400` or `413`
 //! with a one-line reason.
 //!
-//! With a [`ReplayGuard`](appwrite_webhooks::ReplayGuard) on the verifier, repeats are answered
-//! with the duplicate status and the handler does not run. The middleware releases the claim
-//! when the handler's response is an error, so Appwrite's retry is handled; the extractor alone
-//! cannot see the handler's result and keeps it.
+//! # Duplicates, and the delivery guarantee
+//! [`require_signature`] runs the core's receive sequence
+//! ([`Verifier::receive`]) and settles the claim with the handler's outcome: with a
+//! [`ReplayGuard`](appwrite_webhooks::ReplayGuard) on the verifier, repeats of a handled
+//! delivery get the duplicate status (200) without running the handler, copies of one being
+//! handled get `409`, and an error response, an `Err`, a panic or a dropped request gives the
+//! delivery back so Appwrite's next copy is handled. If any copy got a 2xx, the handler
+//! succeeded with it. (actix-web lets a handler run on when its client disconnects; its claim
+//! stays pending until it finishes, and copies arriving meanwhile get `409`.) Put it on the route with one line,
+//! `.wrap(actix_web::middleware::from_fn(require_signature))`; the [`Webhook`] extractor then
+//! takes the delivery the middleware verified.
+//!
+//! The extractor alone cannot see the handler's result, so it verifies but **does not
+//! de-duplicate**: every verified copy reaches the handler (at least once, without setup), and
+//! it logs a warning once if the verifier has a replay guard that nothing settles.
+//!
+//! # Slow senders
+//! Set [`Verifier::body_timeout`] so a body that stops arriving is answered `408`, and
+//! `HttpServer::client_request_timeout` for slow headers.
 //!
 //! ```no_run
 //! use actix_web::{App, HttpResponse, HttpServer, web};
@@ -24,9 +39,15 @@
 //! }
 //!
 //! # async fn run() -> std::io::Result<()> {
-//! let verifier = web::Data::new(Verifier::new("whsec_…", "https://example.com/hooks/appwrite"));
+//! let verifier = Verifier::new("whsec_…", "https://example.com/hooks/appwrite")
+//!     .replay_guard(appwrite_webhooks::ReplayGuard::in_memory());
+//! let verifier = web::Data::new(verifier);
 //! HttpServer::new(move || {
-//!     App::new().app_data(verifier.clone()).route("/hooks/appwrite", web::post().to(on_event))
+//!     App::new().app_data(verifier.clone()).service(
+//!         web::resource("/hooks/appwrite")
+//!             .wrap(actix_web::middleware::from_fn(appwrite_webhooks_actix::require_signature))
+//!             .route(web::post().to(on_event)),
+//!     )
 //! })
 //! .bind(("127.0.0.1", 8080))?
 //! .run()
@@ -71,11 +92,10 @@ impl<T: FromDelivery + 'static> FromRequest for Webhook<T> {
                 Some(delivery) => delivery,
                 None => {
                     let verifier = verifier?;
-                    let delivery = read_and_verify(&verifier, head, payload).await?;
-                    // The extractor cannot see the handler's result, so the claim is kept;
-                    // `require_signature` releases it when the handler fails.
-                    drop(verifier.admit(&delivery).await?);
-                    delivery
+                    if verifier.has_replay_guard() {
+                        warn_no_middleware();
+                    }
+                    read_and_verify(&verifier, head, payload).await?
                 }
             };
             T::from_delivery(delivery)
@@ -106,22 +126,31 @@ pub async fn require_signature(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let verifier = configured_verifier(request.request())?;
     let head = Head::of(request.request());
-    let delivery = read_and_verify(&verifier, head, request.take_payload()).await?;
-    let claim = verifier
-        .admit(&delivery)
+    let (delivery, claim) = verifier
+        .receive(&head.uri, &head.headers, body_of(request.take_payload()))
         .await
         .map_err(WebhookError::from)?;
     request.set_payload(Payload::from(delivery.bytes().clone()));
     request.extensions_mut().insert(delivery);
-    let response = next.call(request).await;
-    // A failed handler gives the delivery back, so Appwrite's retry is handled.
-    let failed = response.as_ref().map_or(true, |r| {
-        r.status().is_client_error() || r.status().is_server_error()
+    // An `Err`, a panic or a dropped request leaves the claim unsettled: dropping it releases it.
+    let response = next.call(request).await?;
+    let status = response.status();
+    claim
+        .settle(!(status.is_client_error() || status.is_server_error()))
+        .await;
+    Ok(response)
+}
+
+/// Once per process: a replay guard without the middleware that settles its claims.
+fn warn_no_middleware() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        tracing::warn!(
+            "the verifier has a replay guard, but the route has no require_signature middleware: \
+             deliveries are verified but not de-duplicated; add \
+             `.wrap(actix_web::middleware::from_fn(require_signature))`"
+        )
     });
-    if failed {
-        claim.release().await;
-    }
-    response
 }
 
 /// A guard that matches requests carrying Appwrite's signature header, to route Appwrite
@@ -173,15 +202,22 @@ impl Head {
     }
 }
 
-/// Verifies the payload as it arrives, through the core's streaming entry point.
+/// The actix payload as an [`http_body::Body`], for the core's streaming entry points.
+fn body_of(
+    payload: Payload,
+) -> impl http_body::Body<Data = actix_web::web::Bytes, Error = actix_web::error::PayloadError> {
+    http_body_util::StreamBody::new(payload.map(|chunk| chunk.map(http_body::Frame::data)))
+}
+
+/// Verifies the payload as it arrives.
 async fn read_and_verify(
     verifier: &Verifier,
     head: Head,
     payload: Payload,
 ) -> Result<Delivery, WebhookError> {
-    let frames = payload.map(|chunk| chunk.map(http_body::Frame::data));
-    let body = http_body_util::StreamBody::new(frames);
-    Ok(verifier.verify_body(&head.uri, &head.headers, body).await?)
+    Ok(verifier
+        .verify_body(&head.uri, &head.headers, body_of(payload))
+        .await?)
 }
 
 /// Why a request was refused. Renders as the status and a one-line reason, never a key.

@@ -1,8 +1,8 @@
 //! An [axum] extractor for Appwrite webhooks: verified, typed events in a handler's arguments.
 //!
 //! ```
-//! use appwrite_webhooks::{Event, Verifier};
-//! use appwrite_webhooks_axum::Webhook;
+//! use appwrite_webhooks::{Event, ReplayGuard, Verifier};
+//! use appwrite_webhooks_axum::{AppwriteWebhookLayer, Webhook};
 //! use axum::{Router, http::StatusCode, routing::post};
 //!
 //! async fn on_event(Webhook(event): Webhook) -> StatusCode {
@@ -12,8 +12,12 @@
 //!     StatusCode::NO_CONTENT
 //! }
 //!
-//! let verifier = Verifier::new("whsec_…", "https://example.com/hooks/appwrite");
-//! let app: Router = Router::new().route("/hooks/appwrite", post(on_event)).with_state(verifier);
+//! let verifier = Verifier::new("whsec_…", "https://example.com/hooks/appwrite")
+//!     .replay_guard(ReplayGuard::in_memory());
+//! let app: Router = Router::new()
+//!     .route("/hooks/appwrite", post(on_event))
+//!     .route_layer(AppwriteWebhookLayer::new(verifier.clone())) // de-duplication, at least once
+//!     .with_state(verifier);
 //! ```
 //!
 //! The verifier comes from the router's state through [`FromRef`], so it can sit in a larger
@@ -27,12 +31,25 @@
 //! `(Delivery, T)` pair. Under `appwrite-webhooks-tower`'s layer, the extractor takes the
 //! delivery the layer already verified instead of verifying again.
 //!
-//! # Duplicates
-//! With a [`ReplayGuard`](appwrite_webhooks::ReplayGuard) on the verifier, a repeated delivery
-//! is answered with the guard's duplicate status (200 by default) and the handler does not run.
-//! An extractor cannot see whether the handler then succeeded, so it keeps the claim; to have
-//! failed handlers release it (at-least-once), add `AppwriteWebhookLayer` from
-//! `appwrite-webhooks-tower` to the route — the extractor then reuses its verification.
+//! # Duplicates, and the delivery guarantee
+//! De-duplication needs to know whether the handler succeeded, which an extractor cannot see:
+//! the handler's response is made after the extractor has returned. So the one line
+//! `.route_layer(AppwriteWebhookLayer::new(verifier.clone()))` (re-exported here from
+//! `appwrite-webhooks-tower`) does it: the layer verifies, claims the delivery with the
+//! verifier's [`ReplayGuard`](appwrite_webhooks::ReplayGuard), and settles the claim with the
+//! response — repeats of a handled delivery get the duplicate status (200) without running the
+//! handler, copies of one being handled get `409`, and an error response, a panic or a
+//! cancelled request gives the delivery back. The extractor then reuses the layer's
+//! verification.
+//!
+//! Without the layer, the extractor verifies on its own and **does not de-duplicate**: every
+//! verified copy reaches the handler, so no delivery is ever acknowledged without a handler
+//! having run (at least once, without setup). If the verifier has a replay guard, the extractor
+//! logs a warning once that the layer is missing.
+//!
+//! # Slow senders
+//! Set [`Verifier::body_timeout`] (for example 10 s) so a body that stops arriving is answered
+//! `408`, and bound the time a connection may take to send its headers on the server.
 //!
 //! [axum]: https://docs.rs/axum
 
@@ -42,6 +59,9 @@
 use std::fmt;
 
 use appwrite_webhooks::{Delivery, Error, Event, FromDelivery, Verifier};
+/// The layer that gives [`Webhook`] de-duplication with at-least-once delivery; see the crate
+/// docs.
+pub use appwrite_webhooks_tower::AppwriteWebhookLayer;
 use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -66,24 +86,31 @@ where
             Some(delivery) => delivery,
             None => {
                 let verifier = Verifier::from_ref(state);
-                let delivery = verifier
+                if verifier.has_replay_guard() {
+                    warn_no_layer();
+                }
+                verifier
                     .verify_body(&parts.uri, &parts.headers, body)
                     .await
-                    .map_err(WebhookRejection::new)?;
-                // The claim is kept whatever the handler does: see "Duplicates" above.
-                drop(
-                    verifier
-                        .admit(&delivery)
-                        .await
-                        .map_err(WebhookRejection::new)?,
-                );
-                delivery
+                    .map_err(WebhookRejection::new)?
             }
         };
         T::from_delivery(delivery)
             .map(Webhook)
             .map_err(WebhookRejection::new)
     }
+}
+
+/// Once per process: a replay guard without the layer that settles its claims.
+fn warn_no_layer() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        tracing::warn!(
+            "the verifier has a replay guard, but the route has no AppwriteWebhookLayer: \
+             deliveries are verified but not de-duplicated; add \
+             `.route_layer(AppwriteWebhookLayer::new(verifier.clone()))`"
+        )
+    });
 }
 
 /// Why [`Webhook`] refused a request; answers with the error's status and a one-line reason
@@ -108,8 +135,8 @@ impl WebhookRejection {
         Self { error }
     }
 
-    /// The HTTP status from [`Error::status`]: 401, 400 or 413, the guard's duplicate status,
-    /// or 503 when the replay store is unreachable.
+    /// The HTTP status from [`Error::status`]: 401, 400, 408 or 413 (or, from the layer, the
+    /// guard's duplicate status, 409 for a copy in progress, 503 when its store is unreachable).
     pub fn status(&self) -> StatusCode {
         self.error.status()
     }

@@ -101,6 +101,9 @@ async fn duplicates_are_answered_without_running_the_handler() {
                     axum::http::StatusCode::NO_CONTENT
                 }),
             )
+            .route_layer(appwrite_webhooks_axum::AppwriteWebhookLayer::new(
+                Verifier::new("k", url).replay_guard(guard.clone()),
+            ))
             .with_state(Verifier::new("k", url).replay_guard(guard));
         let addr = spawn(app).await;
         let sent = http_suite::signed_for(url, "k");
@@ -112,11 +115,15 @@ async fn duplicates_are_answered_without_running_the_handler() {
     }
 }
 
-/// The extractor on `POST /hook` with `verifier` in state.
+/// The extractor on `POST /hook` with `verifier` in state, under the layer that settles its
+/// replay claims.
 async fn spawn_hook(verifier: Verifier) -> SocketAddr {
     spawn(
         Router::new()
             .route("/hook", post(on_event))
+            .route_layer(appwrite_webhooks_axum::AppwriteWebhookLayer::new(
+                verifier.clone(),
+            ))
             .with_state(verifier),
     )
     .await

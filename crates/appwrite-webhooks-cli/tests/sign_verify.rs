@@ -168,7 +168,12 @@ fn empty_keys_are_usage_errors() {
         for (flags, env) in sources {
             let args = [command, &flags].concat();
             let out = cli(&args, b"", env);
-            assert_eq!(out.status.code(), Some(2), "{args:?} env {env:?}: {}", stderr(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{args:?} env {env:?}: {}",
+                stderr(&out)
+            );
             assert!(stderr(&out).contains("empty"), "{args:?}: {}", stderr(&out));
             assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
         }

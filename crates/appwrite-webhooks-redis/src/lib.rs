@@ -1,8 +1,13 @@
 //! A Redis [`ReplayStore`] for `appwrite-webhooks`: replicas of a receiver share one record of
 //! the deliveries they handled, so each delivery is handled once between them.
 //!
-//! Claims are `SET <prefix><fingerprint> 1 NX PX <ttl>` — atomic, expiring on their own — and
-//! releases are `DEL`. The connection is the `redis` crate's auto-reconnecting
+//! A key `<prefix><fingerprint>` holds `p:<owner token>` while a handler runs (a pending claim
+//! with a lease: `SET NX PX`, so a crashed replica's claims expire by themselves) and
+//! `d:<owner token>` once it succeeded (for the TTL). Finishing and releasing are Lua scripts
+//! that compare the owner token before they write (compare-and-set, compare-and-delete), so a
+//! replica whose lease ran out never finishes or deletes another replica's claim — and a claim
+//! whose `SET` timed out on the client but was applied by a slow server is released by its
+//! token afterwards, not left behind. The connection is the `redis` crate's auto-reconnecting
 //! `ConnectionManager`; every command is bounded by a timeout, and while Redis is unreachable
 //! the guard applies its [`StoreFailure`](appwrite_webhooks::StoreFailure) policy (503 by
 //! default, or accept with a warning).
@@ -27,7 +32,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use appwrite_webhooks::{Fingerprint, ReplayStore, StoreError, StoreFuture};
+use appwrite_webhooks::{
+    ClaimOutcome, ClaimToken, Fingerprint, ReplayStore, StoreError, StoreFuture,
+};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 /// The key prefix used unless [`RedisStore::prefix`] sets another.
@@ -154,9 +161,19 @@ impl RedisStore {
         format!("{}{fingerprint}", self.prefix)
     }
 
-    async fn run<T: redis::FromRedisValue>(&self, command: redis::Cmd) -> Result<T, StoreError> {
+    /// Runs `script` on the claim's key with `args`, bounded by the timeout.
+    async fn run(
+        &self,
+        script: &redis::Script,
+        fingerprint: &Fingerprint,
+        args: &[&str],
+    ) -> Result<i64, StoreError> {
+        let mut invocation = script.key(self.key(fingerprint));
+        for arg in args {
+            invocation.arg(*arg);
+        }
         let mut connection = self.connection.clone();
-        match tokio::time::timeout(self.timeout, command.query_async::<T>(&mut connection)).await {
+        match tokio::time::timeout(self.timeout, invocation.invoke_async(&mut connection)).await {
             Ok(result) => result.map_err(boxed),
             Err(elapsed) => Err(boxed(elapsed)),
         }
@@ -182,29 +199,108 @@ fn boxed(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError(Box::new(error))
 }
 
+/// Claims: 1 when this owner now holds the key as pending, 2 when it is done, 0 when another
+/// attempt holds it as pending.
+const CLAIM: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, 2) == 'd:' then return 2 end
+return 0
+";
+
+/// Marks done when this owner holds the key as pending, or nobody does: 1 if it did.
+const COMPLETE: &str = r"
+local held = redis.call('GET', KEYS[1])
+if held == false or held == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+";
+
+/// Deletes the key when this owner holds it as pending: 1 if it did.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// The scripts, hashed once (`EVALSHA`, falling back to `EVAL` when the server lacks them).
+struct Scripts {
+    claim: redis::Script,
+    complete: redis::Script,
+    release: redis::Script,
+}
+
+static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::new(|| Scripts {
+    claim: redis::Script::new(CLAIM),
+    complete: redis::Script::new(COMPLETE),
+    release: redis::Script::new(RELEASE),
+});
+
+fn millis(duration: Duration) -> String {
+    // Redis refuses expiry times past about 292 million years; the guard's longest is 100.
+    u64::try_from(duration.min(appwrite_webhooks::MAX_TTL).as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+        .to_string()
+}
+
+fn pending(owner: &ClaimToken) -> String {
+    format!("p:{owner}")
+}
+
 impl ReplayStore for RedisStore {
-    fn claim<'a>(&'a self, fingerprint: &'a Fingerprint, ttl: Duration) -> StoreFuture<'a, bool> {
+    fn claim<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+        owner: &'a ClaimToken,
+        lease: Duration,
+    ) -> StoreFuture<'a, ClaimOutcome> {
         Box::pin(async move {
-            let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-            let mut command = redis::cmd("SET");
-            command
-                .arg(self.key(fingerprint))
-                .arg(1)
-                .arg("NX")
-                .arg("PX")
-                .arg(millis);
-            // `OK` when set, nil when the key already existed.
-            let reply: Option<String> = self.run(command).await?;
-            Ok(reply.is_some())
+            let reply = self
+                .run(
+                    &SCRIPTS.claim,
+                    fingerprint,
+                    &[&pending(owner), &millis(lease)],
+                )
+                .await?;
+            Ok(match reply {
+                1 => ClaimOutcome::Claimed,
+                2 => ClaimOutcome::Done,
+                _ => ClaimOutcome::InProgress,
+            })
         })
     }
 
-    fn release<'a>(&'a self, fingerprint: &'a Fingerprint) -> StoreFuture<'a, ()> {
+    fn complete<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+        owner: &'a ClaimToken,
+        ttl: Duration,
+    ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let mut command = redis::cmd("DEL");
-            command.arg(self.key(fingerprint));
-            let _removed: i64 = self.run(command).await?;
-            Ok(())
+            let done = format!("d:{owner}");
+            let reply = self
+                .run(
+                    &SCRIPTS.complete,
+                    fingerprint,
+                    &[&pending(owner), &done, &millis(ttl)],
+                )
+                .await?;
+            Ok(reply == 1)
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+        owner: &'a ClaimToken,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let reply = self
+                .run(&SCRIPTS.release, fingerprint, &[&pending(owner)])
+                .await?;
+            Ok(reply == 1)
         })
     }
 }

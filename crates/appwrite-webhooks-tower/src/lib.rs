@@ -6,9 +6,17 @@
 //! copied. Rejections are answered by the layer: `401` for a missing or wrong signature, `400`
 //! for malformed requests, `413` for bodies over the limit, each with a short text body.
 //!
-//! With a [`ReplayGuard`](appwrite_webhooks::ReplayGuard) on the verifier, repeats are answered
-//! with the duplicate status without calling the inner service, and a delivery whose inner
-//! response is an error (4xx/5xx) is released so Appwrite's retry is handled.
+//! With a [`ReplayGuard`](appwrite_webhooks::ReplayGuard) on the verifier, the layer runs the
+//! core's receive sequence ([`Verifier::receive`]) and settles the claim with the inner
+//! service's outcome: a success (`1xx`–`3xx`) marks the delivery done, so repeats are answered
+//! with the duplicate status without calling the inner service; an error status, an `Err`, a
+//! panic, or a request dropped before it finished (a timeout layer, a client that hung up)
+//! releases it, so Appwrite's next copy is handled. Copies arriving while one is being handled
+//! are answered `409`. If any copy got a 2xx, the inner service succeeded with it.
+//!
+//! Set [`Verifier::body_timeout`] so a body that stops arriving is answered `408` and its
+//! connection closed, and bound header reading on the server (hyper's
+//! `http1::Builder::header_read_timeout`).
 //!
 //! Generic over the request body ([`http_body::Body`]), so it works under axum, hyper and tonic
 //! alike.
@@ -108,22 +116,17 @@ where
         let verifier = self.verifier.clone();
         ResponseFuture(Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            let verified = match verifier.verify_body(&parts.uri, &parts.headers, body).await {
-                Ok(delivery) => verifier
-                    .admit(&delivery)
-                    .await
-                    .map(|claim| (delivery, claim)),
-                Err(error) => Err(error),
-            };
-            match verified {
+            match verifier.receive(&parts.uri, &parts.headers, body).await {
                 Ok((delivery, claim)) => {
                     let body = Full::new(delivery.bytes().clone());
                     parts.extensions.insert(delivery);
+                    // `?` drops the claim unsettled on `Err`, which releases it, as does a panic
+                    // or this future being dropped.
                     let response = inner.call(Request::from_parts(parts, body)).await?;
-                    // A failed handler gives the delivery back, so Appwrite's retry is handled.
-                    if response.status().is_client_error() || response.status().is_server_error() {
-                        claim.release().await;
-                    }
+                    let status = response.status();
+                    claim
+                        .settle(!(status.is_client_error() || status.is_server_error()))
+                        .await;
                     Ok(response.map(Either::Left))
                 }
                 Err(error) => {

@@ -43,6 +43,7 @@ pub struct Delivery<B = Bytes> {
     pub(crate) scheme: Scheme,
     pub(crate) meta: DeliveryHeaders,
     pub(crate) signature: Signature,
+    pub(crate) fingerprint: Fingerprint,
     pub(crate) key_index: usize,
     pub(crate) body: B,
 }
@@ -143,15 +144,15 @@ impl<B: AsRef<[u8]>> Delivery<B> {
         self.meta.timestamp
     }
 
-    /// What the replay guard claims for this delivery; the scheme decides (see
-    /// [`ReplayGuard`](crate::ReplayGuard)).
-    pub(crate) fn fingerprint(&self) -> Fingerprint {
-        match self.scheme.envelope_id(self.body()) {
-            Some(id) => Fingerprint::digest(&[self.scheme.name().as_bytes(), b"\0", id.as_bytes()]),
-            // Appwrite's signature is an HMAC over URL and body: the same bytes to the same
-            // webhook, the same delivery.
-            None => Fingerprint::from_signature(&self.signature),
-        }
+    /// What identifies this delivery to the replay guard (and to an inbox); the scheme decides
+    /// (see [`ReplayGuard`](crate::ReplayGuard)). Stable across byte-identical re-sends.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// assert_eq!(d.fingerprint().as_bytes(), d.signature().as_bytes());
+    /// ```
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
     }
 
     /// Which key verified the delivery: its position among the verifier's keys, in the order
@@ -249,6 +250,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
             scheme: self.scheme,
             meta: self.meta,
             signature: self.signature,
+            fingerprint: self.fingerprint,
             key_index: self.key_index,
         }
     }
@@ -313,21 +315,6 @@ impl Fingerprint {
         };
         fingerprint.bytes[..len].copy_from_slice(&bytes[..len]);
         fingerprint
-    }
-
-    /// The signature's tag.
-    pub(crate) fn from_signature(signature: &Signature) -> Self {
-        Self::new(signature.as_bytes())
-    }
-
-    /// A SHA-1 digest of `parts`, one after another.
-    pub(crate) fn digest(parts: &[&[u8]]) -> Self {
-        use sha1::{Digest, Sha1};
-        let mut hash = Sha1::new();
-        for part in parts {
-            hash.update(part);
-        }
-        Self::new(&hash.finalize())
     }
 
     /// The fingerprint's bytes.

@@ -95,6 +95,36 @@ pub enum Error {
         status: StatusCode,
     },
 
+    /// Another copy of this delivery is being handled right now and its outcome is not known
+    /// yet. Answered `409 Conflict`, a failed attempt to Appwrite, so it is sent again and
+    /// answered by the first copy's outcome then: `200` as a duplicate if it succeeded, handled
+    /// if it failed. Never `2xx`, since success is not known.
+    #[error("another copy of this delivery is being handled; retry later")]
+    InProgress,
+
+    /// The body stopped arriving for longer than the verifier's
+    /// [`body_timeout`](crate::Verifier::body_timeout): `408`.
+    #[error("the request body stalled for longer than {} ms", timeout.as_millis())]
+    BodyTimeout {
+        /// The timeout in force.
+        timeout: std::time::Duration,
+    },
+
+    /// The (unsigned) events header names a resource that the signed body contradicts, e.g.
+    /// `databases.other.tables.admins.rows.r1.create` over a row whose `$tableId` is `orders`.
+    /// The header was altered after signing: `400`.
+    #[error(
+        "events header contradicts the signed body: {field} is {body:?} in the body, {header:?} in the header"
+    )]
+    EventContradictsBody {
+        /// The body's field, e.g. `$tableId`.
+        field: &'static str,
+        /// The signed body's value.
+        body: String,
+        /// The header's value.
+        header: String,
+    },
+
     /// The payload's `$updatedAt`/`$createdAt` is older than the replay guard's maximum age.
     #[error("delivery is stale: its payload is {}s old", age.as_secs())]
     Stale {
@@ -129,13 +159,16 @@ impl Error {
             | Error::TimestampOutOfTolerance { .. }
             | Error::Stale { .. } => StatusCode::UNAUTHORIZED,
             Error::Duplicate { status } => *status,
+            Error::InProgress => StatusCode::CONFLICT,
+            Error::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Error::ReplayStore(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::MissingHeader(_)
             | Error::InvalidHeader { .. }
             | Error::UrlUnavailable(_)
             | Error::ReadBody(_)
-            | Error::InvalidPayload(_) => StatusCode::BAD_REQUEST,
+            | Error::InvalidPayload(_)
+            | Error::EventContradictsBody { .. } => StatusCode::BAD_REQUEST,
         }
     }
 }

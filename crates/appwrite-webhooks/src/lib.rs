@@ -34,13 +34,13 @@
 //! # The public API, in one place
 //! | concern | items |
 //! |---|---|
-//! | verifying | [`Verifier`] ([`verify`](Verifier::verify), [`verify_body`](Verifier::verify_body), [`verify_signature`](Verifier::verify_signature)), [`SigningKey`], [`Signature`], [`ProxyHeaders`], [`DEFAULT_BODY_LIMIT`] |
+//! | verifying | [`Verifier`] ([`receive`](Verifier::receive), [`verify`](Verifier::verify), [`verify_body`](Verifier::verify_body), [`verify_signature`](Verifier::verify_signature)), [`SigningKey`], [`Signature`], [`ProxyHeaders`], [`DEFAULT_BODY_LIMIT`] |
 //! | what failed | [`Error`] (with [`Error::status`]), [`MalformedSignature`], [`EmptyKey`] |
 //! | schemes | [`Scheme`], [`UnknownScheme`], [`TimestampedEnvelope`], [`GenericEnvelope`] |
 //! | a verified delivery | [`Delivery`], [`headers`] (the header names) |
 //! | events | [`EventName`], [`InvalidEventName`], [`Pattern`], [`Event`], [`EventKind`], [`Action`], [`DatabaseApi`], [`TokenKind`], [`DeploymentOwner`], [`models`] |
 //! | handing events to code | [`FromDelivery`], [`Payload`], [`Router`], [`Incoming`], [`HandlerError`], [`Dispatched`], [`DispatchError`] |
-//! | de-duplication | [`ReplayGuard`], [`Claim`], [`ReplayStore`], [`MemoryStore`], [`Fingerprint`], [`StoreError`], [`StoreFailure`], [`StoreFuture`] |
+//! | de-duplication | [`ReplayGuard`], [`Claim`], [`ReplayStore`], [`ClaimOutcome`], [`ClaimToken`], [`MemoryStore`], [`Fingerprint`], [`StoreError`], [`StoreFailure`], [`StoreFuture`], [`MAX_TTL`] |
 //! | sending, for tests and tools (feature `sender`) | `sender::{DeliveryBuilder, SignedDelivery}`, `sign`, `sign_timestamped`, `sign_generic` |
 
 #![forbid(unsafe_code)]
@@ -70,7 +70,10 @@ pub use events::kind::EventKind;
 pub use events::name::{EventName, InvalidEventName};
 pub use events::pattern::Pattern;
 pub use extract::{FromDelivery, Payload};
-pub use replay::{Claim, MemoryStore, ReplayGuard, ReplayStore, StoreFailure, StoreFuture};
+pub use replay::{
+    Claim, ClaimOutcome, ClaimToken, MAX_TTL, MemoryStore, ReplayGuard, ReplayStore, StoreFailure,
+    StoreFuture,
+};
 pub use router::{DispatchError, Dispatched, HandlerError, Incoming, Router};
 pub use scheme::{GenericEnvelope, Scheme, TimestampedEnvelope, UnknownScheme};
 #[cfg(feature = "sender")]

@@ -4,9 +4,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod at_least_once;
 pub mod demo;
 pub mod http_suite;
 pub mod net;
+pub mod redis;
 pub mod scheme_suite;
 
 use std::collections::BTreeMap;

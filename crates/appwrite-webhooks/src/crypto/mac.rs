@@ -58,8 +58,7 @@ impl KeyedMac {
         }
     }
 
-    /// The final tag, for signing.
-    #[cfg(any(feature = "sender", test))]
+    /// The final tag: for signing, and for keyed fingerprints.
     pub(crate) fn finalize(self) -> Vec<u8> {
         match self {
             Self::Sha1(mac) => mac.finalize().into_bytes().to_vec(),

@@ -7,25 +7,28 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::delivery::Fingerprint;
-use crate::replay::{ReplayStore, StoreFuture};
+use crate::replay::store::{ClaimOutcome, ClaimToken, ReplayStore, StoreFuture};
 
-/// A bounded in-memory store: claims expire with their TTL, and past `capacity` live claims the
-/// oldest are forgotten first, so a flood of unique deliveries cannot grow memory without bound
-/// (it can only shorten how long old deliveries are remembered).
+/// A bounded in-memory store: claims expire with their lease or TTL, and past `capacity` live
+/// claims the oldest are forgotten first, so a flood of unique deliveries cannot grow memory
+/// without bound (it can only shorten how long old deliveries are remembered).
 ///
-/// Sharded by fingerprint so concurrent requests rarely contend on one lock.
+/// Sharded by fingerprint so concurrent requests rarely contend on one lock. Every operation
+/// completes at once, so releasing a dropped claim needs no task.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::time::Duration;
-/// use appwrite_webhooks::{MemoryStore, ReplayStore};
+/// use appwrite_webhooks::{ClaimOutcome, ClaimToken, Fingerprint, MemoryStore, ReplayStore};
 ///
 /// let store = MemoryStore::with_capacity(1000);
-/// let fingerprint = appwrite_webhooks::Fingerprint::new(&[7; 20]);
-/// assert!(store.claim(&fingerprint, Duration::from_secs(60)).await.unwrap());
-/// assert!(!store.claim(&fingerprint, Duration::from_secs(60)).await.unwrap());
-/// store.release(&fingerprint).await.unwrap();
-/// assert!(store.claim(&fingerprint, Duration::from_secs(60)).await.unwrap());
+/// let (fingerprint, first, second) = (Fingerprint::new(&[7; 20]), ClaimToken::new(), ClaimToken::new());
+/// let lease = Duration::from_secs(30);
+/// assert_eq!(store.claim(&fingerprint, &first, lease).await.unwrap(), ClaimOutcome::Claimed);
+/// assert_eq!(store.claim(&fingerprint, &second, lease).await.unwrap(), ClaimOutcome::InProgress);
+/// assert!(!store.release(&fingerprint, &second).await.unwrap()); // not the owner
+/// assert!(store.complete(&fingerprint, &first, Duration::from_secs(60)).await.unwrap());
+/// assert_eq!(store.claim(&fingerprint, &second, lease).await.unwrap(), ClaimOutcome::Done);
 /// # }
 /// ```
 pub struct MemoryStore {
@@ -36,40 +39,94 @@ pub struct MemoryStore {
 
 const SHARDS: usize = 16;
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending(ClaimToken),
+    Done,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    expiry: Instant,
+    /// Which queue entry is this claim's: older ones for the same fingerprint are obsolete.
+    generation: u64,
+    state: State,
+}
+
 #[derive(Default)]
 struct Shard {
-    /// Fingerprint → (expiry, generation of the claim).
-    live: HashMap<Fingerprint, (Instant, u64)>,
-    /// Claims in the order made, which is also expiry order for a fixed TTL.
+    live: HashMap<Fingerprint, Entry>,
+    /// Claims in the order made or last changed: the oldest are forgotten first.
     order: VecDeque<(Fingerprint, u64)>,
     next_generation: u64,
 }
 
 impl Shard {
-    /// Drops queue entries that are expired, or (when `force`) the oldest one.
+    /// Drops queue entries that are obsolete or expired from the front, or (when `force`) the
+    /// oldest live one.
     fn evict(&mut self, now: Instant, force: bool) {
         while let Some((fingerprint, generation)) = self.order.front().copied() {
-            let stale = match self.live.get(&fingerprint) {
-                // Released or re-claimed since: the queue entry is obsolete.
-                Some(&(_, live_generation)) if live_generation != generation => true,
-                None => true,
-                Some(&(expiry, _)) => expiry <= now,
-            };
+            let current = self
+                .live
+                .get(&fingerprint)
+                .filter(|entry| entry.generation == generation);
+            let stale = current.is_none_or(|entry| entry.expiry <= now);
             if !stale && !force {
                 break;
             }
             self.order.pop_front();
-            if self
-                .live
-                .get(&fingerprint)
-                .is_some_and(|&(_, g)| g == generation)
-            {
+            if current.is_some() {
                 self.live.remove(&fingerprint);
                 if !stale {
                     // Forced out a live claim: one is enough.
                     break;
                 }
             }
+        }
+    }
+
+    /// The unexpired entry for `fingerprint`.
+    fn current(&self, fingerprint: &Fingerprint, now: Instant) -> Option<Entry> {
+        self.live
+            .get(fingerprint)
+            .copied()
+            .filter(|entry| entry.expiry > now)
+    }
+
+    /// Records `state` for `fingerprint` until `now + keep`, keeping the shard within `capacity`.
+    fn record(
+        &mut self,
+        fingerprint: Fingerprint,
+        state: State,
+        now: Instant,
+        keep: Duration,
+        capacity: usize,
+    ) {
+        self.evict(now, false);
+        while self.live.len() >= capacity && !self.live.contains_key(&fingerprint) {
+            self.evict(now, true);
+        }
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        // `checked_add`: a far-future expiry (a TTL of `Duration::MAX`) must not panic.
+        let expiry = now.checked_add(keep).unwrap_or(now + super::MAX_TTL);
+        self.live.insert(
+            fingerprint,
+            Entry {
+                expiry,
+                generation,
+                state,
+            },
+        );
+        self.order.push_back((fingerprint, generation));
+        // Released and re-recorded claims leave queue entries behind; keep the queue within
+        // twice the map.
+        if self.order.len() > 2 * capacity {
+            self.evict(now, false);
+            let live = std::mem::take(&mut self.live);
+            self.order
+                .retain(|(f, g)| live.get(f).is_some_and(|entry| entry.generation == *g));
+            self.live = live;
         }
     }
 }
@@ -106,32 +163,53 @@ impl MemoryStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn claim_now(&self, fingerprint: &Fingerprint, ttl: Duration) -> bool {
+    fn claim_now(
+        &self,
+        fingerprint: &Fingerprint,
+        owner: &ClaimToken,
+        lease: Duration,
+    ) -> ClaimOutcome {
         let now = Instant::now();
         let mut shard = self.shard(fingerprint);
-        if let Some(&(expiry, _)) = shard.live.get(fingerprint)
-            && expiry > now
-        {
-            return false;
+        match shard.current(fingerprint, now).map(|entry| entry.state) {
+            Some(State::Done) => ClaimOutcome::Done,
+            Some(State::Pending(_)) => ClaimOutcome::InProgress,
+            None => {
+                shard.record(
+                    *fingerprint,
+                    State::Pending(*owner),
+                    now,
+                    lease,
+                    self.per_shard,
+                );
+                ClaimOutcome::Claimed
+            }
         }
-        shard.evict(now, false);
-        while shard.live.len() >= self.per_shard {
-            shard.evict(now, true);
+    }
+
+    fn complete_now(&self, fingerprint: &Fingerprint, owner: &ClaimToken, ttl: Duration) -> bool {
+        let now = Instant::now();
+        let mut shard = self.shard(fingerprint);
+        match shard.current(fingerprint, now).map(|entry| entry.state) {
+            Some(State::Pending(holder)) if holder != *owner => false,
+            Some(State::Done) => false,
+            _ => {
+                shard.record(*fingerprint, State::Done, now, ttl, self.per_shard);
+                true
+            }
         }
-        let generation = shard.next_generation;
-        shard.next_generation += 1;
-        shard.live.insert(*fingerprint, (now + ttl, generation));
-        shard.order.push_back((*fingerprint, generation));
-        // Released claims leave queue entries behind; keep the queue within twice the map.
-        if shard.order.len() > 2 * self.per_shard {
-            shard.evict(now, false);
-            let live = std::mem::take(&mut shard.live);
-            shard
-                .order
-                .retain(|(f, g)| live.get(f).is_some_and(|&(_, lg)| lg == *g));
-            shard.live = live;
+    }
+
+    fn release_now(&self, fingerprint: &Fingerprint, owner: &ClaimToken) -> bool {
+        let mut shard = self.shard(fingerprint);
+        let owned = shard
+            .live
+            .get(fingerprint)
+            .is_some_and(|entry| entry.state == State::Pending(*owner));
+        if owned {
+            shard.live.remove(fingerprint);
         }
-        true
+        owned
     }
 }
 
@@ -142,14 +220,33 @@ impl Default for MemoryStore {
 }
 
 impl ReplayStore for MemoryStore {
-    fn claim<'a>(&'a self, fingerprint: &'a Fingerprint, ttl: Duration) -> StoreFuture<'a, bool> {
-        let claimed = self.claim_now(fingerprint, ttl);
-        Box::pin(std::future::ready(Ok(claimed)))
+    fn claim<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+        owner: &'a ClaimToken,
+        lease: Duration,
+    ) -> StoreFuture<'a, ClaimOutcome> {
+        let outcome = self.claim_now(fingerprint, owner, lease);
+        Box::pin(std::future::ready(Ok(outcome)))
     }
 
-    fn release<'a>(&'a self, fingerprint: &'a Fingerprint) -> StoreFuture<'a, ()> {
-        self.shard(fingerprint).live.remove(fingerprint);
-        Box::pin(std::future::ready(Ok(())))
+    fn complete<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+        owner: &'a ClaimToken,
+        ttl: Duration,
+    ) -> StoreFuture<'a, bool> {
+        let done = self.complete_now(fingerprint, owner, ttl);
+        Box::pin(std::future::ready(Ok(done)))
+    }
+
+    fn release<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+        owner: &'a ClaimToken,
+    ) -> StoreFuture<'a, bool> {
+        let released = self.release_now(fingerprint, owner);
+        Box::pin(std::future::ready(Ok(released)))
     }
 }
 
@@ -171,19 +268,77 @@ mod tests {
         Fingerprint::new(&i.to_le_bytes())
     }
 
+    const HOUR: Duration = Duration::from_secs(3600);
+
     #[test]
     fn expired_claims_can_be_claimed_again() {
         let store = MemoryStore::with_capacity(100);
-        assert!(store.claim_now(&fp(1), Duration::from_millis(0)));
-        assert!(store.claim_now(&fp(1), Duration::from_secs(60)));
-        assert!(!store.claim_now(&fp(1), Duration::from_secs(60)));
+        let (a, b) = (ClaimToken::new(), ClaimToken::new());
+        assert_eq!(
+            store.claim_now(&fp(1), &a, Duration::ZERO),
+            ClaimOutcome::Claimed
+        );
+        assert_eq!(store.claim_now(&fp(1), &b, HOUR), ClaimOutcome::Claimed);
+        assert_eq!(store.claim_now(&fp(1), &a, HOUR), ClaimOutcome::InProgress);
+    }
+
+    #[test]
+    fn only_the_owner_releases_and_a_done_claim_stays_done() {
+        let store = MemoryStore::with_capacity(100);
+        let (a, b) = (ClaimToken::new(), ClaimToken::new());
+        assert_eq!(store.claim_now(&fp(1), &a, HOUR), ClaimOutcome::Claimed);
+        assert!(!store.release_now(&fp(1), &b));
+        assert!(!store.complete_now(&fp(1), &b, HOUR));
+        assert!(store.complete_now(&fp(1), &a, HOUR));
+        assert!(
+            !store.release_now(&fp(1), &a),
+            "a done claim is not released"
+        );
+        assert_eq!(store.claim_now(&fp(1), &b, HOUR), ClaimOutcome::Done);
+    }
+
+    #[test]
+    fn a_lapsed_lease_still_completes_unless_another_copy_claimed() {
+        let store = MemoryStore::with_capacity(100);
+        let (a, b) = (ClaimToken::new(), ClaimToken::new());
+        assert_eq!(
+            store.claim_now(&fp(1), &a, Duration::ZERO),
+            ClaimOutcome::Claimed
+        );
+        assert!(
+            store.complete_now(&fp(1), &a, HOUR),
+            "nobody holds it: done"
+        );
+        assert_eq!(
+            store.claim_now(&fp(2), &a, Duration::ZERO),
+            ClaimOutcome::Claimed
+        );
+        assert_eq!(store.claim_now(&fp(2), &b, HOUR), ClaimOutcome::Claimed);
+        assert!(!store.complete_now(&fp(2), &a, HOUR), "b holds it now");
+    }
+
+    #[test]
+    fn the_longest_ttl_does_not_overflow() {
+        let store = MemoryStore::with_capacity(100);
+        let a = ClaimToken::new();
+        assert_eq!(
+            store.claim_now(&fp(1), &a, Duration::MAX),
+            ClaimOutcome::Claimed
+        );
+        assert!(store.complete_now(&fp(1), &a, Duration::MAX));
+        assert_eq!(
+            store.claim_now(&fp(1), &a, Duration::MAX),
+            ClaimOutcome::Done
+        );
     }
 
     #[test]
     fn a_flood_of_unique_deliveries_stays_bounded() {
         let store = MemoryStore::with_capacity(1_000);
+        let owner = ClaimToken::new();
         for i in 0..200_000 {
-            assert!(store.claim_now(&fp(i), Duration::from_secs(3600)));
+            assert_eq!(store.claim_now(&fp(i), &owner, HOUR), ClaimOutcome::Claimed);
+            assert!(store.complete_now(&fp(i), &owner, HOUR));
         }
         assert!(store.len() <= 1_000 + SHARDS, "{}", store.len());
         let queued: usize = store
@@ -193,15 +348,19 @@ mod tests {
             .sum();
         assert!(queued <= 2 * (1_000 + SHARDS), "{queued}");
         // The newest are remembered.
-        assert!(!store.claim_now(&fp(199_999), Duration::from_secs(3600)));
+        assert_eq!(
+            store.claim_now(&fp(199_999), &owner, HOUR),
+            ClaimOutcome::Done
+        );
     }
 
     #[test]
     fn release_and_reclaim_cycles_do_not_grow_the_queue() {
         let store = MemoryStore::with_capacity(160);
         for _ in 0..10_000 {
-            assert!(store.claim_now(&fp(5), Duration::from_secs(3600)));
-            store.shard(&fp(5)).live.remove(&fp(5));
+            let owner = ClaimToken::new();
+            assert_eq!(store.claim_now(&fp(5), &owner, HOUR), ClaimOutcome::Claimed);
+            assert!(store.release_now(&fp(5), &owner));
         }
         let queued: usize = store
             .shards
@@ -220,7 +379,8 @@ mod tests {
                     .map(|_| {
                         let store = Arc::clone(&store);
                         scope.spawn(move || {
-                            store.claim_now(&fp(round), Duration::from_secs(60)) as usize
+                            let outcome = store.claim_now(&fp(round), &ClaimToken::new(), HOUR);
+                            usize::from(outcome == ClaimOutcome::Claimed)
                         })
                     })
                     .collect();

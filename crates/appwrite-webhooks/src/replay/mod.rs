@@ -1,57 +1,62 @@
-//! De-duplication: a delivery is handled once per fingerprint within a time window.
+//! De-duplication: a delivery is handled successfully once per fingerprint within a time
+//! window, and never acknowledged unless a handler succeeded with it.
 //!
 //! Appwrite's signature has no timestamp and deliveries carry no id: a captured delivery
 //! verifies forever, and Appwrite re-sends byte-identical deliveries (automatic retries, an
-//! operator's `queue-retry`). A [`ReplayGuard`] remembers each verified delivery for a while and
-//! answers repeats without running the handler.
+//! operator's `queue-retry`). A [`ReplayGuard`] remembers each verified delivery and answers
+//! repeats without running the handler.
 //!
 //! # The fingerprint
 //! Each [`Scheme`](crate::Scheme) decides what identifies a delivery. Appwrite's: the 20-byte
 //! signature. It is an HMAC over the URL and the body, so it is fixed-size, differs for the
 //! same body sent to two webhooks (different URL or key), and — being keyed — tells a reader of
 //! the shared store nothing about the payloads. Two deliveries with the same fingerprint are
-//! the same bytes to the same URL: the same delivery.
+//! the same bytes to the same URL: the same delivery. A copy whose unsigned headers were
+//! altered has the same fingerprint, so it is a duplicate too.
 //!
 //! The opt-in schemes carry an event id in their envelope (`$id`, `id`) that stays the same
-//! when the sender retries with a fresh timestamp and signature; there the fingerprint is a
-//! SHA-1 digest of the scheme's name and that id (the signature when the body has no id).
+//! when the sender retries with a fresh timestamp and signature; there the fingerprint is an
+//! HMAC, under the key that verified the delivery, of the scheme's name and that id: two
+//! senders with different keys sharing one store never collide.
 //!
-//! # The contract: at least once, de-duplicated
-//! A delivery is *claimed* once verified. If the handler succeeds the claim is kept for the
-//! TTL, and repeats are answered with the duplicate status (200 by default, so Appwrite stops
-//! retrying and counts no failure). If the handler fails (an error response), the claim is
-//! released so Appwrite's retry can succeed. A crash between claiming and answering leaves the
-//! claim in place until the TTL ends: choose a TTL that bounds how long such a delivery may be
-//! shadowed, and make handlers idempotent where a second run within that time matters.
+//! # The delivery guarantee
+//! **If any copy of a delivery was answered 2xx, a handler finished successfully with it.**
+//! A verified delivery is claimed as *pending* for a lease ([`ReplayGuard::lease`], 30 s by
+//! default: twice Appwrite's 15 s timeout) while its handler runs, and becomes *done* — for the
+//! TTL — only when the handler succeeded. Every other ending gives the claim back: an error
+//! response, an `Err`, a panic, a cancelled or timed-out handler, a client that disconnected
+//! (see [`Claim`]); a process that dies leaves its claims pending until their lease runs out.
+//! While a claim is pending, other copies are answered `409 Conflict`
+//! ([`Error::InProgress`](crate::Error::InProgress)): a failed attempt to Appwrite, never a
+//! 2xx, because success is not known yet. Once done, copies are answered with the duplicate
+//! status (`200` by default) without running the handler. When the store cannot answer, the
+//! [`StoreFailure`] policy decides (503 by default); a claim whose outcome is unknown (a
+//! timeout) is released by its owner token, so nothing is left behind that nobody releases.
+//!
+//! A handler may therefore run more than once for one delivery (a success whose `complete`
+//! did not reach the store, a lease that ran out under a slow handler): make handlers
+//! idempotent.
 
+mod claim;
 mod memory;
+mod store;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
 
-use crate::delivery::{Delivery, Fingerprint};
-use crate::error::{Error, StoreError};
+use crate::delivery::Delivery;
+use crate::error::Error;
 
+pub use claim::Claim;
 pub use memory::MemoryStore;
+pub use store::{ClaimOutcome, ClaimToken, ReplayStore, StoreFuture};
 
-/// A boxed, sendable future, as [`ReplayStore`] returns.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
-
-/// Where claims are kept: in memory ([`MemoryStore`]), or shared between replicas
-/// (`appwrite-webhooks-redis`).
-pub trait ReplayStore: Send + Sync + 'static {
-    /// Atomically records `fingerprint` for `ttl` if it is not recorded yet. Returns `true` if
-    /// this call recorded it (the delivery is new), `false` if it was already there.
-    fn claim<'a>(&'a self, fingerprint: &'a Fingerprint, ttl: Duration) -> StoreFuture<'a, bool>;
-
-    /// Forgets `fingerprint`, so the next claim succeeds.
-    fn release<'a>(&'a self, fingerprint: &'a Fingerprint) -> StoreFuture<'a, ()>;
-}
+/// The longest TTL or lease a guard uses: longer ones (up to `Duration::MAX`) are clamped to
+/// it, so no store's clock arithmetic overflows. About a hundred years.
+pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
 /// What to do when the store cannot answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,12 +65,14 @@ pub enum StoreFailure {
     /// Refuse the delivery with `503 Service Unavailable`; Appwrite counts a failed attempt and
     /// the delivery can be retried. The default: never handle a delivery twice.
     Reject,
-    /// Accept the delivery without de-duplication and log a warning: never lose a delivery.
+    /// Handle the delivery without de-duplication and log a warning: never refuse a delivery
+    /// because of the store. The claim is still settled when the store answers again.
     Accept,
 }
 
 /// De-duplicates verified deliveries; set it with
-/// [`Verifier::replay_guard`](crate::Verifier::replay_guard) and every adapter applies it.
+/// [`Verifier::replay_guard`](crate::Verifier::replay_guard) and every adapter applies it
+/// (see the module docs for the guarantee).
 ///
 /// ```
 /// use std::time::Duration;
@@ -78,17 +85,20 @@ pub enum StoreFailure {
 pub struct ReplayGuard {
     store: Arc<dyn ReplayStore>,
     ttl: Duration,
+    lease: Duration,
     on_store_failure: StoreFailure,
     duplicate_status: StatusCode,
     max_age: Option<Duration>,
 }
 
 impl ReplayGuard {
-    /// A guard over `store`, with a 24-hour TTL, fail-closed, answering duplicates with 200.
+    /// A guard over `store`, with a 24-hour TTL and a 30-second lease, fail-closed, answering
+    /// duplicates with 200.
     pub fn new(store: impl ReplayStore) -> Self {
         Self {
             store: Arc::new(store),
             ttl: Duration::from_secs(24 * 60 * 60),
+            lease: Duration::from_secs(30),
             on_store_failure: StoreFailure::Reject,
             duplicate_status: StatusCode::OK,
             max_age: None,
@@ -100,10 +110,19 @@ impl ReplayGuard {
         Self::new(MemoryStore::default())
     }
 
-    /// How long a handled delivery is remembered (default 24 hours). Repeats after that are
-    /// handled again; see [`max_age`](Self::max_age) to refuse them instead.
+    /// How long a handled delivery is remembered (default 24 hours, at most [`MAX_TTL`]).
+    /// Repeats after that are handled again; see [`max_age`](Self::max_age) to refuse them
+    /// instead.
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
+        self.ttl = ttl.min(MAX_TTL);
+        self
+    }
+
+    /// How long a pending claim lasts if its attempt never settles it — the process died
+    /// (default 30 s, at most [`MAX_TTL`]). Copies arriving meanwhile are answered `409`. A
+    /// handler that runs longer than the lease may see a copy handled beside it.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.clamp(Duration::from_millis(1), MAX_TTL);
         self
     }
 
@@ -113,9 +132,9 @@ impl ReplayGuard {
         self
     }
 
-    /// The status a duplicate is answered with (default `200 OK`: Appwrite stops retrying and
-    /// counts no failure). `409 Conflict` makes duplicates visible in Appwrite's logs, at the
-    /// cost of a failed attempt each.
+    /// The status a duplicate of a handled delivery is answered with (default `200 OK`:
+    /// Appwrite stops retrying and counts no failure). `409 Conflict` makes duplicates visible
+    /// in Appwrite's logs, at the cost of a failed attempt each.
     pub fn duplicate_status(mut self, status: StatusCode) -> Self {
         self.duplicate_status = status;
         self
@@ -132,39 +151,55 @@ impl ReplayGuard {
         self
     }
 
-    /// Checks and claims a verified delivery.
+    /// Checks a verified delivery and claims it as pending.
     ///
-    /// `Ok(claim)` means: handle it, then [`Claim::release`] if handling failed. Duplicates are
-    /// [`Error::Duplicate`] (answer with its status, do not handle); stale deliveries
+    /// `Ok(claim)` means: handle it, then settle the claim with the outcome ([`Claim`]).
+    /// Repeats of a handled delivery are [`Error::Duplicate`] (answer with its status, do not
+    /// handle); copies of one being handled [`Error::InProgress`]; stale deliveries
     /// [`Error::Stale`]; an unavailable store under [`StoreFailure::Reject`]
     /// [`Error::ReplayStore`].
     pub async fn admit<B: AsRef<[u8]>>(&self, delivery: &Delivery<B>) -> Result<Claim, Error> {
         if let Some(max_age) = self.max_age {
             check_age(delivery.body(), max_age)?;
         }
-        let fingerprint = delivery.fingerprint();
-        match self.store.claim(&fingerprint, self.ttl).await {
-            Ok(true) => Ok(Claim {
-                store: Some(Arc::clone(&self.store)),
+        let fingerprint = *delivery.fingerprint();
+        let token = ClaimToken::new();
+        let times = (self.ttl, self.lease);
+        let claim = |uncertain| {
+            Claim::held(
+                Arc::clone(&self.store),
                 fingerprint,
-            }),
-            Ok(false) => {
+                token,
+                times,
+                uncertain,
+            )
+        };
+        match self.store.claim(&fingerprint, &token, self.lease).await {
+            Ok(ClaimOutcome::Claimed) => Ok(claim(false)),
+            Ok(outcome) => {
                 tracing::debug!(
                     webhook = delivery.webhook_id(),
-                    "duplicate Appwrite delivery ignored"
+                    ?outcome,
+                    "repeated Appwrite delivery not handled"
                 );
-                Err(Error::Duplicate {
-                    status: self.duplicate_status,
+                Err(match outcome {
+                    ClaimOutcome::InProgress => Error::InProgress,
+                    _ => Error::Duplicate {
+                        status: self.duplicate_status,
+                    },
                 })
             }
+            // The store may still apply the claim (a timeout), so this attempt's token is given
+            // back either way: released now (`Reject`: dropping the claim releases it), or
+            // settled with the handler's outcome (`Accept`). Nothing is left behind.
             Err(error) => match self.on_store_failure {
-                StoreFailure::Reject => Err(Error::ReplayStore(error)),
+                StoreFailure::Reject => {
+                    drop(claim(true));
+                    Err(Error::ReplayStore(error))
+                }
                 StoreFailure::Accept => {
-                    tracing::warn!(%error, "replay store unavailable; accepting without de-duplication");
-                    Ok(Claim {
-                        store: None,
-                        fingerprint,
-                    })
+                    tracing::warn!(%error, "replay store unavailable; handling without de-duplication");
+                    Ok(claim(true))
                 }
             },
         }
@@ -175,46 +210,11 @@ impl fmt::Debug for ReplayGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReplayGuard")
             .field("ttl", &self.ttl)
+            .field("lease", &self.lease)
             .field("on_store_failure", &self.on_store_failure)
             .field("duplicate_status", &self.duplicate_status)
             .field("max_age", &self.max_age)
             .finish_non_exhaustive()
-    }
-}
-
-/// A claimed delivery. Keep it (drop it) when handling succeeded; [`release`](Self::release) it
-/// when handling failed so a retry is handled.
-#[must_use = "release the claim if handling fails"]
-#[derive(Debug)]
-pub struct Claim {
-    /// `None` when the store was down and the policy accepted the delivery anyway.
-    store: Option<Arc<dyn ReplayStore>>,
-    fingerprint: Fingerprint,
-}
-
-impl fmt::Debug for dyn ReplayStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ReplayStore")
-    }
-}
-
-impl Claim {
-    /// A claim with nothing to release (no guard configured).
-    pub(crate) fn none() -> Self {
-        Self {
-            store: None,
-            fingerprint: Fingerprint::new(&[]),
-        }
-    }
-
-    /// Forgets the delivery so Appwrite's retry is handled. A store failure here is logged: the
-    /// claim then expires with its TTL.
-    pub async fn release(self) {
-        if let Some(store) = self.store
-            && let Err(error) = store.release(&self.fingerprint).await
-        {
-            tracing::warn!(%error, "could not release a replay claim; it expires with its TTL");
-        }
     }
 }
 

@@ -222,6 +222,15 @@ impl Scheme {
         }
     }
 
+    /// Whether the replay fingerprint is keyed over an envelope id (the opt-in schemes) rather
+    /// than the signature itself (Appwrite's).
+    pub(crate) fn keyed_fingerprint(&self) -> bool {
+        match self {
+            Self::Appwrite => false,
+            Self::Timestamped { .. } | Self::Generic => true,
+        }
+    }
+
     /// The primary event name: from the events header, or the envelope where the scheme has
     /// one and the header is absent.
     pub(crate) fn primary_event(&self, events: &str, body: &[u8]) -> Option<EventName> {

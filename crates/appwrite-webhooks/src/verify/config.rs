@@ -24,6 +24,8 @@ pub(crate) struct Config {
     /// absorbed where that is the same for every request (Appwrite's configured URLs).
     pub(crate) prepared: Vec<(usize, KeyedMac)>,
     pub(crate) body_limit: usize,
+    /// How long a body may take to arrive, if bounded.
+    pub(crate) body_timeout: Option<std::time::Duration>,
     pub(crate) replay_guard: Option<ReplayGuard>,
 }
 
@@ -76,6 +78,11 @@ impl Config {
             config.scheme.parse_headers(headers, timestamp),
             config.body_limit,
             declared,
+            if config.scheme.keyed_fingerprint() {
+                config.keyed.clone()
+            } else {
+                Vec::new()
+            },
         ))
     }
 

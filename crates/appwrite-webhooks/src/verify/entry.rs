@@ -1,4 +1,5 @@
-//! The verifier's three entry points — bytes in hand ([`Verifier::verify`]), a streaming body
+//! The verifier's entry points — the receive sequence every adapter runs
+//! ([`Verifier::receive`]), bytes in hand ([`Verifier::verify`]), a streaming body
 //! ([`Verifier::verify_body`]) and a signature alone ([`Verifier::verify_signature`]) — and the
 //! replay guard's step between verifying and handling.
 
@@ -12,8 +13,46 @@ use crate::verify::streaming::Verification;
 use crate::verify::verifier::Verifier;
 
 impl Verifier {
-    /// Applies the replay guard, if one is configured, to a verified delivery: the step adapters
-    /// run between verifying and handling. Release the returned claim if handling fails.
+    /// The receive sequence, in one call: read and verify the body as it arrives
+    /// ([`verify_body`](Self::verify_body)), then claim the delivery with the replay guard, if
+    /// one is configured ([`admit`](Self::admit)). Hand the delivery to the handler, then settle
+    /// the [`Claim`] with its outcome; dropping the claim unsettled (a panic, a cancelled
+    /// request) gives the delivery back. Every adapter runs exactly this.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Error, ReplayGuard, Verifier, sender::DeliveryBuilder};
+    /// use http_body_util::Full;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let url = "https://example.com/hook";
+    /// let verifier = Verifier::new("k", url).replay_guard(ReplayGuard::in_memory());
+    /// let (parts, body) = DeliveryBuilder::new("k", url, "{}").build().into_request().into_parts();
+    /// let receive = || verifier.receive(&parts.uri, &parts.headers, Full::new(body.clone()));
+    ///
+    /// let (delivery, claim) = receive().await.unwrap();
+    /// // While the handler runs, another copy is not acknowledged:
+    /// assert!(matches!(receive().await, Err(Error::InProgress)));
+    /// claim.settle(/* handler succeeded: */ true).await;
+    /// assert!(matches!(receive().await, Err(Error::Duplicate { .. })));
+    /// # let _ = delivery; }
+    /// ```
+    pub async fn receive<B>(
+        &self,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: B,
+    ) -> Result<(Delivery<Bytes>, Claim), Error>
+    where
+        B: http_body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let delivery = self.verify_body(uri, headers, body).await?;
+        let claim = self.admit(&delivery).await?;
+        Ok((delivery, claim))
+    }
+
+    /// Applies the replay guard, if one is configured, to a verified delivery: the second step
+    /// of [`receive`](Self::receive). Settle the returned claim with the handler's outcome.
     ///
     /// ```
     /// use appwrite_webhooks::{Error, ReplayGuard, Verifier, sender::DeliveryBuilder};
@@ -25,7 +64,7 @@ impl Verifier {
     /// let delivery = verifier.verify(sent.headers(), sent.body()).unwrap();
     ///
     /// let claim = verifier.admit(&delivery).await.unwrap();
-    /// assert!(matches!(verifier.admit(&delivery).await, Err(Error::Duplicate { .. })));
+    /// assert!(matches!(verifier.admit(&delivery).await, Err(Error::InProgress)));
     /// claim.release().await; // handling failed: let the retry through
     /// assert!(verifier.admit(&delivery).await.is_ok());
     /// # }
@@ -94,18 +133,14 @@ impl Verifier {
         B: http_body::Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        use http_body_util::BodyExt as _;
-
-        let mut verification = self.start(Some(uri), headers)?;
-        let mut body = std::pin::pin!(body);
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| Error::ReadBody(e.into()))?;
-            if let Ok(mut data) = frame.into_data() {
-                // `copy_to_bytes` is free when the chunk already is `Bytes` (hyper, axum).
-                let len = bytes::Buf::remaining(&data);
-                verification.update(bytes::Buf::copy_to_bytes(&mut data, len))?;
-            }
-        }
+        let verification = self.start(Some(uri), headers)?;
+        let read = read_into(verification, body);
+        let verification = match self.inner.body_timeout {
+            Some(timeout) => tokio::time::timeout(timeout, read)
+                .await
+                .map_err(|_| Error::BodyTimeout { timeout })??,
+            None => read.await?,
+        };
         verification.finish()
     }
 
@@ -134,6 +169,26 @@ impl Verifier {
     fn start(&self, uri: Option<&Uri>, headers: &HeaderMap) -> Result<Verification, Error> {
         self.inner.start(uri, headers)
     }
+}
+
+/// Feeds every data frame of `body` into `verification`; trailers are ignored.
+async fn read_into<B>(mut verification: Verification, body: B) -> Result<Verification, Error>
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use http_body_util::BodyExt as _;
+
+    let mut body = std::pin::pin!(body);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Error::ReadBody(e.into()))?;
+        if let Ok(mut data) = frame.into_data() {
+            // `copy_to_bytes` is free when the chunk already is `Bytes` (hyper, axum).
+            let len = bytes::Buf::remaining(&data);
+            verification.update(bytes::Buf::copy_to_bytes(&mut data, len))?;
+        }
+    }
+    Ok(verification)
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, header};
 
-use crate::crypto::mac::Candidates;
+use crate::crypto::mac::{Candidates, KeyedMac};
 use crate::crypto::signature::Signature;
-use crate::delivery::Delivery;
+use crate::delivery::{Delivery, Fingerprint};
 use crate::error::Error;
 use crate::headers::DeliveryHeaders;
 use crate::scheme::Scheme;
@@ -27,6 +27,10 @@ pub(crate) fn check_len(len: u64, limit: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// The most a delivery's buffer reserves ahead of what has arrived: a declared `Content-Length`
+/// is the sender's word, not bytes, and before the signature is checked it earns no memory.
+const UNVERIFIED_RESERVE: usize = 64 * 1024;
+
 /// A delivery being verified while its body is read.
 pub(crate) struct Verification {
     scheme: Scheme,
@@ -41,6 +45,8 @@ pub(crate) struct Verification {
     /// Bytes fed so far.
     read: usize,
     body: Body,
+    /// The key-only HMAC states, for schemes whose fingerprint is keyed (empty otherwise).
+    keyed: Vec<KeyedMac>,
 }
 
 /// The body read so far: the first chunk as given, a buffer from the second on.
@@ -58,6 +64,7 @@ impl Verification {
         headers: Result<DeliveryHeaders, Error>,
         limit: usize,
         declared_len: Option<u64>,
+        keyed: Vec<KeyedMac>,
     ) -> Self {
         let declared_len = declared_len.map_or(0, |len| (len as usize).min(limit));
         Self {
@@ -69,6 +76,7 @@ impl Verification {
             declared_len,
             read: 0,
             body: Body::Empty,
+            keyed,
         }
     }
 
@@ -90,9 +98,10 @@ impl Verification {
         self.body = match std::mem::replace(&mut self.body, Body::Empty) {
             Body::Empty => Body::One(chunk),
             Body::One(first) => {
-                // Size the buffer for the whole declared body so it is not reallocated as it grows.
-                let mut buf =
-                    BytesMut::with_capacity(self.declared_len.max(first.len() + chunk.len()));
+                // Size the buffer for the declared body, up to a small cap: it grows with what
+                // arrives, not with what an unverified sender promises.
+                let reserve = self.declared_len.min(UNVERIFIED_RESERVE);
+                let mut buf = BytesMut::with_capacity(reserve.max(first.len() + chunk.len()));
                 buf.extend_from_slice(&first);
                 buf.extend_from_slice(&chunk);
                 Body::Many(buf)
@@ -111,12 +120,27 @@ impl Verification {
     }
 
     /// Checks the signature, then the headers, and returns the delivery around `body`.
-    pub(crate) fn finish_with<B>(self, body: B) -> Result<Delivery<B>, Error> {
+    pub(crate) fn finish_with<B: AsRef<[u8]>>(self, body: B) -> Result<Delivery<B>, Error> {
         let key_index = self.candidates.matching_key(&self.signature)?;
+        let fingerprint = match self.scheme.envelope_id(body.as_ref()) {
+            // The envelope's id under the key that verified it: two senders sharing a store
+            // never collide, and the store learns nothing about the id.
+            Some(id) => {
+                let mut mac = self.keyed[key_index].clone();
+                for part in [self.scheme.name().as_bytes(), b"\0", id.as_bytes()] {
+                    mac.update(part);
+                }
+                Fingerprint::new(&mac.finalize())
+            }
+            // Appwrite's signature is an HMAC over URL and body: the same bytes to the same
+            // webhook, the same delivery.
+            None => Fingerprint::new(self.signature.as_bytes()),
+        };
         Ok(Delivery {
             scheme: self.scheme,
             meta: self.headers?,
             signature: self.signature,
+            fingerprint,
             key_index,
             body,
         })

@@ -161,6 +161,7 @@ impl Verifier {
             urls,
             prepared: Vec::new(),
             body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: None,
             replay_guard: None,
         };
         Self {
@@ -262,6 +263,31 @@ impl Verifier {
         self.inner.body_limit
     }
 
+    /// Gives up on a request body that has not fully arrived `timeout` after reading began:
+    /// [`Error::BodyTimeout`] (408), and the connection is closed rather than held by a sender
+    /// that stopped sending. Off by default; Appwrite itself gives up after 15 s, so anything
+    /// from a few seconds up to that suits. Applies to [`verify_body`](Self::verify_body) and
+    /// [`receive`](Self::receive) (every adapter), and needs a Tokio runtime with time enabled.
+    ///
+    /// This bounds the body only; bound slow headers on the server (hyper's
+    /// `http1::Builder::header_read_timeout`, actix-web's `HttpServer::client_request_timeout`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook")
+    ///     .body_timeout(Duration::from_secs(10));
+    /// assert_eq!(verifier.body_timeout_in_force(), Some(Duration::from_secs(10)));
+    /// ```
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        Arc::make_mut(&mut self.inner).body_timeout = Some(timeout);
+        self
+    }
+
+    /// The body timeout set by [`body_timeout`](Self::body_timeout), if any.
+    pub fn body_timeout_in_force(&self) -> Option<Duration> {
+        self.inner.body_timeout
+    }
+
     /// The scheme this verifier checks.
     ///
     /// ```
@@ -273,9 +299,10 @@ impl Verifier {
         self.inner.scheme
     }
 
-    /// De-duplicates verified deliveries with `guard`: every adapter (the tower layer, the
-    /// axum and actix-web extractors, the actix-web middleware) then answers repeats without
-    /// running the handler. See [`ReplayGuard`] for the contract.
+    /// De-duplicates verified deliveries with `guard`: [`receive`](Self::receive) claims each
+    /// one, and the adapters that see the handler's outcome (the tower layer, under axum too,
+    /// and the actix-web middleware) settle the claim with it. See [`ReplayGuard`] for the
+    /// guarantee.
     ///
     /// ```
     /// use appwrite_webhooks::{ReplayGuard, Verifier};
@@ -284,6 +311,18 @@ impl Verifier {
     pub fn replay_guard(mut self, guard: ReplayGuard) -> Self {
         Arc::make_mut(&mut self.inner).replay_guard = Some(guard);
         self
+    }
+
+    /// Whether a [`replay_guard`](Self::replay_guard) is set.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{ReplayGuard, Verifier};
+    /// let verifier = Verifier::new("k", "https://example.com/hook");
+    /// assert!(!verifier.has_replay_guard());
+    /// assert!(verifier.replay_guard(ReplayGuard::in_memory()).has_replay_guard());
+    /// ```
+    pub fn has_replay_guard(&self) -> bool {
+        self.inner.replay_guard.is_some()
     }
 }
 
@@ -294,6 +333,7 @@ impl fmt::Debug for Verifier {
             .field("keys", &self.inner.keys)
             .field("urls", &self.inner.urls)
             .field("body_limit", &self.inner.body_limit)
+            .field("body_timeout", &self.inner.body_timeout)
             .field("replay_guard", &self.inner.replay_guard)
             .finish()
     }

@@ -1,0 +1,121 @@
+//! The delivery guarantee through axum: the extractor under the one-line layer, with the memory
+//! store and a real Redis, on every failure path of the handler; and the bare extractor, which
+//! verifies but never de-duplicates.
+
+use std::net::SocketAddr;
+
+use appwrite_webhooks::{Delivery, ReplayGuard, Verifier};
+use appwrite_webhooks_axum::{AppwriteWebhookLayer, Webhook};
+use appwrite_webhooks_redis::RedisStore;
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use testkit::at_least_once::{self, Act, BEHAVIOUR, Handler, Paths};
+use testkit::redis::RedisServer;
+
+#[derive(Clone)]
+struct AppState {
+    verifier: Verifier,
+    handler: Handler,
+}
+
+impl FromRef<AppState> for Verifier {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+async fn on_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Webhook(delivery): Webhook<Delivery>,
+) -> StatusCode {
+    let behaviour = headers.get(BEHAVIOUR).and_then(|v| v.to_str().ok());
+    match state.handler.act(behaviour, delivery.body()).await {
+        Act::Status(status) => StatusCode::from_u16(status).unwrap(),
+        Act::Err => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+async fn spawn(verifier: Verifier, handler: Handler, layer: bool) -> SocketAddr {
+    let mut app = Router::new().route("/hook", post(on_event));
+    if layer {
+        app = app.route_layer(AppwriteWebhookLayer::new(verifier.clone()));
+    }
+    let app = app.with_state(AppState { verifier, handler });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_the_layer_every_failure_path_gives_the_delivery_back() {
+    let redis = RedisServer::start();
+    for guard in [
+        ReplayGuard::in_memory(),
+        ReplayGuard::new(RedisStore::connect(&redis.url()).await.unwrap()),
+    ] {
+        let handler = Handler::new();
+        let addr = spawn(at_least_once::verifier(guard), handler.clone(), true).await;
+        at_least_once::run(
+            addr,
+            &handler,
+            Paths {
+                err: false,
+                cancels_on_disconnect: true,
+            },
+        )
+        .await;
+        at_least_once::concurrent_copies(addr, &handler, 16).await;
+    }
+}
+
+/// Without the layer the extractor cannot see the handler's outcome, so it claims nothing:
+/// every verified copy reaches the handler, and a payload it rejects itself (400) is refused
+/// again on the retry rather than acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bare_extractor_hands_every_copy_to_the_handler() {
+    let handler = Handler::new();
+    let addr = spawn(
+        at_least_once::verifier(ReplayGuard::in_memory()),
+        handler.clone(),
+        false,
+    )
+    .await;
+    at_least_once::run_without_deduplication(addr, &handler).await;
+
+    async fn typed(Webhook(event): Webhook) -> String {
+        format!("{:?}", event.kind())
+    }
+    let verifier = at_least_once::verifier(ReplayGuard::in_memory());
+    for layer in [false, true] {
+        let mut app = Router::new().route("/hook", post(typed));
+        if layer {
+            app = app.route_layer(AppwriteWebhookLayer::new(verifier.clone()));
+        }
+        let app = app.with_state(verifier.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        // A signed team event whose body is not a team: the extractor answers 400, every time.
+        let sent = appwrite_webhooks::sender::DeliveryBuilder::new(
+            at_least_once::KEY,
+            at_least_once::URL,
+            r#"{"$id":"t1","name":17}"#,
+        )
+        .event(&"teams.t1.create".parse().unwrap())
+        .build();
+        assert_eq!(
+            testkit::net::send(&sent, addr).await.0,
+            400,
+            "layer {layer}"
+        );
+        assert_eq!(
+            testkit::net::send(&sent, addr).await.0,
+            400,
+            "retry, layer {layer}"
+        );
+    }
+}

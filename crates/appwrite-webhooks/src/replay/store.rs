@@ -1,0 +1,115 @@
+//! What a replay store does: three atomic operations on a fingerprint, each tied to the owner
+//! token of the attempt that made the claim.
+
+use std::fmt;
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::delivery::Fingerprint;
+use crate::error::StoreError;
+
+/// A boxed, sendable future, as [`ReplayStore`] returns.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Where a delivery stands after [`ReplayStore::claim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClaimOutcome {
+    /// Nothing was recorded: the caller now holds a pending claim for the lease.
+    Claimed,
+    /// Another attempt holds a pending claim: its handler is running (or its process died and
+    /// the lease has not run out yet).
+    InProgress,
+    /// A handler finished successfully with this delivery within the TTL.
+    Done,
+}
+
+/// Where claims are kept: in memory ([`MemoryStore`](crate::MemoryStore)), or shared between
+/// replicas (`appwrite-webhooks-redis`).
+///
+/// A fingerprint is absent, *pending* (owned by one attempt's [`ClaimToken`], for a lease), or
+/// *done* (for the TTL). Every operation must be atomic, and [`complete`](Self::complete) and
+/// [`release`](Self::release) must act only on a claim the given owner still holds
+/// (compare-and-set, compare-and-delete): an attempt whose lease ran out must not delete or
+/// finish the claim of the attempt that came after it.
+pub trait ReplayStore: Send + Sync + 'static {
+    /// Records `fingerprint` as pending for `owner` for `lease` if it is absent (or expired),
+    /// and says where it stands.
+    fn claim<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+        owner: &'a ClaimToken,
+        lease: Duration,
+    ) -> StoreFuture<'a, ClaimOutcome>;
+
+    /// Marks `fingerprint` done for `ttl` if `owner` holds it, or if nobody does (the lease ran
+    /// out while the handler ran: it still succeeded). Returns whether it is now done by this
+    /// call; `false` when another attempt holds it.
+    fn complete<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+        owner: &'a ClaimToken,
+        ttl: Duration,
+    ) -> StoreFuture<'a, bool>;
+
+    /// Forgets `fingerprint` if `owner` holds it as pending, so the next copy is handled.
+    /// Returns whether it did.
+    fn release<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+        owner: &'a ClaimToken,
+    ) -> StoreFuture<'a, bool>;
+}
+
+impl fmt::Debug for dyn ReplayStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReplayStore")
+    }
+}
+
+/// Which attempt owns a pending claim: unique per attempt, across threads, processes and
+/// replicas. It is an owner tag, not a secret.
+///
+/// ```
+/// use appwrite_webhooks::ClaimToken;
+/// assert_ne!(ClaimToken::new(), ClaimToken::new());
+/// assert_eq!(ClaimToken::new().to_string().len(), 32);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClaimToken([u8; 16]);
+
+impl ClaimToken {
+    /// A new token: 64 bits from the standard library's randomly seeded hasher (seeded from the
+    /// operating system once per thread) and a process-wide counter, so no two attempts share
+    /// one.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let random = RandomState::new().hash_one((count, std::process::id()));
+        let mut bytes = [0; 16];
+        bytes[..8].copy_from_slice(&random.to_le_bytes());
+        bytes[8..].copy_from_slice(&count.to_le_bytes());
+        Self(bytes)
+    }
+
+    /// The token's bytes.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClaimToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::crypto::hex::hex(&self.0))
+    }
+}
+
+impl fmt::Debug for ClaimToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClaimToken({self})")
+    }
+}
