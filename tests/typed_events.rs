@@ -76,8 +76,9 @@ fn every_delivery_parses_into_its_typed_variant() {
             d.name
         );
 
-        // The ids the variant carries are the event name's, and the payload's own `$id` is the
-        // name's last id (columns and attributes have a key instead).
+        // The ids the variant carries are the event name's, checked against the signed body,
+        // and the payload's own `$id` is the name's last id (columns and attributes have a key
+        // instead). Parent ids the model carries come from the signed body.
         let leaf_id = name.path().last().unwrap().1.to_owned();
         let payload: serde_json::Value = delivery.json().unwrap();
         if let Some(id) = payload.get("$id") {
@@ -114,7 +115,7 @@ fn every_delivery_parses_into_its_typed_variant() {
             Event::Session {
                 user_id, session, ..
             } => {
-                assert_eq!(Some(user_id.as_str()), name.user_id());
+                assert_eq!(user_id, &session.user_id, "from the signed body");
                 assert_eq!(session.id, leaf_id);
             }
             Event::User {
@@ -128,9 +129,12 @@ fn every_delivery_parses_into_its_typed_variant() {
                 );
             }
             Event::Membership {
-                team_id, attribute, ..
+                team_id,
+                attribute,
+                membership,
+                ..
             } => {
-                assert_eq!(Some(team_id.as_str()), name.team_id());
+                assert_eq!(team_id, &membership.team_id, "from the signed body");
                 assert_eq!(attribute.as_deref(), name.attribute());
             }
             Event::Column {
@@ -142,7 +146,7 @@ fn every_delivery_parses_into_its_typed_variant() {
             Event::File {
                 bucket_id, file, ..
             } => {
-                assert_eq!(Some(bucket_id.as_str()), name.bucket_id());
+                assert_eq!(bucket_id, &file.bucket_id, "from the signed body");
                 assert_eq!(file.id, leaf_id);
             }
             Event::Unknown { .. } => panic!("{} is Unknown", d.name),

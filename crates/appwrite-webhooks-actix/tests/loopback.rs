@@ -106,7 +106,7 @@ async fn plain_verifier_in_app_data_works_too() {
     let sent = http_suite::signed_for(url, "k");
     assert_eq!(
         send(&sent, addr).await,
-        (200, "Team teams.t1.create".to_owned())
+        (200, "Team teams.team_acme.create".to_owned())
     );
 }
 

@@ -99,11 +99,12 @@ async fn the_bare_extractor_hands_every_copy_to_the_handler() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        // A signed team event whose body is not a team: the extractor answers 400, every time.
+        // A signed team event whose header names another team than its body: the extractor
+        // answers 400, every time — a refusal keeps no claim.
         let sent = appwrite_webhooks::sender::DeliveryBuilder::new(
             at_least_once::KEY,
             at_least_once::URL,
-            r#"{"$id":"t1","name":17}"#,
+            r#"{"$id":"t2","name":"Acme"}"#,
         )
         .event(&"teams.t1.create".parse().unwrap())
         .build();

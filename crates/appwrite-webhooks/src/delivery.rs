@@ -92,8 +92,10 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     }
 
     /// Every event name in `X-Appwrite-Webhook-Events`, in the order Appwrite sent them: the
-    /// concrete name first, then wildcard variants and parent resources. For
-    /// [`Scheme::Generic`], the one `X-Webhook-Event`.
+    /// concrete name first, then wildcard variants and parent resources. That header is not
+    /// signed; [`event`](Self::event) checks the ids it names against the signed body. For the
+    /// opt-in schemes, whose envelopes sign their event's name, it is that one name (the
+    /// envelope's `event` or `type`), whatever the unsigned headers say.
     ///
     /// ```
     /// # let d = appwrite_webhooks::sender::example_delivery();
@@ -213,7 +215,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert_eq!((name.service(), name.user_id()), ("users", Some("u1")));
     /// ```
     pub fn primary_event(&self) -> Option<EventName> {
-        self.scheme.primary_event(&self.meta.events, self.body())
+        crate::events::name::primary(&self.meta.events)
     }
 
     /// The typed event: the variant is decided by [`primary_event`](Self::primary_event) and

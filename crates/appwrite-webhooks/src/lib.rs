@@ -38,7 +38,7 @@
 //! | what failed | [`Error`] (with [`Error::status`]), [`MalformedSignature`], [`EmptyKey`] |
 //! | schemes | [`Scheme`], [`UnknownScheme`], [`TimestampedEnvelope`], [`GenericEnvelope`] |
 //! | a verified delivery | [`Delivery`], [`headers`] (the header names) |
-//! | events | [`EventName`], [`InvalidEventName`], [`Pattern`], [`Event`], [`EventKind`], [`Action`], [`DatabaseApi`], [`TokenKind`], [`DeploymentOwner`], [`models`] |
+//! | events | [`EventName`], [`InvalidEventName`], [`MAX_ID_PAIRS`], [`Pattern`], [`Event`], [`EventKind`], [`Action`], [`DatabaseApi`], [`TokenKind`], [`DeploymentOwner`], [`models`] |
 //! | handing events to code | [`FromDelivery`], [`Payload`], [`Router`], [`Incoming`], [`HandlerError`], [`Dispatched`], [`DispatchError`] |
 //! | de-duplication | [`ReplayGuard`], [`Claim`], [`ReplayStore`], [`ClaimOutcome`], [`ClaimToken`], [`MemoryStore`], [`Fingerprint`], [`StoreError`], [`StoreFailure`], [`StoreFuture`], [`MAX_TTL`] |
 //! | sending, for tests and tools (feature `sender`) | `sender::{DeliveryBuilder, SignedDelivery}`, `sign`, `sign_timestamped`, `sign_generic` |
@@ -67,7 +67,7 @@ pub use delivery::{Delivery, Fingerprint};
 pub use error::{EmptyKey, Error, MalformedSignature, StoreError};
 pub use events::event::{Action, DatabaseApi, DeploymentOwner, Event, TokenKind};
 pub use events::kind::EventKind;
-pub use events::name::{EventName, InvalidEventName};
+pub use events::name::{EventName, InvalidEventName, MAX_ID_PAIRS};
 pub use events::pattern::Pattern;
 pub use extract::{FromDelivery, Payload};
 pub use replay::{

@@ -223,9 +223,39 @@ pub async fn handles_concurrency(addr: SocketAddr) {
 }
 
 /// Runs every check.
+/// A captured row delivery replayed with its (unsigned) events header naming another database
+/// and table is still signed, but its typed event contradicts the signed body: 400, never the
+/// handler's 200.
+pub async fn rejects_contradicting_headers(addr: SocketAddr) {
+    let d = delivery_of_model("row");
+    let events = d.header("X-Appwrite-Webhook-Events").to_owned();
+    let primary = d
+        .events()
+        .into_iter()
+        .find(|n| !n.contains('*'))
+        .unwrap()
+        .to_owned();
+    let name: appwrite_webhooks::EventName = primary.parse().unwrap();
+    let (database, table) = (name.database_id().unwrap(), name.table_id().unwrap());
+    let forged = events
+        .replace(&format!(".{database}."), ".other.")
+        .replace(&format!(".{table}."), ".admins.");
+    assert_ne!(forged, events);
+    let (status, body) = post(
+        addr,
+        &with_header(&d, "X-Appwrite-Webhook-Events", Some(&forged)),
+        d.body.clone(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("contradicts the signed body"), "{body}");
+}
+
+/// Every check above.
 pub async fn run_all(addr: SocketAddr) {
     accepts_every_delivery(addr).await;
     rejects_tampering(addr).await;
+    rejects_contradicting_headers(addr).await;
     refuses_large_bodies_early(addr).await;
     handles_concurrency(addr).await;
 }
@@ -233,7 +263,11 @@ pub async fn run_all(addr: SocketAddr) {
 /// A correctly signed delivery for a URL, for proxy tests.
 pub fn signed_for(url: &str, key: &str) -> appwrite_webhooks::sender::SignedDelivery {
     let body = delivery_of_model("team").body;
+    let id = serde_json::from_str::<serde_json::Value>(&body).expect("JSON")["$id"]
+        .as_str()
+        .expect("a team has an id")
+        .to_owned();
     DeliveryBuilder::new(key, url, body)
-        .event(&"teams.t1.create".parse().expect("name"))
+        .event(&format!("teams.{id}.create").parse().expect("name"))
         .build()
 }

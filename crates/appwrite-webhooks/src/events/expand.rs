@@ -39,7 +39,10 @@ impl EventName {
         }
         shapes.push((1, Vec::new()));
 
+        // At most `MAX_ID_PAIRS` pairs (parsing refuses more), so at most 2^6 masks per shape;
+        // the set keeps de-duplication linear in the output.
         let mut names: Vec<String> = Vec::new();
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         for (depth, tail) in shapes {
             for mask in star_masks(depth) {
                 let mut segments: Vec<&str> = Vec::with_capacity(depth * 2 + tail.len());
@@ -49,7 +52,7 @@ impl EventName {
                 }
                 segments.extend(&tail);
                 for name in mirrored(&segments) {
-                    if !names.contains(&name) {
+                    if seen.insert(name.clone()) {
                         names.push(name);
                     }
                 }

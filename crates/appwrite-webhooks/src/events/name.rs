@@ -7,6 +7,15 @@ use std::str::FromStr;
 /// these, followed by one more segment, has an attribute (`users.u1.update.email`).
 const KNOWN_ACTIONS: [&str; 4] = ["create", "update", "delete", "upsert"];
 
+/// The most `(resource, id)` pairs a name may have. Appwrite's deepest template has three
+/// (`databases.D.tables.T.rows.R`) and its event tree four levels at most; the events header is
+/// not signed, so without a bound a sender could make [`EventName::expand`] (2ⁿ variants) and
+/// everything built on it arbitrarily expensive.
+pub const MAX_ID_PAIRS: usize = 6;
+
+/// The most segments a name may have: the pairs, then an action and an attribute.
+const MAX_SEGMENTS: usize = 2 * MAX_ID_PAIRS + 2;
+
 /// One event name, parsed into its parts: a service and its id, then nested resources with
 /// their ids, then an optional action and attribute.
 ///
@@ -68,6 +77,9 @@ impl EventName {
         let mut segments = Vec::with_capacity(8);
         let mut start = 0;
         for part in name.split('.') {
+            if segments.len() == MAX_SEGMENTS {
+                return Err(invalid("more id pairs than any Appwrite event has"));
+            }
             if part.is_empty() {
                 return Err(invalid("empty segment"));
             }
@@ -363,6 +375,10 @@ pub(crate) fn primary(events: &str) -> Option<EventName> {
             continue;
         }
         let len = name.split('.').count();
+        // A name past the bound cannot parse; it must not hide the real one.
+        if len > MAX_SEGMENTS {
+            continue;
+        }
         if best.is_none_or(|(_, n)| len > n) {
             best = Some((name, len));
         }

@@ -15,6 +15,7 @@ impl Event {
                 raw: parse(body)?,
             });
         };
+        check_signed_ids(name, body)?;
         let action = || Action::from(name.action().unwrap_or(""));
         let attribute = || name.attribute().map(str::to_owned);
         let id = |resource: &str| name.id(resource).unwrap_or_default().to_owned();
@@ -190,8 +191,102 @@ impl Event {
                 raw: parse(body)?,
             },
         };
-        Ok(event)
+        Ok(event.with_parent_ids_from_body())
     }
+
+    /// Parent ids the model carries replace the ones read from the (unsigned) name: the signed
+    /// body decides. A real Appwrite delivery has the same ids in both; the samples built from
+    /// Appwrite's model examples do not, which is why a difference here is not refused.
+    fn with_parent_ids_from_body(mut self) -> Self {
+        fn take(field: &mut String, signed: &str) {
+            if !signed.is_empty() {
+                signed.clone_into(field);
+            }
+        }
+        match &mut self {
+            Event::Session {
+                user_id, session, ..
+            } => take(user_id, &session.user_id),
+            Event::Token { user_id, token, .. } => take(user_id, &token.user_id),
+            Event::Target {
+                user_id, target, ..
+            } => take(user_id, &target.user_id),
+            Event::File {
+                bucket_id, file, ..
+            } => take(bucket_id, &file.bucket_id),
+            Event::Membership {
+                team_id,
+                membership,
+                ..
+            } => take(team_id, &membership.team_id),
+            Event::Execution {
+                function_id,
+                execution,
+                ..
+            } => take(function_id, &execution.resource_id),
+            Event::Subscriber {
+                topic_id,
+                subscriber,
+                ..
+            } => take(topic_id, &subscriber.topic_id),
+            Event::Deployment {
+                owner: DeploymentOwner::Function(id) | DeploymentOwner::Site(id),
+                deployment,
+                ..
+            } => take(id, &deployment.resource_id),
+            _ => {}
+        }
+        self
+    }
+}
+
+/// The ids a signed body states about itself, read without parsing the rest of it.
+#[derive(serde::Deserialize)]
+struct SignedIds {
+    #[serde(rename = "$id", default, deserialize_with = "text")]
+    id: Option<String>,
+    #[serde(rename = "$databaseId", default, deserialize_with = "text")]
+    database_id: Option<String>,
+    #[serde(rename = "$tableId", default, deserialize_with = "text")]
+    table_id: Option<String>,
+    #[serde(rename = "$collectionId", default, deserialize_with = "text")]
+    collection_id: Option<String>,
+}
+
+/// A string field, or `None` for any other JSON value (the model parse reports those).
+fn text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let value: serde_json::Value = serde::Deserialize::deserialize(deserializer)?;
+    Ok(value.as_str().map(str::to_owned))
+}
+
+/// The name's ids against the ones the signed body states: the resource's own `$id` (the
+/// name's last id), `$databaseId`, and `$tableId` / `$collectionId` (either vocabulary). A
+/// contradiction means the events header was changed after signing:
+/// [`Error::EventContradictsBody`]. Bodies that are not objects, or lack a field, pass.
+fn check_signed_ids(name: &EventName, body: &[u8]) -> Result<(), Error> {
+    let Ok(signed) = serde_json::from_slice::<SignedIds>(body) else {
+        return Ok(());
+    };
+    let table = name.id("tables").or(name.id("collections"));
+    let database = DatabaseApi::from_service(name.service()).and_then(|_| name.id(name.service()));
+    let checks = [
+        ("$id", signed.id, name.path().last().map(|(_, id)| id)),
+        ("$databaseId", signed.database_id, database),
+        ("$tableId", signed.table_id, table),
+        ("$collectionId", signed.collection_id, table),
+    ];
+    for (field, body, header) in checks {
+        if let (Some(body), Some(header)) = (body, header)
+            && body != header
+        {
+            return Err(Error::EventContradictsBody {
+                field,
+                body,
+                header: header.to_owned(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {

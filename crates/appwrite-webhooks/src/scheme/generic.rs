@@ -82,6 +82,16 @@ pub(super) fn event(body: &[u8]) -> Result<Event, Error> {
     })
 }
 
+/// The envelope's `type`, read without parsing the rest: the signed name of the event.
+pub(super) fn event_type(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Typed {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_slice::<Typed>(body).ok().map(|t| t.kind)
+}
+
 /// The envelope's `id`, for de-duplication; only that field is kept while parsing.
 pub(super) fn event_id(body: &[u8]) -> Option<String> {
     #[derive(Deserialize)]

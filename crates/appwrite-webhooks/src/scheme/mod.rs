@@ -231,12 +231,15 @@ impl Scheme {
         }
     }
 
-    /// The primary event name: from the events header, or the envelope where the scheme has
-    /// one and the header is absent.
-    pub(crate) fn primary_event(&self, events: &str, body: &[u8]) -> Option<EventName> {
+    /// The event names a verified delivery carries, where the scheme signs them: the opt-in
+    /// schemes' envelopes name their event (`event`, `type`), and that signed name replaces the
+    /// unsigned header's (empty when the envelope has none). `None` for Appwrite's scheme,
+    /// which signs no name: its events header stays, checked against the body where typed.
+    pub(crate) fn signed_event_names(&self, body: &[u8]) -> Option<String> {
         match self {
-            Self::Timestamped { .. } if events.is_empty() => timestamped::event_name(body),
-            _ => crate::events::name::primary(events),
+            Self::Appwrite => None,
+            Self::Timestamped { .. } => Some(timestamped::event_name(body).unwrap_or_default()),
+            Self::Generic => Some(generic::event_type(body).unwrap_or_default()),
         }
     }
 

@@ -162,13 +162,13 @@ impl TimestampedEnvelope {
 }
 
 /// The envelope's `event` name, without parsing its payload.
-pub(super) fn event_name(body: &[u8]) -> Option<EventName> {
+/// The envelope's `event`, read without parsing the rest: the signed name of the event.
+pub(super) fn event_name(body: &[u8]) -> Option<String> {
     #[derive(Deserialize)]
     struct Named {
         event: String,
     }
-    let named: Named = serde_json::from_slice(body).ok()?;
-    EventName::parse(&named.event).ok()
+    serde_json::from_slice::<Named>(body).ok().map(|n| n.event)
 }
 
 /// The envelope's `$id`, for de-duplication; only that field is kept while parsing.

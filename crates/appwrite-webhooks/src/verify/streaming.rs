@@ -136,9 +136,13 @@ impl Verification {
             // webhook, the same delivery.
             None => Fingerprint::new(self.signature.as_bytes()),
         };
+        let mut meta = self.headers?;
+        if let Some(signed) = self.scheme.signed_event_names(body.as_ref()) {
+            meta.events = signed;
+        }
         Ok(Delivery {
             scheme: self.scheme,
-            meta: self.headers?,
+            meta,
             signature: self.signature,
             fingerprint,
             key_index,
