@@ -9,19 +9,31 @@
 
 use std::process::ExitCode;
 
-use appwrite_webhooks::{Action, Event, Verifier};
-use appwrite_webhooks_axum::Webhook;
+use std::time::Duration;
+
+use appwrite_webhooks::{Action, Event, ReplayGuard, Verifier};
+use appwrite_webhooks_axum::{AppwriteWebhookLayer, Webhook};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
 use testkit::demo;
 
-/// The receiver: one handler on `path`, the verifier in state. Everything else is the
-/// extractor's job.
+/// The receiver: one handler on `path`, the verifier in state, and the layer that settles the
+/// replay guard's claims with the handler's outcome. Everything else is the extractor's job.
 fn app(path: &str, verifier: Verifier) -> Router {
     Router::new()
         .route(path, post(on_event))
+        .route_layer(AppwriteWebhookLayer::new(verifier.clone()))
         .with_state(verifier)
+}
+
+/// What every receiver here adds to its key and URL: an in-memory replay guard — Appwrite
+/// re-sends deliveries, and a captured one verifies forever, relabelled or not — and a bound on
+/// how long a body may take to arrive.
+fn guarded(verifier: Verifier) -> Verifier {
+    verifier
+        .replay_guard(ReplayGuard::in_memory())
+        .body_timeout(Duration::from_secs(10))
 }
 
 async fn on_event(Webhook(event): Webhook) -> StatusCode {
@@ -84,7 +96,7 @@ async fn serve() -> ExitCode {
         return ExitCode::from(2);
     };
     let verifier = match Verifier::try_new(key, url.as_str()) {
-        Ok(verifier) => verifier,
+        Ok(verifier) => guarded(verifier),
         Err(error) => {
             eprintln!("APPWRITE_WEBHOOK_KEY: {error}");
             return ExitCode::from(2);
@@ -125,7 +137,7 @@ async fn self_test() -> ExitCode {
         .expect("bind a loopback port");
     let addr = listener.local_addr().expect("local address");
     let url = format!("http://{addr}/hooks/appwrite");
-    let verifier = Verifier::new(demo::KEY, url.as_str());
+    let verifier = guarded(Verifier::new(demo::KEY, url.as_str()));
     tokio::spawn(axum::serve(listener, app("/hooks/appwrite", verifier)).into_future());
     println!("receiver listening at {url}\n");
     demo::run(addr, &url).await

@@ -122,6 +122,39 @@ async fn quickstart_serves_the_path_of_its_configured_url() {
     assert_eq!(serving.deliver(&elsewhere).await, 404);
 }
 
+/// A body that stops arriving is answered 408 and its connection closed (Appwrite itself gives
+/// up after 15 s; the quickstart after 10).
+#[tokio::test]
+async fn quickstart_serve_closes_a_stalled_body() {
+    use std::io::{Read, Write};
+    let public_url = "https://hooks.example.com/hooks/appwrite";
+    let serving = Serving::start(public_url);
+    // Wait until it answers, then stall a body.
+    assert_eq!(serving.deliver(&row_created(public_url)).await, 204);
+    let addr = serving.addr;
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        let signature = "A".repeat(27) + "=";
+        write!(
+            stream,
+            "POST /hooks/appwrite HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\
+             X-Appwrite-Webhook-Signature: {signature}\r\n\r\n{{\""
+        )
+        .unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .expect("closed by the server");
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
 #[test]
 fn quickstart_serve_refuses_an_empty_key_and_a_relative_url() {
     for (key, url, named) in [

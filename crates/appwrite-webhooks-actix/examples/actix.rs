@@ -1,4 +1,6 @@
-//! An Appwrite webhook receiver with actix-web: the `Webhook` extractor, verifier in app data.
+//! An Appwrite webhook receiver with actix-web: the `Webhook` extractor behind the
+//! `require_signature` middleware (which settles the replay guard's claims), verifier in app
+//! data.
 //!
 //! ```sh
 //! cargo run -p appwrite-webhooks-actix --example actix     # serve on loopback, play Appwrite against it, exit
@@ -6,9 +8,12 @@
 
 use std::process::ExitCode;
 
+use std::time::Duration;
+
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use appwrite_webhooks::{Event, Verifier};
-use appwrite_webhooks_actix::Webhook;
+use appwrite_webhooks::{Event, ReplayGuard, Verifier};
+use appwrite_webhooks_actix::{Webhook, require_signature};
 use testkit::demo;
 
 async fn on_event(Webhook(event): Webhook) -> HttpResponse {
@@ -23,11 +28,16 @@ async fn main() -> std::io::Result<ExitCode> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}/hooks/appwrite");
-    let verifier = web::Data::new(Verifier::new(demo::KEY, url.as_str()));
+    let verifier = Verifier::new(demo::KEY, url.as_str())
+        .replay_guard(ReplayGuard::in_memory())
+        .body_timeout(Duration::from_secs(10));
+    let verifier = web::Data::new(verifier);
     let server = HttpServer::new(move || {
-        App::new()
-            .app_data(verifier.clone())
-            .route("/hooks/appwrite", web::post().to(on_event))
+        App::new().app_data(verifier.clone()).service(
+            web::resource("/hooks/appwrite")
+                .wrap(from_fn(require_signature))
+                .route(web::post().to(on_event)),
+        )
     })
     .workers(1)
     .listen(listener)?

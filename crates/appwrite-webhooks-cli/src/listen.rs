@@ -44,6 +44,10 @@ pub struct ListenArgs {
     /// One JSON object per line on stdout, for piping.
     #[arg(long)]
     json: bool,
+    /// Seconds a request body may take to arrive before it is answered 408 and its connection
+    /// closed (Appwrite sends the whole body at once and gives up after 15 s).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    body_timeout: u64,
 }
 
 struct Printer {
@@ -79,7 +83,8 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
             Verifier::for_request_url(first, proxy)
         }
     }
-    .with_keys(keys);
+    .with_keys(keys)
+    .body_timeout(std::time::Duration::from_secs(args.body_timeout.max(1)));
     let address = SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(address)
         .await

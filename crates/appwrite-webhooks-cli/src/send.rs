@@ -60,12 +60,16 @@ pub struct SendArgs {
     /// X-Appwrite-Webhook-User-Id (empty: an API key or the console acted).
     #[arg(long, default_value = "")]
     user_id: String,
-    /// HTTP basic auth user; sent only together with --http-pass, as Appwrite does.
+    /// HTTP basic auth user; sent only together with a password, as Appwrite does.
     #[arg(long)]
     http_user: Option<String>,
-    /// HTTP basic auth password.
-    #[arg(long)]
+    /// HTTP basic auth password. Prefer --http-pass-file or the environment variable: a
+    /// command line is visible to other users of the machine.
+    #[arg(long, env = "APPWRITE_WEBHOOK_HTTP_PASS", hide_env_values = true)]
     http_pass: Option<String>,
+    /// HTTP basic auth password, from the first line of a file.
+    #[arg(long, value_name = "FILE", conflicts_with = "http_pass")]
+    http_pass_file: Option<PathBuf>,
     /// Send a recorded delivery as is (URL, headers, body, signature) from a JSON file shaped
     /// like Appwrite's deliveries.json: one object, or an array picked from by --name.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["event", "payload", "file"])]
@@ -73,6 +77,41 @@ pub struct SendArgs {
     /// Which delivery of the --replay array to send.
     #[arg(long, requires = "replay")]
     name: Option<String>,
+}
+
+/// The basic auth password from --http-pass (or its environment variable) or --http-pass-file.
+fn http_pass(args: &SendArgs) -> Result<Option<String>, Failure> {
+    match &args.http_pass_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Failure::Usage(format!("cannot read password file {}: {e}", path.display()))
+            })?;
+            let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
+            Ok(Some(line.to_owned()))
+        }
+        None => Ok(args.http_pass.clone()),
+    }
+}
+
+/// The most of a receiver's answer printed: the sender logs 10 kB of it too.
+const PRINTED_ANSWER: usize = 10 * 1024;
+
+/// The receiver's answer, safe for a terminal: control characters (escape sequences, carriage
+/// returns, bells) are shown escaped, and a long answer is cut.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(PRINTED_ANSWER));
+    for (i, c) in text.chars().enumerate() {
+        if i == PRINTED_ANSWER {
+            out.push_str("… (cut)");
+            break;
+        }
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub async fn run(args: SendArgs, style: Style) -> Result<(), Failure> {
@@ -87,7 +126,7 @@ pub async fn run(args: SendArgs, style: Style) -> Result<(), Failure> {
     };
     let destination = args.to.clone().unwrap_or_else(|| sent.url().to_owned());
     let (_, mut headers, body) = sent.into_parts();
-    if let (Some(user), Some(pass)) = (&args.http_user, &args.http_pass) {
+    if let (Some(user), Some(pass)) = (&args.http_user, http_pass(&args)?) {
         let credentials =
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
         let value = HeaderValue::from_str(&format!("Basic {credentials}"))
@@ -112,7 +151,7 @@ pub async fn run(args: SendArgs, style: Style) -> Result<(), Failure> {
             }
         );
         if !text.is_empty() {
-            println!("{text}");
+            println!("{}", printable(&text));
         }
     }
     if status.as_u16() >= 400 {
@@ -281,4 +320,23 @@ fn replayed(path: &PathBuf, name: Option<&str>) -> Result<SignedDelivery, Failur
         capture.headers,
         Bytes::from(capture.body),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn answers_cannot_drive_the_terminal() {
+        let hostile = "ok\x1b[2J\x1b]0;pwned\x07\r\nnext\tline";
+        let shown = printable(hostile);
+        assert!(
+            !shown
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{shown:?}"
+        );
+        assert_eq!(shown, "ok\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\r\nnext\tline");
+        assert!(printable(&"x".repeat(20_000)).ends_with("… (cut)"));
+    }
 }

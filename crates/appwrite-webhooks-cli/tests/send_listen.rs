@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Listener, USER, assert_sent, free_port, run, text};
+use common::{Listener, USER, assert_sent, cli_env, free_port, run, stdout, temp_file, text};
 
 #[test]
 fn send_a_built_delivery_to_listen() {
@@ -155,43 +155,62 @@ fn connection_failure_and_usage_errors() {
 
 /// What `send` puts on the wire, read by a bare TCP server: Appwrite's header names (title
 /// case), order and values, and basic auth only when both user and password are given.
-#[test]
-fn send_writes_the_request_appwrite_writes() {
-    for (auth, expect_auth) in [
-        (&["--http-user", "ops", "--http-pass", "s3cret"][..], true),
-        (&["--http-user", "ops"][..], false),
-    ] {
-        let server = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = server.local_addr().unwrap().port();
-        let capture = std::thread::spawn(move || {
-            let (mut stream, _) = server.accept().unwrap();
-            stream
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            loop {
-                let n = stream.read(&mut buf).unwrap();
-                request.extend_from_slice(&buf[..n]);
-                if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&request[..end]).to_lowercase();
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length: "))
-                        .unwrap()
-                        .trim()
-                        .parse()
-                        .unwrap();
-                    if request.len() >= end + 4 + len {
-                        break;
-                    }
+/// A one-request HTTP server on loopback that answers `response` and returns the request it read.
+fn capture_one(response: &'static [u8]) -> (u16, std::thread::JoinHandle<String>) {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let capture = std::thread::spawn(move || {
+        let (mut stream, _) = server.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).unwrap();
+            request.extend_from_slice(&buf[..n]);
+            if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&request[..end]).to_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .unwrap()
+                    .trim()
+                    .parse()
+                    .unwrap();
+                if request.len() >= end + 4 + len {
+                    break;
                 }
             }
-            stream
-                .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            String::from_utf8(request).unwrap()
-        });
+        }
+        stream.write_all(response).unwrap();
+        String::from_utf8(request).unwrap()
+    });
+    (port, capture)
+}
+
+#[test]
+fn send_writes_the_request_appwrite_writes() {
+    let pass_file = temp_file("http-pass", b"s3cret\n");
+    let pass_file = pass_file.to_str().unwrap();
+    // Flags, environment, and whether Appwrite's `Authorization` header is sent.
+    type AuthCase<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], bool);
+    let cases: [AuthCase; 4] = [
+        (&["--http-user", "ops", "--http-pass", "s3cret"], &[], true),
+        (
+            &["--http-user", "ops", "--http-pass-file", pass_file],
+            &[],
+            true,
+        ),
+        (
+            &["--http-user", "ops"],
+            &[("APPWRITE_WEBHOOK_HTTP_PASS", "s3cret")],
+            true,
+        ),
+        (&["--http-user", "ops"], &[], false),
+    ];
+    for (auth, env, expect_auth) in cases {
+        let (port, capture) = capture_one(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
         let url = format!("http://127.0.0.1:{port}/hooks/appwrite?tenant=acme");
         let mut args = vec![
             "send",
@@ -206,7 +225,7 @@ fn send_writes_the_request_appwrite_writes() {
             "-",
         ];
         args.extend_from_slice(auth);
-        let out = run(&args, b"{\"$id\":\"t1\"}");
+        let out = cli_env(&args, b"{\"$id\":\"t1\"}", env);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         let request = capture.join().unwrap();
         assert!(
@@ -263,6 +282,42 @@ fn send_writes_the_request_appwrite_writes() {
         );
         assert!(request.ends_with("\r\n\r\n{\"$id\":\"t1\"}"));
     }
+}
+
+/// A receiver's answer is printed with its control characters escaped: it cannot clear the
+/// screen, retitle the terminal or hide text with carriage returns.
+#[test]
+fn send_prints_a_hostile_answer_safely() {
+    let (port, capture) = capture_one(
+        b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 23\r\n\r\nno\x1b[2J\x1b]0;pwned\x07\rhidden",
+    );
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let out = run(
+        &[
+            "send",
+            "--key",
+            "k",
+            "--url",
+            &url,
+            "--event",
+            "teams.[teamId].create",
+            "--param",
+            "teamId=t1",
+            "-",
+        ],
+        b"{\"$id\":\"t1\"}",
+    );
+    capture.join().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let printed = stdout(&out);
+    assert!(
+        !printed.contains('\x1b') && !printed.contains('\x07') && !printed.contains('\r'),
+        "{printed:?}"
+    );
+    assert!(
+        printed.contains("no\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\rhidden"),
+        "{printed:?}"
+    );
 }
 
 #[test]

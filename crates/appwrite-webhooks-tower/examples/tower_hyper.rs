@@ -7,8 +7,9 @@
 
 use std::convert::Infallible;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use appwrite_webhooks::{Delivery, Verifier};
+use appwrite_webhooks::{Delivery, ReplayGuard, Verifier};
 use appwrite_webhooks_tower::AppwriteWebhookLayer;
 use bytes::Bytes;
 use http_body_util::Full;
@@ -26,7 +27,7 @@ async fn handle(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, 
     match delivery.event() {
         Ok(event) => {
             println!(
-                "  service: {:?} event {}",
+                "  handler: {:?} event {}",
                 event.kind(),
                 delivery.events().next().unwrap_or("")
             );
@@ -45,10 +46,11 @@ async fn main() -> ExitCode {
     let addr = listener.local_addr().expect("local address");
     let url = format!("http://{addr}/hooks/appwrite");
     let service = ServiceBuilder::new()
-        .layer(AppwriteWebhookLayer::new(Verifier::new(
-            demo::KEY,
-            url.as_str(),
-        )))
+        .layer(AppwriteWebhookLayer::new(
+            Verifier::new(demo::KEY, url.as_str())
+                .replay_guard(ReplayGuard::in_memory())
+                .body_timeout(Duration::from_secs(10)),
+        ))
         .service_fn(handle);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {

@@ -1,5 +1,5 @@
 //! Plays Appwrite against a receiver on loopback, for the self-testing examples: one genuine
-//! delivery and two forgeries.
+//! delivery, two forgeries, and two repeats the receiver's replay guard must catch.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -15,9 +15,11 @@ pub const KEY: &str = "whsec_a819408ce5010ca2e09ef59ac3d89f5ff8595d02b524e61b";
 /// A row-created body exactly as Appwrite's PHP encodes it: `\/` and `\u00eb` escapes.
 pub const ROW_BODY: &str = r#"{"$id":"ord_1042","$sequence":"1","$tableId":"orders","$databaseId":"shop","$createdAt":"2020-10-15T06:38:00.000+00:00","$updatedAt":"2020-10-15T06:38:00.000+00:00","$permissions":["read(\"any\")"],"customer":"Zo\u00eb M\u00fcller","note":"ships to https:\/\/example.com\/a\/b","total":10}"#;
 
-/// Sends a genuine delivery for `url` (a receiver listening at `addr`), one signed with a wrong
-/// key, and one whose body was re-serialised after signing; prints each outcome. Success when
-/// the first is accepted (2xx) and both forgeries get 401.
+/// Sends a genuine delivery for `url` (a receiver listening at `addr`, with an in-memory replay
+/// guard), one signed with a wrong key, one whose body was re-serialised after signing, the
+/// genuine one again and a copy of it relabelled as a deletion; prints each outcome. Success when
+/// the first is accepted (2xx), both forgeries get 401 and both repeats are duplicates (200, the
+/// handler not run).
 pub async fn run(addr: SocketAddr, url: &str) -> ExitCode {
     let event = match "tablesdb.shop.tables.orders.rows.ord_1042.create".parse() {
         Ok(event) => event,
@@ -38,33 +40,62 @@ pub async fn run(addr: SocketAddr, url: &str) -> ExitCode {
     let reencoded =
         SignedDelivery::from_parts(url, headers, Bytes::from(ROW_BODY.replace("\\/", "/")));
 
+    // A captured copy replayed with its (unsigned) events header turned into a deletion.
+    let (url, mut headers, body) = genuine.clone().into_parts();
+    headers.insert(
+        appwrite_webhooks::headers::WEBHOOK_EVENTS,
+        http::HeaderValue::from_static("tablesdb.shop.tables.orders.rows.ord_1042.delete"),
+    );
+    let relabelled = SignedDelivery::from_parts(url, headers, body);
+
     let cases = [
-        ("genuine delivery", &genuine, true),
-        ("forged signature", &forged, false),
-        ("re-serialised body", &reencoded, false),
+        ("genuine delivery", &genuine, Expect::Handled),
+        ("forged signature", &forged, Expect::Unauthorized),
+        ("re-serialised body", &reencoded, Expect::Unauthorized),
+        (
+            "the same delivery again (Appwrite re-sends)",
+            &genuine,
+            Expect::Duplicate,
+        ),
+        (
+            "a captured copy relabelled as a delete",
+            &relabelled,
+            Expect::Duplicate,
+        ),
     ];
     let mut as_expected = true;
-    for (label, sent, should_accept) in cases {
+    for (label, sent, expect) in cases {
         println!("sending {label}");
         let (status, text) = send(sent, addr).await;
-        let accepted = (200..300).contains(&status);
-        println!(
-            "  {}: {status} {text}\n",
-            if accepted { "accepted" } else { "rejected" }
-        );
-        as_expected &= if should_accept {
-            accepted
-        } else {
-            status == 401
+        let verdict = match status {
+            200 if text.contains("duplicate") => "duplicate, not handled again",
+            200..300 => "accepted",
+            _ => "rejected",
+        };
+        println!("  {verdict}: {status} {text}\n");
+        as_expected &= match expect {
+            Expect::Handled => (200..300).contains(&status) && !text.contains("duplicate"),
+            Expect::Unauthorized => status == 401,
+            Expect::Duplicate => status == 200 && text.contains("duplicate"),
         };
     }
     if as_expected {
-        println!("all as expected: the genuine delivery was accepted, the forgeries rejected");
+        println!("all as expected: the genuine delivery was handled once, the forgeries rejected");
         ExitCode::SUCCESS
     } else {
         println!("unexpected result");
         ExitCode::FAILURE
     }
+}
+
+/// What a case of the self-test must get.
+enum Expect {
+    /// 2xx from the handler.
+    Handled,
+    /// 401.
+    Unauthorized,
+    /// 200 from the replay guard, the handler not run.
+    Duplicate,
 }
 
 /// Runs the self-testing example `name` as a process (built by `cargo test`) and checks what it
@@ -85,5 +116,15 @@ pub fn check_self_test(name: &str) {
         stdout.matches("rejected: 401").count(),
         2,
         "{name}:\n{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("duplicate, not handled again: 200").count(),
+        2,
+        "{name}:\n{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("  handler:").count(),
+        1,
+        "the handler ran once:\n{stdout}"
     );
 }

@@ -12,11 +12,21 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_appwrite-webhooks");
 
 /// Runs the CLI with `args` and `stdin`; `APPWRITE_WEBHOOK_KEY` is `env_key` or unset.
 pub fn cli(args: &[&str], stdin: &[u8], env_key: Option<&str>) -> Output {
+    let env: Vec<(&str, &str)> = env_key
+        .map(|k| ("APPWRITE_WEBHOOK_KEY", k))
+        .into_iter()
+        .collect();
+    cli_env(args, stdin, &env)
+}
+
+/// [`cli`] with these environment variables set (and the CLI's own others unset).
+pub fn cli_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(BIN);
-    command.args(args).env_remove("APPWRITE_WEBHOOK_KEY");
-    if let Some(key) = env_key {
-        command.env("APPWRITE_WEBHOOK_KEY", key);
-    }
+    command
+        .args(args)
+        .env_remove("APPWRITE_WEBHOOK_KEY")
+        .env_remove("APPWRITE_WEBHOOK_HTTP_PASS")
+        .envs(env.iter().copied());
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
