@@ -5,15 +5,94 @@ Run from the repository root after models.json changes:  python3 scripts/gen_mod
 then `cargo fmt`. The output is committed; the core crate's tests check every sample delivery
 parses with it.
 
-Read: ../shared/appwrite/models.json (Appwrite's main branch). Attribute models whose fields are
-exactly their column twin's are written as type aliases of it.
+Read: ../shared/appwrite/models.json (Appwrite's main branch), and the bodies of every release's
+deliveries in ../shared/appwrite/versions/ (whichever releases are there: 1.4.14, 1.6.2, 1.8.1 and
+1.9.6 when this was written). The models are the union of what the releases send: a field main
+requires but some release's body of that model lacks (1.4's User has no `mfa` or `targets`) is
+optional or defaulted, and a field a release renamed is accepted under both names (`RENAMED`).
+The generated files name the releases read. Attribute models whose fields are exactly their
+column twin's are written as type aliases of it.
 """
+import glob
 import json
 import os
 import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = os.path.join(ROOT, "..", "shared", "appwrite", "models.json")
+VERSIONS = os.path.join(ROOT, "..", "shared", "appwrite", "versions")
+
+# Fields a release renamed: (model, main's name) -> the older names, accepted too.
+RENAMED = {("execution", "resourceId"): ["functionId"]}
+
+
+def generic_model(model):
+    """The open model a typed variant's payload is parsed into (`attributeString` -> `attribute`)."""
+    if model.startswith("attribute"):
+        return "attribute"
+    if model.startswith("column") and model != "columnIndex":
+        return "column"
+    return model
+
+
+def nested_model(rule, models):
+    """The model a field holds, if any (`targets` -> `target`; column lists -> `column`)."""
+    t = rule["type"]
+    if isinstance(t, list):
+        if all(x.startswith("column") for x in t):
+            return "column"
+        if all(x.startswith("attribute") for x in t):
+            return "attribute"
+        return None
+    return t if t in models else None
+
+
+def collect(models, shapes, key, value):
+    """Records the field set of `value` as a `key` body, and of every model nested in it."""
+    if isinstance(value, list):
+        for item in value:
+            collect(models, shapes, key, item)
+        return
+    if not isinstance(value, dict):
+        return
+    shapes.setdefault(key, []).append(set(value))
+    rules = models.get(key, {}).get("rules")
+    if isinstance(rules, dict):
+        for field, rule in rules.items():
+            inner = nested_model(rule, models)
+            if inner and field in value:
+                collect(models, shapes, inner, value[field])
+
+
+def release_shapes(models):
+    """The releases read, and for each model the field sets of its bodies there (nested too)."""
+    releases, shapes = [], {}
+    for path in sorted(glob.glob(os.path.join(VERSIONS, "*.json"))):
+        if path.endswith(".local.json"):
+            continue  # the same entries with another URL
+        entries = json.load(open(path))
+        if entries:
+            releases.append(entries[0]["appwrite_version"])
+        for entry in entries:
+            try:
+                body = json.loads(entry["body"])
+            except ValueError:
+                continue
+            for model in {entry["model"], generic_model(entry["model"])}:
+                collect(models, shapes, model, body)
+    return releases, shapes
+
+
+RELEASES, SHAPES = release_shapes(json.load(open(MODELS))["models"])
+
+
+def sometimes_absent(key, field):
+    """Whether some release sends a `key` body without `field` (under any of its names)."""
+    names = [field] + RENAMED.get((key, field), [])
+    # A column model also stands for its attribute twin (`Attribute*` are aliases of `Column*`).
+    keys = [key] + (["attribute" + key[len("column"):]] if key.startswith("column") else [])
+    shapes = [shape for k in keys for shape in SHAPES.get(k, [])]
+    return any(not any(n in shape for n in names) for shape in shapes)
 OUT = os.path.join(ROOT, "crates", "appwrite-webhooks", "src", "models")
 
 FAMILIES = {
@@ -172,7 +251,9 @@ def gen_struct(key, model, models):
         # The struct renames to camelCase; only names that do not round-trip need their own.
         if camel(fname) != field:
             attrs.append(f'rename = "{field}"')
-        required = rule["required"] and not rule["nullable"]
+        for old in RENAMED.get((key, field), []):
+            attrs.append(f'alias = "{old}"')
+        required = rule["required"] and not rule["nullable"] and not sometimes_absent(key, field)
         ty = base
         if rule["array"]:
             ty = f"Vec<{base}>"
@@ -186,9 +267,8 @@ def gen_struct(key, model, models):
                 ty = "Option<OffsetDateTime>"
                 attrs.append('default, with = "crate::models::datetime::option"')
         elif rule.get("type") == "id" and not rule["array"]:
-            attrs.append('deserialize_with = "crate::models::string_or_number"')
-            if not required:
-                raise SystemExit("optional ids are not supported")
+            # An id some release leaves out is empty rather than missing.
+            attrs.append(('' if required else 'default, ') + 'deserialize_with = "crate::models::string_or_number"')
         elif not required:
             if rule["array"]:
                 attrs.append("default")
@@ -197,7 +277,7 @@ def gen_struct(key, model, models):
                 attrs.append('default, skip_serializing_if = "Option::is_none"')
         # Rows and documents built outside Appwrite (the timestamped scheme's documented
         # payloads) omit these system fields; an empty default loses nothing Appwrite sends.
-        if key in GENERIC_MODELS and field in ("$sequence", "$permissions") and "default" not in attrs:
+        if key in GENERIC_MODELS and field in ("$sequence", "$permissions") and not any(a.startswith("default") for a in attrs):
             attrs.append("default")
         if attrs:
             out.append(f"    #[serde({', '.join(attrs)})]\n")
@@ -248,7 +328,8 @@ def main():
     by_family = {}
     for key in sorted(models):
         by_family.setdefault(family_of(key), []).append(key)
-    header = "// Generated by scripts/gen_models.py from ../shared/appwrite/models.json. Do not edit.\n\n"
+    header = ("// Generated by scripts/gen_models.py from ../shared/appwrite/models.json and the bodies of\n"
+              f"// releases {', '.join(RELEASES)} (../shared/appwrite/versions/). Do not edit.\n\n")
     for fam, keys in by_family.items():
         desc = FAMILIES[fam][0]
         if fam in SUB_FAMILIES:

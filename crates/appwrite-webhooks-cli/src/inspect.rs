@@ -42,7 +42,8 @@ pub fn run(args: InspectArgs, style: Style) -> Result<(), Failure> {
         .scheme
         .signed_url(args.url.as_deref().or(capture.url.as_deref()))?
         .map(str::to_owned);
-    let mut keys = args.keys.resolve()?.into_iter();
+    let all_keys = args.keys.resolve()?;
+    let mut keys = all_keys.clone().into_iter();
     let first = keys.next().ok_or_else(keys::missing)?;
     let verifier_for = |url: Option<&str>| -> Result<Verifier, Failure> {
         Ok(args
@@ -79,10 +80,22 @@ pub fn run(args: InspectArgs, style: Style) -> Result<(), Failure> {
 
     match verifier.verify_signature(&capture.headers, &capture.body) {
         Ok(key) => {
+            // The verifier accepts the URL as typed and, where it has `%` escapes, its
+            // rawurldecode form: say which one this sender signed.
+            let sent = values[0].to_str().unwrap_or_default();
+            let decoded = scheme == appwrite_webhooks::Scheme::Appwrite
+                && url.as_deref().is_some_and(|u| {
+                    u.contains('%')
+                        && appwrite_webhooks::sign(all_keys[key].clone(), u, &capture.body) != sent
+                });
             report.pass(&format!(
                 "signature matches key #{key}{} over {} body bytes",
                 url.as_deref()
-                    .map(|u| format!(" for {u}"))
+                    .map(|u| if decoded {
+                        format!(" for the percent-decoded URL (Appwrite ≤ 1.9.6) of {u}")
+                    } else {
+                        format!(" for {u}")
+                    })
                     .unwrap_or_default(),
                 capture.body.len()
             ));

@@ -1,6 +1,6 @@
 //! `sign`: print the signature header's value for a body (a pinned contract).
 
-use appwrite_webhooks::{Scheme, sign, sign_generic, sign_timestamped};
+use appwrite_webhooks::{Scheme, sign, sign_generic, sign_rawurldecoded, sign_timestamped};
 use clap::Args;
 
 use crate::keys::{self, KeyArgs};
@@ -19,6 +19,11 @@ pub struct SignArgs {
     /// Timestamped scheme: the unix time to sign (default now, printed on stderr).
     #[arg(long, value_name = "SECS")]
     timestamp: Option<u64>,
+    /// Sign over the percent-decoded URL (PHP's rawurldecode), as every Appwrite release up to
+    /// and including 1.9.6 does; by default the URL is signed as typed, as unreleased main
+    /// does. The two differ only for a URL with `%` escapes.
+    #[arg(long)]
+    decode_url: bool,
 }
 
 pub fn run(args: SignArgs, style: Style) -> Result<(), Failure> {
@@ -35,8 +40,16 @@ pub fn run(args: SignArgs, style: Style) -> Result<(), Failure> {
             "--timestamp applies to --scheme timestamped only".into(),
         ));
     }
+    if args.decode_url && args.scheme.scheme != Scheme::Appwrite {
+        return Err(Failure::Usage(
+            "--decode-url applies to the appwrite scheme only".into(),
+        ));
+    }
     let body = args.input.read_body()?;
     let signature = match args.scheme.scheme {
+        Scheme::Appwrite if args.decode_url => {
+            sign_rawurldecoded(key, url.unwrap_or_default(), &body)
+        }
         Scheme::Appwrite => sign(key, url.unwrap_or_default(), &body),
         Scheme::Generic => sign_generic(key, &body),
         _ => {

@@ -341,3 +341,34 @@ fn ctrl_c_stops_listen_cleanly() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A signed delivery whose body does not fit its model (another Appwrite version) is accepted,
+/// reported with a 2xx status and the kind `Unparsed`, never refused: a refusal would count
+/// towards Appwrite disabling the webhook.
+#[test]
+fn listen_accepts_a_payload_that_does_not_fit_its_model() {
+    let public = "https://hooks.example.com/appwrite";
+    let mut listener = Listener::start("whsec_1", public);
+    let sent = run(
+        &[
+            "send",
+            "--key",
+            "whsec_1",
+            "--url",
+            public,
+            "--to",
+            &listener.address(),
+            "--event",
+            "teams.[teamId].create",
+            "--param",
+            "teamId=t1",
+            "-",
+        ],
+        br#"{"$id":"t1","name":17,"total":"many"}"#,
+    );
+    assert_sent(&sent, 0, "204");
+    let line = listener.next_json();
+    assert_eq!(line["status"], 204, "{line}");
+    assert_eq!(line["kind"], "Unparsed", "{line}");
+    assert_eq!(line["event"], "teams.t1.create", "{line}");
+}

@@ -233,3 +233,83 @@ fn other_schemes_sign_and_verify_the_independent_vectors() {
         );
     }
 }
+
+/// Released Appwrite (≤ 1.9.6) signs `rawurldecode(url)`: `sign --decode-url` reproduces each
+/// release's signature for a URL with percent escapes (the default output stays the URL as
+/// typed, as pinned), `verify` accepts it, and `inspect` says which form matched.
+#[test]
+fn percent_decoded_urls_of_every_release() {
+    let mut checked = 0;
+    for d in testkit::versions::versioned_deliveries()
+        .into_iter()
+        .filter(|d| d.url.contains('%'))
+    {
+        // One delivery per release is enough for the processes; the library test covers all.
+        if checked > 0 && !d.name.contains("teams.teamId.create") {
+            continue;
+        }
+        let key = d.signature_key.as_str();
+        let expected = d
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("X-Appwrite-Webhook-Signature"))
+            .unwrap()
+            .1
+            .clone();
+        let body = d.body.as_bytes();
+        let decoded = cli(
+            &["sign", "--key", key, "--url", &d.url, "--decode-url", "-"],
+            body,
+            None,
+        );
+        assert_eq!(stdout(&decoded), format!("{expected}\n"), "{}", d.label());
+        let typed = cli(&["sign", "--key", key, "--url", &d.url, "-"], body, None);
+        assert_eq!(typed.status.code(), Some(0));
+        assert_ne!(
+            stdout(&typed),
+            format!("{expected}\n"),
+            "the pinned default signs the URL as typed"
+        );
+        let verified = cli(
+            &[
+                "verify",
+                "--key",
+                key,
+                "--url",
+                &d.url,
+                "--signature",
+                &expected,
+                "-",
+            ],
+            body,
+            None,
+        );
+        assert_eq!(
+            verified.status.code(),
+            Some(0),
+            "{}: {}",
+            d.label(),
+            stderr(&verified)
+        );
+        assert_eq!(stdout(&verified), "valid\n");
+        let headers: serde_json::Map<String, serde_json::Value> = d
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+            .collect();
+        let capture = serde_json::json!({ "url": d.url, "headers": headers, "body": d.body });
+        let inspected = cli(
+            &["inspect", "--key", key, "-"],
+            capture.to_string().as_bytes(),
+            None,
+        );
+        assert_eq!(inspected.status.code(), Some(0), "{}", stdout(&inspected));
+        assert!(
+            stdout(&inspected).contains("percent-decoded URL (Appwrite ≤ 1.9.6)"),
+            "{}",
+            stdout(&inspected)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2, "{checked}");
+}

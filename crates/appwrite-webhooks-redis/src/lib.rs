@@ -161,6 +161,15 @@ impl RedisStore {
         format!("{}{fingerprint}", self.prefix)
     }
 
+    /// Runs `command`, bounded by the timeout.
+    async fn query<T: redis::FromRedisValue>(&self, command: redis::Cmd) -> Result<T, StoreError> {
+        let mut connection = self.connection.clone();
+        match tokio::time::timeout(self.timeout, command.query_async::<T>(&mut connection)).await {
+            Ok(result) => result.map_err(boxed),
+            Err(elapsed) => Err(boxed(elapsed)),
+        }
+    }
+
     /// Runs `script` on the claim's key with `args`, bounded by the timeout.
     async fn run(
         &self,
@@ -257,6 +266,17 @@ impl ReplayStore for RedisStore {
         lease: Duration,
     ) -> StoreFuture<'a, ClaimOutcome> {
         Box::pin(async move {
+            // A new delivery is the common case: a plain `SET NX PX` claims it. Only when the
+            // key exists does the script run, to tell a pending claim from a done one.
+            let mut set = redis::cmd("SET");
+            set.arg(self.key(fingerprint))
+                .arg(pending(owner))
+                .arg("NX")
+                .arg("PX")
+                .arg(millis(lease));
+            if self.query::<Option<String>>(set).await?.is_some() {
+                return Ok(ClaimOutcome::Claimed);
+            }
             let reply = self
                 .run(
                     &SCRIPTS.claim,

@@ -219,8 +219,15 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     }
 
     /// The typed event: the variant is decided by [`primary_event`](Self::primary_event) and
-    /// the verified body is parsed into the model Appwrite's catalogue gives that event. A body
-    /// that is not that model's JSON is [`Error::InvalidPayload`] (400).
+    /// the signed body, which is parsed into the model Appwrite's catalogue gives that event.
+    ///
+    /// - The ids the (unsigned) events header names are checked against the body:
+    ///   [`Error::EventContradictsBody`] (400) when they differ.
+    /// - A body that is JSON but does not fit the model — an Appwrite version the models do not
+    ///   know — is [`Event::Unparsed`], logged at warn: model drift must never cost a webhook
+    ///   (Appwrite disables it after ten answers of 400 or more in a row). See
+    ///   [`event_strict`](Self::event_strict) to refuse it instead.
+    /// - A body that is not JSON is [`Error::InvalidPayload`] (400).
     ///
     /// ```
     /// use appwrite_webhooks::Event;
@@ -237,7 +244,28 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// [`GenericEnvelope`](crate::GenericEnvelope) to type the data yourself).
     pub fn event(&self) -> Result<Event, Error> {
         let primary = self.primary_event();
-        self.scheme.event(primary.as_ref(), self.body())
+        self.scheme.event(primary.as_ref(), self.body(), false)
+    }
+
+    /// [`event`](Self::event), but a body that does not fit its model is
+    /// [`Error::InvalidPayload`] (400) instead of [`Event::Unparsed`]: for receivers that would
+    /// rather have Appwrite retry (and, after ten failures, disable the webhook) than see a
+    /// payload their code does not model.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Event, Verifier, sender::DeliveryBuilder};
+    /// let url = "https://example.com/hook";
+    /// let sent = DeliveryBuilder::new("k", url, r#"{"$id":"t1","name":17}"#)
+    ///     .events(["teams.t1.create"])
+    ///     .build();
+    /// let delivery = Verifier::new("k", url).verify(sent.headers(), sent.body())?;
+    /// assert!(matches!(delivery.event()?, Event::Unparsed { .. }));
+    /// assert_eq!(delivery.event_strict().unwrap_err().status(), 400);
+    /// # Ok::<(), appwrite_webhooks::Error>(())
+    /// ```
+    pub fn event_strict(&self) -> Result<Event, Error> {
+        let primary = self.primary_event();
+        self.scheme.event(primary.as_ref(), self.body(), true)
     }
 
     /// The same delivery with its body copied into [`Bytes`], to keep past the borrow.

@@ -173,7 +173,7 @@ impl Error {
     }
 }
 
-/// A store's failure (connection lost, timeout): the guard applies its [`StoreFailure`] policy.
+/// A store's failure (connection lost, timeout): the guard applies its [`StoreFailure`](crate::StoreFailure) policy.
 #[derive(Debug, thiserror::Error)]
 #[error("replay store unavailable: {0}")]
 pub struct StoreError(#[source] pub Box<dyn std::error::Error + Send + Sync>);

@@ -40,6 +40,25 @@ impl FromDelivery for Event {
     }
 }
 
+/// The typed event, parsed strictly: a body that does not fit its model is refused with `400`
+/// ([`Delivery::event_strict`]) instead of arriving as [`Event::Unparsed`]. Opt in only if a
+/// failed attempt — and after ten, a disabled webhook — is what you want for model drift.
+///
+/// ```
+/// use appwrite_webhooks::{FromDelivery, Strict};
+/// # let delivery = appwrite_webhooks::sender::example_delivery();
+/// let Strict(event) = Strict::from_delivery(delivery)?;
+/// # Ok::<(), appwrite_webhooks::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Strict(pub Event);
+
+impl FromDelivery for Strict {
+    fn from_delivery(delivery: Delivery<Bytes>) -> Result<Self, Error> {
+        delivery.event_strict().map(Strict)
+    }
+}
+
 /// The verified body deserialized into your own type.
 ///
 /// ```

@@ -22,9 +22,47 @@
 //!
 //! Framework adapters (`appwrite-webhooks-axum`, `-actix`, `-tower`) wrap this in one line.
 //!
-//! # Replays
+//! # Replays, and the delivery guarantee
 //! The signature has no timestamp: a captured delivery verifies forever, and Appwrite itself may
-//! send a delivery again byte for byte. [`ReplayGuard`] de-duplicates; see its contract.
+//! send a delivery again byte for byte. [`ReplayGuard`] de-duplicates, and **if any copy of a
+//! delivery was answered 2xx, a handler finished successfully with it**: a delivery is claimed as
+//! pending (with a lease) by [`Verifier::receive`] while its handler runs and marked done only on
+//! success; an error, a panic, a cancelled request or a disconnected sender gives it back, copies
+//! arriving meanwhile get `409`, and copies of a handled delivery `200` without the handler. The
+//! tower layer (also under axum) and the actix-web middleware settle claims from the response;
+//! the bare extractors verify without de-duplicating. See the [`ReplayGuard`] module docs.
+//!
+//! # What is signed, and what is not
+//! Only the URL and the body. The events, id, name, project and user headers are not. The typed
+//! [`Event`] checks the ids the events header names against the signed body (`$id`,
+//! `$databaseId`, `$tableId`/`$collectionId`: [`Error::EventContradictsBody`], 400) and takes
+//! parent ids (`userId`, `bucketId`, `teamId`, `resourceId`, `topicId`) from the body. The
+//! **action and attribute** (`create` or `delete`, `update.email`) cannot be verified under
+//! Appwrite's scheme — the body is the resource either way — so a captured delivery replayed
+//! with a relabelled header is only bounded by the replay guard (same signature: a duplicate)
+//! and [`ReplayGuard::max_age`]. Names are capped at [`MAX_ID_PAIRS`] pairs, so no header costs
+//! more than linear work.
+//!
+//! # Appwrite versions
+//! Tested against deliveries made by the code of releases 1.4.14, 1.6.2, 1.8.1 and 1.9.6 and of
+//! the unreleased main branch (`../shared/appwrite/`), so self-hosted 1.4 → 1.9.x and Cloud:
+//!
+//! | | ≤ 1.9.6 (every release) | main (unreleased) |
+//! |---|---|---|
+//! | signed URL | [`rawurldecode`]`(url)`, posted to `url` as typed | `url` as typed |
+//! | database names | ≤ 1.7 `collections/documents`; 1.8.0–1.9.0 plus `tables/rows` twins one way; 1.9.5+ both ways | both ways |
+//!
+//! The [`Verifier`] accepts both URL forms: the configured URL and, when it contains `%`, its
+//! `rawurldecode` form (one more MAC only then; the body is still read once). Names: the primary
+//! event is the most specific concrete name wherever it stands in the header, and patterns,
+//! accessors and typed events agree across vocabularies (`documents` or `rows`, with or without
+//! twins, `tablesdb.` or not). Payloads: the models are the union of the releases' shapes (a
+//! field some release leaves out is optional; Execution's `functionId` is read as `resourceId`),
+//! and a body whose shape decides otherwise is typed by it: an MFA deletion's `[]` or recovery
+//! codes announced as `users.U.create` are [`Event::Unknown`], never [`Event::User`]; a row
+//! created through a documents route is [`Event::Row`]. A body that still does not fit its model
+//! is [`Event::Unparsed`] (logged at warn), not a `400`: Appwrite disables a webhook after ten
+//! answers of 400 or more, so model drift must never cost it. [`Strict`] refuses it instead.
 //!
 //! # Other schemes
 //! [`Verifier::timestamped`] and [`Verifier::generic`] verify two opt-in schemes (a
@@ -34,14 +72,15 @@
 //! # The public API, in one place
 //! | concern | items |
 //! |---|---|
-//! | verifying | [`Verifier`] ([`receive`](Verifier::receive), [`verify`](Verifier::verify), [`verify_body`](Verifier::verify_body), [`verify_signature`](Verifier::verify_signature)), [`SigningKey`], [`Signature`], [`ProxyHeaders`], [`DEFAULT_BODY_LIMIT`] |
+//! | verifying | [`rawurldecode`], [`Verifier`] ([`receive`](Verifier::receive), [`verify`](Verifier::verify), [`verify_body`](Verifier::verify_body), [`verify_signature`](Verifier::verify_signature)), [`SigningKey`], [`Signature`], [`ProxyHeaders`], [`DEFAULT_BODY_LIMIT`] |
 //! | what failed | [`Error`] (with [`Error::status`]), [`MalformedSignature`], [`EmptyKey`] |
+//! | receiving | [`Verifier::receive`] (verify, then claim), [`Verifier::body_timeout`] |
 //! | schemes | [`Scheme`], [`UnknownScheme`], [`TimestampedEnvelope`], [`GenericEnvelope`] |
-//! | a verified delivery | [`Delivery`], [`headers`] (the header names) |
+//! | a verified delivery | [`Delivery`] (with [`event`](Delivery::event), [`event_strict`](Delivery::event_strict), [`fingerprint`](Delivery::fingerprint)), [`headers`] (the header names) |
 //! | events | [`EventName`], [`InvalidEventName`], [`MAX_ID_PAIRS`], [`Pattern`], [`Event`], [`EventKind`], [`Action`], [`DatabaseApi`], [`TokenKind`], [`DeploymentOwner`], [`models`] |
-//! | handing events to code | [`FromDelivery`], [`Payload`], [`Router`], [`Incoming`], [`HandlerError`], [`Dispatched`], [`DispatchError`] |
+//! | handing events to code | [`FromDelivery`], [`Payload`], [`Strict`], [`Router`], [`Incoming`], [`HandlerError`], [`Dispatched`], [`DispatchError`] |
 //! | de-duplication | [`ReplayGuard`], [`Claim`], [`ReplayStore`], [`ClaimOutcome`], [`ClaimToken`], [`MemoryStore`], [`Fingerprint`], [`StoreError`], [`StoreFailure`], [`StoreFuture`], [`MAX_TTL`] |
-//! | sending, for tests and tools (feature `sender`) | `sender::{DeliveryBuilder, SignedDelivery}`, `sign`, `sign_timestamped`, `sign_generic` |
+//! | sending, for tests and tools (feature `sender`) | `sender::{DeliveryBuilder, SignedDelivery}`, `sign`, `sign_rawurldecoded`, `sign_timestamped`, `sign_generic` |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -69,14 +108,14 @@ pub use events::event::{Action, DatabaseApi, DeploymentOwner, Event, TokenKind};
 pub use events::kind::EventKind;
 pub use events::name::{EventName, InvalidEventName, MAX_ID_PAIRS};
 pub use events::pattern::Pattern;
-pub use extract::{FromDelivery, Payload};
+pub use extract::{FromDelivery, Payload, Strict};
 pub use replay::{
     Claim, ClaimOutcome, ClaimToken, MAX_TTL, MemoryStore, ReplayGuard, ReplayStore, StoreFailure,
     StoreFuture,
 };
 pub use router::{DispatchError, Dispatched, HandlerError, Incoming, Router};
-pub use scheme::{GenericEnvelope, Scheme, TimestampedEnvelope, UnknownScheme};
+pub use scheme::{GenericEnvelope, Scheme, TimestampedEnvelope, UnknownScheme, rawurldecode};
 #[cfg(feature = "sender")]
-pub use scheme::{sign, sign_generic, sign_timestamped};
+pub use scheme::{sign, sign_generic, sign_rawurldecoded, sign_timestamped};
 pub use verify::url::ProxyHeaders;
 pub use verify::verifier::{DEFAULT_BODY_LIMIT, Verifier};

@@ -23,13 +23,17 @@ use crate::{SampleDelivery, deliveries, delivery_of_model, expected_kind};
 /// The body limit the server under test must use.
 pub const LIMIT: usize = 64 * 1024;
 
-/// A verifier that accepts every sample delivery: all sample URLs and keys.
+/// A verifier that accepts every sample delivery, of main and of every release: all their URLs
+/// and keys.
 pub fn suite_verifier() -> Verifier {
     let all = deliveries();
+    let releases = crate::versions::versioned_deliveries();
     let mut urls: Vec<&str> = all.iter().map(|d| d.url.as_str()).collect();
+    urls.extend(releases.iter().map(|d| d.url.as_str()));
     urls.sort();
     urls.dedup();
     let mut keys: Vec<&str> = all.iter().map(|d| d.signature_key.as_str()).collect();
+    keys.extend(releases.iter().map(|d| d.signature_key.as_str()));
     keys.sort();
     keys.dedup();
     let mut verifier = Verifier::new(keys[0], urls[0]).with_keys(keys[1..].iter().copied());
@@ -251,9 +255,25 @@ pub async fn rejects_contradicting_headers(addr: SocketAddr) {
     assert!(body.contains("contradicts the signed body"), "{body}");
 }
 
+/// Every delivery of every released Appwrite (`../shared/appwrite/versions/`, local files
+/// included: posted to their percent-escaped URL as typed) is accepted with the kind of its
+/// payload model and Appwrite's primary event — never refused for its version's shape.
+pub async fn accepts_every_version(addr: SocketAddr) {
+    for d in crate::versions::versioned_deliveries() {
+        let (status, body) = send(&d.signed(), addr).await;
+        assert_eq!(status, 200, "{}: {body}", d.label());
+        let (kind, name) = body
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("{}: body {body:?}", d.label()));
+        assert_eq!(kind, format!("{:?}", d.expected_kind()), "{}", d.label());
+        assert_eq!(name, d.expected_primary, "{}", d.label());
+    }
+}
+
 /// Every check above.
 pub async fn run_all(addr: SocketAddr) {
     accepts_every_delivery(addr).await;
+    accepts_every_version(addr).await;
     rejects_tampering(addr).await;
     rejects_contradicting_headers(addr).await;
     refuses_large_bodies_early(addr).await;

@@ -10,6 +10,7 @@ pub mod http_suite;
 pub mod net;
 pub mod redis;
 pub mod scheme_suite;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -402,12 +402,26 @@ pub enum Event {
         /// The insight.
         insight: Insight,
     },
-    /// An event this version does not map (a new service or resource), or a delivery with no
-    /// concrete event name.
+    /// An event this version does not map (a new service or resource, an MFA factor, a
+    /// challenge, recovery codes, an empty body), or a delivery with no concrete event name.
     Unknown {
         /// The primary event name, or the whole events header when none parses.
         name: String,
         /// The payload as untyped JSON.
         raw: serde_json::Value,
+    },
+    /// A verified event whose body is JSON but does not fit the model its name promises: a
+    /// newer or older Appwrite than the models know. It is handed on rather than refused,
+    /// because Appwrite counts every answer of 400 or more as a failed attempt and disables
+    /// the webhook after ten in a row; a warning is logged. Ask for
+    /// [`Strict`](crate::Strict) (or [`Delivery::event_strict`](crate::Delivery::event_strict))
+    /// to refuse it with `400` instead.
+    Unparsed {
+        /// The primary event name.
+        name: String,
+        /// The payload as untyped JSON.
+        raw: serde_json::Value,
+        /// Why it did not fit the model.
+        error: String,
     },
 }

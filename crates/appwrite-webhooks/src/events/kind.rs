@@ -22,6 +22,8 @@ macro_rules! kinds {
             )*
             /// [`Event::Unknown`].
             Unknown,
+            /// [`Event::Unparsed`]: the body did not fit its model.
+            Unparsed,
         }
 
         impl EventKind {
@@ -53,10 +55,11 @@ macro_rules! kinds {
                 match self {
                     $(Event::$variant { .. } => EventKind::$variant,)*
                     Event::Unknown { .. } => EventKind::Unknown,
+                    Event::Unparsed { .. } => EventKind::Unparsed,
                 }
             }
 
-            /// The action, `None` for [`Event::Unknown`].
+            /// The action, `None` for [`Event::Unknown`] and [`Event::Unparsed`].
             ///
             /// ```
             /// # let delivery = appwrite_webhooks::sender::example_delivery();
@@ -66,7 +69,7 @@ macro_rules! kinds {
             pub fn action(&self) -> Option<&Action> {
                 match self {
                     $(Event::$variant { action, .. } => Some(action),)*
-                    Event::Unknown { .. } => None,
+                    Event::Unknown { .. } | Event::Unparsed { .. } => None,
                 }
             }
         }

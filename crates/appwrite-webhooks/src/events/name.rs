@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 /// Actions Appwrite puts after a resource. A name whose segment in this position is one of
 /// these, followed by one more segment, has an attribute (`users.u1.update.email`).
-const KNOWN_ACTIONS: [&str; 4] = ["create", "update", "delete", "upsert"];
+pub(crate) const KNOWN_ACTIONS: [&str; 4] = ["create", "update", "delete", "upsert"];
 
 /// The most `(resource, id)` pairs a name may have. Appwrite's deepest template has three
 /// (`databases.D.tables.T.rows.R`) and its event tree four levels at most; the events header is

@@ -7,27 +7,101 @@ use crate::events::event::{Action, DatabaseApi, DeploymentOwner, Event, TokenKin
 use crate::events::name::EventName;
 
 impl Event {
-    /// Decides the variant from `name` and parses `body` into its model.
-    pub(crate) fn from_parts(name: Option<&EventName>, body: &[u8]) -> Result<Self, Error> {
+    /// Decides the variant from `name` and the signed body, and parses the body into the
+    /// variant's model. A body that is JSON but does not fit the model becomes
+    /// [`Event::Unparsed`] (logged at warn) unless `strict`, which refuses it
+    /// ([`Error::InvalidPayload`]). A body that is not JSON, or a header that contradicts the
+    /// body, is refused either way.
+    pub(crate) fn from_parts(
+        name: Option<&EventName>,
+        body: &[u8],
+        strict: bool,
+    ) -> Result<Self, Error> {
+        match Self::typed(name, body) {
+            Err(Error::InvalidPayload(error)) if !strict => {
+                let Ok(raw) = serde_json::from_slice::<serde_json::Value>(body) else {
+                    return Err(Error::InvalidPayload(error));
+                };
+                let name = name.map(ToString::to_string).unwrap_or_default();
+                tracing::warn!(
+                    event = %name,
+                    %error,
+                    "Appwrite payload does not fit its model; handing it on as Event::Unparsed"
+                );
+                Ok(Event::Unparsed {
+                    name,
+                    raw,
+                    error: error.to_string(),
+                })
+            }
+            other => other,
+        }
+    }
+
+    fn typed(name: Option<&EventName>, body: &[u8]) -> Result<Self, Error> {
         let Some(name) = name else {
             return Ok(Event::Unknown {
                 name: String::new(),
                 raw: parse(body)?,
             });
         };
-        check_signed_ids(name, body)?;
+        let signed = check_signed_ids(name, body)?;
         let action = || Action::from(name.action().unwrap_or(""));
         let attribute = || name.attribute().map(str::to_owned);
         let id = |resource: &str| name.id(resource).unwrap_or_default().to_owned();
         let resources: Vec<&str> = name.path().map(|(resource, _)| resource).collect();
         let db = DatabaseApi::from_service(name.service());
+        let unknown = || -> Result<Event, Error> {
+            Ok(Event::Unknown {
+                name: name.to_string(),
+                raw: parse(body)?,
+            })
+        };
+        // Rows and documents are told apart by the signed body, not the name: a TablesDB row
+        // created through a documents route is announced under the documents name (1.8+).
+        let resources = match (db, resources.as_slice(), &signed) {
+            (Some(_), [service, "collections", "documents"], Some(ids))
+                if ids.table_id.is_some() && ids.collection_id.is_none() =>
+            {
+                vec![*service, "tables", "rows"]
+            }
+            (Some(_), [service, "tables", "rows"], Some(ids))
+                if ids.collection_id.is_some() && ids.table_id.is_none() =>
+            {
+                vec![*service, "collections", "documents"]
+            }
+            _ => resources,
+        };
+        let table = || {
+            name.id("tables")
+                .or(name.id("collections"))
+                .unwrap_or_default()
+                .to_owned()
+        };
 
         let event = match (db, resources.as_slice()) {
+            // A users event whose signed body is not that user (MFA recovery codes announced as
+            // `users.U.create`, an authenticator deletion's `[]`, an MFA type) is not a user
+            // event, whatever the name says.
+            (None, ["users"])
+                if signed.as_ref().and_then(|ids| ids.id.as_deref()) != name.id("users") =>
+            {
+                unknown()?
+            }
             (None, ["users"]) => Event::User {
                 action: action(),
                 attribute: attribute(),
                 user: parse(body)?,
             },
+            // `users.U.sessions.delete`: every session of the user deleted, the user as the
+            // body. The user still exists: never `Action::Delete`.
+            (None, ["users", "sessions"]) if name.id("sessions").is_some_and(is_action) => {
+                Event::User {
+                    action: Action::Other(format!("sessions.{}", id("sessions"))),
+                    attribute: Some("sessions".to_owned()),
+                    user: parse(body)?,
+                }
+            }
             (None, ["users", "sessions"]) => Event::Session {
                 user_id: id("users"),
                 action: action(),
@@ -98,14 +172,14 @@ impl Event {
             (Some(api), [_, "tables", "rows"]) => Event::Row {
                 api,
                 database_id: id(name.service()),
-                table_id: id("tables"),
+                table_id: table(),
                 action: action(),
                 row: parse(body)?,
             },
             (Some(api), [_, "collections", "documents"]) => Event::Document {
                 api,
                 database_id: id(name.service()),
-                collection_id: id("collections"),
+                collection_id: table(),
                 action: action(),
                 document: parse(body)?,
             },
@@ -135,6 +209,12 @@ impl Event {
             },
             (None, ["functions", "executions"]) => Event::Execution {
                 function_id: id("functions"),
+                action: action(),
+                execution: parse(body)?,
+            },
+            // A site's logs are executions (1.7.5+); `function_id` is the site's id.
+            (None, ["sites", "logs"]) => Event::Execution {
+                function_id: id("sites"),
                 action: action(),
                 execution: parse(body)?,
             },
@@ -186,10 +266,7 @@ impl Event {
                 action: action(),
                 insight: parse(body)?,
             },
-            _ => Event::Unknown {
-                name: name.to_string(),
-                raw: parse(body)?,
-            },
+            _ => unknown()?,
         };
         Ok(event.with_parent_ids_from_body())
     }
@@ -263,17 +340,23 @@ fn text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Stri
 /// name's last id), `$databaseId`, and `$tableId` / `$collectionId` (either vocabulary). A
 /// contradiction means the events header was changed after signing:
 /// [`Error::EventContradictsBody`]. Bodies that are not objects, or lack a field, pass.
-fn check_signed_ids(name: &EventName, body: &[u8]) -> Result<(), Error> {
+fn check_signed_ids(name: &EventName, body: &[u8]) -> Result<Option<SignedIds>, Error> {
     let Ok(signed) = serde_json::from_slice::<SignedIds>(body) else {
-        return Ok(());
+        return Ok(None);
     };
     let table = name.id("tables").or(name.id("collections"));
     let database = DatabaseApi::from_service(name.service()).and_then(|_| name.id(name.service()));
+    // A last "id" that is an action word (`users.U.sessions.delete`) names no resource.
+    let leaf = name
+        .path()
+        .last()
+        .map(|(_, id)| id)
+        .filter(|id| !is_action(id));
     let checks = [
-        ("$id", signed.id, name.path().last().map(|(_, id)| id)),
-        ("$databaseId", signed.database_id, database),
-        ("$tableId", signed.table_id, table),
-        ("$collectionId", signed.collection_id, table),
+        ("$id", &signed.id, leaf),
+        ("$databaseId", &signed.database_id, database),
+        ("$tableId", &signed.table_id, table),
+        ("$collectionId", &signed.collection_id, table),
     ];
     for (field, body, header) in checks {
         if let (Some(body), Some(header)) = (body, header)
@@ -281,12 +364,17 @@ fn check_signed_ids(name: &EventName, body: &[u8]) -> Result<(), Error> {
         {
             return Err(Error::EventContradictsBody {
                 field,
-                body,
+                body: body.clone(),
                 header: header.to_owned(),
             });
         }
     }
-    Ok(())
+    Ok(Some(signed))
+}
+
+/// Whether `segment` is one of the actions Appwrite puts after a resource.
+fn is_action(segment: &str) -> bool {
+    crate::events::name::KNOWN_ACTIONS.contains(&segment)
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {

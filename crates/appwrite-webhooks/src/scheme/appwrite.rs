@@ -1,5 +1,8 @@
 //! Appwrite's own scheme: `X-Appwrite-Webhook-Signature: base64(HMAC-SHA1(key, url ++ body))`,
-//! where `url` is the webhook URL as configured in Appwrite.
+//! where `url` is the webhook URL as configured in Appwrite — or, in every release up to and
+//! including 1.9.6, `rawurldecode` of it (`src/Appwrite/Platform/Workers/Webhooks.php`; the
+//! unreleased main branch signs it as typed, PR #13196). The two differ only when the URL holds a
+//! `%` escape, so only such a URL costs a second MAC, and the body is still read once.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -36,14 +39,52 @@ pub(super) fn parse_signature(value: &[u8]) -> Result<Signature, MalformedSignat
     }
 }
 
-/// The configured URLs are what the message starts with.
-pub(super) fn url_prefixes(urls: &[String]) -> Vec<&[u8]> {
-    urls.iter().map(|url| url.as_bytes()).collect()
+/// What a message may start with for these URLs (configured, or rebuilt from the request):
+/// each URL as typed, and — where it holds a `%` escape — the `rawurldecode` form released
+/// Appwrite signs.
+pub(super) fn url_prefixes(urls: &[String]) -> Vec<Vec<u8>> {
+    let mut prefixes: Vec<Vec<u8>> = Vec::with_capacity(urls.len());
+    for url in urls {
+        for prefix in [url.as_bytes().to_vec(), rawurldecode(url).into_owned()] {
+            if !prefixes.contains(&prefix) {
+                prefixes.push(prefix);
+            }
+        }
+    }
+    prefixes
 }
 
-/// The URLs rebuilt from the request, for a verifier that rebuilds them.
-pub(super) fn rebuilt_prefixes(urls: &[String]) -> Vec<Vec<u8>> {
-    urls.iter().map(|url| url.as_bytes().to_vec()).collect()
+/// PHP's `rawurldecode`, which every Appwrite release up to 1.9.6 applies to the webhook URL
+/// before signing: each `%XX` with two hex digits (either case) becomes that byte; `+` stays a
+/// `+` (unlike form decoding) and a `%` without two hex digits stays as it is. The result is
+/// bytes: `%FF` is not UTF-8.
+///
+/// ```
+/// use appwrite_webhooks::rawurldecode;
+/// assert_eq!(&*rawurldecode("https://x/%7Eacme?tenant=acme%2Beu+x"), b"https://x/~acme?tenant=acme+eu+x");
+/// assert_eq!(&*rawurldecode("https://x/100%"), b"https://x/100%");
+/// ```
+pub fn rawurldecode(url: &str) -> std::borrow::Cow<'_, [u8]> {
+    let bytes = url.as_bytes();
+    if !bytes.contains(&b'%') {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(&[high, low]) = bytes.get(i + 1..i + 3)
+            && let (Some(high), Some(low)) = (hex(high), hex(low))
+        {
+            out.push(high << 4 | low);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Appwrite always sends the id, project and events headers; name and user may be empty.
@@ -70,8 +111,31 @@ pub(super) fn parse_headers(headers: &HeaderMap) -> Result<DeliveryHeaders, Erro
 /// ```
 #[cfg(feature = "sender")]
 pub fn sign(key: impl Into<crate::crypto::key::SigningKey>, url: &str, body: &[u8]) -> String {
+    sign_over(key.into(), url.as_bytes(), body)
+}
+
+/// The signature released Appwrite (every version up to and including 1.9.6) sends: over
+/// [`rawurldecode`]`(url)` ++ body, while it posts to `url` as typed. The same as [`sign`] for a
+/// URL without `%` escapes.
+///
+/// ```
+/// use appwrite_webhooks::{sign, sign_rawurldecoded};
+/// let url = "https://example.com/hook?tenant=acme%2Beu";
+/// assert_eq!(sign_rawurldecoded("k", url, b"{}"), sign("k", "https://example.com/hook?tenant=acme+eu", b"{}"));
+/// ```
+#[cfg(feature = "sender")]
+pub fn sign_rawurldecoded(
+    key: impl Into<crate::crypto::key::SigningKey>,
+    url: &str,
+    body: &[u8],
+) -> String {
+    sign_over(key.into(), &rawurldecode(url), body)
+}
+
+#[cfg(feature = "sender")]
+fn sign_over(key: crate::crypto::key::SigningKey, url: &[u8], body: &[u8]) -> String {
     use crate::crypto::mac::{Hash, KeyedMac};
-    let mut mac = KeyedMac::new(Hash::Sha1, &key.into()).absorbing(url.as_bytes());
+    let mut mac = KeyedMac::new(Hash::Sha1, &key).absorbing(url);
     mac.update(body);
     STANDARD.encode(mac.finalize())
 }

@@ -36,7 +36,7 @@ pub(super) fn parse_headers(headers: &HeaderMap) -> Result<DeliveryHeaders, Erro
     })
 }
 
-/// The body of a [`Scheme::Generic`] delivery:
+/// The body of a [`Scheme::Generic`](crate::Scheme::Generic) delivery:
 /// `{ "id", "type", "created_at", "data" }`, with `data` as your own type (JSON by default).
 ///
 /// ```

@@ -24,8 +24,9 @@ use crate::headers::DeliveryHeaders;
 pub use generic::GenericEnvelope;
 pub use timestamped::TimestampedEnvelope;
 
+pub use appwrite::rawurldecode;
 #[cfg(feature = "sender")]
-pub use appwrite::sign;
+pub use appwrite::{sign, sign_rawurldecoded};
 #[cfg(feature = "sender")]
 pub use generic::sign_generic;
 #[cfg(feature = "sender")]
@@ -166,10 +167,10 @@ impl Scheme {
 
     /// What the signed message starts with before the body, for every request alike: the
     /// verifier absorbs these into its keyed states once, when it is built.
-    pub(crate) fn fixed_prefixes<'u>(&self, configured_urls: &'u [String]) -> Vec<&'u [u8]> {
+    pub(crate) fn fixed_prefixes(&self, configured_urls: &[String]) -> Vec<Vec<u8>> {
         match self {
             Self::Appwrite => appwrite::url_prefixes(configured_urls),
-            Self::Generic => vec![&[]],
+            Self::Generic => vec![Vec::new()],
             Self::Timestamped { .. } => Vec::new(),
         }
     }
@@ -183,7 +184,7 @@ impl Scheme {
         rebuilt_urls: &[String],
     ) -> Result<(Vec<Vec<u8>>, Option<u64>), Error> {
         match self {
-            Self::Appwrite => Ok((appwrite::rebuilt_prefixes(rebuilt_urls), None)),
+            Self::Appwrite => Ok((appwrite::url_prefixes(rebuilt_urls), None)),
             Self::Timestamped { tolerance } => timestamped::request_prefix(headers, *tolerance),
             Self::Generic => Ok((Vec::new(), None)),
         }
@@ -244,9 +245,14 @@ impl Scheme {
     }
 
     /// The typed event of a verified body.
-    pub(crate) fn event(&self, primary: Option<&EventName>, body: &[u8]) -> Result<Event, Error> {
+    pub(crate) fn event(
+        &self,
+        primary: Option<&EventName>,
+        body: &[u8],
+        strict: bool,
+    ) -> Result<Event, Error> {
         match self {
-            Self::Appwrite => Event::from_parts(primary, body),
+            Self::Appwrite => Event::from_parts(primary, body, strict),
             Self::Timestamped { .. } => TimestampedEnvelope::parse(body).map(|e| e.payload),
             Self::Generic => generic::event(body),
         }

@@ -92,7 +92,7 @@ pub(super) fn parse_headers(
     })
 }
 
-/// The body of a [`Scheme::Timestamped`] delivery:
+/// The body of a [`Scheme::Timestamped`](crate::Scheme::Timestamped) delivery:
 /// `{ "$id", "event", "timestamp", "payload" }`, with the payload parsed into the typed
 /// [`Event`] its event name calls for (or [`Event::Unknown`]).
 ///
@@ -144,7 +144,8 @@ impl TimestampedEnvelope {
         }
         let wire: Wire<'_> = serde_json::from_slice(body).map_err(Error::InvalidPayload)?;
         let name = EventName::parse(&wire.event).ok();
-        let payload = match Event::from_parts(name.as_ref(), wire.payload.get().as_bytes())? {
+        let payload = match Event::from_parts(name.as_ref(), wire.payload.get().as_bytes(), false)?
+        {
             // Keep the name even when this version has no variant for it.
             Event::Unknown { raw, .. } => Event::Unknown {
                 name: wire.event.clone(),

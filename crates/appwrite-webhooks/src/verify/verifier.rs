@@ -135,7 +135,7 @@ impl Verifier {
     /// signature without the key, but enough to replay a delivery captured for another URL.
     ///
     /// Such a verifier needs the request URI: use [`verify_body`](Self::verify_body), which
-    /// takes it ([`verify`](Self::verify) answers [`Error::UrlUnavailable`]).
+    /// takes it ([`verify`](Self::verify) answers [`Error::UrlUnavailable`](crate::Error::UrlUnavailable)).
     ///
     /// ```
     /// use appwrite_webhooks::{ProxyHeaders, Verifier, sender::DeliveryBuilder};
@@ -240,7 +240,7 @@ impl Verifier {
     }
 
     /// Sets the largest body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`](crate::DEFAULT_BODY_LIMIT), 5 MiB).
-    /// Larger bodies fail with [`Error::BodyTooLarge`] (413) — before reading when the request
+    /// Larger bodies fail with [`Error::BodyTooLarge`](crate::Error::BodyTooLarge) (413) — before reading when the request
     /// declares its `Content-Length`, and as soon as the limit is passed otherwise.
     ///
     /// ```
@@ -264,7 +264,7 @@ impl Verifier {
     }
 
     /// Gives up on a request body that has not fully arrived `timeout` after reading began:
-    /// [`Error::BodyTimeout`] (408), and the connection is closed rather than held by a sender
+    /// [`Error::BodyTimeout`](crate::Error::BodyTimeout) (408), and the connection is closed rather than held by a sender
     /// that stopped sending. Off by default; Appwrite itself gives up after 15 s, so anything
     /// from a few seconds up to that suits. Applies to [`verify_body`](Self::verify_body) and
     /// [`receive`](Self::receive) (every adapter), and needs a Tokio runtime with time enabled.

@@ -1,0 +1,149 @@
+//! Load on loopback: the tower layer without a replay guard, with the in-memory guard and with
+//! a Redis guard (a `redis-server` it starts itself), each answering unique, correctly signed
+//! 1 KiB deliveries — every request is a new delivery, so the guard claims and completes each.
+//!
+//! ```sh
+//! cargo run --release -p appwrite-webhooks-tower --example guard_load   # ROUNDS=5 REQUESTS=20000
+//! ```
+//!
+//! Modes run in turn (off, memory, redis, off, …) for several rounds, so a drift in the
+//! machine's speed hits them alike; it prints each round, then the median requests/s per mode and
+//! the ratios against "off" from the same run. Not a test: run by hand, results in BENCHMARKS.md.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
+use appwrite_webhooks::{ReplayGuard, Verifier};
+use appwrite_webhooks_redis::RedisStore;
+use appwrite_webhooks_tower::AppwriteWebhookLayer;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use testkit::redis::RedisServer;
+use tower::ServiceBuilder;
+
+const URL: &str = "http://127.0.0.1/hook";
+const KEY: &str = "whsec_load";
+const CONNECTIONS: usize = 32;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `n` distinct deliveries with 1 KiB bodies, signed for [`URL`].
+fn deliveries(n: usize, round: usize, mode: &str) -> Vec<SignedDelivery> {
+    (0..n)
+        .map(|i| {
+            let id = format!("{mode}-{round}-{i}");
+            let pad = "a".repeat(1024 - 40 - id.len());
+            let body = format!(r#"{{"$id":"{id}","name":"{pad}","total":1}}"#);
+            DeliveryBuilder::new(KEY, URL, body)
+                .event(&format!("teams.{id}.create").parse().unwrap())
+                .build()
+        })
+        .collect()
+}
+
+async fn serve(verifier: Verifier) -> SocketAddr {
+    let service = ServiceBuilder::new()
+        .layer(AppwriteWebhookLayer::new(verifier))
+        .service_fn(|_request: Request<Full<Bytes>>| async {
+            let mut response = Response::new(Full::<Bytes>::default());
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            Ok::<_, Infallible>(response)
+        });
+    testkit::net::serve_tower(service).await
+}
+
+/// Sends every delivery once over [`CONNECTIONS`] concurrent clients; returns requests/s.
+async fn drive(addr: SocketAddr, sent: Vec<SignedDelivery>) -> f64 {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let sent = Arc::new(sent);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let (client, sent, next) = (client.clone(), Arc::clone(&sent), Arc::clone(&next));
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(delivery) = sent.get(i) else { return };
+                    let mut request = Request::post(format!("http://{addr}/hook"))
+                        .body(Full::new(Bytes::copy_from_slice(delivery.body())))
+                        .unwrap();
+                    for (name, value) in delivery.headers() {
+                        request.headers_mut().append(name, value.clone());
+                    }
+                    let response = client.request(request).await.expect("a response");
+                    assert_eq!(response.status(), 204, "every delivery is new");
+                    let _ = response.into_body().collect().await;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    sent.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let rounds = env_or("ROUNDS", 5);
+    let requests = env_or("REQUESTS", 20_000);
+    let redis = RedisServer::start();
+    let store = RedisStore::connect(&redis.url()).await.expect("Redis");
+    let modes: [(&str, Verifier); 3] = [
+        ("off", Verifier::new(KEY, URL)),
+        (
+            "memory",
+            Verifier::new(KEY, URL).replay_guard(ReplayGuard::in_memory()),
+        ),
+        (
+            "redis",
+            Verifier::new(KEY, URL).replay_guard(ReplayGuard::new(store)),
+        ),
+    ];
+    let mut servers = Vec::new();
+    for (name, verifier) in modes {
+        servers.push((name, serve(verifier).await));
+    }
+    // Warm-up: connections, allocator, Redis scripts loaded.
+    for (name, addr) in &servers {
+        drive(*addr, deliveries(2_000, 0, name)).await;
+    }
+    let mut results: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
+    for round in 1..=rounds {
+        let mut line = format!("round {round}:");
+        for (i, (name, addr)) in servers.iter().enumerate() {
+            let rps = drive(*addr, deliveries(requests, round, name)).await;
+            line.push_str(&format!("  {name} {rps:.0} req/s"));
+            results[i].push(rps);
+        }
+        println!("{line}");
+    }
+    let medians: Vec<f64> = results.into_iter().map(median).collect();
+    println!(
+        "\nmedian of {rounds} rounds, {requests} unique 1 KiB deliveries each, {CONNECTIONS} connections:"
+    );
+    for ((name, _), rps) in servers.iter().zip(&medians) {
+        println!(
+            "  {name:<7} {rps:>9.0} req/s   {:.2}x of off",
+            rps / medians[0]
+        );
+    }
+}
