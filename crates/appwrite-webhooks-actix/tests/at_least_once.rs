@@ -91,3 +91,49 @@ async fn the_bare_extractor_hands_every_copy_to_the_handler() {
     );
     at_least_once::run_without_deduplication(addr, &handler).await;
 }
+
+/// A delivery the extractor refuses itself (here a header that contradicts the signed body)
+/// keeps no claim: the retry is refused again, never answered as a duplicate. Bare and behind
+/// the middleware.
+#[actix_web::test]
+async fn a_refused_delivery_keeps_no_claim() {
+    async fn typed(Webhook(event): Webhook) -> HttpResponse {
+        HttpResponse::Ok().body(format!("{:?}", event.kind()))
+    }
+    for middleware in [false, true] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let verifier = web::Data::new(at_least_once::verifier(ReplayGuard::in_memory()));
+        let server = HttpServer::new(move || {
+            let resource = web::resource("/hook").route(web::post().to(typed));
+            let app = App::new().app_data(verifier.clone());
+            if middleware {
+                app.service(resource.wrap(from_fn(require_signature)))
+            } else {
+                app.service(resource.wrap(from_fn(pass_through)))
+            }
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        actix_web::rt::spawn(server);
+        let sent = appwrite_webhooks::sender::DeliveryBuilder::new(
+            at_least_once::KEY,
+            at_least_once::URL,
+            r#"{"$id":"t2","name":"Acme"}"#,
+        )
+        .event(&"teams.t1.create".parse().unwrap())
+        .build();
+        assert_eq!(
+            testkit::net::send(&sent, addr).await.0,
+            400,
+            "middleware {middleware}"
+        );
+        assert_eq!(
+            testkit::net::send(&sent, addr).await.0,
+            400,
+            "retry, middleware {middleware}"
+        );
+    }
+}

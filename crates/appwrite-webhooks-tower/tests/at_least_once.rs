@@ -61,43 +61,25 @@ async fn spawn(verifier: Verifier, handler: Handler, timeout: Option<Duration>) 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_failure_path_gives_the_delivery_back_in_memory() {
-    let handler = Handler::new();
-    let verifier = at_least_once::verifier(ReplayGuard::in_memory());
-    let addr = spawn(verifier, handler.clone(), None).await;
-    at_least_once::run(
-        addr,
-        &handler,
-        Paths {
-            err: true,
-            cancels_on_disconnect: true,
-        },
-    )
-    .await;
-    at_least_once::concurrent_copies(addr, &handler, 16).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_failure_path_gives_the_delivery_back_in_redis() {
+async fn every_failure_path_gives_the_delivery_back() {
     let redis = RedisServer::start();
-    let store = RedisStore::connect(&redis.url()).await.unwrap();
-    let handler = Handler::new();
-    let addr = spawn(
-        at_least_once::verifier(ReplayGuard::new(store)),
-        handler.clone(),
-        None,
-    )
-    .await;
-    at_least_once::run(
-        addr,
-        &handler,
-        Paths {
-            err: true,
-            cancels_on_disconnect: true,
-        },
-    )
-    .await;
-    at_least_once::concurrent_copies(addr, &handler, 16).await;
+    for guard in [
+        ReplayGuard::in_memory(),
+        ReplayGuard::new(RedisStore::connect(&redis.url()).await.unwrap()),
+    ] {
+        let handler = Handler::new();
+        let addr = spawn(at_least_once::verifier(guard), handler.clone(), None).await;
+        at_least_once::run(
+            addr,
+            &handler,
+            Paths {
+                err: true,
+                cancels_on_disconnect: true,
+            },
+        )
+        .await;
+        at_least_once::concurrent_copies(addr, &handler, 16).await;
+    }
 }
 
 /// A timeout layer outside ours cancels the request: the claim goes back with it.
