@@ -29,11 +29,21 @@ async fn on_event(
 }
 
 fn start(verifier: Verifier, handler: Handler, middleware: bool) -> SocketAddr {
+    start_route(verifier, handler, middleware, || web::post().to(on_event))
+}
+
+/// `route` on `POST /hook`, behind the middleware or not, with the verifier and handler as data.
+fn start_route(
+    verifier: Verifier,
+    handler: Handler,
+    middleware: bool,
+    route: impl Fn() -> actix_web::Route + Clone + Send + 'static,
+) -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (verifier, handler) = (web::Data::new(verifier), web::Data::new(handler));
     let server = HttpServer::new(move || {
-        let resource = web::resource("/hook").route(web::post().to(on_event));
+        let resource = web::resource("/hook").route(route());
         let app = App::new()
             .app_data(verifier.clone())
             .app_data(handler.clone());
@@ -101,30 +111,11 @@ async fn a_refused_delivery_keeps_no_claim() {
         HttpResponse::Ok().body(format!("{:?}", event.kind()))
     }
     for middleware in [false, true] {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let verifier = web::Data::new(at_least_once::verifier(ReplayGuard::in_memory()));
-        let server = HttpServer::new(move || {
-            let resource = web::resource("/hook").route(web::post().to(typed));
-            let app = App::new().app_data(verifier.clone());
-            if middleware {
-                app.service(resource.wrap(from_fn(require_signature)))
-            } else {
-                app.service(resource.wrap(from_fn(pass_through)))
-            }
-        })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-        actix_web::rt::spawn(server);
-        let sent = appwrite_webhooks::sender::DeliveryBuilder::new(
-            at_least_once::KEY,
-            at_least_once::URL,
-            r#"{"$id":"t2","name":"Acme"}"#,
-        )
-        .event(&"teams.t1.create".parse().unwrap())
-        .build();
+        let verifier = at_least_once::verifier(ReplayGuard::in_memory());
+        let addr = start_route(verifier, Handler::new(), middleware, || {
+            web::post().to(typed)
+        });
+        let sent = at_least_once::contradicted_delivery();
         assert_eq!(
             testkit::net::send(&sent, addr).await.0,
             400,

@@ -99,15 +99,8 @@ async fn the_bare_extractor_hands_every_copy_to_the_handler() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        // A signed team event whose header names another team than its body: the extractor
-        // answers 400, every time — a refusal keeps no claim.
-        let sent = appwrite_webhooks::sender::DeliveryBuilder::new(
-            at_least_once::KEY,
-            at_least_once::URL,
-            r#"{"$id":"t2","name":"Acme"}"#,
-        )
-        .event(&"teams.t1.create".parse().unwrap())
-        .build();
+        // The extractor refuses it with 400, every time: a refusal keeps no claim.
+        let sent = at_least_once::contradicted_delivery();
         assert_eq!(
             testkit::net::send(&sent, addr).await.0,
             400,

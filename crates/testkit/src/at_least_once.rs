@@ -131,6 +131,14 @@ pub fn delivery(name: &str) -> SignedDelivery {
         .build()
 }
 
+/// A signed team delivery whose (unsigned) events header names another team than its body:
+/// every extractor refuses it with 400, so no claim may survive it.
+pub fn contradicted_delivery() -> SignedDelivery {
+    DeliveryBuilder::new(KEY, URL, r#"{"$id":"t2","name":"Acme"}"#)
+        .event(&"teams.t1.create".parse().unwrap())
+        .build()
+}
+
 /// Sends `sent` with `behaviour` and checks the guarantee on the answer: a 2xx only after a
 /// success. Returns the status (0 when the connection failed, e.g. after a panic).
 pub async fn deliver(
