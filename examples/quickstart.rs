@@ -33,7 +33,7 @@ fn app(path: &str, verifier: Verifier) -> Router {
 fn guarded(verifier: Verifier) -> Verifier {
     verifier
         .replay_guard(ReplayGuard::in_memory())
-        .body_timeout(Duration::from_secs(10))
+        .with_body_timeout(Duration::from_secs(10))
 }
 
 async fn on_event(Webhook(event): Webhook) -> StatusCode {

@@ -30,7 +30,7 @@ async fn main() -> std::io::Result<ExitCode> {
     let url = format!("http://{addr}/hooks/appwrite");
     let verifier = Verifier::new(demo::KEY, url.as_str())
         .replay_guard(ReplayGuard::in_memory())
-        .body_timeout(Duration::from_secs(10));
+        .with_body_timeout(Duration::from_secs(10));
     let verifier = web::Data::new(verifier);
     let server = HttpServer::new(move || {
         App::new().app_data(verifier.clone()).service(

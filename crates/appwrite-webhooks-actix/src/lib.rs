@@ -23,7 +23,7 @@
 //! it logs a warning once if the verifier has a replay guard that nothing settles.
 //!
 //! # Slow senders
-//! Set [`Verifier::body_timeout`] so a body that stops arriving is answered `408`, and
+//! Set [`Verifier::with_body_timeout`] so a body that stops arriving is answered `408`, and
 //! `HttpServer::client_request_timeout` for slow headers.
 //!
 //! ```no_run

@@ -48,7 +48,7 @@
 //! logs a warning once that the layer is missing.
 //!
 //! # Slow senders
-//! Set [`Verifier::body_timeout`] (for example 10 s) so a body that stops arriving is answered
+//! Set [`Verifier::with_body_timeout`] (for example 10 s) so a body that stops arriving is answered
 //! `408`, and bound the time a connection may take to send its headers on the server.
 //!
 //! [axum]: https://docs.rs/axum

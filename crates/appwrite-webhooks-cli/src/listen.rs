@@ -84,7 +84,7 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
         }
     }
     .with_keys(keys)
-    .body_timeout(std::time::Duration::from_secs(args.body_timeout.max(1)));
+    .with_body_timeout(std::time::Duration::from_secs(args.body_timeout.max(1)));
     let address = SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(address)
         .await

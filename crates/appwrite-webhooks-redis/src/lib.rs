@@ -164,10 +164,7 @@ impl RedisStore {
     /// Runs `command`, bounded by the timeout.
     async fn query<T: redis::FromRedisValue>(&self, command: redis::Cmd) -> Result<T, StoreError> {
         let mut connection = self.connection.clone();
-        match tokio::time::timeout(self.timeout, command.query_async::<T>(&mut connection)).await {
-            Ok(result) => result.map_err(boxed),
-            Err(elapsed) => Err(boxed(elapsed)),
-        }
+        self.bounded(command.query_async(&mut connection)).await
     }
 
     /// Runs `script` on the claim's key with `args`, bounded by the timeout.
@@ -182,7 +179,16 @@ impl RedisStore {
             invocation.arg(*arg);
         }
         let mut connection = self.connection.clone();
-        match tokio::time::timeout(self.timeout, invocation.invoke_async(&mut connection)).await {
+        self.bounded(invocation.invoke_async(&mut connection)).await
+    }
+
+    /// Awaits a Redis call for at most the store's timeout; past it the call's outcome is
+    /// unknown to the caller (the guard releases such claims by their owner token).
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result.map_err(boxed),
             Err(elapsed) => Err(boxed(elapsed)),
         }

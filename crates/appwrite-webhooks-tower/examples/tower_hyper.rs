@@ -49,7 +49,7 @@ async fn main() -> ExitCode {
         .layer(AppwriteWebhookLayer::new(
             Verifier::new(demo::KEY, url.as_str())
                 .replay_guard(ReplayGuard::in_memory())
-                .body_timeout(Duration::from_secs(10)),
+                .with_body_timeout(Duration::from_secs(10)),
         ))
         .service_fn(handle);
     tokio::spawn(async move {

@@ -14,7 +14,7 @@
 //! releases it, so Appwrite's next copy is handled. Copies arriving while one is being handled
 //! are answered `409`. If any copy got a 2xx, the inner service succeeded with it.
 //!
-//! Set [`Verifier::body_timeout`] so a body that stops arriving is answered `408` and its
+//! Set [`Verifier::with_body_timeout`] so a body that stops arriving is answered `408` and its
 //! connection closed, and bound header reading on the server (hyper's
 //! `http1::Builder::header_read_timeout`).
 //!

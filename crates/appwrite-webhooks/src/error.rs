@@ -103,7 +103,7 @@ pub enum Error {
     InProgress,
 
     /// The body stopped arriving for longer than the verifier's
-    /// [`body_timeout`](crate::Verifier::body_timeout): `408`.
+    /// [`with_body_timeout`](crate::Verifier::with_body_timeout): `408`.
     #[error("the request body stalled for longer than {} ms", timeout.as_millis())]
     BodyTimeout {
         /// The timeout in force.

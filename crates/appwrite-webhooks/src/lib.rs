@@ -74,7 +74,7 @@
 //! |---|---|
 //! | verifying | [`rawurldecode`], [`Verifier`] ([`receive`](Verifier::receive), [`verify`](Verifier::verify), [`verify_body`](Verifier::verify_body), [`verify_signature`](Verifier::verify_signature)), [`SigningKey`], [`Signature`], [`ProxyHeaders`], [`DEFAULT_BODY_LIMIT`] |
 //! | what failed | [`Error`] (with [`Error::status`]), [`MalformedSignature`], [`EmptyKey`] |
-//! | receiving | [`Verifier::receive`] (verify, then claim), [`Verifier::body_timeout`] |
+//! | receiving | [`Verifier::receive`] (verify, then claim), [`Verifier::with_body_timeout`] |
 //! | schemes | [`Scheme`], [`UnknownScheme`], [`TimestampedEnvelope`], [`GenericEnvelope`] |
 //! | a verified delivery | [`Delivery`] (with [`event`](Delivery::event), [`event_strict`](Delivery::event_strict), [`fingerprint`](Delivery::fingerprint)), [`headers`] (the header names) |
 //! | events | [`EventName`], [`InvalidEventName`], [`MAX_ID_PAIRS`], [`Pattern`], [`Event`], [`EventKind`], [`Action`], [`DatabaseApi`], [`TokenKind`], [`DeploymentOwner`], [`models`] |

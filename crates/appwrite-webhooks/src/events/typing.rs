@@ -72,12 +72,6 @@ impl Event {
             }
             _ => resources,
         };
-        let table = || {
-            name.id("tables")
-                .or(name.id("collections"))
-                .unwrap_or_default()
-                .to_owned()
-        };
 
         let event = match (db, resources.as_slice()) {
             // A users event whose signed body is not that user (MFA recovery codes announced as
@@ -172,14 +166,14 @@ impl Event {
             (Some(api), [_, "tables", "rows"]) => Event::Row {
                 api,
                 database_id: id(name.service()),
-                table_id: table(),
+                table_id: id("tables"),
                 action: action(),
                 row: parse(body)?,
             },
             (Some(api), [_, "collections", "documents"]) => Event::Document {
                 api,
                 database_id: id(name.service()),
-                collection_id: table(),
+                collection_id: id("collections"),
                 action: action(),
                 document: parse(body)?,
             },
@@ -344,7 +338,8 @@ fn check_signed_ids(name: &EventName, body: &[u8]) -> Result<Option<SignedIds>, 
     let Ok(signed) = serde_json::from_slice::<SignedIds>(body) else {
         return Ok(None);
     };
-    let table = name.id("tables").or(name.id("collections"));
+    // `id` reads either vocabulary: `tables` finds a `collections` id too.
+    let table = name.id("tables");
     let database = DatabaseApi::from_service(name.service()).and_then(|_| name.id(name.service()));
     // A last "id" that is an action word (`users.U.sessions.delete`) names no resource.
     let leaf = name

@@ -62,11 +62,6 @@ impl Claim {
         }
     }
 
-    /// Whether a replay guard holds anything for this delivery.
-    pub fn is_held(&self) -> bool {
-        self.held.is_some()
-    }
-
     /// The handler succeeded: remember the delivery as done for the TTL, so repeats are answered
     /// as duplicates. A store failure is logged; the claim then runs out with its lease and a
     /// repeat is handled again (at least once, never lost).

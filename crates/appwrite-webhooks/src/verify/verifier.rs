@@ -275,16 +275,16 @@ impl Verifier {
     /// ```
     /// use std::time::Duration;
     /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook")
-    ///     .body_timeout(Duration::from_secs(10));
-    /// assert_eq!(verifier.body_timeout_in_force(), Some(Duration::from_secs(10)));
+    ///     .with_body_timeout(Duration::from_secs(10));
+    /// assert_eq!(verifier.body_timeout(), Some(Duration::from_secs(10)));
     /// ```
-    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
         Arc::make_mut(&mut self.inner).body_timeout = Some(timeout);
         self
     }
 
-    /// The body timeout set by [`body_timeout`](Self::body_timeout), if any.
-    pub fn body_timeout_in_force(&self) -> Option<Duration> {
+    /// The body timeout set by [`with_body_timeout`](Self::with_body_timeout), if any.
+    pub fn body_timeout(&self) -> Option<Duration> {
         self.inner.body_timeout
     }
 
