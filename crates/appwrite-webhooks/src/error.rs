@@ -136,6 +136,11 @@ pub enum Error {
     #[error("{0}")]
     ReplayStore(#[source] StoreError),
 
+    /// The inbox could not store a verified delivery, so it is not acknowledged: answered
+    /// `503`, Appwrite counts a failed attempt and the delivery is not lost silently.
+    #[error("inbox could not store the delivery: {0}")]
+    InboxStore(#[source] StoreError),
+
     /// The body was verified but is not the JSON its event promises.
     #[error("payload is not valid JSON for this event: {0}")]
     InvalidPayload(#[source] serde_json::Error),
@@ -161,7 +166,7 @@ impl Error {
             Error::Duplicate { status } => *status,
             Error::InProgress => StatusCode::CONFLICT,
             Error::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Error::ReplayStore(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::ReplayStore(_) | Error::InboxStore(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::MissingHeader(_)
             | Error::InvalidHeader { .. }

@@ -80,6 +80,7 @@
 //! | events | [`EventName`], [`InvalidEventName`], [`MAX_ID_PAIRS`], [`Pattern`], [`Event`], [`EventKind`], [`Action`], [`DatabaseApi`], [`TokenKind`], [`DeploymentOwner`], [`models`] |
 //! | handing events to code | [`FromDelivery`], [`Payload`], [`Strict`], [`Router`], [`Incoming`], [`HandlerError`], [`Dispatched`], [`DispatchError`] |
 //! | de-duplication | [`ReplayGuard`], [`Claim`], [`ReplayStore`], [`ClaimOutcome`], [`ClaimToken`], [`MemoryStore`], [`Fingerprint`], [`StoreError`], [`StoreFailure`], [`StoreFuture`], [`MAX_TTL`] |
+//! | ack fast, process later | [`inbox`] ([`Inbox`](inbox::Inbox), [`Workers`](inbox::Workers), [`RetryPolicy`](inbox::RetryPolicy), [`InboxStore`](inbox::InboxStore)), [`Verifier::verify_stored`] |
 //! | sending, for tests and tools (feature `sender`) | `sender::{DeliveryBuilder, SignedDelivery}`, `sign`, `sign_rawurldecoded`, `sign_timestamped`, `sign_generic` |
 
 #![forbid(unsafe_code)]
@@ -92,6 +93,7 @@ mod error;
 mod events;
 mod extract;
 pub mod headers;
+pub mod inbox;
 pub mod models;
 mod replay;
 mod router;

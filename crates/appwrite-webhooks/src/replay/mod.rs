@@ -39,7 +39,7 @@
 
 mod claim;
 mod memory;
-mod store;
+pub(crate) mod store;
 
 use std::fmt;
 use std::sync::Arc;

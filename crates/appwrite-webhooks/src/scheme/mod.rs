@@ -182,10 +182,11 @@ impl Scheme {
         &self,
         headers: &HeaderMap,
         rebuilt_urls: &[String],
+        at: Option<u64>,
     ) -> Result<(Vec<Vec<u8>>, Option<u64>), Error> {
         match self {
             Self::Appwrite => Ok((appwrite::url_prefixes(rebuilt_urls), None)),
-            Self::Timestamped { tolerance } => timestamped::request_prefix(headers, *tolerance),
+            Self::Timestamped { tolerance } => timestamped::request_prefix(headers, *tolerance, at),
             Self::Generic => Ok((Vec::new(), None)),
         }
     }

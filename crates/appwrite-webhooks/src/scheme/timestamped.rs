@@ -27,13 +27,14 @@ pub(super) fn parse_signature(value: &[u8]) -> Result<Signature, MalformedSignat
 }
 
 /// `"{timestamp}."`, the digits exactly as sent (the sender signed its own text), once the
-/// timestamp is within `tolerance` of this server's clock.
+/// timestamp is within `tolerance` of `at` (unix seconds; this server's clock when `None`).
 pub(super) fn request_prefix(
     headers: &HeaderMap,
     tolerance: Duration,
+    at: Option<u64>,
 ) -> Result<(Vec<Vec<u8>>, Option<u64>), Error> {
     let (text, timestamp) = timestamp_header(headers)?;
-    check_tolerance(timestamp, tolerance)?;
+    check_tolerance(timestamp, tolerance, at.unwrap_or_else(now))?;
     let mut prefix = text.as_bytes().to_vec();
     prefix.push(b'.');
     Ok((vec![prefix], Some(timestamp)))
@@ -64,10 +65,10 @@ pub(crate) fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Rejects timestamps further than `tolerance` from this server's clock, either way.
-fn check_tolerance(timestamp: u64, tolerance: Duration) -> Result<(), Error> {
+/// Rejects timestamps further than `tolerance` from `now` (unix seconds), either way.
+fn check_tolerance(timestamp: u64, tolerance: Duration, now: u64) -> Result<(), Error> {
     // Both fit in i64 for the next 292 billion years; saturate rather than trust the header.
-    let skew = i64::try_from(now())
+    let skew = i64::try_from(now)
         .unwrap_or(i64::MAX)
         .saturating_sub(i64::try_from(timestamp).unwrap_or(i64::MAX));
     if skew.unsigned_abs() > tolerance.as_secs() {

@@ -40,10 +40,13 @@ impl Config {
     /// Checks what can be checked before the body: the signature header is present and well
     /// formed, the scheme's per-request input (timestamp, rebuilt URL) is usable, and a
     /// declared `Content-Length` is within the limit. Returns the states the body goes into.
+    /// `at` (unix seconds) is the time a timestamp is checked against: now when `None`, when
+    /// the delivery arrived for one kept in an inbox.
     pub(crate) fn start(
         &self,
         uri: Option<&Uri>,
         headers: &HeaderMap,
+        at: Option<u64>,
     ) -> Result<Verification, Error> {
         let config = self;
         let signature = config.scheme.signature_from(headers)?;
@@ -56,7 +59,7 @@ impl Config {
             }
             (Urls::Configured(_), _) => Vec::new(),
         };
-        let (prefixes, timestamp) = config.scheme.request_prefixes(headers, &rebuilt)?;
+        let (prefixes, timestamp) = config.scheme.request_prefixes(headers, &rebuilt, at)?;
         let declared = declared_len(headers);
         if let Some(len) = declared {
             check_len(len, config.body_limit)?;
@@ -157,7 +160,9 @@ mod tests {
             Err(Error::BodyTooLarge { limit: 99 })
         ));
         assert!(matches!(
-            verifier.inner.start(Some(&Uri::default()), sent.headers()),
+            verifier
+                .inner
+                .start(Some(&Uri::default()), sent.headers(), None),
             Err(Error::BodyTooLarge { limit: 99 })
         ));
         let mut undeclared = sent.headers().clone();

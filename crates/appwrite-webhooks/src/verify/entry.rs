@@ -1,6 +1,7 @@
 //! The verifier's entry points — the receive sequence every adapter runs
 //! ([`Verifier::receive`]), bytes in hand ([`Verifier::verify`]), a streaming body
-//! ([`Verifier::verify_body`]) and a signature alone ([`Verifier::verify_signature`]) — and the
+//! ([`Verifier::verify_body`]), a signature alone ([`Verifier::verify_signature`]) and a delivery
+//! kept in an inbox ([`Verifier::verify_stored`]) — and the
 //! replay guard's step between verifying and handling.
 
 use bytes::Bytes;
@@ -8,6 +9,7 @@ use http::{HeaderMap, Uri};
 
 use crate::delivery::Delivery;
 use crate::error::Error;
+use crate::inbox::record::Received;
 use crate::replay::Claim;
 use crate::verify::streaming::Verification;
 use crate::verify::verifier::Verifier;
@@ -165,9 +167,39 @@ impl Verifier {
         verification.matching_key()
     }
 
+    /// Verifies a delivery an inbox kept, again: the signature over the stored URI, headers and
+    /// body, and for the timestamped scheme the tolerance as of when it was received (so a
+    /// delivery handled an hour later still verifies). A worker runs this before a handler, so
+    /// nothing written into the store by anyone but a verifier reaches a handler.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Verifier, inbox::Received, sender::DeliveryBuilder};
+    ///
+    /// let url = "https://example.com/hook";
+    /// let verifier = Verifier::new("k", url);
+    /// let sent = DeliveryBuilder::new("k", url, "{}").build();
+    /// let delivery = verifier.verify(sent.headers(), sent.body())?.into_owned();
+    /// let mut received = Received::new(&"/hook".parse()?, sent.headers(), &delivery);
+    /// assert_eq!(verifier.verify_stored(&received)?.body(), b"{}");
+    ///
+    /// received.body = "{ }".into(); // edited in the store
+    /// assert!(verifier.verify_stored(&received).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify_stored(&self, received: &Received) -> Result<Delivery<Bytes>, Error> {
+        let uri: Uri = received
+            .uri
+            .parse()
+            .map_err(|_| Error::UrlUnavailable("the stored request URI is invalid"))?;
+        let at = received.received_at_millis() / 1000;
+        let mut verification = self.inner.start(Some(&uri), &received.headers, Some(at))?;
+        verification.update(received.body.clone())?;
+        verification.finish()
+    }
+
     /// Prepares one request; see `Config::start`.
     fn start(&self, uri: Option<&Uri>, headers: &HeaderMap) -> Result<Verification, Error> {
-        self.inner.start(uri, headers)
+        self.inner.start(uri, headers, None)
     }
 }
 

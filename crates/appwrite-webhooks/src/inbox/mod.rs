@@ -1,0 +1,140 @@
+//! Ack fast, process later: a durable inbox between verification and your handlers.
+//!
+//! Appwrite waits at most 15 s for an answer, counts a timeout or any status ≥ 400 as a failed
+//! attempt, disables a webhook after 10 failures in a row, and never re-sends on a schedule. A
+//! handler that is slow, or a database that is down for a minute, therefore costs deliveries or
+//! the webhook. In inbox mode a route verifies a delivery, writes it durably — the exact bytes,
+//! the headers needed to verify and route it again, when it arrived — and only then answers
+//! `202`; if the write fails it answers `503`, so nothing is acknowledged that is not stored.
+//! [`Workers`] then run your handler with retries, and a delivery that fails every attempt goes
+//! to the dead letters with its last error, for `appwrite-webhooks inbox retry`.
+//!
+//! **The guarantee.** A delivery answered `202` is handled successfully or ends in the dead
+//! letters; it is never dropped silently. Handlers run at least once per delivery (a worker that
+//! dies mid-handler has its delivery taken again after the visibility timeout), so make them
+//! idempotent.
+//!
+//! **De-duplication at the door.** A re-send with the same [`Delivery::fingerprint`] (Appwrite
+//! re-sends byte for byte) is not stored twice while the first copy is pending, dead, or done
+//! within the retention window ([`Inbox::retention`]): the inbox is the replay guard, and a
+//! verifier's own [`ReplayGuard`](crate::ReplayGuard) is not consulted in inbox mode.
+//!
+//! **Ordering.** None across deliveries: retries, several workers and Appwrite's own
+//! re-sends reorder them. To tell which of two deliveries about one resource is newer, compare
+//! the payload's `$updatedAt` (every resource carries it; a `delete` carries the resource as it
+//! was), and keep the newest you have applied per `$id`: apply a delivery only if its
+//! `$updatedAt` is later.
+//!
+//! The stores are separate crates: `appwrite-webhooks-sqlite` (a file, zero setup) and
+//! `appwrite-webhooks-redis` (Redis Streams, shared by replicas). Adapters put a route in inbox
+//! mode in one line (`InboxService` for tower and axum, `inbox_route` for actix-web).
+//!
+//! The runnable example is in `appwrite-webhooks-sqlite`'s docs; in short:
+//!
+//! ```text
+//! let inbox = Inbox::new(SqliteInbox::open("inbox.db")?);
+//! let app = Router::new().route("/hooks", post_service(InboxService::new(verifier.clone(), inbox.clone())));
+//! let workers = Workers::new(inbox, verifier, router).concurrency(4).start();
+//! ```
+
+pub(crate) mod record;
+pub(crate) mod store;
+pub(crate) mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, Uri};
+use tokio::sync::Notify;
+
+use crate::error::Error;
+use crate::verify::verifier::Verifier;
+
+pub use record::{
+    InvalidRecord, Lease, Purge, Received, State, Stats, Stored, Taken, from_unix_millis,
+    unix_millis,
+};
+pub use store::{InboxStore, Put};
+pub use worker::{InboxHandler, RetryPolicy, RunningWorkers, Workers};
+
+/// How long handled deliveries are kept to recognise re-sends, unless [`Inbox::retention`] sets
+/// another: a week, longer than Appwrite keeps a failed delivery for an operator to retry.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// A durable inbox: a store, how long handled deliveries are kept, and a wake-up for the
+/// workers of this process. Cheap to clone; clones share the store.
+#[derive(Clone)]
+pub struct Inbox {
+    store: Arc<dyn InboxStore>,
+    retention: Duration,
+    arrived: Arc<Notify>,
+}
+
+impl Inbox {
+    /// An inbox over `store`.
+    pub fn new(store: impl InboxStore) -> Self {
+        Self {
+            store: Arc::new(store),
+            retention: DEFAULT_RETENTION,
+            arrived: Arc::new(Notify::new()),
+        }
+    }
+
+    /// How long a handled delivery is kept, so a re-send within it is recognised and not
+    /// handled again ([`DEFAULT_RETENTION`] unless set).
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// How long handled deliveries are kept.
+    pub fn retention_window(&self) -> Duration {
+        self.retention
+    }
+
+    /// The store, for inspection and operations (`stats`, `list`, `retry`, `purge`).
+    pub fn store(&self) -> &dyn InboxStore {
+        &*self.store
+    }
+
+    /// Inbox mode's receive sequence: verifies the body as it arrives, then stores the
+    /// delivery. Answer `202` on `Ok` (stored now, or a re-send of one already held) and the
+    /// error's status otherwise: `401`/`400`/`413` as for any delivery, `503`
+    /// ([`Error::InboxStore`]) when the store failed.
+    pub async fn accept<B>(
+        &self,
+        verifier: &Verifier,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: B,
+    ) -> Result<Put, Error>
+    where
+        B: http_body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let delivery = verifier.verify_body(uri, headers, body).await?;
+        self.put(Received::new(uri, headers, &delivery)).await
+    }
+
+    /// Stores a verified delivery; [`accept`](Self::accept) after verification.
+    pub async fn put(&self, received: Received) -> Result<Put, Error> {
+        let put = self.store.put(received).await.map_err(Error::InboxStore)?;
+        if let Put::Stored(_) = put {
+            self.arrived.notify_one();
+        }
+        Ok(put)
+    }
+
+    /// Resolves when this process stored a delivery (other processes' are found by polling).
+    pub(crate) async fn arrived(&self) {
+        self.arrived.notified().await;
+    }
+}
+
+impl std::fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox")
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
+}

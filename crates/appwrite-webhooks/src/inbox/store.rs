@@ -1,0 +1,77 @@
+//! The interface an inbox's storage implements.
+
+use std::time::{Duration, SystemTime};
+
+use crate::inbox::record::{Lease, Purge, Received, Stats, Stored, Taken};
+use crate::replay::store::StoreFuture;
+
+/// What [`InboxStore::put`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// Written durably under this id.
+    Stored(u64),
+    /// A delivery with the same fingerprint is already held (pending, done within the
+    /// retention window, or dead) under this id: nothing was written.
+    Duplicate(u64),
+}
+
+impl Put {
+    /// The id of the delivery, stored now or before.
+    pub fn id(self) -> u64 {
+        match self {
+            Put::Stored(id) | Put::Duplicate(id) => id,
+        }
+    }
+}
+
+/// Durable storage for an [`Inbox`](crate::inbox::Inbox).
+///
+/// Every method either completes or fails as a whole: a `put` that returns `Err` has stored
+/// nothing a worker could see. The outcome methods (`complete`, `retry_at`, `dead`,
+/// `hand_back`) take effect only while `lease` is the delivery's current one, and return
+/// `false` otherwise (its visibility timeout passed and another worker took it).
+pub trait InboxStore: Send + Sync + 'static {
+    /// Stores `received` as pending unless its fingerprint is already held.
+    fn put(&self, received: Received) -> StoreFuture<'_, Put>;
+
+    /// Takes the oldest delivery that is due, if any, hiding it from other workers for
+    /// `visibility` and counting an attempt. `worker` names the taker (for stores that track
+    /// consumers).
+    fn take(&self, worker: &str, visibility: Duration) -> StoreFuture<'_, Option<Taken>>;
+
+    /// Marks the leased delivery done, kept for `retention` to recognise re-sends.
+    fn complete(&self, lease: &Lease, retention: Duration) -> StoreFuture<'_, bool>;
+
+    /// Records a failed attempt and makes the delivery due again at `at`.
+    fn retry_at(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool>;
+
+    /// Moves the leased delivery to the dead letters with its last error.
+    fn dead(&self, lease: &Lease, error: &str) -> StoreFuture<'_, bool>;
+
+    /// Gives an unfinished attempt back (a worker shutting down): due now, and the attempt
+    /// not counted.
+    fn hand_back(&self, lease: &Lease) -> StoreFuture<'_, bool>;
+
+    /// Counts by state.
+    fn stats(&self) -> StoreFuture<'_, Stats>;
+
+    /// Up to `limit` deliveries, oldest first, in `state` or in any.
+    fn list(
+        &self,
+        state: Option<crate::inbox::State>,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<Stored>>;
+
+    /// One delivery by id.
+    fn get(&self, id: u64) -> StoreFuture<'_, Option<Stored>>;
+
+    /// Makes a dead letter pending again with its attempts reset; `false` if `id` is not a
+    /// dead letter.
+    fn retry(&self, id: u64) -> StoreFuture<'_, bool>;
+
+    /// [`retry`](Self::retry) for every dead letter; returns how many.
+    fn retry_all_dead(&self) -> StoreFuture<'_, u64>;
+
+    /// Deletes what `what` names; returns how many. Pending deliveries are never purged.
+    fn purge(&self, what: Purge) -> StoreFuture<'_, u64>;
+}

@@ -1,0 +1,469 @@
+//! Workers: take stored deliveries, verify them again, run the handler with a timeout, and
+//! settle each attempt — done, retried later with backoff, or dead.
+
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::delivery::Delivery;
+use crate::inbox::Inbox;
+use crate::inbox::record::{Lease, Taken};
+use crate::router::{HandlerError, Router};
+use crate::verify::verifier::Verifier;
+
+/// What workers run for each delivery: a [`Router`], or any async function taking the verified
+/// delivery and returning `Result<(), E>`.
+///
+/// `Err`, a panic and a timeout are failed attempts, retried with backoff.
+pub trait InboxHandler: Send + Sync + 'static {
+    /// Handles one delivery.
+    fn handle(
+        self: Arc<Self>,
+        delivery: Delivery<Bytes>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send + 'static>>;
+}
+
+impl InboxHandler for Router {
+    fn handle(
+        self: Arc<Self>,
+        delivery: Delivery<Bytes>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send + 'static>> {
+        Box::pin(async move {
+            self.dispatch(delivery)
+                .await
+                .map(drop)
+                .map_err(HandlerError::from)
+        })
+    }
+}
+
+impl<F, Fut, E> InboxHandler for F
+where
+    F: Fn(Delivery<Bytes>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<HandlerError>,
+{
+    fn handle(
+        self: Arc<Self>,
+        delivery: Delivery<Bytes>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send + 'static>> {
+        let attempt = self(delivery);
+        Box::pin(async move { attempt.await.map_err(Into::into) })
+    }
+}
+
+/// How failed attempts are retried.
+///
+/// The wait before attempt `n + 1` is `initial_backoff × 2^(n-1)`, capped at `max_backoff`,
+/// of which a random half is jitter (so deliveries that failed together do not retry together).
+///
+/// ```
+/// use std::time::Duration;
+/// use appwrite_webhooks::inbox::RetryPolicy;
+///
+/// let policy = RetryPolicy::default().max_attempts(5).attempt_timeout(Duration::from_secs(10));
+/// let wait = policy.backoff(3);
+/// assert!(wait >= Duration::from_secs(2) && wait <= Duration::from_secs(4));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    max_attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    attempt_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 8 attempts, backoff from 1 s doubling to at most 10 min (about 20 min in all), 30 s per
+    /// attempt.
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(600),
+            attempt_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Attempts before a delivery is dead (at least 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The wait after the first failed attempt.
+    pub fn initial_backoff(mut self, wait: Duration) -> Self {
+        self.initial_backoff = wait;
+        self
+    }
+
+    /// The longest wait between attempts.
+    pub fn max_backoff(mut self, wait: Duration) -> Self {
+        self.max_backoff = wait;
+        self
+    }
+
+    /// How long one attempt may run before it is cancelled and counted as failed.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// The wait after failed attempt `attempt` (from 1), jitter included.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let doubled = self.initial_backoff.saturating_mul(
+            1u32.checked_shl(attempt.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        );
+        let cap = doubled.min(self.max_backoff);
+        let half = cap / 2;
+        // RandomState is seeded randomly: a fresh one hashes to an unpredictable value.
+        let random = RandomState::new().hash_one(attempt);
+        let jitter_nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+        half + Duration::from_nanos(random.checked_rem(jitter_nanos + 1).unwrap_or(0))
+    }
+}
+
+/// Workers for an [`Inbox`]: `concurrency` attempts at a time in this process, each verified
+/// again with the verifier and handled with the retry policy.
+///
+/// A delivery a worker holds is hidden from others for the visibility timeout (at least the
+/// attempt timeout plus 5 s, so a live attempt is never taken twice); a worker that dies has
+/// its delivery taken again after it, that attempt counted. A delivery that no longer verifies
+/// (a key was removed, or the store was written by something else) goes straight to the dead
+/// letters.
+pub struct Workers {
+    inbox: Inbox,
+    verifier: Verifier,
+    handler: Arc<dyn InboxHandler>,
+    concurrency: usize,
+    policy: RetryPolicy,
+    visibility: Option<Duration>,
+    poll_interval: Duration,
+    name: String,
+}
+
+impl Workers {
+    /// Workers running `handler` for the deliveries in `inbox`, verified with `verifier`.
+    pub fn new(inbox: Inbox, verifier: Verifier, handler: impl InboxHandler) -> Self {
+        Self {
+            inbox,
+            verifier,
+            handler: Arc::new(handler),
+            concurrency: 4,
+            policy: RetryPolicy::default(),
+            visibility: None,
+            poll_interval: Duration::from_millis(250),
+            name: format!("{}-{}", host_name(), std::process::id()),
+        }
+    }
+
+    /// How many attempts run at once in this process (4 unless set; at least 1).
+    pub fn concurrency(mut self, workers: usize) -> Self {
+        self.concurrency = workers.max(1);
+        self
+    }
+
+    /// How failed attempts are retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How long a taken delivery stays hidden from other workers; raised to the attempt
+    /// timeout plus 5 s if shorter.
+    pub fn visibility_timeout(mut self, timeout: Duration) -> Self {
+        self.visibility = Some(timeout);
+        self
+    }
+
+    /// How often an idle worker looks for deliveries stored by other processes or due for a
+    /// retry (250 ms unless set). Deliveries stored through this process's [`Inbox`] wake a
+    /// worker at once.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// This process's name to the store (`host-pid` unless set); worker `n` is `name-n`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Starts the workers on the current Tokio runtime.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime.
+    pub fn start(self) -> RunningWorkers {
+        let floor = self.policy.attempt_timeout + Duration::from_secs(5);
+        let visibility = self.visibility.unwrap_or(floor * 2).max(floor);
+        let (stop, stopped) = watch::channel(None);
+        let shared = Arc::new(Shared {
+            _keep_open: stop.clone(),
+            inbox: self.inbox,
+            verifier: self.verifier,
+            handler: self.handler,
+            policy: self.policy,
+            visibility,
+            poll_interval: self.poll_interval,
+        });
+        let tasks = (0..self.concurrency)
+            .map(|n| {
+                let worker = Worker {
+                    shared: Arc::clone(&shared),
+                    name: format!("{}-{n}", self.name),
+                    stop: stopped.clone(),
+                };
+                tokio::spawn(worker.run())
+            })
+            .collect();
+        RunningWorkers { stop, tasks }
+    }
+}
+
+impl std::fmt::Debug for Workers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workers")
+            .field("concurrency", &self.concurrency)
+            .field("policy", &self.policy)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Started [`Workers`]. Dropping this does not stop them; call
+/// [`shutdown`](Self::shutdown).
+#[derive(Debug)]
+pub struct RunningWorkers {
+    stop: watch::Sender<Option<Instant>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningWorkers {
+    /// Stops taking deliveries, gives the attempts in flight up to `grace` to finish (settled
+    /// as usual), then cancels the rest and hands them back to the store uncounted, so the
+    /// next worker takes them at once. Returns when every worker has stopped.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(Some(Instant::now() + grace));
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+struct Shared {
+    /// Keeps the stop channel open when [`RunningWorkers`] is dropped without a shutdown, so
+    /// workers keep running rather than seeing a closed channel.
+    _keep_open: watch::Sender<Option<Instant>>,
+    inbox: Inbox,
+    verifier: Verifier,
+    handler: Arc<dyn InboxHandler>,
+    policy: RetryPolicy,
+    visibility: Duration,
+    poll_interval: Duration,
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    name: String,
+    stop: watch::Receiver<Option<Instant>>,
+}
+
+/// How one attempt ended.
+enum Outcome {
+    Succeeded,
+    Failed(String),
+    /// Cancelled by shutdown: give it back.
+    Unfinished,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let mut store_failures = 0u32;
+        while self.stop.borrow().is_none() {
+            let shared = Arc::clone(&self.shared);
+            match shared
+                .inbox
+                .store()
+                .take(&self.name, shared.visibility)
+                .await
+            {
+                Ok(Some(taken)) => {
+                    store_failures = 0;
+                    self.attempt(taken).await;
+                }
+                Ok(None) => {
+                    store_failures = 0;
+                    self.idle(shared.poll_interval).await;
+                }
+                Err(error) => {
+                    store_failures = store_failures.saturating_add(1);
+                    tracing::warn!(worker = %self.name, %error, "inbox store unavailable; retrying");
+                    let wait = shared.poll_interval * store_failures.min(20);
+                    self.idle(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Waits for a local delivery, the poll interval, or shutdown.
+    async fn idle(&mut self, wait: Duration) {
+        let shared = Arc::clone(&self.shared);
+        tokio::select! {
+            () = shared.inbox.arrived() => {}
+            () = tokio::time::sleep(wait) => {}
+            _ = self.stop.changed() => {}
+        }
+    }
+
+    async fn attempt(&mut self, taken: Taken) {
+        let shared = Arc::clone(&self.shared);
+        let store = shared.inbox.store();
+        let Taken {
+            lease,
+            attempt,
+            received,
+        } = taken;
+        let max = shared.policy.max_attempts;
+        if attempt > max {
+            let error = format!(
+                "attempt {} of {max} was abandoned: its worker stopped before settling it",
+                attempt - 1
+            );
+            settle(&lease, store.dead(&lease, &error).await);
+            return;
+        }
+        let delivery = match shared.verifier.verify_stored(&received) {
+            Ok(delivery) => delivery,
+            Err(error) => {
+                let error = format!("no longer verifies: {error}");
+                tracing::warn!(id = lease.id, %error, "inbox delivery sent to the dead letters");
+                settle(&lease, store.dead(&lease, &error).await);
+                return;
+            }
+        };
+
+        let outcome = self.run_handler(delivery).await;
+        match outcome {
+            Outcome::Succeeded => {
+                settle(&lease, store.complete(&lease, shared.inbox.retention).await);
+            }
+            Outcome::Unfinished => settle(&lease, store.hand_back(&lease).await),
+            Outcome::Failed(error) if attempt >= max => {
+                tracing::warn!(id = lease.id, attempt, %error, "inbox delivery failed its last attempt; now a dead letter");
+                settle(&lease, store.dead(&lease, &error).await);
+            }
+            Outcome::Failed(error) => {
+                let at = SystemTime::now() + shared.policy.backoff(attempt);
+                tracing::info!(id = lease.id, attempt, %error, "inbox delivery failed; will retry");
+                settle(&lease, store.retry_at(&lease, &error, at).await);
+            }
+        }
+    }
+
+    /// Runs the handler in its own task (so a panic is an outcome, not a dead worker), bounded
+    /// by the attempt timeout and, once shutdown begins, by its grace period.
+    async fn run_handler(&mut self, delivery: Delivery<Bytes>) -> Outcome {
+        let policy = self.shared.policy;
+        let mut task = tokio::spawn(Arc::clone(&self.shared.handler).handle(delivery));
+        let timeout = tokio::time::sleep(policy.attempt_timeout);
+        tokio::pin!(timeout);
+        let mut grace = *self.stop.borrow();
+        loop {
+            let grace_over = async {
+                match grace {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                joined = &mut task => {
+                    return match joined {
+                        Ok(Ok(())) => Outcome::Succeeded,
+                        Ok(Err(error)) => Outcome::Failed(error.to_string()),
+                        Err(join) => Outcome::Failed(match join.try_into_panic() {
+                            Ok(panic) => format!("handler panicked: {}", panic_message(&*panic)),
+                            Err(_) => "handler was cancelled".to_owned(),
+                        }),
+                    };
+                }
+                () = &mut timeout => {
+                    task.abort();
+                    return Outcome::Failed(format!(
+                        "handler timed out after {:?}",
+                        policy.attempt_timeout
+                    ));
+                }
+                () = grace_over => {
+                    task.abort();
+                    return Outcome::Unfinished;
+                }
+                _ = self.stop.changed(), if grace.is_none() => grace = *self.stop.borrow(),
+            }
+        }
+    }
+}
+
+/// Logs an outcome the store did not take: the lease had passed (the delivery will be taken
+/// again) or the store failed (the lease will pass). Either way it is not lost.
+fn settle(lease: &Lease, result: Result<bool, crate::error::StoreError>) {
+    match result {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            id = lease.id,
+            "inbox delivery's lease had passed before its outcome was recorded; it will be attempted again"
+        ),
+        Err(error) => tracing::warn!(
+            id = lease.id,
+            %error,
+            "could not record an inbox delivery's outcome; it will be attempted again after its visibility timeout"
+        ),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(not a string)")
+}
+
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let policy = RetryPolicy::default()
+            .initial_backoff(Duration::from_secs(1))
+            .max_backoff(Duration::from_secs(8));
+        for _ in 0..100 {
+            let first = policy.backoff(1);
+            assert!(first >= Duration::from_millis(500) && first <= Duration::from_secs(1));
+            let fourth = policy.backoff(4);
+            assert!(fourth >= Duration::from_secs(4) && fourth <= Duration::from_secs(8));
+            assert!(policy.backoff(200) <= Duration::from_secs(8));
+        }
+        let spread: std::collections::HashSet<_> = (0..20).map(|_| policy.backoff(3)).collect();
+        assert!(spread.len() > 1, "jitter varies");
+        assert_eq!(RetryPolicy::default().max_attempts(0).max_attempts, 1);
+    }
+}
