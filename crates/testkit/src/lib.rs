@@ -7,6 +7,7 @@
 pub mod at_least_once;
 pub mod demo;
 pub mod http_suite;
+pub mod inbox_suite;
 pub mod net;
 pub mod redis;
 pub mod scheme_suite;

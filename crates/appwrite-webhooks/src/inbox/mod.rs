@@ -14,10 +14,12 @@
 //! dies mid-handler has its delivery taken again after the visibility timeout), so make them
 //! idempotent.
 //!
-//! **De-duplication at the door.** A re-send with the same [`Delivery::fingerprint`] (Appwrite
-//! re-sends byte for byte) is not stored twice while the first copy is pending, dead, or done
-//! within the retention window ([`Inbox::retention`]): the inbox is the replay guard, and a
-//! verifier's own [`ReplayGuard`](crate::ReplayGuard) is not consulted in inbox mode.
+//! **De-duplication at the door.** A re-send — Appwrite re-sends byte for byte, headers
+//! included — is not stored twice while the first copy is pending, dead, or done within the
+//! retention window ([`Inbox::retention`]): the inbox is the replay guard, and a verifier's own
+//! [`ReplayGuard`](crate::ReplayGuard) is not consulted in inbox mode. The inbox recognises a
+//! copy by its signature *and* its events ([`Received::new`]): a row created and then deleted
+//! unchanged has one body and one signature under two events, and both are kept and handled.
 //!
 //! **Ordering.** None across deliveries: retries, several workers and Appwrite's own
 //! re-sends reorder them. To tell which of two deliveries about one resource is newer, compare

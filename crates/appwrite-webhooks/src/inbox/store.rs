@@ -35,8 +35,10 @@ pub trait InboxStore: Send + Sync + 'static {
     fn put(&self, received: Received) -> StoreFuture<'_, Put>;
 
     /// Takes the oldest delivery that is due, if any, hiding it from other workers for
-    /// `visibility` and counting an attempt. `worker` names the taker (for stores that track
-    /// consumers).
+    /// `visibility` and counting an attempt; a delivery taken earlier whose visibility passed
+    /// without an outcome (its worker died) is due again. `worker` names the taker (for stores
+    /// that track consumers). Workers of one inbox should agree on `visibility`: a store that
+    /// measures how long a delivery has been idle (Redis's `XAUTOCLAIM`) applies the taker's.
     fn take(&self, worker: &str, visibility: Duration) -> StoreFuture<'_, Option<Taken>>;
 
     /// Marks the leased delivery done, kept for `retention` to recognise re-sends.

@@ -1,0 +1,441 @@
+//! What every inbox store must do, run by each store's tests over a fresh inbox per check:
+//! de-duplication at the door, workers handling each delivery, retries into the dead letters and
+//! back, panics and timeouts as failed attempts, reclaiming a dead worker's delivery, graceful
+//! shutdown, and every Appwrite version stored and verified again.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use appwrite_webhooks::inbox::{Inbox, Purge, Put, RetryPolicy, State, Workers};
+use appwrite_webhooks::{Delivery, Error, Verifier, sender::DeliveryBuilder};
+use http_body_util::Full;
+
+/// The URL the suite's deliveries are signed for.
+pub const URL: &str = "https://example.com/hook";
+/// The key the suite's deliveries are signed with.
+pub const KEY: &str = "inbox-key";
+
+/// The suite's verifier.
+pub fn verifier() -> Verifier {
+    Verifier::new(KEY, URL)
+}
+
+/// A signed `users.*.create` delivery with `body`, through [`Inbox::accept`].
+pub async fn accept(inbox: &Inbox, body: &str) -> Result<Put, Error> {
+    let request = DeliveryBuilder::new(KEY, URL, body.to_owned())
+        .events(["users.u1.create", "users.*.create", "users.u1", "users.*"])
+        .build()
+        .into_request();
+    let (parts, body) = request.into_parts();
+    inbox
+        .accept(&verifier(), &parts.uri, &parts.headers, Full::new(body))
+        .await
+}
+
+/// Stores `body` and returns its new id.
+pub async fn stored(inbox: &Inbox, body: &str) -> u64 {
+    match accept(inbox, body).await {
+        Ok(Put::Stored(id)) => id,
+        other => panic!("{body}: {other:?}"),
+    }
+}
+
+/// Millisecond backoff, so retries happen within a test.
+pub fn fast() -> RetryPolicy {
+    RetryPolicy::default()
+        .initial_backoff(Duration::from_millis(5))
+        .max_backoff(Duration::from_millis(20))
+        .attempt_timeout(Duration::from_secs(5))
+}
+
+/// Polls `done` until it holds (10 s at most).
+pub async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..2000 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Every check, each on a fresh inbox from `make(name)`.
+pub async fn run_all(make: impl Fn(&str) -> Inbox) {
+    stores_once_and_refuses_forgeries(make("once")).await;
+    every_version_is_stored_and_verifies_again(make("versions")).await;
+    workers_handle_each_delivery_once_and_resends_after_are_duplicates(make("handle")).await;
+    failing_handlers_end_in_the_dead_letters_and_a_retry_completes_them(make("dead")).await;
+    panics_and_timeouts_are_failed_attempts_with_their_reason(make("panic")).await;
+    a_dead_workers_delivery_is_taken_again_after_the_visibility_timeout(make("visibility")).await;
+    shutdown_finishes_quick_attempts_and_hands_back_slow_ones_uncounted(make("shutdown")).await;
+    retry_all_and_purge(make("purge")).await;
+}
+
+/// A byte-identical re-send is a duplicate; a refused delivery stores nothing.
+pub async fn stores_once_and_refuses_forgeries(inbox: Inbox) {
+    let body = r#"{"$id":"u1","name":"caf\u00e9 \/ x"}"#;
+    let id = stored(&inbox, body).await;
+    assert_eq!(accept(&inbox, body).await.unwrap(), Put::Duplicate(id));
+    let other = stored(&inbox, "{}").await;
+    assert_ne!(other, id);
+    let (parts, bytes) = DeliveryBuilder::new("wrong", URL, "{}")
+        .build()
+        .into_request()
+        .into_parts();
+    let refused = inbox
+        .accept(&verifier(), &parts.uri, &parts.headers, Full::new(bytes))
+        .await;
+    assert!(matches!(refused, Err(Error::SignatureMismatch)));
+    let stats = inbox.store().stats().await.unwrap();
+    assert_eq!(
+        (stats.stored, stats.pending, stats.done, stats.dead),
+        (2, 2, 0, 0)
+    );
+    // A resource created and deleted unchanged: one body and signature, two events, both kept.
+    let created = DeliveryBuilder::new(KEY, URL, r#"{"$id":"s1"}"#)
+        .events(["users.u1.sessions.s1.create"])
+        .build();
+    let (url, mut headers, bytes) = created.clone().into_parts();
+    headers.insert(
+        appwrite_webhooks::headers::WEBHOOK_EVENTS,
+        http::HeaderValue::from_static("users.u1.sessions.s1.delete"),
+    );
+    let deleted = appwrite_webhooks::sender::SignedDelivery::from_parts(url, headers, bytes);
+    let mut ids = Vec::new();
+    for sent in [&created, &deleted, &created, &deleted] {
+        let (parts, body) = sent.clone().into_request().into_parts();
+        let put = inbox
+            .accept(&verifier(), &parts.uri, &parts.headers, Full::new(body))
+            .await
+            .unwrap();
+        ids.push(put);
+    }
+    assert!(
+        matches!(ids[..], [Put::Stored(c), Put::Stored(d), Put::Duplicate(c2), Put::Duplicate(d2)] if c == c2 && d == d2 && c != d),
+        "{ids:?}"
+    );
+    let stats = inbox.store().stats().await.unwrap();
+    assert_eq!(stats.stored, 4);
+    let row = inbox.store().get(id).await.unwrap().expect("stored");
+    assert_eq!((row.state, row.attempts), (State::Pending, 0));
+    assert_eq!(&row.received.body[..], body.as_bytes());
+    let again = verifier().verify_stored(&row.received).unwrap();
+    assert_eq!(again.events().next(), Some("users.u1.create"));
+    let listed = inbox.store().list(None, 10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.id).take(2).collect::<Vec<_>>(),
+        [id, other]
+    );
+    assert_eq!(listed.len(), 4);
+    assert_eq!(inbox.store().list(None, 1).await.unwrap().len(), 1);
+    assert!(
+        inbox
+            .store()
+            .list(Some(State::Dead), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(inbox.store().get(999_999).await.unwrap().is_none());
+}
+
+/// Deliveries made by every Appwrite release (and main) are stored byte for byte and verify
+/// again from what was kept, typed as when they arrived.
+pub async fn every_version_is_stored_and_verifies_again(inbox: Inbox) {
+    for d in crate::versions::versioned_deliveries() {
+        let verifier = Verifier::new(d.signature_key.as_str(), d.url.as_str());
+        let (parts, body) = d.signed().into_request().into_parts();
+        let put = inbox
+            .accept(&verifier, &parts.uri, &parts.headers, Full::new(body))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", d.label()));
+        let row = inbox.store().get(put.id()).await.unwrap().expect("stored");
+        assert_eq!(row.received.body, d.body.as_bytes(), "{}", d.label());
+        let delivery = verifier
+            .verify_stored(&row.received)
+            .unwrap_or_else(|e| panic!("{}: {e}", d.label()));
+        let kind = delivery.event().map(|e| e.kind()).ok();
+        assert_eq!(kind, Some(d.expected_kind()), "{}", d.label());
+        let primary = delivery.primary_event().map(|n| n.to_string());
+        assert_eq!(
+            primary.as_deref(),
+            Some(d.expected_primary.as_str()),
+            "{}",
+            d.label()
+        );
+    }
+}
+
+/// See the name.
+pub async fn workers_handle_each_delivery_once_and_resends_after_are_duplicates(inbox: Inbox) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let handler = {
+        let seen = Arc::clone(&seen);
+        move |delivery: Delivery| {
+            let seen = Arc::clone(&seen);
+            async move {
+                seen.lock().unwrap().push(delivery.body().to_vec());
+                Ok::<_, std::io::Error>(())
+            }
+        }
+    };
+    let workers = Workers::new(inbox.clone(), verifier(), handler)
+        .concurrency(3)
+        .retry(fast())
+        .start();
+    for n in 0..20 {
+        accept(&inbox, &format!(r#"{{"$id":"u{n}"}}"#))
+            .await
+            .unwrap();
+    }
+    until("20 done", async || {
+        inbox.store().stats().await.unwrap().done == 20
+    })
+    .await;
+    assert!(matches!(
+        accept(&inbox, r#"{"$id":"u3"}"#).await.unwrap(),
+        Put::Duplicate(_)
+    ));
+    workers.shutdown(Duration::from_secs(5)).await;
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 20, "every delivery handled");
+    let stats = inbox.store().stats().await.unwrap();
+    assert_eq!((stats.pending, stats.done), (0, 20));
+}
+
+/// See the name.
+pub async fn failing_handlers_end_in_the_dead_letters_and_a_retry_completes_them(inbox: Inbox) {
+    let Put::Stored(id) = accept(&inbox, r#"{"$id":"u1"}"#).await.unwrap() else {
+        panic!()
+    };
+    let calls = Arc::new(AtomicU32::new(0));
+    let failing = {
+        let calls = Arc::clone(&calls);
+        move |_: Delivery| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err::<(), _>(std::io::Error::other("database is down")) }
+        }
+    };
+    let workers = Workers::new(inbox.clone(), verifier(), failing)
+        .retry(fast().max_attempts(3))
+        .start();
+    until("a dead letter", async || {
+        inbox.store().stats().await.unwrap().dead == 1
+    })
+    .await;
+    workers.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "exactly the configured attempts"
+    );
+    let dead = inbox.store().get(id).await.unwrap().unwrap();
+    assert_eq!((dead.state, dead.attempts), (State::Dead, 3));
+    assert_eq!(dead.last_error.as_deref(), Some("database is down"));
+    assert_eq!(
+        inbox
+            .store()
+            .list(Some(State::Dead), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // A re-send of a dead letter is not stored again either.
+    assert_eq!(
+        accept(&inbox, r#"{"$id":"u1"}"#).await.unwrap(),
+        Put::Duplicate(id)
+    );
+
+    assert!(inbox.store().retry(id).await.unwrap());
+    assert!(!inbox.store().retry(id).await.unwrap(), "no longer dead");
+    let workers = Workers::new(inbox.clone(), verifier(), |_: Delivery| async {
+        Ok::<_, std::io::Error>(())
+    })
+    .retry(fast())
+    .start();
+    until("done after retry", async || {
+        inbox.store().get(id).await.unwrap().unwrap().state == State::Done
+    })
+    .await;
+    workers.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(inbox.store().purge(Purge::Done).await.unwrap(), 1);
+    assert_eq!(inbox.store().stats().await.unwrap().stored, 0);
+}
+
+/// See the name.
+pub async fn panics_and_timeouts_are_failed_attempts_with_their_reason(inbox: Inbox) {
+    let Put::Stored(panicked) = accept(&inbox, r#"{"$id":"panic"}"#).await.unwrap() else {
+        panic!()
+    };
+    let Put::Stored(slow) = accept(&inbox, r#"{"$id":"slow"}"#).await.unwrap() else {
+        panic!()
+    };
+    let handler = |delivery: Delivery| async move {
+        if delivery.body().starts_with(br#"{"$id":"panic""#) {
+            panic!("bad row");
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Ok::<_, std::io::Error>(())
+    };
+    let workers = Workers::new(inbox.clone(), verifier(), handler)
+        .concurrency(2)
+        .retry(
+            fast()
+                .max_attempts(2)
+                .attempt_timeout(Duration::from_millis(100)),
+        )
+        .start();
+    until("both dead", async || {
+        inbox.store().stats().await.unwrap().dead == 2
+    })
+    .await;
+    workers.shutdown(Duration::from_secs(1)).await;
+    let error = |id| {
+        let inbox = inbox.clone();
+        async move {
+            inbox
+                .store()
+                .get(id)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_error
+                .unwrap()
+        }
+    };
+    assert_eq!(error(panicked).await, "handler panicked: bad row");
+    assert!(
+        error(slow).await.starts_with("handler timed out"),
+        "{}",
+        error(slow).await
+    );
+}
+
+/// See the name.
+pub async fn a_dead_workers_delivery_is_taken_again_after_the_visibility_timeout(inbox: Inbox) {
+    accept(&inbox, "{}").await.unwrap();
+    let store = inbox.store();
+    let first = store
+        .take("a", Duration::from_millis(200))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.attempt, 1);
+    assert!(
+        store
+            .take("b", Duration::from_millis(200))
+            .await
+            .unwrap()
+            .is_none(),
+        "hidden"
+    );
+    assert_eq!(store.stats().await.unwrap().in_flight, 1);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let second = store
+        .take("b", Duration::from_millis(200))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.attempt, 2);
+    // The first worker's late outcome is not taken: the delivery is someone else's now.
+    assert!(
+        !store
+            .complete(&first.lease, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .complete(&second.lease, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+}
+
+/// See the name.
+pub async fn shutdown_finishes_quick_attempts_and_hands_back_slow_ones_uncounted(inbox: Inbox) {
+    let Put::Stored(quick) = accept(&inbox, r#"{"$id":"quick"}"#).await.unwrap() else {
+        panic!()
+    };
+    let Put::Stored(slow) = accept(&inbox, r#"{"$id":"slow"}"#).await.unwrap() else {
+        panic!()
+    };
+    let started = Arc::new(AtomicU32::new(0));
+    let handler = {
+        let started = Arc::clone(&started);
+        move |delivery: Delivery| {
+            started.fetch_add(1, Ordering::SeqCst);
+            let wait = if delivery.body().starts_with(br#"{"$id":"quick""#) {
+                300
+            } else {
+                60_000
+            };
+            async move {
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                Ok::<_, std::io::Error>(())
+            }
+        }
+    };
+    let workers = Workers::new(inbox.clone(), verifier(), handler)
+        .concurrency(2)
+        .retry(fast())
+        .start();
+    until("both started", async || started.load(Ordering::SeqCst) == 2).await;
+    workers.shutdown(Duration::from_secs(1)).await;
+    let store = inbox.store();
+    assert_eq!(store.get(quick).await.unwrap().unwrap().state, State::Done);
+    let handed_back = store.get(slow).await.unwrap().unwrap();
+    assert_eq!(
+        (handed_back.state, handed_back.attempts),
+        (State::Pending, 0)
+    );
+    // Due at once, for the next worker.
+    let next = store
+        .take("next", Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((next.lease.id, next.attempt), (slow, 1));
+}
+
+/// `retry_all_dead` revives every dead letter; purging never touches pending deliveries.
+pub async fn retry_all_and_purge(inbox: Inbox) {
+    for n in 0..3 {
+        stored(&inbox, &format!(r#"{{"$id":"u{n}"}}"#)).await;
+    }
+    let failing = |_: Delivery| async { Err::<(), _>(std::io::Error::other("no")) };
+    let workers = Workers::new(inbox.clone(), verifier(), failing)
+        .retry(fast().max_attempts(1))
+        .start();
+    until("3 dead", async || {
+        inbox.store().stats().await.unwrap().dead == 3
+    })
+    .await;
+    workers.shutdown(Duration::from_secs(1)).await;
+    stored(&inbox, r#"{"$id":"waiting"}"#).await;
+    assert_eq!(inbox.store().purge(Purge::Done).await.unwrap(), 0);
+    assert_eq!(inbox.store().retry_all_dead().await.unwrap(), 3);
+    let stats = inbox.store().stats().await.unwrap();
+    assert_eq!((stats.pending, stats.dead), (4, 0));
+    let ok = |_: Delivery| async { Ok::<_, std::io::Error>(()) };
+    let workers = Workers::new(inbox.clone(), verifier(), ok)
+        .retry(fast())
+        .start();
+    until("4 done", async || {
+        inbox.store().stats().await.unwrap().done == 4
+    })
+    .await;
+    workers.shutdown(Duration::from_secs(1)).await;
+    stored(&inbox, r#"{"$id":"late"}"#).await;
+    assert_eq!(inbox.store().purge(Purge::DoneAndDead).await.unwrap(), 4);
+    let stats = inbox.store().stats().await.unwrap();
+    assert_eq!(
+        (stats.stored, stats.pending),
+        (1, 1),
+        "the pending one is kept"
+    );
+}
