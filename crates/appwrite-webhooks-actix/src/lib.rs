@@ -22,6 +22,10 @@
 //! de-duplicate**: every verified copy reaches the handler (at least once, without setup), and
 //! it logs a warning once if the verifier has a replay guard that nothing settles.
 //!
+//! # Inbox mode
+//! [`inbox_route`] answers `202` once a delivery is stored durably and leaves the handling to
+//! workers with retries and dead letters: `App::new().route("/hooks", inbox_route(verifier, inbox))`.
+//!
 //! # Slow senders
 //! Set [`Verifier::with_body_timeout`] so a body that stops arriving is answered `408`, and
 //! `HttpServer::client_request_timeout` for slow headers.
@@ -67,6 +71,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::guard::{Guard, GuardContext};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use appwrite_webhooks::inbox::{Inbox, Put};
 use appwrite_webhooks::{Delivery, Error, Event, FromDelivery, Scheme, Verifier};
 use futures_util::StreamExt as _;
 use futures_util::future::LocalBoxFuture;
@@ -141,6 +146,43 @@ pub async fn require_signature(
     Ok(response)
 }
 
+/// A route in inbox mode: verifies each delivery as it arrives, writes it to `inbox`, and only
+/// then answers `202 Accepted` (a re-send of one already held also gets `202`, without being
+/// stored again); `503` when the store fails, so nothing is acknowledged that is not stored.
+/// Workers handle the deliveries later (see [`appwrite_webhooks::inbox`]). The verifier's
+/// replay guard, if any, is not used: the inbox de-duplicates. One line:
+///
+/// ```
+/// use actix_web::App;
+/// use appwrite_webhooks::{Verifier, inbox::{Inbox, MemoryInbox}};
+/// use appwrite_webhooks_actix::inbox_route;
+///
+/// let verifier = Verifier::new("whsec_…", "https://example.com/hooks/appwrite");
+/// let inbox = Inbox::new(MemoryInbox::default()); // SqliteInbox::open("inbox.db")?
+/// let app = App::new().route("/hooks/appwrite", inbox_route(verifier, inbox));
+/// ```
+pub fn inbox_route(verifier: Verifier, inbox: Inbox) -> actix_web::Route {
+    web::post().to(move |request: HttpRequest, payload: web::Payload| {
+        let (verifier, inbox) = (verifier.clone(), inbox.clone());
+        async move {
+            let head = Head::of(&request);
+            let put = inbox
+                .accept(&verifier, &head.uri, &head.headers, body_of(payload))
+                .await
+                .map_err(WebhookError::from)?;
+            let text = match put {
+                Put::Stored(id) => format!("stored {id}"),
+                Put::Duplicate(id) => format!("duplicate of {id}, already stored"),
+            };
+            Ok::<_, WebhookError>(
+                HttpResponse::Accepted()
+                    .content_type("text/plain; charset=utf-8")
+                    .body(text),
+            )
+        }
+    })
+}
+
 /// Once per process: a replay guard without the middleware that settles its claims.
 fn warn_no_middleware() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -204,7 +246,9 @@ impl Head {
 
 /// The actix payload as an [`http_body::Body`], for the core's streaming entry points.
 fn body_of(
-    payload: Payload,
+    payload: impl futures_util::Stream<
+        Item = Result<actix_web::web::Bytes, actix_web::error::PayloadError>,
+    >,
 ) -> impl http_body::Body<Data = actix_web::web::Bytes, Error = actix_web::error::PayloadError> {
     http_body_util::StreamBody::new(payload.map(|chunk| chunk.map(http_body::Frame::data)))
 }

@@ -51,6 +51,22 @@
 //! Set [`Verifier::with_body_timeout`] (for example 10 s) so a body that stops arriving is answered
 //! `408`, and bound the time a connection may take to send its headers on the server.
 //!
+//! # Inbox mode: answer fast, handle later
+//! [`InboxService`] (re-exported from `appwrite-webhooks-tower`) makes a route that verifies,
+//! stores the delivery durably, and answers `202` (or `503` if the store failed); workers run
+//! your handler later with retries and dead letters. One line:
+//!
+//! ```
+//! use appwrite_webhooks::{Verifier, inbox::{Inbox, MemoryInbox}};
+//! use appwrite_webhooks_axum::InboxService;
+//! use axum::{Router, routing::post_service};
+//!
+//! let verifier = Verifier::new("whsec_…", "https://example.com/hooks/appwrite");
+//! let inbox = Inbox::new(MemoryInbox::default()); // appwrite_webhooks_sqlite::SqliteInbox::open("inbox.db")?
+//! let app: Router = Router::new()
+//!     .route("/hooks/appwrite", post_service(InboxService::new(verifier, inbox)));
+//! ```
+//!
 //! [axum]: https://docs.rs/axum
 
 #![forbid(unsafe_code)]
@@ -62,6 +78,8 @@ use appwrite_webhooks::{Delivery, Error, Event, FromDelivery, Verifier};
 /// The layer that gives [`Webhook`] de-duplication with at-least-once delivery; see the crate
 /// docs.
 pub use appwrite_webhooks_tower::AppwriteWebhookLayer;
+/// A route in inbox mode: verify, store, answer `202`; see the crate docs.
+pub use appwrite_webhooks_tower::InboxService;
 use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -37,10 +37,19 @@
 //! # let _ = service;
 //! ```
 //!
+//! # Inbox mode
+//! [`InboxService`] is a whole route instead of a layer: it verifies, stores the delivery in an
+//! [`Inbox`](appwrite_webhooks::inbox::Inbox) and answers `202`, or `503` when the store
+//! fails; workers handle it later (see [`appwrite_webhooks::inbox`]).
+//!
 //! [tower]: https://docs.rs/tower
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod inbox;
+
+pub use inbox::InboxService;
 
 use std::fmt;
 use std::future::Future;

@@ -439,3 +439,101 @@ pub async fn retry_all_and_purge(inbox: Inbox) {
         "the pending one is kept"
     );
 }
+
+/// What a route in inbox mode must do, over HTTP: the server at `addr` verifies with
+/// [`suite_verifier`](crate::http_suite::suite_verifier) and stores into `inbox` (empty).
+/// Every sample delivery, of main and of every release, is answered `202` and stored byte for
+/// byte, once however often it is sent; forgeries and oversized bodies are refused and store
+/// nothing.
+pub async fn over_http(addr: std::net::SocketAddr, inbox: &Inbox) {
+    use crate::net::send;
+    let verifier = crate::http_suite::suite_verifier();
+    let mut sent: Vec<appwrite_webhooks::sender::SignedDelivery> =
+        crate::deliveries().iter().map(|d| d.signed()).collect();
+    sent.extend(
+        crate::versions::versioned_deliveries()
+            .iter()
+            .map(|d| d.signed()),
+    );
+    let mut ids = std::collections::BTreeSet::new();
+    for d in &sent {
+        let (status, text) = send(d, addr).await;
+        assert_eq!(status, 202, "{}: {text}", d.url());
+        let id: u64 = text
+            .rsplit(' ')
+            .find_map(|w| w.trim_end_matches(',').parse().ok())
+            .unwrap_or_else(|| panic!("an id in {text:?}"));
+        let row = inbox.store().get(id).await.unwrap().expect("stored");
+        assert_eq!(&row.received.body[..], d.body(), "{}", d.url());
+        verifier.verify_stored(&row.received).unwrap();
+        ids.insert(id);
+    }
+    let stored = inbox.store().stats().await.unwrap().stored;
+    assert_eq!(stored, ids.len() as u64);
+    // Appwrite's re-sends: answered 202, not stored again.
+    for d in sent.iter().step_by(7) {
+        let (status, text) = send(d, addr).await;
+        assert_eq!(
+            (status, text.starts_with("duplicate")),
+            (202, true),
+            "{text}"
+        );
+    }
+    // Forgeries and oversized bodies: refused, nothing stored.
+    let genuine = &sent[0];
+    let (url, headers, body) = genuine.clone().into_parts();
+    let mut tampered = body.to_vec();
+    tampered.push(b' ');
+    let tampered = appwrite_webhooks::sender::SignedDelivery::from_parts(
+        url.clone(),
+        headers.clone(),
+        tampered.into(),
+    );
+    assert_eq!(send(&tampered, addr).await.0, 401);
+    let wrong_key = DeliveryBuilder::new("not-the-key", url.as_str(), body.clone()).build();
+    assert_eq!(send(&wrong_key, addr).await.0, 401);
+    let huge = vec![b' '; crate::http_suite::LIMIT + 1];
+    let oversized =
+        appwrite_webhooks::sender::SignedDelivery::from_parts(url, headers, huge.into());
+    assert_eq!(send(&oversized, addr).await.0, 413);
+    assert_eq!(inbox.store().stats().await.unwrap().stored, stored);
+}
+
+/// A route in inbox mode whose store fails answers `503` and stores nothing half-way: the
+/// server at `addr` (as for [`over_http`]) stores into an inbox capped at about 64 KiB, which
+/// fills after a few 20 KB deliveries.
+pub async fn answers_503_when_the_store_fails(addr: std::net::SocketAddr, inbox: &Inbox) {
+    let sample = &crate::deliveries()[0];
+    let mut accepted = Vec::new();
+    let failed = loop {
+        let body = format!(
+            r#"{{"$id":"r{}","pad":"{}"}}"#,
+            accepted.len(),
+            "x".repeat(20_000)
+        );
+        let sent = DeliveryBuilder::new(
+            sample.signature_key.as_str(),
+            sample.url.as_str(),
+            body.clone(),
+        )
+        .events(["users.u1.create"])
+        .build();
+        let (status, text) = crate::net::send(&sent, addr).await;
+        match status {
+            202 => accepted.push(body),
+            503 => break text,
+            other => panic!("{other} {text}"),
+        }
+        assert!(accepted.len() < 20, "the store never filled");
+    };
+    assert!(failed.contains("inbox could not store"), "{failed}");
+    let rows = inbox.store().list(None, 100).await.unwrap();
+    let bodies: Vec<_> = rows
+        .iter()
+        .map(|r| String::from_utf8(r.received.body.to_vec()).unwrap())
+        .collect();
+    assert_eq!(
+        bodies, accepted,
+        "exactly the acknowledged deliveries, whole"
+    );
+}

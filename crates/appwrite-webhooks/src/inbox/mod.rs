@@ -27,8 +27,9 @@
 //! was), and keep the newest you have applied per `$id`: apply a delivery only if its
 //! `$updatedAt` is later.
 //!
-//! The stores are separate crates: `appwrite-webhooks-sqlite` (a file, zero setup) and
-//! `appwrite-webhooks-redis` (Redis Streams, shared by replicas). Adapters put a route in inbox
+//! The durable stores are separate crates: `appwrite-webhooks-sqlite` (a file, zero setup) and
+//! `appwrite-webhooks-redis` (Redis Streams, shared by replicas); [`MemoryInbox`] is for
+//! tests. Adapters put a route in inbox
 //! mode in one line (`InboxService` for tower and axum, `inbox_route` for actix-web).
 //!
 //! The runnable example is in `appwrite-webhooks-sqlite`'s docs; in short:
@@ -39,6 +40,7 @@
 //! let workers = Workers::new(inbox, verifier, router).concurrency(4).start();
 //! ```
 
+pub(crate) mod memory;
 pub(crate) mod record;
 pub(crate) mod store;
 pub(crate) mod worker;
@@ -52,6 +54,7 @@ use tokio::sync::Notify;
 use crate::error::Error;
 use crate::verify::verifier::Verifier;
 
+pub use memory::MemoryInbox;
 pub use record::{
     InvalidRecord, Lease, Purge, Received, State, Stats, Stored, Taken, from_unix_millis,
     unix_millis,

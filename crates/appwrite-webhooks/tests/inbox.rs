@@ -1,0 +1,8 @@
+//! The in-memory inbox passes the suite every store passes (and so exercises the workers).
+
+use appwrite_webhooks::inbox::{Inbox, MemoryInbox};
+
+#[tokio::test]
+async fn the_memory_inbox_behaves_as_every_inbox_must() {
+    testkit::inbox_suite::run_all(|_| Inbox::new(MemoryInbox::default())).await;
+}
