@@ -4,14 +4,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use appwrite_webhooks::{Delivery, ProxyHeaders, Scheme, Verifier};
-use appwrite_webhooks_axum::{Webhook, WebhookRejection};
+use appwrite_webhooks_axum::Webhook;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRequest as _, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use clap::Args;
 
+use appwrite_webhooks::inbox::{Inbox, Put};
+
 use crate::Failure;
+use crate::inbox::StoreArgs;
 use crate::keys::{self, KeyArgs};
 use crate::output::Style;
 use crate::scheme::SchemeArgs;
@@ -48,6 +51,16 @@ pub struct ListenArgs {
     /// closed (Appwrite sends the whole body at once and gives up after 15 s).
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     body_timeout: u64,
+    /// Inbox mode: store each verified delivery durably in this SQLite file and answer 202
+    /// (503 if it cannot be stored); workers process them later (`inbox` to inspect).
+    #[arg(long, value_name = "PATH", conflicts_with = "inbox_redis")]
+    inbox_sqlite: Option<std::path::PathBuf>,
+    /// Inbox mode with a Redis Streams inbox shared by replicas.
+    #[arg(long, value_name = "URL")]
+    inbox_redis: Option<String>,
+    /// With --inbox-redis: the inbox's key prefix.
+    #[arg(long, value_name = "PREFIX", default_value = appwrite_webhooks_redis::DEFAULT_INBOX_PREFIX)]
+    inbox_prefix: String,
 }
 
 struct Printer {
@@ -85,6 +98,17 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
     }
     .with_keys(keys)
     .with_body_timeout(std::time::Duration::from_secs(args.body_timeout.max(1)));
+    let inbox = match (&args.inbox_sqlite, &args.inbox_redis) {
+        (None, None) => None,
+        (sqlite, redis) => {
+            let store = StoreArgs::new(sqlite.clone(), redis.clone(), args.inbox_prefix.clone());
+            let inbox = store.open(true).await?;
+            if !style.quiet {
+                eprintln!("inbox mode: storing into the {}", store.describe());
+            }
+            Some(inbox)
+        }
+    };
     let address = SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -105,7 +129,11 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
     });
     let app = Router::new()
         .fallback(axum::routing::post(receive))
-        .with_state(AppState { verifier, printer });
+        .with_state(AppState {
+            verifier,
+            printer,
+            inbox,
+        });
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -122,6 +150,7 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
 struct AppState {
     verifier: Verifier,
     printer: Arc<Printer>,
+    inbox: Option<Inbox>,
 }
 
 impl axum::extract::FromRef<AppState> for Verifier {
@@ -131,12 +160,30 @@ impl axum::extract::FromRef<AppState> for Verifier {
 }
 
 /// Answers like the adapters: 204 when the delivery verifies and its payload parses, the
-/// rejection's status otherwise.
-async fn receive(
-    State(state): State<AppState>,
-    webhook: Result<Webhook<Delivery>, WebhookRejection>,
-) -> Response {
+/// rejection's status otherwise; in inbox mode, 202 once stored (as `InboxService` does).
+async fn receive(State(state): State<AppState>, request: Request) -> Response {
     let printer = &state.printer;
+    if let Some(inbox) = &state.inbox {
+        let (parts, body) = request.into_parts();
+        return match inbox
+            .accept(&state.verifier, &parts.uri, &parts.headers, body)
+            .await
+        {
+            Ok(put) => {
+                printer.stored(put);
+                let text = match put {
+                    Put::Stored(id) => format!("stored {id}"),
+                    Put::Duplicate(id) => format!("duplicate of {id}, already stored"),
+                };
+                (StatusCode::ACCEPTED, text).into_response()
+            }
+            Err(error) => {
+                printer.rejected(error.status().as_u16(), &error.to_string());
+                (error.status(), error.to_string()).into_response()
+            }
+        };
+    }
+    let webhook = Webhook::<Delivery>::from_request(request, &state).await;
     match webhook {
         Ok(Webhook(delivery)) => match delivery.event() {
             Ok(event) => {
@@ -156,6 +203,23 @@ async fn receive(
 }
 
 impl Printer {
+    fn stored(&self, put: Put) {
+        let (id, duplicate) = match put {
+            Put::Stored(id) => (id, false),
+            Put::Duplicate(id) => (id, true),
+        };
+        if self.json {
+            println!(
+                "{}",
+                serde_json::json!({ "status": 202, "stored": id, "duplicate": duplicate })
+            );
+        } else if duplicate {
+            println!("{} duplicate of {id}, already stored", self.style.dim("="));
+        } else {
+            println!("{} stored {id}", self.style.good("✔"));
+        }
+    }
+
     fn accepted(&self, delivery: &Delivery, kind: &str) {
         let name = delivery.primary_event();
         let ids: Vec<(String, String)> = name

@@ -3,10 +3,13 @@
 //! Exit codes (a pinned contract): 0 success; 1 the delivery does not verify (`verify`,
 //! `inspect`) or the receiver answered >= 400 (`send`), reason on stderr; 2 usage errors
 //! (including unreadable input and missing keys); 3 `send` could not reach the receiver.
+//! `inbox`: 1 for an unknown id or one that is not a dead letter, 2 for a missing or unopenable
+//! inbox, 3 when Redis cannot be reached.
 
 #![forbid(unsafe_code)]
 
 mod capture;
+mod inbox;
 mod inspect;
 mod keys;
 mod listen;
@@ -45,6 +48,8 @@ enum Command {
     Listen(listen::ListenArgs),
     /// Explain which check a captured request fails, and why.
     Inspect(inspect::InspectArgs),
+    /// Inspect and operate a durable inbox: stats, list, show, retry, purge.
+    Inbox(inbox::InboxArgs),
 }
 
 #[derive(Args)]
@@ -136,5 +141,6 @@ fn run(command: Command, style: output::Style) -> Result<(), Failure> {
         Command::Inspect(args) => inspect::run(args, style),
         Command::Sign(args) => sign::run(args, style),
         Command::Verify(args) => verify::run(args),
+        Command::Inbox(args) => block_on(inbox::run(args, style)),
     }
 }

@@ -40,3 +40,43 @@ impl Style {
         self.paint("1", text)
     }
 }
+
+/// The most of a receiver's answer printed: the sender logs 10 kB of it too.
+const PRINTED_ANSWER: usize = 10 * 1024;
+
+/// Text from outside (a receiver's answer, a stored delivery), safe for a terminal: control characters (escape sequences, carriage
+/// returns, bells) are shown escaped, and a long answer is cut.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(PRINTED_ANSWER));
+    for (i, c) in text.chars().enumerate() {
+        if i == PRINTED_ANSWER {
+            out.push_str("… (cut)");
+            break;
+        }
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn answers_cannot_drive_the_terminal() {
+        let hostile = "ok\x1b[2J\x1b]0;pwned\x07\r\nnext\tline";
+        let shown = printable(hostile);
+        assert!(
+            !shown
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{shown:?}"
+        );
+        assert_eq!(shown, "ok\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\r\nnext\tline");
+        assert!(printable(&"x".repeat(20_000)).ends_with("… (cut)"));
+    }
+}

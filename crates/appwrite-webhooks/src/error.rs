@@ -178,9 +178,10 @@ impl Error {
     }
 }
 
-/// A store's failure (connection lost, timeout): the guard applies its [`StoreFailure`](crate::StoreFailure) policy.
+/// A store's failure (connection lost, timeout, disk full): a replay guard applies its
+/// [`StoreFailure`](crate::StoreFailure) policy; an inbox answers `503`.
 #[derive(Debug, thiserror::Error)]
-#[error("replay store unavailable: {0}")]
+#[error("store unavailable: {0}")]
 pub struct StoreError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
 
 /// A verifier was given an empty signing key. HMAC with an empty key is public: anyone could

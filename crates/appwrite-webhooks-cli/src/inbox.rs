@@ -1,0 +1,299 @@
+//! `inbox`: inspect and operate a durable inbox (SQLite file or Redis), and open one for
+//! `listen`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use appwrite_webhooks::inbox::{Inbox, Purge, State, Stored};
+use appwrite_webhooks_redis::{DEFAULT_INBOX_PREFIX, RedisInbox};
+use appwrite_webhooks_sqlite::SqliteInbox;
+use clap::{Args, Subcommand};
+
+use crate::Failure;
+use crate::output::Style;
+
+/// Which inbox: a SQLite file or a Redis.
+#[derive(Args, Clone)]
+pub struct StoreArgs {
+    /// The SQLite inbox file.
+    #[arg(long, value_name = "PATH", global = true, conflicts_with = "redis")]
+    sqlite: Option<PathBuf>,
+    /// The Redis holding the inbox (`redis://host:port/db`).
+    #[arg(long, value_name = "URL", global = true)]
+    redis: Option<String>,
+    /// With --redis: the inbox's key prefix.
+    #[arg(long, value_name = "PREFIX", global = true, default_value = DEFAULT_INBOX_PREFIX)]
+    prefix: String,
+}
+
+#[derive(Args)]
+pub struct InboxArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: InboxCommand,
+}
+
+#[derive(Subcommand)]
+enum InboxCommand {
+    /// Count deliveries by state: stored, pending (in flight), done, dead.
+    Stats {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List deliveries, oldest first, with attempts and last error.
+    List {
+        /// Only those in this state.
+        #[arg(long, value_parser = parse_state)]
+        state: Option<State>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one delivery: its state, headers and body.
+    Show {
+        /// The delivery's id (from `list`).
+        id: u64,
+        /// Print only the body, byte for byte as received.
+        #[arg(long, conflicts_with = "json")]
+        body: bool,
+        /// One JSON object (the body as text and as base64).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a dead letter pending again (attempts reset) for the workers.
+    Retry {
+        /// The dead letter's id.
+        #[arg(required_unless_present = "all_dead", conflicts_with = "all_dead")]
+        id: Option<u64>,
+        /// Every dead letter.
+        #[arg(long)]
+        all_dead: bool,
+    },
+    /// Delete handled deliveries (kept only to recognise re-sends); pending ones are never
+    /// deleted.
+    Purge {
+        /// Delete the dead letters too.
+        #[arg(long)]
+        dead: bool,
+    },
+}
+
+fn parse_state(text: &str) -> Result<State, String> {
+    State::parse(text).map_err(|_| "expected pending, done or dead".to_owned())
+}
+
+impl StoreArgs {
+    pub fn new(sqlite: Option<PathBuf>, redis: Option<String>, prefix: String) -> Self {
+        Self {
+            sqlite,
+            redis,
+            prefix,
+        }
+    }
+
+    /// Opens the inbox the flags name. For inspection an inbox must exist: a SQLite path with
+    /// no file is an error, not a new inbox.
+    pub async fn open(&self, create: bool) -> Result<Inbox, Failure> {
+        match (&self.sqlite, &self.redis) {
+            (Some(path), _) => {
+                let mut builder = SqliteInbox::builder(path);
+                if !create {
+                    if !path.exists() {
+                        return Err(Failure::Usage(format!("no inbox at {}", path.display())));
+                    }
+                    builder = builder.existing();
+                }
+                let store = builder
+                    .open()
+                    .map_err(|e| Failure::Usage(format!("cannot open the inbox: {e}")))?;
+                Ok(Inbox::new(store))
+            }
+            (None, Some(url)) => {
+                let store = RedisInbox::connect(url)
+                    .await
+                    .map_err(|e| Failure::Connection(format!("cannot reach Redis at {url}: {e}")))?
+                    .prefix(self.prefix.as_str());
+                Ok(Inbox::new(store))
+            }
+            (None, None) => Err(Failure::Usage(
+                "which inbox? give --sqlite PATH or --redis URL".into(),
+            )),
+        }
+    }
+
+    /// Where the deliveries go, for messages.
+    pub fn describe(&self) -> String {
+        match (&self.sqlite, &self.redis) {
+            (Some(path), _) => format!("SQLite inbox {}", path.display()),
+            (None, Some(url)) => format!("Redis inbox {url} (prefix {})", self.prefix),
+            (None, None) => "no inbox".into(),
+        }
+    }
+}
+
+fn store_failed(error: appwrite_webhooks::StoreError) -> Failure {
+    Failure::Connection(format!("the inbox failed: {error}"))
+}
+
+pub async fn run(args: InboxArgs, style: Style) -> Result<(), Failure> {
+    let inbox = args.store.open(false).await?;
+    let store = inbox.store();
+    match args.command {
+        InboxCommand::Stats { json } => {
+            let stats = store.stats().await.map_err(store_failed)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "stored": stats.stored,
+                        "pending": stats.pending,
+                        "in_flight": stats.in_flight,
+                        "done": stats.done,
+                        "dead": stats.dead,
+                    })
+                );
+            } else {
+                println!(
+                    "stored {}  pending {} ({} in flight)  done {}  dead {}",
+                    stats.stored, stats.pending, stats.in_flight, stats.done, stats.dead
+                );
+            }
+        }
+        InboxCommand::List { state, limit, json } => {
+            let rows = store.list(state, limit).await.map_err(store_failed)?;
+            if !json && !style.quiet {
+                println!(
+                    "{:>6}  {:<7}  {:>8}  {:<24}  {:>7}  event / last error",
+                    "id", "state", "attempts", "received", "bytes"
+                );
+            }
+            for row in &rows {
+                if json {
+                    println!("{}", summary(row));
+                } else {
+                    println!(
+                        "{:>6}  {:<7}  {:>8}  {:<24}  {:>7}  {}{}",
+                        row.id,
+                        row.state,
+                        row.attempts,
+                        received_at(row),
+                        row.received.body.len(),
+                        first_event(row),
+                        row.last_error
+                            .as_deref()
+                            .map(|e| format!("  {}", style.bad(&crate::output::printable(e))))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+        InboxCommand::Show { id, body, json } => {
+            let row = store
+                .get(id)
+                .await
+                .map_err(store_failed)?
+                .ok_or_else(|| Failure::Rejected(format!("no delivery {id} in the inbox")))?;
+            if body {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&row.received.body)
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Failure::Usage(format!("cannot write the body: {e}")))?;
+            } else if json {
+                let mut object = summary(&row);
+                object["uri"] = row.received.uri.clone().into();
+                object["headers"] = row
+                    .received
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+                object["body"] = String::from_utf8_lossy(&row.received.body).into();
+                object["body_base64"] = base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    &row.received.body,
+                )
+                .into();
+                println!("{object}");
+            } else {
+                println!(
+                    "delivery {}: {} after {} attempt(s)",
+                    row.id, row.state, row.attempts
+                );
+                if let Some(error) = &row.last_error {
+                    println!("last error: {}", crate::output::printable(error));
+                }
+                println!("received {} at {}", received_at(&row), row.received.uri);
+                for (name, value) in &row.received.headers {
+                    println!(
+                        "{name}: {}",
+                        crate::output::printable(&String::from_utf8_lossy(value.as_bytes()))
+                    );
+                }
+                println!();
+                println!(
+                    "{}",
+                    crate::output::printable(&String::from_utf8_lossy(&row.received.body))
+                );
+            }
+        }
+        InboxCommand::Retry { id: Some(id), .. } => {
+            if !store.retry(id).await.map_err(store_failed)? {
+                let why = match store.get(id).await.map_err(store_failed)? {
+                    Some(row) => format!("delivery {id} is {}, not a dead letter", row.state),
+                    None => format!("no delivery {id} in the inbox"),
+                };
+                return Err(Failure::Rejected(why));
+            }
+            println!("delivery {id} is pending again");
+        }
+        InboxCommand::Retry { id: None, .. } => {
+            let n = store.retry_all_dead().await.map_err(store_failed)?;
+            println!("{n} dead letter(s) pending again");
+        }
+        InboxCommand::Purge { dead } => {
+            let what = if dead {
+                Purge::DoneAndDead
+            } else {
+                Purge::Done
+            };
+            let n = store.purge(what).await.map_err(store_failed)?;
+            println!("purged {n} deliver{}", if n == 1 { "y" } else { "ies" });
+        }
+    }
+    Ok(())
+}
+
+fn summary(row: &Stored) -> serde_json::Value {
+    serde_json::json!({
+        "id": row.id,
+        "state": row.state.as_str(),
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "received_at": received_at(row),
+        "event": first_event(row),
+        "bytes": row.received.body.len(),
+    })
+}
+
+/// The first name in the stored (unsigned) events header, for listing.
+fn first_event(row: &Stored) -> String {
+    let events = row
+        .received
+        .headers
+        .get(appwrite_webhooks::headers::WEBHOOK_EVENTS)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    crate::output::printable(events.split(',').next().unwrap_or(""))
+}
+
+fn received_at(row: &Stored) -> String {
+    let at = time::OffsetDateTime::from(row.received.received_at);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
