@@ -26,6 +26,18 @@ fn quickstart_accepts_the_genuine_delivery_and_rejects_forgeries() {
 }
 
 #[test]
+fn the_inbox_example_stores_once_answers_202_and_retries_to_done() {
+    let out = run_to_completion("inbox");
+    assert!(out.contains("answered 202 stored 1"), "{out}");
+    assert!(out.contains("answered 202 duplicate of 1"), "{out}");
+    assert!(out.contains("answered 401"), "{out}");
+    assert!(
+        out.contains("delivery 1 took 2 attempts") && out.contains("orders database unavailable"),
+        "{out}"
+    );
+}
+
+#[test]
 fn verify_sample_and_router_examples_run() {
     let stdout = run_to_completion("verify_sample");
     assert!(stdout.contains("genuine: accepted"), "{stdout}");

@@ -26,31 +26,41 @@ fn dir(name: &str) -> PathBuf {
     dir
 }
 
-/// `listen` in inbox mode on a free port; stdout is discarded so a burst never blocks it.
+/// `listen` in inbox mode on a free port; stdout is discarded so a burst never blocks it. A
+/// port taken by another test between choosing and binding makes `listen` exit: choose again.
 fn listen(store: &[&str]) -> (Child, u16) {
-    let port = free_port();
-    let child = Command::new(BIN)
-        .args([
-            "listen",
-            "-q",
-            "--key",
-            KEY,
-            "--url",
-            URL,
-            "--port",
-            &port.to_string(),
-        ])
-        .args(store)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "listen did not start");
-        std::thread::sleep(Duration::from_millis(20));
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = Command::new(BIN)
+            .args([
+                "listen",
+                "-q",
+                "--key",
+                KEY,
+                "--url",
+                URL,
+                "--port",
+                &port.to_string(),
+            ])
+            .args(store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "listen did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        if child.try_wait().unwrap().is_none() {
+            return (child, port);
+        }
     }
-    (child, port)
+    panic!("listen could not bind a free port");
 }
 
 fn delivery(n: usize) -> SignedDelivery {

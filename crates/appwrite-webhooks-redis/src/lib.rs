@@ -1,5 +1,6 @@
-//! A Redis [`ReplayStore`] for `appwrite-webhooks`: replicas of a receiver share one record of
-//! the deliveries they handled, so each delivery is handled once between them.
+//! Redis stores for `appwrite-webhooks`: a [`ReplayStore`] (replicas of a receiver share one
+//! record of the deliveries they handled, so each delivery is handled once between them) and a
+//! durable inbox on Redis Streams ([`RedisInbox`], see the [`inbox`] module).
 //!
 //! A key `<prefix><fingerprint>` holds `p:<owner token>` while a handler runs (a pending claim
 //! with a lease: `SET NX PX`, so a crashed replica's claims expire by themselves) and

@@ -5,12 +5,16 @@
 //! it, run your handler with retries, and record the outcome. Several processes may share one
 //! file (a receiver and separate workers, say): every change is one transaction.
 //!
-//! **Durability.** The file is in WAL mode with `synchronous = FULL` unless
-//! [`Durability::Normal`] is chosen: every commit is flushed to disk before the `202`, so an
-//! acknowledged delivery survives a killed process *and* a power loss or OS crash. Concurrent
-//! deliveries share one commit and one flush (group commit), so the flush is paid per batch, not
-//! per request. `Normal` flushes only at checkpoints: a killed process still loses nothing, but
-//! a power loss may lose the last commits before the `202`s they answered.
+//! **Durability.** The file is in WAL mode. With [`Durability::Full`] (the default) a stored
+//! delivery's commit runs with `synchronous = FULL`: it is flushed to disk before the `202`, so
+//! an acknowledged delivery survives a killed process *and* a power loss or OS crash.
+//! Concurrent deliveries share one commit and one flush (group commit), so the flush is paid per
+//! batch, not per request. Workers' changes (taking a delivery, recording its outcome) commit
+//! with `synchronous = NORMAL`, unflushed until the next stored delivery's or a checkpoint: a
+//! power loss may undo the last outcomes, and those deliveries are handled again, which
+//! at-least-once allows. [`Durability::Normal`] commits everything that way: a killed process
+//! still loses nothing, but a power loss may lose the last deliveries before the `202`s they
+//! answered.
 //!
 //! **Bounded.** [`SqliteInboxBuilder::max_bytes`] caps the file; a full inbox fails the write,
 //! and the route answers `503` (nothing stored half-way) rather than filling the disk.
@@ -124,7 +128,7 @@ impl SqliteInboxBuilder {
         let connection = schema::open(&self.path, self.durability, self.max_bytes, self.create)
             .map_err(|e| store_error(&self.path, e))?;
         Ok(SqliteInbox {
-            writer: Writer::start(connection),
+            writer: Writer::start(connection, self.durability == Durability::Full),
             path: Arc::new(self.path),
             last_sweep: Arc::new(AtomicU64::new(0)),
         })
@@ -167,11 +171,21 @@ impl SqliteInbox {
         &self.path
     }
 
+    /// Runs `work` in the next transaction; only a `put`, which a `202` depends on, waits for
+    /// a flush.
     fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreFuture<'_, T> {
-        let reply = self.writer.submit(work);
+        self.run_flushed(false, work)
+    }
+
+    fn run_flushed<T: Send + 'static>(
+        &self,
+        flush: bool,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreFuture<'_, T> {
+        let reply = self.writer.submit(flush, work);
         let path = Arc::clone(&self.path);
         Box::pin(async move { reply.await.map_err(|e| store_error(&path, e)) })
     }
@@ -260,7 +274,7 @@ fn settle<'a>(
 
 impl InboxStore for SqliteInbox {
     fn put(&self, received: Received) -> StoreFuture<'_, Put> {
-        self.run(move |db| {
+        self.run_flushed(true, move |db| {
             let now = now_ms();
             // A done delivery past its retention no longer counts as a duplicate.
             db.prepare_cached(

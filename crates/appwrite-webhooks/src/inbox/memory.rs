@@ -18,9 +18,9 @@ use crate::replay::store::StoreFuture;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), appwrite_webhooks::Error> {
 /// let url = "https://example.com/hook";
-/// let inbox = Inbox::new(MemoryInbox::default());
+/// let (inbox, verifier) = (Inbox::new(MemoryInbox::default()), Verifier::new("k", url));
 /// let (parts, body) = DeliveryBuilder::new("k", url, "{}").build().into_request().into_parts();
-/// let accept = || inbox.accept(&Verifier::new("k", url), &parts.uri, &parts.headers, http_body_util::Full::new(body.clone()));
+/// let accept = || inbox.accept(&verifier, &parts.uri, &parts.headers, http_body_util::Full::new(body.clone()));
 /// assert_eq!(accept().await?, Put::Stored(1));
 /// assert_eq!(accept().await?, Put::Duplicate(1));
 /// # Ok(()) }
