@@ -3,19 +3,7 @@
 use actix_web::{App, HttpServer};
 use appwrite_webhooks::inbox::Inbox;
 use appwrite_webhooks_actix::inbox_route;
-use appwrite_webhooks_sqlite::SqliteInbox;
 use testkit::{http_suite, inbox_suite};
-
-fn sqlite(name: &str, max_bytes: Option<u64>) -> Inbox {
-    let dir = std::env::temp_dir().join(format!("aw-actix-inbox-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut builder = SqliteInbox::builder(dir.join("inbox.db"));
-    if let Some(bytes) = max_bytes {
-        builder = builder.max_bytes(bytes);
-    }
-    Inbox::new(builder.open().unwrap())
-}
 
 fn serve(inbox: &Inbox) -> std::net::SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -35,12 +23,12 @@ fn serve(inbox: &Inbox) -> std::net::SocketAddr {
 
 #[actix_web::test]
 async fn stores_every_version_once_and_refuses_forgeries() {
-    let inbox = sqlite("suite", None);
+    let inbox = inbox_suite::sqlite_inbox("actix-suite", None);
     inbox_suite::over_http(serve(&inbox), &inbox).await;
 }
 
 #[actix_web::test]
 async fn a_full_store_is_a_503_and_nothing_half_way() {
-    let inbox = sqlite("full", Some(64 * 1024));
+    let inbox = inbox_suite::sqlite_inbox("actix-full", Some(64 * 1024));
     inbox_suite::answers_503_when_the_store_fails(serve(&inbox), &inbox).await;
 }

@@ -3,21 +3,9 @@
 
 use appwrite_webhooks::inbox::Inbox;
 use appwrite_webhooks_axum::InboxService;
-use appwrite_webhooks_sqlite::SqliteInbox;
 use axum::Router;
 use axum::routing::post_service;
 use testkit::{http_suite, inbox_suite};
-
-fn sqlite(name: &str, max_bytes: Option<u64>) -> Inbox {
-    let dir = std::env::temp_dir().join(format!("aw-axum-inbox-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut builder = SqliteInbox::builder(dir.join("inbox.db"));
-    if let Some(bytes) = max_bytes {
-        builder = builder.max_bytes(bytes);
-    }
-    Inbox::new(builder.open().unwrap())
-}
 
 async fn serve(inbox: &Inbox) -> std::net::SocketAddr {
     // Every sample's path: the route is the fallback, as `post_service` on one path would be.
@@ -33,12 +21,12 @@ async fn serve(inbox: &Inbox) -> std::net::SocketAddr {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_every_version_once_and_refuses_forgeries() {
-    let inbox = sqlite("suite", None);
+    let inbox = inbox_suite::sqlite_inbox("axum-suite", None);
     inbox_suite::over_http(serve(&inbox).await, &inbox).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_store_is_a_503_and_nothing_half_way() {
-    let inbox = sqlite("full", Some(64 * 1024));
+    let inbox = inbox_suite::sqlite_inbox("axum-full", Some(64 * 1024));
     inbox_suite::answers_503_when_the_store_fails(serve(&inbox).await, &inbox).await;
 }

@@ -11,6 +11,19 @@ use appwrite_webhooks::inbox::{Inbox, Purge, Put, RetryPolicy, State, Workers};
 use appwrite_webhooks::{Delivery, Error, Verifier, sender::DeliveryBuilder};
 use http_body_util::Full;
 
+/// A fresh SQLite inbox in an empty temporary directory named for `name` and this process,
+/// capped at `max_bytes` if given.
+pub fn sqlite_inbox(name: &str, max_bytes: Option<u64>) -> Inbox {
+    let dir = std::env::temp_dir().join(format!("testkit-inbox-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let mut builder = appwrite_webhooks_sqlite::SqliteInbox::builder(dir.join("inbox.db"));
+    if let Some(bytes) = max_bytes {
+        builder = builder.max_bytes(bytes);
+    }
+    Inbox::new(builder.open().expect("a fresh SQLite inbox"))
+}
+
 /// The URL the suite's deliveries are signed for.
 pub const URL: &str = "https://example.com/hook";
 /// The key the suite's deliveries are signed with.
