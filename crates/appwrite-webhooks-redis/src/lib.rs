@@ -1,4 +1,4 @@
-//! Redis stores for `appwrite-webhooks`: a [`ReplayStore`] (replicas of a receiver share one
+//! Redis stores for `appwrite-webhooks`: a [`ReplayStore`](appwrite_webhooks::ReplayStore) (replicas of a receiver share one
 //! record of the deliveries they handled, so each delivery is handled once between them) and a
 //! durable inbox on Redis Streams ([`RedisInbox`], see the [`inbox`] module).
 //!
