@@ -71,7 +71,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::guard::{Guard, GuardContext};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
-use appwrite_webhooks::inbox::{Inbox, Put};
+use appwrite_webhooks::inbox::Inbox;
 use appwrite_webhooks::{Delivery, Error, Event, FromDelivery, Scheme, Verifier};
 use futures_util::StreamExt as _;
 use futures_util::future::LocalBoxFuture;
@@ -170,14 +170,10 @@ pub fn inbox_route(verifier: Verifier, inbox: Inbox) -> actix_web::Route {
                 .accept(&verifier, &head.uri, &head.headers, body_of(payload))
                 .await
                 .map_err(WebhookError::from)?;
-            let text = match put {
-                Put::Stored(id) => format!("stored {id}"),
-                Put::Duplicate(id) => format!("duplicate of {id}, already stored"),
-            };
             Ok::<_, WebhookError>(
                 HttpResponse::Accepted()
                     .content_type("text/plain; charset=utf-8")
-                    .body(text),
+                    .body(put.to_string()),
             )
         }
     })

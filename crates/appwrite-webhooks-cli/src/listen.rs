@@ -171,11 +171,7 @@ async fn receive(State(state): State<AppState>, request: Request) -> Response {
         {
             Ok(put) => {
                 printer.stored(put);
-                let text = match put {
-                    Put::Stored(id) => format!("stored {id}"),
-                    Put::Duplicate(id) => format!("duplicate of {id}, already stored"),
-                };
-                (StatusCode::ACCEPTED, text).into_response()
+                (StatusCode::ACCEPTED, put.to_string()).into_response()
             }
             Err(error) => {
                 printer.rejected(error.status().as_u16(), &error.to_string());
@@ -213,10 +209,13 @@ impl Printer {
                 "{}",
                 serde_json::json!({ "status": 202, "stored": id, "duplicate": duplicate })
             );
-        } else if duplicate {
-            println!("{} duplicate of {id}, already stored", self.style.dim("="));
         } else {
-            println!("{} stored {id}", self.style.good("✔"));
+            let mark = if duplicate {
+                self.style.dim("=")
+            } else {
+                self.style.good("✔")
+            };
+            println!("{mark} {put}");
         }
     }
 

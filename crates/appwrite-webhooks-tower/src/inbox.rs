@@ -85,11 +85,7 @@ where
 
 /// `202`, saying under which id the delivery is held.
 fn accepted_response(put: Put) -> Response<Full<Bytes>> {
-    let text = match put {
-        Put::Stored(id) => format!("stored {id}"),
-        Put::Duplicate(id) => format!("duplicate of {id}, already stored"),
-    };
-    let mut response = Response::new(Full::new(Bytes::from(text)));
+    let mut response = Response::new(Full::new(Bytes::from(put.to_string())));
     *response.status_mut() = StatusCode::ACCEPTED;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -15,6 +15,23 @@ pub enum Put {
     Duplicate(u64),
 }
 
+/// What a route in inbox mode answers with its `202`: `stored 7`, or
+/// `duplicate of 7, already stored`.
+///
+/// ```
+/// use appwrite_webhooks::inbox::Put;
+/// assert_eq!(Put::Stored(7).to_string(), "stored 7");
+/// assert_eq!(Put::Duplicate(7).to_string(), "duplicate of 7, already stored");
+/// ```
+impl std::fmt::Display for Put {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Put::Stored(id) => write!(f, "stored {id}"),
+            Put::Duplicate(id) => write!(f, "duplicate of {id}, already stored"),
+        }
+    }
+}
+
 impl Put {
     /// The id of the delivery, stored now or before.
     pub fn id(self) -> u64 {
