@@ -268,7 +268,11 @@ fn settle<'a>(
             "UPDATE deliveries SET lease = NULL, {set} WHERE id = ?{} AND lease = ?{n}",
             n - 1
         );
-        Ok(db.execute(&sql, rusqlite::params_from_iter(values))? == 1)
+        // One statement per outcome kind: prepared once, like the rest of the hot path.
+        Ok(db
+            .prepare_cached(&sql)?
+            .execute(rusqlite::params_from_iter(values))?
+            == 1)
     })
 }
 
