@@ -213,3 +213,34 @@ async fn an_outage_refuses_to_acknowledge_and_recovers() {
         "nothing half-way"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_redis_is_a_503_and_the_next_copy_is_held_exactly_once() {
+    let redis = RedisServer::start();
+    let inbox = Inbox::new(
+        RedisInbox::connect(&redis.url())
+            .await
+            .unwrap()
+            .prefix("slow:")
+            .timeout(Duration::from_millis(200)),
+    );
+    let body = r#"{"$id":"paused"}"#;
+    redis.cli(&["CLIENT", "PAUSE", "1000", "ALL"]);
+    let error = accept(&inbox, body).await.unwrap_err();
+    assert!(matches!(error, Error::InboxStore(_)), "{error:?}");
+    assert_eq!(
+        error.status(),
+        503,
+        "not acknowledged while its outcome is unknown"
+    );
+    // Whether Redis applied the write after the pause or dropped it with the timed-out
+    // connection, Appwrite's next copy is answered 202 and the delivery is held exactly once.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    accept(&inbox, body).await.unwrap();
+    assert!(matches!(
+        accept(&inbox, body).await.unwrap(),
+        Put::Duplicate(_)
+    ));
+    let stats = inbox.store().stats().await.unwrap();
+    assert_eq!((stats.stored, stats.pending), (1, 1));
+}

@@ -509,7 +509,38 @@ pub async fn over_http(addr: std::net::SocketAddr, inbox: &Inbox) {
     let oversized =
         appwrite_webhooks::sender::SignedDelivery::from_parts(url, headers, huge.into());
     assert_eq!(send(&oversized, addr).await.0, 413);
+    // A sender that hangs up half-way through a genuine body: nothing stored.
+    hang_up_half_way(addr, genuine).await;
     assert_eq!(inbox.store().stats().await.unwrap().stored, stored);
+}
+
+/// Sends `sent`'s request line, headers and half its body, then closes the connection, and
+/// gives the server a moment to notice.
+async fn hang_up_half_way(
+    addr: std::net::SocketAddr,
+    sent: &appwrite_webhooks::sender::SignedDelivery,
+) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut head = format!(
+        "POST {} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\n",
+        crate::net::path_and_query(sent.url()),
+        sent.body().len()
+    )
+    .into_bytes();
+    for (name, value) in sent.headers() {
+        if name != http::header::CONTENT_LENGTH && name != http::header::HOST {
+            head.extend_from_slice(name.as_str().as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+    }
+    head.extend_from_slice(b"\r\n");
+    head.extend_from_slice(&sent.body()[..sent.body().len() / 2]);
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(&head).await.expect("write");
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
 /// A route in inbox mode whose store fails answers `503` and stores nothing half-way: the
