@@ -72,9 +72,11 @@ use actix_web::guard::{Guard, GuardContext};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use appwrite_webhooks::inbox::Inbox;
+use appwrite_webhooks::observe::Outcome;
 use appwrite_webhooks::{Delivery, Error, Event, FromDelivery, Scheme, Verifier};
 use futures_util::StreamExt as _;
 use futures_util::future::LocalBoxFuture;
+use tracing::Instrument as _;
 
 /// Extracts a verified Appwrite delivery as `T`: the typed [`Event`] by default, or any
 /// [`FromDelivery`] type ([`Delivery`], [`Payload<T>`](appwrite_webhooks::Payload), a pair).
@@ -93,17 +95,19 @@ impl<T: FromDelivery + 'static> FromRequest for Webhook<T> {
         let head = Head::of(request);
         let payload = payload.take();
         Box::pin(async move {
-            let delivery = match verified {
-                Some(delivery) => delivery,
-                None => {
-                    let verifier = verifier?;
-                    if verifier.has_replay_guard() {
-                        warn_no_middleware();
-                    }
-                    read_and_verify(&verifier, head, payload).await?
-                }
-            };
-            T::from_delivery(delivery)
+            // Under the middleware, the middleware verified and observes the whole request.
+            if let Some(delivery) = verified {
+                return T::from_delivery(delivery)
+                    .map(Webhook)
+                    .map_err(WebhookError::from);
+            }
+            let verifier = verifier?;
+            if verifier.has_replay_guard() {
+                warn_no_middleware();
+            }
+            verifier
+                .extract(&head.uri, &head.headers, body_of(payload))
+                .await
                 .map(Webhook)
                 .map_err(WebhookError::from)
         })
@@ -131,19 +135,43 @@ pub async fn require_signature(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let verifier = configured_verifier(request.request())?;
     let head = Head::of(request.request());
-    let (delivery, claim) = verifier
-        .receive(&head.uri, &head.headers, body_of(request.take_payload()))
-        .await
-        .map_err(WebhookError::from)?;
-    request.set_payload(Payload::from(delivery.bytes().clone()));
-    request.extensions_mut().insert(delivery);
-    // An `Err`, a panic or a dropped request leaves the claim unsettled: dropping it releases it.
-    let response = next.call(request).await?;
-    let status = response.status();
-    claim
-        .settle(!(status.is_client_error() || status.is_server_error()))
-        .await;
-    Ok(response)
+    let mut observation = verifier.observe(&head.headers);
+    let span = observation.span().clone();
+    async {
+        let received = verifier
+            .receive(&head.uri, &head.headers, body_of(request.take_payload()))
+            .await;
+        let (delivery, claim) = match received {
+            Ok(received) => received,
+            Err(error) => {
+                observation.finish(Outcome::of_error(&error));
+                return Err(WebhookError::from(error).into());
+            }
+        };
+        observation.verified(&delivery);
+        request.set_payload(Payload::from(delivery.bytes().clone()));
+        request.extensions_mut().insert(delivery);
+        // An `Err`, a panic or a dropped request leaves the claim unsettled: dropping it
+        // releases it.
+        let response = match next.call(request).await {
+            Ok(response) => response,
+            Err(error) => {
+                observation.finish(Outcome::HandlerFailed);
+                return Err(error);
+            }
+        };
+        let status = response.status();
+        let failed = status.is_client_error() || status.is_server_error();
+        claim.settle(!failed).await;
+        observation.finish(if failed {
+            Outcome::HandlerFailed
+        } else {
+            Outcome::Accepted
+        });
+        Ok(response)
+    }
+    .instrument(span)
+    .await
 }
 
 /// A route in inbox mode: verifies each delivery as it arrives, writes it to `inbox`, and only
@@ -249,17 +277,6 @@ fn body_of(
     http_body_util::StreamBody::new(payload.map(|chunk| chunk.map(http_body::Frame::data)))
 }
 
-/// Verifies the payload as it arrives.
-async fn read_and_verify(
-    verifier: &Verifier,
-    head: Head,
-    payload: Payload,
-) -> Result<Delivery, WebhookError> {
-    Ok(verifier
-        .verify_body(&head.uri, &head.headers, body_of(payload))
-        .await?)
-}
-
 /// Why a request was refused. Renders as the status and a one-line reason, never a key.
 ///
 /// ```
@@ -280,7 +297,6 @@ pub enum WebhookError {
 
 impl From<Error> for WebhookError {
     fn from(error: Error) -> Self {
-        tracing::debug!(status = %error.status(), %error, "rejected Appwrite delivery");
         WebhookError::Rejected(error)
     }
 }
@@ -314,8 +330,13 @@ impl ResponseError for WebhookError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .content_type("text/plain; charset=utf-8")
-            .body(self.to_string())
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type("text/plain; charset=utf-8");
+        if let WebhookError::Rejected(error) = self
+            && let Some(challenge) = error.www_authenticate()
+        {
+            response.insert_header(("WWW-Authenticate", challenge.as_bytes()));
+        }
+        response.body(self.to_string())
     }
 }

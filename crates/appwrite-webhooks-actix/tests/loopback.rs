@@ -208,3 +208,33 @@ async fn opt_in_schemes_with_extractor_and_middleware() {
         }
     }
 }
+
+#[actix_web::test]
+async fn http_basic_auth_is_checked_before_the_body() {
+    let verifier = web::Data::new(testkit::auth_suite::verifier());
+    let data = verifier.clone();
+    let extractor = start!(move || App::new()
+        .app_data(data.clone())
+        .route("/hooks/auth", web::post().to(on_event)));
+    testkit::auth_suite::run_all(extractor).await;
+    let data = verifier.clone();
+    let middleware = start!(move || App::new()
+        .app_data(data.clone())
+        .wrap(from_fn(require_signature))
+        .route("/hooks/auth", web::post().to(signed_only)));
+    testkit::auth_suite::run_all(middleware).await;
+    let inbox =
+        appwrite_webhooks::inbox::Inbox::new(appwrite_webhooks::inbox::MemoryInbox::default());
+    let route = appwrite_webhooks_actix::inbox_route(verifier.get_ref().clone(), inbox);
+    let _ = route;
+    let plain = verifier.get_ref().clone();
+    let stored = start!(move || {
+        let inbox =
+            appwrite_webhooks::inbox::Inbox::new(appwrite_webhooks::inbox::MemoryInbox::default());
+        App::new().route(
+            "/hooks/auth",
+            appwrite_webhooks_actix::inbox_route(plain.clone(), inbox),
+        )
+    });
+    testkit::auth_suite::run_all(stored).await;
+}

@@ -100,20 +100,19 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
-        let delivery = match parts.extensions.remove::<Delivery>() {
-            Some(delivery) => delivery,
-            None => {
-                let verifier = Verifier::from_ref(state);
-                if verifier.has_replay_guard() {
-                    warn_no_layer();
-                }
-                verifier
-                    .verify_body(&parts.uri, &parts.headers, body)
-                    .await
-                    .map_err(WebhookRejection::new)?
-            }
-        };
-        T::from_delivery(delivery)
+        // Under the layer, the layer verified and observes the whole request.
+        if let Some(delivery) = parts.extensions.remove::<Delivery>() {
+            return T::from_delivery(delivery)
+                .map(Webhook)
+                .map_err(WebhookRejection::new);
+        }
+        let verifier = Verifier::from_ref(state);
+        if verifier.has_replay_guard() {
+            warn_no_layer();
+        }
+        verifier
+            .extract(&parts.uri, &parts.headers, body)
+            .await
             .map(Webhook)
             .map_err(WebhookRejection::new)
     }
@@ -149,7 +148,6 @@ pub struct WebhookRejection {
 
 impl WebhookRejection {
     fn new(error: Error) -> Self {
-        tracing::debug!(status = %error.status(), %error, "rejected Appwrite delivery");
         Self { error }
     }
 
@@ -178,12 +176,18 @@ impl From<Error> for WebhookRejection {
 
 impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status(),
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             self.body_text(),
         )
-            .into_response()
+            .into_response();
+        if let Some(challenge) = self.error.www_authenticate() {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
     }
 }
 

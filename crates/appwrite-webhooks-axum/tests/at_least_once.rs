@@ -2,53 +2,16 @@
 //! store and a real Redis, on every failure path of the handler; and the bare extractor, which
 //! verifies but never de-duplicates.
 
-use std::net::SocketAddr;
+mod support;
 
-use appwrite_webhooks::{Delivery, ReplayGuard, Verifier};
+use appwrite_webhooks::ReplayGuard;
 use appwrite_webhooks_axum::{AppwriteWebhookLayer, Webhook};
 use appwrite_webhooks_redis::RedisStore;
 use axum::Router;
-use axum::extract::{FromRef, State};
-use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use testkit::at_least_once::{self, Act, BEHAVIOUR, Handler, Paths};
+use support::spawn;
+use testkit::at_least_once::{self, Handler, Paths};
 use testkit::redis::RedisServer;
-
-#[derive(Clone)]
-struct AppState {
-    verifier: Verifier,
-    handler: Handler,
-}
-
-impl FromRef<AppState> for Verifier {
-    fn from_ref(state: &AppState) -> Self {
-        state.verifier.clone()
-    }
-}
-
-async fn on_event(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Webhook(delivery): Webhook<Delivery>,
-) -> StatusCode {
-    let behaviour = headers.get(BEHAVIOUR).and_then(|v| v.to_str().ok());
-    match state.handler.act(behaviour, delivery.body()).await {
-        Act::Status(status) => StatusCode::from_u16(status).unwrap(),
-        Act::Err => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-async fn spawn(verifier: Verifier, handler: Handler, layer: bool) -> SocketAddr {
-    let mut app = Router::new().route("/hook", post(on_event));
-    if layer {
-        app = app.route_layer(AppwriteWebhookLayer::new(verifier.clone()));
-    }
-    let app = app.with_state(AppState { verifier, handler });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_the_layer_every_failure_path_gives_the_delivery_back() {

@@ -138,3 +138,34 @@ async fn timestamped_scheme() {
 async fn generic_scheme() {
     scheme_suite::run_generic(spawn_hook(scheme_suite::generic_verifier()).await).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_basic_auth_is_checked_before_the_body() {
+    let verifier = testkit::auth_suite::verifier();
+    // The bare extractor, and the layer in front of it.
+    let bare = spawn(
+        Router::new()
+            .route("/hooks/auth", post(on_event))
+            .with_state(verifier.clone()),
+    )
+    .await;
+    testkit::auth_suite::run_all(bare).await;
+    let layered = spawn(
+        Router::new()
+            .route("/hooks/auth", post(on_event))
+            .route_layer(appwrite_webhooks_axum::AppwriteWebhookLayer::new(
+                verifier.clone(),
+            ))
+            .with_state(verifier.clone()),
+    )
+    .await;
+    testkit::auth_suite::run_all(layered).await;
+    let inbox =
+        appwrite_webhooks::inbox::Inbox::new(appwrite_webhooks::inbox::MemoryInbox::default());
+    let stored = spawn(Router::new().route(
+        "/hooks/auth",
+        axum::routing::post_service(appwrite_webhooks_axum::InboxService::new(verifier, inbox)),
+    ))
+    .await;
+    testkit::auth_suite::run_all(stored).await;
+}

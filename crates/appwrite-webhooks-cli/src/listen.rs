@@ -58,6 +58,14 @@ pub struct ListenArgs {
     /// Inbox mode with a Redis Streams inbox shared by replicas.
     #[arg(long, value_name = "URL")]
     inbox_redis: Option<String>,
+    /// Require HTTP Basic credentials with this user name, as Appwrite sends them when the
+    /// webhook has a username and password (401 with WWW-Authenticate otherwise).
+    #[arg(long, value_name = "USER", requires = "http_pass_file")]
+    http_user: Option<String>,
+    /// With --http-user: a file holding the password; each non-empty line is one accepted
+    /// password, for a rotation. A file, so the password stays out of process lists.
+    #[arg(long, value_name = "PATH", requires = "http_user")]
+    http_pass_file: Option<std::path::PathBuf>,
     /// With --inbox-redis: the inbox's key prefix.
     #[arg(long, value_name = "PREFIX", default_value = appwrite_webhooks_redis::DEFAULT_INBOX_PREFIX)]
     inbox_prefix: String,
@@ -98,6 +106,10 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
     }
     .with_keys(keys)
     .with_body_timeout(std::time::Duration::from_secs(args.body_timeout.max(1)));
+    let verifier = match (&args.http_user, &args.http_pass_file) {
+        (Some(user), Some(path)) => with_basic_auth(verifier, user, path)?,
+        _ => verifier,
+    };
     let inbox = match (&args.inbox_sqlite, &args.inbox_redis) {
         (None, None) => None,
         (sqlite, redis) => {
@@ -146,6 +158,43 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Requires `user` with each password of the file at `path`.
+fn with_basic_auth(
+    verifier: Verifier,
+    user: &str,
+    path: &std::path::Path,
+) -> Result<Verifier, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::Usage(format!("cannot read password file {}: {e}", path.display()))
+    })?;
+    let passwords: Vec<&str> = text
+        .lines()
+        .map(|line| line.trim_end_matches('\r'))
+        .filter(|line| !line.is_empty())
+        .collect();
+    if user.is_empty() || passwords.is_empty() {
+        return Err(Failure::Usage(format!(
+            "--http-user and the password file {} must not be empty: Appwrite sends \
+             credentials only when both are set",
+            path.display()
+        )));
+    }
+    Ok(passwords
+        .into_iter()
+        .fold(verifier, |v, password| v.require_basic_auth(user, password)))
+}
+
+/// The error's status and reason, with the Basic challenge where it applies.
+fn rejection(error: &appwrite_webhooks::Error) -> Response {
+    let mut response = (error.status(), error.to_string()).into_response();
+    if let Some(challenge) = error.www_authenticate() {
+        response
+            .headers_mut()
+            .insert(axum::http::header::WWW_AUTHENTICATE, challenge);
+    }
+    response
+}
+
 #[derive(Clone)]
 struct AppState {
     verifier: Verifier,
@@ -175,7 +224,7 @@ async fn receive(State(state): State<AppState>, request: Request) -> Response {
             }
             Err(error) => {
                 printer.rejected(error.status().as_u16(), &error.to_string());
-                (error.status(), error.to_string()).into_response()
+                rejection(&error)
             }
         };
     }
@@ -188,7 +237,7 @@ async fn receive(State(state): State<AppState>, request: Request) -> Response {
             }
             Err(error) => {
                 printer.rejected(error.status().as_u16(), &error.to_string());
-                (error.status(), error.to_string()).into_response()
+                rejection(&error)
             }
         },
         Err(rejection) => {

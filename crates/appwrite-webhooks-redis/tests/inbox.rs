@@ -154,7 +154,7 @@ async fn a_restarted_appendonly_redis_keeps_every_acknowledged_delivery() {
     for (id, body) in &sent {
         let row = inbox.store().get(*id).await.unwrap().unwrap();
         assert_eq!(&row.received.body[..], body.as_bytes());
-        verifier().verify_stored(&row.received).unwrap();
+        verifier().verify_stored(&row.received).await.unwrap();
     }
     // And they are still recognised, and still workable.
     assert_eq!(

@@ -33,7 +33,7 @@ async fn what_is_stored_survives_reopening_the_file() {
     let reopened = Inbox::new(SqliteInbox::builder(&file).existing().open().unwrap());
     let row = reopened.store().get(id).await.unwrap().unwrap();
     assert_eq!(&row.received.body[..], body.as_bytes());
-    verifier().verify_stored(&row.received).unwrap();
+    verifier().verify_stored(&row.received).await.unwrap();
     // A re-send after the restart is still recognised.
     assert_eq!(accept(&reopened, body).await.unwrap(), Put::Duplicate(id));
 }
@@ -71,7 +71,7 @@ async fn a_full_inbox_stores_nothing_and_says_so() {
     let stats = inbox.store().stats().await.unwrap();
     assert_eq!(stats.stored, stored);
     for row in inbox.store().list(None, 100).await.unwrap() {
-        verifier().verify_stored(&row.received).unwrap();
+        verifier().verify_stored(&row.received).await.unwrap();
     }
 }
 

@@ -72,12 +72,10 @@ where
             let accepted = inbox
                 .accept(&verifier, &parts.uri, &parts.headers, body)
                 .await;
+            // `accept` logs and counts the outcome in the delivery's span.
             Ok(match accepted {
                 Ok(put) => accepted_response(put),
-                Err(error) => {
-                    tracing::debug!(status = %error.status(), %error, "Appwrite delivery not stored");
-                    rejection(&error)
-                }
+                Err(error) => rejection(&error),
             })
         })
     }

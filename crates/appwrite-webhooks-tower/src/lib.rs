@@ -56,12 +56,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use appwrite_webhooks::observe::Outcome;
 use appwrite_webhooks::{Error, Verifier};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
 use http_body_util::{Either, Full};
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::Instrument as _;
 
 /// Verifies Appwrite deliveries for the services it wraps.
 ///
@@ -124,30 +126,45 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
         ResponseFuture(Box::pin(async move {
-            let (mut parts, body) = request.into_parts();
-            match verifier.receive(&parts.uri, &parts.headers, body).await {
-                Ok((delivery, claim)) => {
-                    let body = Full::new(delivery.bytes().clone());
-                    parts.extensions.insert(delivery);
-                    // `?` drops the claim unsettled on `Err`, which releases it, as does a panic
-                    // or this future being dropped.
-                    let response = inner.call(Request::from_parts(parts, body)).await?;
-                    let status = response.status();
-                    claim
-                        .settle(!(status.is_client_error() || status.is_server_error()))
-                        .await;
-                    Ok(response.map(Either::Left))
-                }
-                Err(error) => {
-                    tracing::debug!(status = %error.status(), %error, "rejected Appwrite delivery");
-                    Ok(rejection(&error).map(Either::Right))
+            let mut observation = verifier.observe(request.headers());
+            let span = observation.span().clone();
+            async move {
+                let (mut parts, body) = request.into_parts();
+                match verifier.receive(&parts.uri, &parts.headers, body).await {
+                    Ok((delivery, claim)) => {
+                        observation.verified(&delivery);
+                        let body = Full::new(delivery.bytes().clone());
+                        parts.extensions.insert(delivery);
+                        // An `Err` drops the claim unsettled, which releases it, as does a
+                        // panic or this future being dropped.
+                        let response = match inner.call(Request::from_parts(parts, body)).await {
+                            Ok(response) => response,
+                            Err(error) => {
+                                observation.finish(Outcome::HandlerFailed);
+                                return Err(error);
+                            }
+                        };
+                        let status = response.status();
+                        claim
+                            .settle(!(status.is_client_error() || status.is_server_error()))
+                            .await;
+                        observation.finish(Outcome::of_status(status));
+                        Ok(response.map(Either::Left))
+                    }
+                    Err(error) => {
+                        observation.finish(Outcome::of_error(&error));
+                        Ok(rejection(&error).map(Either::Right))
+                    }
                 }
             }
+            .instrument(span)
+            .await
         }))
     }
 }
 
-/// The response for a rejected delivery: the error's status and its one-line reason.
+/// The response for a rejected delivery: the error's status and its one-line reason, with a
+/// `WWW-Authenticate` challenge when HTTP Basic credentials were missing or wrong.
 ///
 /// ```
 /// let response = appwrite_webhooks_tower::rejection(&appwrite_webhooks::Error::SignatureMismatch);
@@ -160,6 +177,11 @@ pub fn rejection(error: &Error) -> Response<Full<Bytes>> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    if let Some(challenge) = error.www_authenticate() {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
+    }
     response
 }
 

@@ -114,3 +114,17 @@ async fn timestamped_scheme() {
 async fn generic_scheme() {
     scheme_suite::run_generic(spawn(scheme_suite::generic_verifier()).await).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_basic_auth_is_checked_before_the_body() {
+    testkit::auth_suite::run_all(spawn(testkit::auth_suite::verifier()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_basic_auth_in_inbox_mode() {
+    let inbox =
+        appwrite_webhooks::inbox::Inbox::new(appwrite_webhooks::inbox::MemoryInbox::default());
+    let service =
+        appwrite_webhooks_tower::InboxService::new(testkit::auth_suite::verifier(), inbox);
+    testkit::auth_suite::run_all(testkit::net::serve_tower(service).await).await;
+}

@@ -45,6 +45,7 @@ pub struct Delivery<B = Bytes> {
     pub(crate) signature: Signature,
     pub(crate) fingerprint: Fingerprint,
     pub(crate) key_index: usize,
+    pub(crate) key_label: Option<std::sync::Arc<str>>,
     pub(crate) body: B,
 }
 
@@ -169,6 +170,23 @@ impl<B: AsRef<[u8]>> Delivery<B> {
         self.key_index
     }
 
+    /// The [`label`](crate::SigningKey::label) of the key that verified the delivery, if it
+    /// has one; the `key` label of the metrics is this, or the index.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{SigningKey, Verifier, sender::DeliveryBuilder};
+    ///
+    /// let url = "https://example.com/hook";
+    /// let verifier = Verifier::new(SigningKey::from("new").label("current"), url)
+    ///     .with_key(SigningKey::from("old").label("previous"));
+    /// let sent = DeliveryBuilder::new("old", url, "{}").build();
+    /// assert_eq!(verifier.verify(sent.headers(), sent.body())?.key_label(), Some("previous"));
+    /// # Ok::<(), appwrite_webhooks::Error>(())
+    /// ```
+    pub fn key_label(&self) -> Option<&str> {
+        self.key_label.as_deref()
+    }
+
     /// The raw body bytes, exactly as signed.
     ///
     /// ```
@@ -282,6 +300,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
             signature: self.signature,
             fingerprint: self.fingerprint,
             key_index: self.key_index,
+            key_label: self.key_label,
         }
     }
 }
@@ -311,6 +330,7 @@ impl<B: AsRef<[u8]>> fmt::Debug for Delivery<B> {
             .field("events", &self.meta.events)
             .field("signature", &self.signature)
             .field("key_index", &self.key_index)
+            .field("key_label", &self.key_label)
             .field("body_len", &self.body.as_ref().len())
             .finish()
     }

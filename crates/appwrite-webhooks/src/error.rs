@@ -1,6 +1,8 @@
 //! Why a delivery was rejected, and the HTTP status that says so.
 
-use http::StatusCode;
+use std::sync::Arc;
+
+use http::{HeaderValue, StatusCode};
 
 /// Why a delivery was rejected. Each variant names the check that failed.
 ///
@@ -144,6 +146,50 @@ pub enum Error {
     /// The body was verified but is not the JSON its event promises.
     #[error("payload is not valid JSON for this event: {0}")]
     InvalidPayload(#[source] serde_json::Error),
+
+    /// The verifier requires HTTP Basic credentials
+    /// ([`require_basic_auth`](crate::Verifier::require_basic_auth)) and the request's are
+    /// missing, malformed or not an accepted pair: `401` with
+    /// [`www_authenticate`](Self::www_authenticate). Checked before the body is read.
+    #[error("HTTP Basic authentication failed: {failure}")]
+    BasicAuth {
+        /// What was wrong with the credentials (never the credentials themselves).
+        failure: BasicAuthFailure,
+        /// The realm the challenge names.
+        realm: Arc<str>,
+    },
+
+    /// A verifier that resolves keys per tenant
+    /// ([`per_tenant`](crate::Verifier::per_tenant)) has no keys for the delivery's webhook
+    /// and project ids (or they are not Appwrite ids): `401`, like any unverifiable request.
+    #[error("no signing keys for this webhook and project")]
+    UnknownTenant,
+
+    /// The key resolver failed or did not answer in time: `503`, so Appwrite tries again.
+    #[error("key resolver unavailable: {0}")]
+    KeyResolver(#[source] StoreError),
+
+    /// A verifier that resolves keys per tenant was asked to verify synchronously
+    /// ([`Verifier::verify`](crate::Verifier::verify)): resolving is asynchronous, use
+    /// [`verify_body`](crate::Verifier::verify_body) or [`receive`](crate::Verifier::receive).
+    /// A server bug: `500`.
+    #[error("this verifier resolves keys per delivery: use verify_body or receive")]
+    KeysNeedAsync,
+}
+
+/// Why HTTP Basic credentials were refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BasicAuthFailure {
+    /// No `Authorization` header.
+    #[error("no credentials")]
+    Missing,
+    /// Not one `Authorization: Basic <base64 of user:password>` header.
+    #[error("malformed Authorization header")]
+    Malformed,
+    /// Well formed, but not an accepted pair.
+    #[error("wrong credentials")]
+    Wrong,
 }
 
 impl Error {
@@ -162,11 +208,16 @@ impl Error {
             | Error::SignatureMismatch
             | Error::InvalidTimestamp(_)
             | Error::TimestampOutOfTolerance { .. }
-            | Error::Stale { .. } => StatusCode::UNAUTHORIZED,
+            | Error::Stale { .. }
+            | Error::BasicAuth { .. }
+            | Error::UnknownTenant => StatusCode::UNAUTHORIZED,
             Error::Duplicate { status } => *status,
             Error::InProgress => StatusCode::CONFLICT,
             Error::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Error::ReplayStore(_) | Error::InboxStore(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::ReplayStore(_) | Error::InboxStore(_) | Error::KeyResolver(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Error::KeysNeedAsync => StatusCode::INTERNAL_SERVER_ERROR,
             Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::MissingHeader(_)
             | Error::InvalidHeader { .. }
@@ -174,6 +225,62 @@ impl Error {
             | Error::ReadBody(_)
             | Error::InvalidPayload(_)
             | Error::EventContradictsBody { .. } => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl Error {
+    /// The `WWW-Authenticate` header a `401` for missing or wrong Basic credentials carries
+    /// (`Basic realm="…", charset="UTF-8"`); `None` for every other error. Every adapter sends
+    /// it.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
+    ///
+    /// let url = "https://example.com/hook";
+    /// let verifier = Verifier::new("k", url).require_basic_auth("appwrite", "s3cret");
+    /// let sent = DeliveryBuilder::new("k", url, "{}").build(); // no Authorization header
+    /// let error = verifier.verify(sent.headers(), sent.body()).unwrap_err();
+    /// assert_eq!(error.status(), 401);
+    /// assert_eq!(error.www_authenticate().unwrap(), r#"Basic realm="appwrite-webhooks", charset="UTF-8""#);
+    /// ```
+    pub fn www_authenticate(&self) -> Option<HeaderValue> {
+        match self {
+            Error::BasicAuth { realm, .. } => Some(crate::verify::basic::challenge(realm)),
+            _ => None,
+        }
+    }
+
+    /// A short, stable name for the check that failed, for metrics and logs: the `reason`
+    /// label of `appwrite_webhooks_deliveries_total` (see [`observe`](crate::observe)).
+    ///
+    /// ```
+    /// assert_eq!(appwrite_webhooks::Error::SignatureMismatch.reason(), "signature_mismatch");
+    /// ```
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::MissingSignature => "missing_signature",
+            Error::MalformedSignature(_) => "malformed_signature",
+            Error::InvalidTimestamp(_) => "invalid_timestamp",
+            Error::TimestampOutOfTolerance { .. } => "timestamp_out_of_tolerance",
+            Error::SignatureMismatch => "signature_mismatch",
+            Error::MissingHeader(_) => "missing_header",
+            Error::InvalidHeader { .. } => "invalid_header",
+            Error::BodyTooLarge { .. } => "body_too_large",
+            Error::UrlUnavailable(_) => "url_unavailable",
+            Error::ReadBody(_) => "read_body",
+            Error::Duplicate { .. } => "duplicate",
+            Error::InProgress => "in_progress",
+            Error::BodyTimeout { .. } => "body_timeout",
+            Error::EventContradictsBody { .. } => "event_contradicts_body",
+            Error::Stale { .. } => "stale",
+            Error::ReplayStore(_) => "replay_store",
+            Error::InboxStore(_) => "inbox_store",
+            Error::InvalidPayload(_) => "invalid_payload",
+            Error::BasicAuth { .. } => "basic_auth",
+            Error::UnknownTenant => "unknown_tenant",
+            Error::KeyResolver(_) => "key_resolver",
+            Error::KeysNeedAsync => "keys_need_async",
         }
     }
 }

@@ -64,6 +64,13 @@
 //! is [`Event::Unparsed`] (logged at warn), not a `400`: Appwrite disables a webhook after ten
 //! answers of 400 or more, so model drift must never cost it. [`Strict`] refuses it instead.
 //!
+//! # Operating it
+//! Each delivery runs in one `tracing` span and is counted through the `metrics` facade: see
+//! [`observe`] for the fields and the metrics table. One receiver can serve many projects with
+//! [`Verifier::per_tenant`]; keys rotate with [`SigningKey::not_after`] and
+//! [`Verifier::replace_keys`]; [`Verifier::require_basic_auth`] checks the HTTP Basic
+//! credentials Appwrite sends when a webhook has them.
+//!
 //! # Other schemes
 //! [`Verifier::timestamped`] and [`Verifier::generic`] verify two opt-in schemes (a
 //! timestamped HMAC-SHA256 and `X-Webhook-Signature: sha256=…`) with the same API; see
@@ -74,12 +81,15 @@
 //! |---|---|
 //! | verifying | [`rawurldecode`], [`Verifier`] ([`receive`](Verifier::receive), [`verify`](Verifier::verify), [`verify_body`](Verifier::verify_body), [`verify_signature`](Verifier::verify_signature)), [`SigningKey`], [`Signature`], [`ProxyHeaders`], [`DEFAULT_BODY_LIMIT`] |
 //! | what failed | [`Error`] (with [`Error::status`]), [`MalformedSignature`], [`EmptyKey`] |
-//! | receiving | [`Verifier::receive`] (verify, then claim), [`Verifier::with_body_timeout`] |
+//! | receiving | [`Verifier::receive`] (verify, then claim), [`Verifier::extract`] (verify, then build a [`FromDelivery`]; what bare extractors run), [`Verifier::with_body_timeout`] |
 //! | schemes | [`Scheme`], [`UnknownScheme`], [`TimestampedEnvelope`], [`GenericEnvelope`] |
 //! | a verified delivery | [`Delivery`] (with [`event`](Delivery::event), [`event_strict`](Delivery::event_strict), [`fingerprint`](Delivery::fingerprint)), [`headers`] (the header names) |
 //! | events | [`EventName`], [`InvalidEventName`], [`MAX_ID_PAIRS`], [`Pattern`], [`Event`], [`EventKind`], [`Action`], [`DatabaseApi`], [`TokenKind`], [`DeploymentOwner`], [`models`] |
 //! | handing events to code | [`FromDelivery`], [`Payload`], [`Strict`], [`Router`], [`Incoming`], [`HandlerError`], [`Dispatched`], [`DispatchError`] |
 //! | de-duplication | [`ReplayGuard`], [`Claim`], [`ReplayStore`], [`ClaimOutcome`], [`ClaimToken`], [`MemoryStore`], [`Fingerprint`], [`StoreError`], [`StoreFailure`], [`StoreFuture`], [`MAX_TTL`] |
+//! | operating | [`observe`] (the span, the metrics table, [`Observation`](observe::Observation), [`Outcome`](observe::Outcome)), [`Error::reason`] |
+//! | keys and credentials | [`Verifier::per_tenant`], [`KeyResolver`], [`Tenant`], [`KeysFuture`], [`MAX_KEYS_PER_DELIVERY`], [`DEFAULT_KEY_CACHE_TTL`], [`SigningKey::label`], [`SigningKey::not_after`], [`Verifier::replace_keys`], [`Verifier::require_basic_auth`], [`BasicAuthFailure`], [`Error::www_authenticate`] |
+//! | time | [`Clock`], [`SystemClock`], [`ManualClock`], [`Verifier::with_clock`] |
 //! | ack fast, process later | [`inbox`] ([`Inbox`](inbox::Inbox), [`Workers`](inbox::Workers), [`RetryPolicy`](inbox::RetryPolicy), [`InboxStore`](inbox::InboxStore)), [`Verifier::verify_stored`] |
 //! | sending, for tests and tools (feature `sender`) | `sender::{DeliveryBuilder, SignedDelivery}`, `sign`, `sign_rawurldecoded`, `sign_timestamped`, `sign_generic` |
 
@@ -87,6 +97,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod clock;
 mod crypto;
 mod delivery;
 mod error;
@@ -95,6 +106,7 @@ mod extract;
 pub mod headers;
 pub mod inbox;
 pub mod models;
+pub mod observe;
 mod replay;
 mod router;
 mod scheme;
@@ -102,10 +114,11 @@ mod scheme;
 pub mod sender;
 mod verify;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use crypto::key::SigningKey;
 pub use crypto::signature::Signature;
 pub use delivery::{Delivery, Fingerprint};
-pub use error::{EmptyKey, Error, MalformedSignature, StoreError};
+pub use error::{BasicAuthFailure, EmptyKey, Error, MalformedSignature, StoreError};
 pub use events::event::{Action, DatabaseApi, DeploymentOwner, Event, TokenKind};
 pub use events::kind::EventKind;
 pub use events::name::{EventName, InvalidEventName, MAX_ID_PAIRS};
@@ -119,5 +132,8 @@ pub use router::{DispatchError, Dispatched, HandlerError, Incoming, Router};
 pub use scheme::{GenericEnvelope, Scheme, TimestampedEnvelope, UnknownScheme, rawurldecode};
 #[cfg(feature = "sender")]
 pub use scheme::{sign, sign_generic, sign_rawurldecoded, sign_timestamped};
+pub use verify::resolver::{
+    DEFAULT_KEY_CACHE_TTL, KeyResolver, KeysFuture, MAX_KEYS_PER_DELIVERY, Tenant,
+};
 pub use verify::url::ProxyHeaders;
 pub use verify::verifier::{DEFAULT_BODY_LIMIT, Verifier};

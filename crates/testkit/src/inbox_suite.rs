@@ -133,7 +133,7 @@ pub async fn stores_once_and_refuses_forgeries(inbox: Inbox) {
     let row = inbox.store().get(id).await.unwrap().expect("stored");
     assert_eq!((row.state, row.attempts), (State::Pending, 0));
     assert_eq!(&row.received.body[..], body.as_bytes());
-    let again = verifier().verify_stored(&row.received).unwrap();
+    let again = verifier().verify_stored(&row.received).await.unwrap();
     assert_eq!(again.events().next(), Some("users.u1.create"));
     let listed = inbox.store().list(None, 10).await.unwrap();
     assert_eq!(
@@ -167,6 +167,7 @@ pub async fn every_version_is_stored_and_verifies_again(inbox: Inbox) {
         assert_eq!(row.received.body, d.body.as_bytes(), "{}", d.label());
         let delivery = verifier
             .verify_stored(&row.received)
+            .await
             .unwrap_or_else(|e| panic!("{}: {e}", d.label()));
         let kind = delivery.event().map(|e| e.kind()).ok();
         assert_eq!(kind, Some(d.expected_kind()), "{}", d.label());
@@ -478,7 +479,7 @@ pub async fn over_http(addr: std::net::SocketAddr, inbox: &Inbox) {
             .unwrap_or_else(|| panic!("an id in {text:?}"));
         let row = inbox.store().get(id).await.unwrap().expect("stored");
         assert_eq!(&row.received.body[..], d.body(), "{}", d.url());
-        verifier.verify_stored(&row.received).unwrap();
+        verifier.verify_stored(&row.received).await.unwrap();
         ids.insert(id);
     }
     let stored = inbox.store().stats().await.unwrap().stored;

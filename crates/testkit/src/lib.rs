@@ -5,10 +5,12 @@
 #![deny(missing_docs)]
 
 pub mod at_least_once;
+pub mod auth_suite;
 pub mod demo;
 pub mod http_suite;
 pub mod inbox_suite;
 pub mod net;
+pub mod observe_suite;
 pub mod redis;
 pub mod scheme_suite;
 pub mod versions;

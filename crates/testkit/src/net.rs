@@ -41,6 +41,24 @@ pub async fn send(sent: &SignedDelivery, addr: SocketAddr) -> (u16, String) {
         .unwrap_or_else(|error| panic!("POST to {addr} failed: {error:?}"))
 }
 
+/// The POST of `sent` to the server at `addr`, at its URL's path and query: its body byte for
+/// byte and every header but `Content-Length` (the client computes it from the body).
+pub fn request(sent: &SignedDelivery, addr: SocketAddr) -> http::Request<Full<Bytes>> {
+    with_body(sent, addr, Full::new(Bytes::copy_from_slice(sent.body())))
+}
+
+fn with_body<B>(sent: &SignedDelivery, addr: SocketAddr, body: B) -> http::Request<B> {
+    let mut request = http::Request::post(format!("http://{addr}{}", path_and_query(sent.url())))
+        .body(body)
+        .expect("a request");
+    for (name, value) in sent.headers() {
+        if name != header::CONTENT_LENGTH {
+            request.headers_mut().append(name, value.clone());
+        }
+    }
+    request
+}
+
 /// [`send`] with another body, such as a chunked stream without a length. The error is the
 /// client's, for tests in which the server may close the connection first.
 pub async fn send_body<B>(
@@ -52,16 +70,8 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let mut request = http::Request::post(format!("http://{addr}{}", path_and_query(sent.url())))
-        .body(body)
-        .expect("a request");
-    for (name, value) in sent.headers() {
-        if name != header::CONTENT_LENGTH {
-            request.headers_mut().append(name, value.clone());
-        }
-    }
     let client = Client::builder(TokioExecutor::new()).build_http();
-    let response = client.request(request).await?;
+    let response = client.request(with_body(sent, addr, body)).await?;
     let status = response.status().as_u16();
     let text = match response.into_body().collect().await {
         Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),

@@ -23,6 +23,7 @@ impl Event {
                     return Err(Error::InvalidPayload(error));
                 };
                 let name = name.map(ToString::to_string).unwrap_or_default();
+                metrics::counter!(crate::observe::UNPARSED).increment(1);
                 tracing::warn!(
                     event = %name,
                     %error,

@@ -60,6 +60,8 @@ pub use record::{
     unix_millis,
 };
 pub use store::{InboxStore, Put};
+
+use crate::observe::Outcome;
 pub use worker::{InboxHandler, RetryPolicy, RunningWorkers, Workers};
 
 /// How long handled deliveries are kept to recognise re-sends, unless [`Inbox::retention`] sets
@@ -105,7 +107,8 @@ impl Inbox {
     /// Inbox mode's receive sequence: verifies the body as it arrives, then stores the
     /// delivery. Answer `202` on `Ok` (stored now, or a re-send of one already held) and the
     /// error's status otherwise: `401`/`400`/`413` as for any delivery, `503`
-    /// ([`Error::InboxStore`]) when the store failed.
+    /// ([`Error::InboxStore`]) when the store failed. Runs in the delivery's span and records
+    /// its outcome (`enqueued`, `duplicate` or `rejected`; see [`observe`](crate::observe)).
     pub async fn accept<B>(
         &self,
         verifier: &Verifier,
@@ -117,8 +120,27 @@ impl Inbox {
         B: http_body::Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let delivery = verifier.verify_body(uri, headers, body).await?;
-        self.put(Received::new(uri, headers, &delivery)).await
+        use tracing::Instrument as _;
+
+        let mut observation = verifier.observe(headers);
+        let span = observation.span().clone();
+        async {
+            let stored = match verifier.verify_body(uri, headers, body).await {
+                Ok(delivery) => {
+                    observation.verified(&delivery);
+                    self.put(Received::new(uri, headers, &delivery)).await
+                }
+                Err(error) => Err(error),
+            };
+            observation.finish(match &stored {
+                Ok(Put::Stored(_)) => Outcome::Enqueued,
+                Ok(Put::Duplicate(_)) => Outcome::Duplicate,
+                Err(error) => Outcome::of_error(error),
+            });
+            stored
+        }
+        .instrument(span)
+        .await
     }
 
     /// Stores a verified delivery; [`accept`](Self::accept) after verification.

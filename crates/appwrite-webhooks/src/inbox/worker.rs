@@ -12,9 +12,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use tracing::Instrument as _;
+use tracing::field::Empty;
+
 use crate::delivery::Delivery;
 use crate::inbox::Inbox;
 use crate::inbox::record::{Lease, Taken};
+use crate::observe::observation::PrimaryEvent;
+use crate::observe::{INBOX_ATTEMPT_DURATION, INBOX_ATTEMPTS, INBOX_DELIVERIES};
 use crate::router::{HandlerError, Router};
 use crate::verify::verifier::Verifier;
 
@@ -148,6 +153,7 @@ pub struct Workers {
     concurrency: usize,
     policy: RetryPolicy,
     visibility: Option<Duration>,
+    stats_interval: Duration,
     poll_interval: Duration,
     name: String,
 }
@@ -163,6 +169,7 @@ impl Workers {
             policy: RetryPolicy::default(),
             visibility: None,
             poll_interval: Duration::from_millis(250),
+            stats_interval: Duration::from_secs(5),
             name: format!("{}-{}", host_name(), std::process::id()),
         }
     }
@@ -194,6 +201,15 @@ impl Workers {
         self
     }
 
+    /// How often the inbox's counts are read from the store and published as the
+    /// `appwrite_webhooks_inbox_deliveries{state}` gauge (every 5 s unless set; see
+    /// [`observe`](crate::observe)). Each reading is one [`stats`](super::InboxStore::stats)
+    /// call.
+    pub fn stats_interval(mut self, interval: Duration) -> Self {
+        self.stats_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
     /// This process's name to the store (`host-pid` unless set); worker `n` is `name-n`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
@@ -217,7 +233,7 @@ impl Workers {
             visibility,
             poll_interval: self.poll_interval,
         });
-        let tasks = (0..self.concurrency)
+        let mut tasks: Vec<JoinHandle<()>> = (0..self.concurrency)
             .map(|n| {
                 let worker = Worker {
                     shared: Arc::clone(&shared),
@@ -227,6 +243,11 @@ impl Workers {
                 tokio::spawn(worker.run())
             })
             .collect();
+        tasks.push(tokio::spawn(publish_stats(
+            shared,
+            self.stats_interval,
+            stopped,
+        )));
         RunningWorkers { stop, tasks }
     }
 }
@@ -326,7 +347,30 @@ impl Worker {
         }
     }
 
+    /// One attempt, in its own span, counted by how it ended.
     async fn attempt(&mut self, taken: Taken) {
+        let span = tracing::info_span!(
+            "appwrite_webhook_attempt",
+            id = taken.lease.id,
+            attempt = taken.attempt,
+            webhook_id = Empty,
+            event = Empty,
+            outcome = Empty,
+        );
+        let started = Instant::now();
+        let outcome = self
+            .settle_attempt(taken, &span)
+            .instrument(span.clone())
+            .await;
+        span.record("outcome", outcome);
+        metrics::counter!(INBOX_ATTEMPTS, "outcome" => outcome).increment(1);
+        metrics::histogram!(INBOX_ATTEMPT_DURATION, "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+    }
+
+    /// Verifies the stored delivery again, runs the handler and records the outcome in the
+    /// store; returns the `outcome` label: `done`, `retry`, `dead` or `handed_back`.
+    async fn settle_attempt(&mut self, taken: Taken, span: &tracing::Span) -> &'static str {
         let shared = Arc::clone(&self.shared);
         let store = shared.inbox.store();
         let Taken {
@@ -341,32 +385,47 @@ impl Worker {
                 attempt - 1
             );
             settle(&lease, store.dead(&lease, &error).await);
-            return;
+            return "dead";
         }
-        let delivery = match shared.verifier.verify_stored(&received) {
-            Ok(delivery) => delivery,
+        let outcome = match shared.verifier.verify_stored(&received).await {
+            Ok(delivery) => {
+                if !span.is_disabled() {
+                    span.record("webhook_id", delivery.webhook_id());
+                    let event = PrimaryEvent(delivery.events_header());
+                    span.record("event", tracing::field::display(&event));
+                }
+                self.run_handler(delivery).await
+            }
+            // A store or key resolver that is down: a failed attempt, tried again later.
+            Err(error) if error.status() == http::StatusCode::SERVICE_UNAVAILABLE => {
+                Outcome::Failed(error.to_string())
+            }
             Err(error) => {
                 let error = format!("no longer verifies: {error}");
                 tracing::warn!(id = lease.id, %error, "inbox delivery sent to the dead letters");
                 settle(&lease, store.dead(&lease, &error).await);
-                return;
+                return "dead";
             }
         };
-
-        let outcome = self.run_handler(delivery).await;
         match outcome {
             Outcome::Succeeded => {
                 settle(&lease, store.complete(&lease, shared.inbox.retention).await);
+                "done"
             }
-            Outcome::Unfinished => settle(&lease, store.hand_back(&lease).await),
+            Outcome::Unfinished => {
+                settle(&lease, store.hand_back(&lease).await);
+                "handed_back"
+            }
             Outcome::Failed(error) if attempt >= max => {
                 tracing::warn!(id = lease.id, attempt, %error, "inbox delivery failed its last attempt; now a dead letter");
                 settle(&lease, store.dead(&lease, &error).await);
+                "dead"
             }
             Outcome::Failed(error) => {
                 let at = SystemTime::now() + shared.policy.backoff(attempt);
                 tracing::info!(id = lease.id, attempt, %error, "inbox delivery failed; will retry");
                 settle(&lease, store.retry_at(&lease, &error, at).await);
+                "retry"
             }
         }
     }
@@ -375,7 +434,9 @@ impl Worker {
     /// by the attempt timeout and, once shutdown begins, by its grace period.
     async fn run_handler(&mut self, delivery: Delivery<Bytes>) -> Outcome {
         let policy = self.shared.policy;
-        let mut task = tokio::spawn(Arc::clone(&self.shared.handler).handle(delivery));
+        // The handler's task runs in the attempt's span, so its logs carry the delivery.
+        let handle = Arc::clone(&self.shared.handler).handle(delivery);
+        let mut task = tokio::spawn(handle.instrument(tracing::Span::current()));
         let timeout = tokio::time::sleep(policy.attempt_timeout);
         tokio::pin!(timeout);
         let mut grace = *self.stop.borrow();
@@ -410,6 +471,33 @@ impl Worker {
                 }
                 _ = self.stop.changed(), if grace.is_none() => grace = *self.stop.borrow(),
             }
+        }
+    }
+}
+
+/// Publishes the inbox's counts as gauges until shutdown begins.
+async fn publish_stats(
+    shared: Arc<Shared>,
+    interval: Duration,
+    mut stop: watch::Receiver<Option<Instant>>,
+) {
+    while stop.borrow().is_none() {
+        match shared.inbox.store().stats().await {
+            Ok(stats) => {
+                for (state, count) in [
+                    ("pending", stats.pending),
+                    ("in_flight", stats.in_flight),
+                    ("done", stats.done),
+                    ("dead", stats.dead),
+                ] {
+                    metrics::gauge!(INBOX_DELIVERIES, "state" => state).set(count as f64);
+                }
+            }
+            Err(error) => tracing::debug!(%error, "could not read the inbox's counts"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => {}
         }
     }
 }

@@ -159,8 +159,18 @@ impl ReplayGuard {
     /// [`Error::Stale`]; an unavailable store under [`StoreFailure::Reject`]
     /// [`Error::ReplayStore`].
     pub async fn admit<B: AsRef<[u8]>>(&self, delivery: &Delivery<B>) -> Result<Claim, Error> {
+        self.admit_at(delivery, SystemTime::now()).await
+    }
+
+    /// [`admit`](Self::admit), with `now` as the time [`max_age`](Self::max_age) is measured
+    /// to: the verifier's [`Clock`](crate::Clock).
+    pub(crate) async fn admit_at<B: AsRef<[u8]>>(
+        &self,
+        delivery: &Delivery<B>,
+        now: SystemTime,
+    ) -> Result<Claim, Error> {
         if let Some(max_age) = self.max_age {
-            check_age(delivery.body(), max_age)?;
+            check_age(delivery.body(), max_age, now)?;
         }
         let fingerprint = *delivery.fingerprint();
         let token = ClaimToken::new();
@@ -218,7 +228,7 @@ impl fmt::Debug for ReplayGuard {
     }
 }
 
-fn check_age(body: &[u8], max_age: Duration) -> Result<(), Error> {
+fn check_age(body: &[u8], max_age: Duration, now: SystemTime) -> Result<(), Error> {
     #[derive(serde::Deserialize)]
     struct Stamps {
         #[serde(
@@ -241,8 +251,7 @@ fn check_age(body: &[u8], max_age: Duration) -> Result<(), Error> {
     let Some(at) = stamps.updated_at.or(stamps.created_at) else {
         return Ok(());
     };
-    let now = time::OffsetDateTime::from(SystemTime::now());
-    let age = now - at;
+    let age = time::OffsetDateTime::from(now) - at;
     if age > max_age {
         return Err(Error::Stale {
             age: age.unsigned_abs(),
@@ -259,7 +268,7 @@ mod tests {
     fn age_check_reads_updated_then_created() {
         let old = br#"{"$createdAt":"2020-10-15T06:38:00.000+00:00","$updatedAt":"2020-10-15T06:38:00.000+00:00"}"#;
         assert!(matches!(
-            check_age(old, Duration::from_secs(3600)),
+            check_age(old, Duration::from_secs(3600), SystemTime::now()),
             Err(Error::Stale { .. })
         ));
         let now = time::OffsetDateTime::now_utc()
@@ -267,8 +276,9 @@ mod tests {
             .unwrap();
         let fresh =
             format!(r#"{{"$createdAt":"2020-10-15T06:38:00.000+00:00","$updatedAt":"{now}"}}"#);
-        assert!(check_age(fresh.as_bytes(), Duration::from_secs(3600)).is_ok());
-        assert!(check_age(b"[1,2]", Duration::from_secs(1)).is_ok());
-        assert!(check_age(br#"{"name":"no dates"}"#, Duration::from_secs(1)).is_ok());
+        let now = SystemTime::now();
+        assert!(check_age(fresh.as_bytes(), Duration::from_secs(3600), now).is_ok());
+        assert!(check_age(b"[1,2]", Duration::from_secs(1), now).is_ok());
+        assert!(check_age(br#"{"name":"no dates"}"#, Duration::from_secs(1), now).is_ok());
     }
 }

@@ -148,6 +148,18 @@ impl Scheme {
         }
     }
 
+    /// The headers naming the delivery's tenant: its webhook id, and its project id where the
+    /// scheme sends one. A key resolver chooses keys from them.
+    pub(crate) fn tenant_headers(&self) -> (HeaderName, Option<HeaderName>) {
+        match self {
+            Self::Appwrite | Self::Timestamped { .. } => (
+                crate::headers::WEBHOOK_ID,
+                Some(crate::headers::WEBHOOK_PROJECT_ID),
+            ),
+            Self::Generic => (crate::headers::GENERIC_ID, None),
+        }
+    }
+
     /// The hash the scheme's HMAC runs on.
     pub(crate) fn hash(&self) -> Hash {
         match self {
@@ -221,15 +233,6 @@ impl Scheme {
             Self::Appwrite => None,
             Self::Timestamped { .. } => timestamped::event_id(body),
             Self::Generic => generic::event_id(body),
-        }
-    }
-
-    /// Whether the replay fingerprint is keyed over an envelope id (the opt-in schemes) rather
-    /// than the signature itself (Appwrite's).
-    pub(crate) fn keyed_fingerprint(&self) -> bool {
-        match self {
-            Self::Appwrite => false,
-            Self::Timestamped { .. } | Self::Generic => true,
         }
     }
 

@@ -2,13 +2,20 @@
 //! preparation of one request: what can be checked before its body, and the HMAC states the body
 //! goes into.
 
+use std::sync::Arc;
+use std::time::SystemTime;
+
 use http::{HeaderMap, Uri};
 
+use crate::clock::{Clock, unix_seconds};
 use crate::crypto::key::SigningKey;
-use crate::crypto::mac::{Candidates, KeyedMac};
 use crate::error::Error;
+use crate::observe::health::Health;
 use crate::replay::ReplayGuard;
 use crate::scheme::Scheme;
+use crate::verify::basic::BasicAuth;
+use crate::verify::keys::{KeyRing, KeySet};
+use crate::verify::resolver::{Resolved, Resolving, Tenant};
 use crate::verify::streaming::{Verification, check_len, declared_len};
 use crate::verify::url::{ProxyHeaders, reconstruct};
 
@@ -16,17 +23,19 @@ use crate::verify::url::{ProxyHeaders, reconstruct};
 #[derive(Clone)]
 pub(crate) struct Config {
     pub(crate) scheme: Scheme,
-    pub(crate) keys: Vec<SigningKey>,
-    /// One HMAC state per key, with the key absorbed: no per-request key setup.
-    pub(crate) keyed: Vec<KeyedMac>,
     pub(crate) urls: Urls,
-    /// The states every request starts from, with all the scheme signs before the body
-    /// absorbed where that is the same for every request (Appwrite's configured URLs).
-    pub(crate) prepared: Vec<(usize, KeyedMac)>,
+    /// The keys tried for every delivery, replaceable at run time; empty under a resolver.
+    pub(crate) keys: Arc<KeyRing>,
+    /// Chooses keys per delivery instead, when set.
+    pub(crate) resolver: Option<Arc<Resolving>>,
     pub(crate) body_limit: usize,
     /// How long a body may take to arrive, if bounded.
     pub(crate) body_timeout: Option<std::time::Duration>,
     pub(crate) replay_guard: Option<ReplayGuard>,
+    pub(crate) basic_auth: Option<BasicAuth>,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Consecutive failed answers per webhook, shared by clones.
+    pub(crate) health: Arc<Health>,
 }
 
 /// Where the signed URL comes from (only Appwrite's scheme signs one).
@@ -37,15 +46,83 @@ pub(crate) enum Urls {
 }
 
 impl Config {
+    /// The configured URLs (none when they are rebuilt per request).
+    fn configured_urls(&self) -> &[String] {
+        match &self.urls {
+            Urls::Configured(urls) => urls,
+            Urls::FromRequest(_) => &[],
+        }
+    }
+
+    /// Derives the states for `keys` under this configuration's scheme and URLs.
+    pub(crate) fn key_set(&self, keys: Vec<SigningKey>) -> KeySet {
+        KeySet::new(self.scheme, self.configured_urls(), keys)
+    }
+
+    /// Rebuilds the fixed key set after the keys, URLs or scheme changed, in a new ring: clones
+    /// made before keep theirs.
+    pub(crate) fn rebuild(&mut self, keys: Vec<SigningKey>) {
+        self.keys = Arc::new(KeyRing::new(self.key_set(keys)));
+    }
+
+    /// Checks HTTP Basic credentials when they are required: first, before anything else.
+    pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<(), Error> {
+        match &self.basic_auth {
+            Some(auth) => auth.check(headers),
+            None => Ok(()),
+        }
+    }
+
+    /// The keys to try for this request: the fixed set, or the resolver's for its tenant.
+    pub(crate) async fn keys_for(&self, headers: &HeaderMap) -> Result<Arc<KeySet>, Error> {
+        let Some(resolving) = &self.resolver else {
+            return Ok(self.keys.current());
+        };
+        let (webhook, project) = self.scheme.tenant_headers();
+        // Absent is empty; present but not visible ASCII cannot be an Appwrite id.
+        let value = |name| match headers.get(name) {
+            None => Some(""),
+            Some(value) => value.to_str().ok(),
+        };
+        let tenant = value(webhook)
+            .zip(project.map_or(Some(""), value))
+            .and_then(|(webhook, project)| Tenant::from_ids(webhook, project))
+            .ok_or(Error::UnknownTenant)?;
+        let now = self.clock.now();
+        let set = match resolving.cached(&tenant, now) {
+            Some(set) => set,
+            None => match resolving
+                .resolve(tenant, now, |keys| self.key_set(keys))
+                .await
+            {
+                Resolved::Keys(set) => set,
+                Resolved::Failed(error) => return Err(Error::KeyResolver(error)),
+            },
+        };
+        if set.is_empty() {
+            return Err(Error::UnknownTenant);
+        }
+        Ok(set)
+    }
+
+    /// The keys for a synchronous entry point, which cannot wait for a resolver.
+    pub(crate) fn fixed_keys(&self) -> Result<Arc<KeySet>, Error> {
+        match self.resolver {
+            Some(_) => Err(Error::KeysNeedAsync),
+            None => Ok(self.keys.current()),
+        }
+    }
+
     /// Checks what can be checked before the body: the signature header is present and well
     /// formed, the scheme's per-request input (timestamp, rebuilt URL) is usable, and a
     /// declared `Content-Length` is within the limit. Returns the states the body goes into.
-    /// `at` (unix seconds) is the time a timestamp is checked against: now when `None`, when
-    /// the delivery arrived for one kept in an inbox.
+    /// `at` (unix seconds) is the time a timestamp is checked against: the clock's now when
+    /// `None`, when the delivery arrived for one kept in an inbox.
     pub(crate) fn start(
         &self,
         uri: Option<&Uri>,
         headers: &HeaderMap,
+        keys: Arc<KeySet>,
         at: Option<u64>,
     ) -> Result<Verification, Error> {
         let config = self;
@@ -59,21 +136,17 @@ impl Config {
             }
             (Urls::Configured(_), _) => Vec::new(),
         };
+        // The clock is read only where something depends on it.
+        let now =
+            (config.scheme.tolerance().is_some() || keys.expiring()).then(|| config.clock.now());
+        let at = at.or(now.map(unix_seconds));
         let (prefixes, timestamp) = config.scheme.request_prefixes(headers, &rebuilt, at)?;
         let declared = declared_len(headers);
         if let Some(len) = declared {
             check_len(len, config.body_limit)?;
         }
-        let mut candidates =
-            Candidates::with_capacity(config.prepared.len() + prefixes.len() * config.keys.len());
-        for (key_index, mac) in &config.prepared {
-            candidates.push(*key_index, mac.clone());
-        }
-        for prefix in &prefixes {
-            for (key_index, keyed) in config.keyed.iter().enumerate() {
-                candidates.push(key_index, keyed.absorbing(prefix));
-            }
-        }
+        let valid_at = keys.expiring().then(|| now.unwrap_or_else(SystemTime::now));
+        let candidates = keys.candidates(&prefixes, valid_at);
         Ok(Verification::new(
             config.scheme,
             candidates,
@@ -81,32 +154,8 @@ impl Config {
             config.scheme.parse_headers(headers, timestamp),
             config.body_limit,
             declared,
-            if config.scheme.keyed_fingerprint() {
-                config.keyed.clone()
-            } else {
-                Vec::new()
-            },
+            keys,
         ))
-    }
-
-    /// Recomputes the keyed states and the prepared states after keys or URLs change.
-    pub(crate) fn rebuild(&mut self) {
-        let hash = self.scheme.hash();
-        self.keyed = self.keys.iter().map(|k| KeyedMac::new(hash, k)).collect();
-        let configured = match &self.urls {
-            Urls::Configured(urls) => urls.as_slice(),
-            Urls::FromRequest(_) => &[],
-        };
-        let prefixes = self.scheme.fixed_prefixes(configured);
-        self.prepared = prefixes
-            .iter()
-            .flat_map(|prefix| {
-                self.keyed
-                    .iter()
-                    .enumerate()
-                    .map(move |(key_index, keyed)| (key_index, keyed.absorbing(prefix)))
-            })
-            .collect();
     }
 }
 
@@ -160,9 +209,12 @@ mod tests {
             Err(Error::BodyTooLarge { limit: 99 })
         ));
         assert!(matches!(
-            verifier
-                .inner
-                .start(Some(&Uri::default()), sent.headers(), None),
+            verifier.inner.start(
+                Some(&Uri::default()),
+                sent.headers(),
+                verifier.inner.keys.current(),
+                None
+            ),
             Err(Error::BodyTooLarge { limit: 99 })
         ));
         let mut undeclared = sent.headers().clone();

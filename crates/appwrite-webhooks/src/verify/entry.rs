@@ -9,7 +9,9 @@ use http::{HeaderMap, Uri};
 
 use crate::delivery::Delivery;
 use crate::error::Error;
+use crate::extract::FromDelivery;
 use crate::inbox::record::Received;
+use crate::observe::Outcome;
 use crate::replay::Claim;
 use crate::verify::streaming::Verification;
 use crate::verify::verifier::Verifier;
@@ -53,6 +55,53 @@ impl Verifier {
         Ok((delivery, claim))
     }
 
+    /// What a bare framework extractor runs (no layer or middleware around the handler): verify
+    /// the body as it arrives, then build `T` from the delivery, in the delivery's span and
+    /// counted with the outcome `verified` (or the rejection). It never de-duplicates: only a
+    /// layer or middleware sees the handler's outcome, which settling a claim needs.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Delivery, Verifier, sender::DeliveryBuilder};
+    /// use http_body_util::Full;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), appwrite_webhooks::Error> {
+    /// let url = "https://example.com/hook";
+    /// let sent = DeliveryBuilder::new("k", url, r#"{"$id":"t1","name":"T"}"#)
+    ///     .event(&"teams.t1.create".parse().unwrap())
+    ///     .build();
+    /// let (parts, body) = sent.into_request().into_parts();
+    /// let delivery: Delivery = Verifier::new("k", url).extract(&parts.uri, &parts.headers, Full::new(body)).await?;
+    /// assert_eq!(delivery.events().next(), Some("teams.t1.create"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn extract<T, B>(&self, uri: &Uri, headers: &HeaderMap, body: B) -> Result<T, Error>
+    where
+        T: FromDelivery,
+        B: http_body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        use tracing::Instrument as _;
+
+        let mut observation = self.observe(headers);
+        let span = observation.span().clone();
+        async {
+            let extracted = self
+                .verify_body(uri, headers, body)
+                .await
+                .and_then(|delivery| {
+                    observation.verified(&delivery);
+                    T::from_delivery(delivery)
+                });
+            observation.finish(match &extracted {
+                Ok(_) => Outcome::Verified,
+                Err(error) => Outcome::of_error(error),
+            });
+            extracted
+        }
+        .instrument(span)
+        .await
+    }
+
     /// Applies the replay guard, if one is configured, to a verified delivery: the second step
     /// of [`receive`](Self::receive). Settle the returned claim with the handler's outcome.
     ///
@@ -73,7 +122,7 @@ impl Verifier {
     /// ```
     pub async fn admit<B: AsRef<[u8]>>(&self, delivery: &Delivery<B>) -> Result<Claim, Error> {
         match &self.inner.replay_guard {
-            Some(guard) => guard.admit(delivery).await,
+            Some(guard) => guard.admit_at(delivery, self.inner.clock.now()).await,
             None => Ok(Claim::none()),
         }
     }
@@ -99,7 +148,9 @@ impl Verifier {
         headers: &HeaderMap,
         body: &'b [u8],
     ) -> Result<Delivery<&'b [u8]>, Error> {
-        let mut verification = self.start(None, headers)?;
+        self.inner.authorize(headers)?;
+        let keys = self.inner.fixed_keys()?;
+        let mut verification = self.inner.start(None, headers, keys, None)?;
         verification.update_slice(body)?;
         verification.finish_with(body)
     }
@@ -135,7 +186,9 @@ impl Verifier {
         B: http_body::Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let verification = self.start(Some(uri), headers)?;
+        self.inner.authorize(headers)?;
+        let keys = self.inner.keys_for(headers).await?;
+        let verification = self.inner.start(Some(uri), headers, keys, None)?;
         let read = read_into(verification, body);
         let verification = match self.inner.body_timeout {
             Some(timeout) => tokio::time::timeout(timeout, read)
@@ -162,7 +215,8 @@ impl Verifier {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify_signature(&self, headers: &HeaderMap, body: &[u8]) -> Result<usize, Error> {
-        let mut verification = self.start(None, headers)?;
+        let keys = self.inner.fixed_keys()?;
+        let mut verification = self.inner.start(None, headers, keys, None)?;
         verification.update_slice(body)?;
         verification.matching_key()
     }
@@ -170,7 +224,9 @@ impl Verifier {
     /// Verifies a delivery an inbox kept, again: the signature over the stored URI, headers and
     /// body, and for the timestamped scheme the tolerance as of when it was received (so a
     /// delivery handled an hour later still verifies). A worker runs this before a handler, so
-    /// nothing written into the store by anyone but a verifier reaches a handler.
+    /// nothing written into the store by anyone but a verifier reaches a handler. HTTP Basic
+    /// credentials were checked on arrival and are not stored, so they are not checked again;
+    /// keys are resolved as now (a key past its not-after time no longer verifies).
     ///
     /// ```
     /// use appwrite_webhooks::{Verifier, inbox::Received, sender::DeliveryBuilder};
@@ -180,26 +236,26 @@ impl Verifier {
     /// let sent = DeliveryBuilder::new("k", url, "{}").build();
     /// let delivery = verifier.verify(sent.headers(), sent.body())?.into_owned();
     /// let mut received = Received::new(&"/hook".parse()?, sent.headers(), &delivery);
-    /// assert_eq!(verifier.verify_stored(&received)?.body(), b"{}");
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+    /// assert_eq!(verifier.verify_stored(&received).await?.body(), b"{}");
     ///
     /// received.body = "{ }".into(); // edited in the store
-    /// assert!(verifier.verify_stored(&received).is_err());
+    /// assert!(verifier.verify_stored(&received).await.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn verify_stored(&self, received: &Received) -> Result<Delivery<Bytes>, Error> {
+    pub async fn verify_stored(&self, received: &Received) -> Result<Delivery<Bytes>, Error> {
         let uri: Uri = received
             .uri
             .parse()
             .map_err(|_| Error::UrlUnavailable("the stored request URI is invalid"))?;
         let at = received.received_at_millis() / 1000;
-        let mut verification = self.inner.start(Some(&uri), &received.headers, Some(at))?;
+        let keys = self.inner.keys_for(&received.headers).await?;
+        let mut verification = self
+            .inner
+            .start(Some(&uri), &received.headers, keys, Some(at))?;
         verification.update(received.body.clone())?;
         verification.finish()
-    }
-
-    /// Prepares one request; see `Config::start`.
-    fn start(&self, uri: Option<&Uri>, headers: &HeaderMap) -> Result<Verification, Error> {
-        self.inner.start(uri, headers, None)
     }
 }
 

@@ -4,12 +4,15 @@
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, header};
 
-use crate::crypto::mac::{Candidates, KeyedMac};
+use std::sync::Arc;
+
+use crate::crypto::mac::Candidates;
 use crate::crypto::signature::Signature;
 use crate::delivery::{Delivery, Fingerprint};
 use crate::error::Error;
 use crate::headers::DeliveryHeaders;
 use crate::scheme::Scheme;
+use crate::verify::keys::KeySet;
 
 /// The `Content-Length` a request declares, if it is a number.
 pub(crate) fn declared_len(headers: &HeaderMap) -> Option<u64> {
@@ -45,8 +48,9 @@ pub(crate) struct Verification {
     /// Bytes fed so far.
     read: usize,
     body: Body,
-    /// The key-only HMAC states, for schemes whose fingerprint is keyed (empty otherwise).
-    keyed: Vec<KeyedMac>,
+    /// The keys tried: their key-only HMAC states, for schemes whose fingerprint is keyed, and
+    /// their labels.
+    keys: Arc<KeySet>,
 }
 
 /// The body read so far: the first chunk as given, a buffer from the second on.
@@ -64,7 +68,7 @@ impl Verification {
         headers: Result<DeliveryHeaders, Error>,
         limit: usize,
         declared_len: Option<u64>,
-        keyed: Vec<KeyedMac>,
+        keys: Arc<KeySet>,
     ) -> Self {
         let declared_len = declared_len.map_or(0, |len| (len as usize).min(limit));
         Self {
@@ -76,7 +80,7 @@ impl Verification {
             declared_len,
             read: 0,
             body: Body::Empty,
-            keyed,
+            keys,
         }
     }
 
@@ -126,7 +130,7 @@ impl Verification {
             // The envelope's id under the key that verified it: two senders sharing a store
             // never collide, and the store learns nothing about the id.
             Some(id) => {
-                let mut mac = self.keyed[key_index].clone();
+                let mut mac = self.keys.keyed[key_index].clone();
                 for part in [self.scheme.name().as_bytes(), b"\0", id.as_bytes()] {
                     mac.update(part);
                 }
@@ -146,6 +150,7 @@ impl Verification {
             signature: self.signature,
             fingerprint,
             key_index,
+            key_label: self.keys.label(key_index),
             body,
         })
     }

@@ -1,0 +1,293 @@
+//! One delivery's observation: the span it runs in, and the metrics and log line written when
+//! its answer is known.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderMap, HeaderValue};
+use tracing::Span;
+use tracing::field::Empty;
+
+use crate::delivery::Delivery;
+use crate::error::Error;
+use crate::observe::health::Health;
+use crate::observe::{DELIVERIES, DELIVERY_DURATION, VERIFIED};
+use crate::verify::resolver::is_appwrite_id;
+use crate::verify::verifier::Verifier;
+
+/// How a delivery ended, as the metrics and the span's `outcome` field name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Verified and handled: answered with the handler's success.
+    Accepted,
+    /// Verified and stored in an inbox: `202`.
+    Enqueued,
+    /// Verified and handed to a handler this crate does not see the end of: a bare
+    /// extractor's. The handler's answer is not known, so it moves no failure count.
+    Verified,
+    /// A copy of a delivery already handled (or already held by the inbox).
+    Duplicate,
+    /// A copy of a delivery being handled right now: `409`.
+    InProgress,
+    /// Refused before the handler, for this [`Error::reason`].
+    Rejected(&'static str),
+    /// Verified, but the handler answered an error status, returned `Err` or panicked.
+    HandlerFailed,
+    /// The request ended without an answer: the client hung up, or a timeout dropped it.
+    Cancelled,
+}
+
+impl Outcome {
+    /// The outcome of a request refused with `error`.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Error, observe::Outcome};
+    /// assert_eq!(Outcome::of_error(&Error::InProgress), Outcome::InProgress);
+    /// assert_eq!(Outcome::of_error(&Error::SignatureMismatch), Outcome::Rejected("signature_mismatch"));
+    /// ```
+    pub fn of_error(error: &Error) -> Self {
+        match error {
+            Error::Duplicate { .. } => Self::Duplicate,
+            Error::InProgress => Self::InProgress,
+            other => Self::Rejected(other.reason()),
+        }
+    }
+
+    /// The outcome of a handler that answered `status`.
+    pub fn of_status(status: http::StatusCode) -> Self {
+        if status.is_client_error() || status.is_server_error() {
+            Self::HandlerFailed
+        } else {
+            Self::Accepted
+        }
+    }
+
+    /// The `outcome` label value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Enqueued => "enqueued",
+            Self::Verified => "verified",
+            Self::Duplicate => "duplicate",
+            Self::InProgress => "in_progress",
+            Self::Rejected(_) => "rejected",
+            Self::HandlerFailed => "handler_failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether Appwrite counts this answer as a failed attempt (status ≥ 400, or none).
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::InProgress | Self::Rejected(_) | Self::HandlerFailed | Self::Cancelled
+        )
+    }
+}
+
+/// One delivery's span and metrics, from its first byte to its answer. Adapters make one per
+/// request with [`Verifier::observe`], run verification and the handler inside
+/// [`span`](Self::span), and [`finish`](Self::finish) it with the outcome; dropped unfinished
+/// it records [`Outcome::HandlerFailed`] while a panic unwinds, and [`Outcome::Cancelled`]
+/// otherwise (the request was dropped: a client that hung up, a timeout).
+///
+/// ```
+/// use appwrite_webhooks::{Verifier, observe::Outcome, sender::DeliveryBuilder};
+/// use tracing::Instrument as _;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let url = "https://example.com/hook";
+/// let verifier = Verifier::new("k", url);
+/// let (parts, body) = DeliveryBuilder::new("k", url, "{}").build().into_request().into_parts();
+///
+/// let mut observation = verifier.observe(&parts.headers);
+/// let span = observation.span().clone();
+/// async {
+///     match verifier.receive(&parts.uri, &parts.headers, http_body_util::Full::new(body)).await {
+///         Ok((delivery, claim)) => {
+///             observation.verified(&delivery);
+///             // … the handler …
+///             claim.settle(true).await;
+///             observation.finish(Outcome::Accepted);
+///         }
+///         Err(error) => observation.finish(Outcome::of_error(&error)),
+///     }
+/// }
+/// .instrument(span)
+/// .await;
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Observation {
+    span: Span,
+    started: Instant,
+    health: Arc<Health>,
+    /// The webhook id the headers claim, for the consecutive-failures gauge.
+    webhook_id: Option<HeaderValue>,
+    finished: bool,
+}
+
+impl Verifier {
+    /// Starts observing one request: its span (with the claimed webhook and project ids) and
+    /// its clock. See [`Observation`].
+    pub fn observe(&self, headers: &HeaderMap) -> Observation {
+        let scheme = self.scheme();
+        let span = tracing::info_span!(
+            "appwrite_webhook",
+            webhook_id = Empty,
+            project_id = Empty,
+            event = Empty,
+            scheme = scheme.name(),
+            key = Empty,
+            outcome = Empty,
+            reason = Empty,
+            body_len = Empty,
+            duration_ms = Empty,
+        );
+        let (webhook, project) = scheme.tenant_headers();
+        let webhook_id = headers.get(webhook);
+        if !span.is_disabled() {
+            fn text(value: Option<&HeaderValue>) -> Option<&str> {
+                value
+                    .map_or(Some(""), |v| v.to_str().ok())
+                    .filter(|id| is_appwrite_id(id))
+            }
+            match (text(webhook_id), project.and_then(|p| text(headers.get(p)))) {
+                (Some(webhook_id), project_id) => {
+                    span.record("webhook_id", webhook_id);
+                    span.record("project_id", project_id.unwrap_or("(not an Appwrite id)"));
+                }
+                (None, _) => {
+                    span.record("webhook_id", "(not an Appwrite id)");
+                }
+            }
+        }
+        Observation {
+            span,
+            started: Instant::now(),
+            health: Arc::clone(&self.inner.health),
+            // Checked and capped as a label in `Health::record`.
+            webhook_id: webhook_id.cloned(),
+            finished: false,
+        }
+    }
+}
+
+impl Observation {
+    /// The delivery's span: run verification and the handler in it.
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+
+    /// Records what verification established: the event, the key and the body's length.
+    pub fn verified<B: AsRef<[u8]>>(&mut self, delivery: &Delivery<B>) {
+        const INDEXES: [&str; 8] = ["0", "1", "2", "3", "4", "5", "6", "7"];
+        let key: metrics::SharedString = match (&delivery.key_label, delivery.key_index) {
+            (Some(label), _) => Arc::clone(label).into(),
+            (None, index) if index < INDEXES.len() => {
+                metrics::SharedString::const_str(INDEXES[index])
+            }
+            (None, index) => index.to_string().into(),
+        };
+        if !self.span.is_disabled() {
+            let event = PrimaryEvent(delivery.events_header());
+            self.span.record("event", tracing::field::display(&event));
+            self.span.record("key", &*key);
+            self.span.record("body_len", delivery.body().len());
+        }
+        metrics::counter!(VERIFIED, "key" => key).increment(1);
+    }
+
+    /// Records the outcome: the span's last fields, one log event, the metrics and the
+    /// webhook's consecutive-failures count.
+    pub fn finish(mut self, outcome: Outcome) {
+        self.record(outcome);
+    }
+
+    fn record(&mut self, outcome: Outcome) {
+        self.finished = true;
+        let elapsed = self.started.elapsed();
+        let reason = match outcome {
+            Outcome::Rejected(reason) => reason,
+            _ => "none",
+        };
+        let span = &self.span;
+        if !span.is_disabled() {
+            span.record("outcome", outcome.as_str());
+            if reason != "none" {
+                span.record("reason", reason);
+            }
+            span.record("duration_ms", elapsed.as_secs_f64() * 1000.0);
+            match outcome {
+                Outcome::Verified => tracing::debug!(
+                    parent: span,
+                    outcome = outcome.as_str(),
+                    "Appwrite delivery verified"
+                ),
+                Outcome::Accepted | Outcome::Enqueued | Outcome::Duplicate => tracing::info!(
+                    parent: span,
+                    outcome = outcome.as_str(),
+                    "Appwrite delivery answered"
+                ),
+                Outcome::HandlerFailed | Outcome::Cancelled => tracing::warn!(
+                    parent: span,
+                    outcome = outcome.as_str(),
+                    "Appwrite delivery not handled"
+                ),
+                Outcome::Rejected("replay_store" | "inbox_store" | "key_resolver") => {
+                    tracing::warn!(
+                        parent: span,
+                        reason,
+                        "Appwrite delivery refused: a store is unavailable"
+                    )
+                }
+                Outcome::InProgress | Outcome::Rejected(_) => tracing::debug!(
+                    parent: span,
+                    outcome = outcome.as_str(),
+                    reason,
+                    "Appwrite delivery refused"
+                ),
+            }
+        }
+        metrics::counter!(DELIVERIES, "outcome" => outcome.as_str(), "reason" => reason)
+            .increment(1);
+        metrics::histogram!(DELIVERY_DURATION, "outcome" => outcome.as_str())
+            .record(elapsed.as_secs_f64());
+        if outcome != Outcome::Verified {
+            let webhook_id = self
+                .webhook_id
+                .as_ref()
+                .map_or(Some(""), |v| v.to_str().ok());
+            // A value that is not text is no Appwrite id: counted under `invalid`.
+            self.health
+                .record(webhook_id.unwrap_or("\u{0}"), outcome.is_failure());
+        }
+    }
+}
+
+/// The primary event of an events header, found only when a subscriber formats it: a
+/// subscriber that keeps no field values pays nothing for it.
+pub(crate) struct PrimaryEvent<'a>(pub(crate) &'a str);
+
+impl std::fmt::Display for PrimaryEvent<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match crate::events::name::primary(self.0) {
+            Some(name) => std::fmt::Display::fmt(&name, f),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Observation {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Unwinding from the handler's panic, or dropped with the request.
+            self.record(if std::thread::panicking() {
+                Outcome::HandlerFailed
+            } else {
+                Outcome::Cancelled
+            });
+        }
+    }
+}
