@@ -6,6 +6,11 @@
 //! APPWRITE_WEBHOOK_KEY=whsec_… APPWRITE_WEBHOOK_URL=https://your.domain/hooks/appwrite \
 //!   PORT=3000 cargo run --example quickstart -- --serve
 //! ```
+//!
+//! `--serve` also answers `GET /metrics` (Prometheus text format), logs one line per delivery
+//! to stderr (`RUST_LOG`, e.g. `RUST_LOG=debug` or `RUST_LOG=info,appwrite_webhooks=debug`,
+//! default `info`), and requires HTTP Basic credentials when `APPWRITE_WEBHOOK_HTTP_USER` and
+//! `APPWRITE_WEBHOOK_HTTP_PASS` are set (the webhook's username and password in Appwrite).
 
 use std::process::ExitCode;
 
@@ -15,16 +20,73 @@ use appwrite_webhooks::{Action, Event, ReplayGuard, Verifier};
 use appwrite_webhooks_axum::{AppwriteWebhookLayer, Webhook};
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use testkit::demo;
 
 /// The receiver: one handler on `path`, the verifier in state, and the layer that settles the
 /// replay guard's claims with the handler's outcome. Everything else is the extractor's job.
-fn app(path: &str, verifier: Verifier) -> Router {
+/// `/metrics` is outside the layer: it is not a delivery.
+fn app(path: &str, verifier: Verifier, metrics: PrometheusHandle) -> Router {
     Router::new()
         .route(path, post(on_event))
         .route_layer(AppwriteWebhookLayer::new(verifier.clone()))
         .with_state(verifier)
+        .route("/metrics", get(move || async move { metrics.render() }))
+}
+
+/// Installs the Prometheus recorder the crates' metrics go to, with histogram buckets around
+/// Appwrite's 15 s limit, and keeps its histograms drained.
+fn prometheus() -> PrometheusHandle {
+    let seconds = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0];
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
+        .and_then(|builder| builder.install_recorder())
+        .expect("the first and only metrics recorder");
+    appwrite_webhooks::observe::describe_metrics();
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+    handle
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (`info` when unset).
+fn logs(default: tracing::Level) {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) => directives.parse::<Targets>().unwrap_or_else(|error| {
+            eprintln!("RUST_LOG={directives:?} is not understood ({error}); logging at {default}");
+            Targets::new().with_default(default)
+        }),
+        Err(_) => Targets::new().with_default(default),
+    };
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
+        .init();
+}
+
+/// HTTP Basic credentials from the environment, when the webhook has them.
+fn basic_auth(verifier: Verifier) -> Result<Verifier, String> {
+    match (
+        std::env::var("APPWRITE_WEBHOOK_HTTP_USER"),
+        std::env::var("APPWRITE_WEBHOOK_HTTP_PASS"),
+    ) {
+        (Ok(user), Ok(password)) if !user.is_empty() && !password.is_empty() => {
+            Ok(verifier.require_basic_auth(&user, &password))
+        }
+        (Err(_), Err(_)) => Ok(verifier),
+        _ => Err(
+            "set both APPWRITE_WEBHOOK_HTTP_USER and APPWRITE_WEBHOOK_HTTP_PASS, \
+                  non-empty (Appwrite sends credentials only when both are set), or neither"
+                .into(),
+        ),
+    }
 }
 
 /// What every receiver here adds to its key and URL: an in-memory replay guard — Appwrite
@@ -102,6 +164,15 @@ async fn serve() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let verifier = match basic_auth(verifier) {
+        Ok(verifier) => verifier,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    logs(tracing::Level::INFO);
+    let metrics = prometheus();
     let port = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -113,11 +184,18 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("verifying deliveries for {url} on port {port}, path {path}; Ctrl-C stops");
+    println!(
+        "verifying deliveries for {url} on port {port}, path {path}{}; metrics at /metrics; Ctrl-C stops",
+        if verifier.requires_basic_auth() {
+            ", with HTTP Basic credentials"
+        } else {
+            ""
+        }
+    );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match axum::serve(listener, app(&path, verifier))
+    match axum::serve(listener, app(&path, verifier, metrics))
         .with_graceful_shutdown(shutdown)
         .await
     {
@@ -138,7 +216,20 @@ async fn self_test() -> ExitCode {
     let addr = listener.local_addr().expect("local address");
     let url = format!("http://{addr}/hooks/appwrite");
     let verifier = guarded(Verifier::new(demo::KEY, url.as_str()));
-    tokio::spawn(axum::serve(listener, app("/hooks/appwrite", verifier)).into_future());
+    if std::env::var_os("RUST_LOG").is_some() {
+        logs(tracing::Level::WARN);
+    }
+    let metrics = prometheus();
+    let app = app("/hooks/appwrite", verifier, metrics.clone());
+    tokio::spawn(axum::serve(listener, app).into_future());
     println!("receiver listening at {url}\n");
-    demo::run(addr, &url).await
+    let code = demo::run(addr, &url).await;
+    // What an operator's dashboard would show for the deliveries above (GET /metrics):
+    println!("\nmetrics (GET /metrics with --serve):");
+    for line in metrics.render().lines() {
+        if line.starts_with(appwrite_webhooks::observe::DELIVERIES) {
+            println!("  {line}");
+        }
+    }
+    code
 }

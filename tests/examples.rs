@@ -58,6 +58,11 @@ struct Serving {
 
 impl Serving {
     fn start(url: &str) -> Self {
+        Self::start_with(url, &[], Stdio::null())
+    }
+
+    /// With more environment variables, and stderr (the logs) going to `stderr`.
+    fn start_with(url: &str, env: &[(&str, &str)], stderr: Stdio) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -68,7 +73,9 @@ impl Serving {
             .env("PORT", port.to_string())
             .env("APPWRITE_WEBHOOK_KEY", "whsec_serve_test")
             .env("APPWRITE_WEBHOOK_URL", url)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start quickstart --serve");
         Self {
@@ -98,6 +105,17 @@ impl Drop for Serving {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `GET path` over a fresh connection; the whole response as text.
+async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
 }
 
 fn row_created(url: &str) -> SignedDelivery {
@@ -199,4 +217,49 @@ fn quickstart_serve_without_configuration_is_a_usage_error() {
 
 fn bytes_of(sent: &SignedDelivery) -> axum::body::Bytes {
     axum::body::Bytes::copy_from_slice(sent.body())
+}
+
+/// `--serve` with the operating pieces on: HTTP Basic credentials from the environment,
+/// Prometheus `/metrics`, and one log line per delivery on stderr honouring `RUST_LOG`.
+#[tokio::test]
+async fn quickstart_serve_exposes_metrics_logs_and_basic_auth() {
+    let public_url = "https://hooks.example.com/hooks/appwrite";
+    let logs = std::env::temp_dir().join(format!("quickstart-logs-{}", std::process::id()));
+    let serving = Serving::start_with(
+        public_url,
+        &[
+            ("APPWRITE_WEBHOOK_HTTP_USER", "appwrite"),
+            ("APPWRITE_WEBHOOK_HTTP_PASS", "serve-pass"),
+            ("RUST_LOG", "info"),
+        ],
+        Stdio::from(std::fs::File::create(&logs).unwrap()),
+    );
+    let sent = row_created(public_url);
+    // Without credentials: 401 (and the server is up once this answers).
+    assert_eq!(serving.deliver(&sent).await, 401);
+    let basic: &'static str =
+        Box::leak(testkit::auth_suite::basic("appwrite", "serve-pass").into_boxed_str());
+    let authorized = testkit::net::with_headers(&sent, &[("authorization", basic)]);
+    assert_eq!(serving.deliver(&authorized).await, 204);
+    let wrong = testkit::net::with_headers(&sent, &[("authorization", "Basic d3Jvbmc6d3Jvbmc=")]);
+    assert_eq!(serving.deliver(&wrong).await, 401);
+
+    let metrics = get(serving.addr, "/metrics").await;
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    for line in [
+        r#"appwrite_webhooks_deliveries_total{outcome="accepted",reason="none"} 1"#,
+        r#"appwrite_webhooks_deliveries_total{outcome="rejected",reason="basic_auth"} 2"#,
+        r#"appwrite_webhooks_verified_total{key="0"} 1"#,
+        "# TYPE appwrite_webhooks_delivery_duration_seconds histogram",
+        "# HELP appwrite_webhooks_deliveries_total",
+    ] {
+        assert!(metrics.contains(line), "{line} missing in\n{metrics}");
+    }
+    let text = std::fs::read_to_string(&logs).unwrap();
+    assert!(text.contains("Appwrite delivery answered"), "{text}");
+    assert!(
+        !text.contains("serve-pass") && !text.contains("whsec_serve_test"),
+        "{text}"
+    );
+    let _ = std::fs::remove_file(&logs);
 }
