@@ -1,5 +1,9 @@
-//! The server `bench/load.sh` drives: the quickstart's axum app with verification by the tower
-//! layer (`layer`), or by a handler doing the same HMAC by hand (`inline`, the baseline).
+//! The server `bench/load.sh` and the `observe_load` example drive: the quickstart's axum app
+//! with verification by the tower layer (`layer`), or by a handler doing the same HMAC by hand
+//! (`inline`, the baseline). Two more modes run the layer with observability installed:
+//! `observed` — a subscriber that takes every span (tracing-subscriber's registry, no output)
+//! and the `metrics` no-op recorder — and `prometheus` — the Prometheus recorder the quickstart
+//! uses, and a formatting subscriber at INFO writing each delivery's line to a sink.
 //!
 //! ```sh
 //! cargo run --release --example bench_server -- layer 8080
@@ -40,15 +44,32 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "layer".into());
     let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(8080);
+    match mode.as_str() {
+        "observed" => {
+            use tracing_subscriber::prelude::*;
+            tracing_subscriber::registry().init();
+            metrics::set_global_recorder(metrics::NoopRecorder).expect("one recorder");
+        }
+        "prometheus" => {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .expect("one recorder");
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::INFO)
+                .with_writer(std::io::sink)
+                .init();
+        }
+        _ => {}
+    }
     let app = match mode.as_str() {
         // The same 5 MiB bound the verifier applies (axum's default is 2 MB).
         "inline" => Router::new().route("/hooks/appwrite", post(inline)).layer(
             axum::extract::DefaultBodyLimit::max(appwrite_webhooks::DEFAULT_BODY_LIMIT),
         ),
-        "layer" => Router::new()
+        "layer" | "observed" | "prometheus" => Router::new()
             .route("/hooks/appwrite", post(|| async { StatusCode::NO_CONTENT }))
             .layer(AppwriteWebhookLayer::new(Verifier::new(KEY, URL))),
-        other => panic!("mode must be `layer` or `inline`, not {other}"),
+        other => panic!("mode must be `layer`, `observed`, `prometheus` or `inline`, not {other}"),
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await

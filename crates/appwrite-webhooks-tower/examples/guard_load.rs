@@ -77,12 +77,7 @@ async fn drive(addr: SocketAddr, sent: Vec<SignedDelivery>) -> f64 {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(delivery) = sent.get(i) else { return };
-                    let mut request = Request::post(format!("http://{addr}/hook"))
-                        .body(Full::new(Bytes::copy_from_slice(delivery.body())))
-                        .unwrap();
-                    for (name, value) in delivery.headers() {
-                        request.headers_mut().append(name, value.clone());
-                    }
+                    let request = testkit::net::request(delivery, addr);
                     let response = client.request(request).await.expect("a response");
                     assert_eq!(response.status(), 204, "every delivery is new");
                     let _ = response.into_body().collect().await;

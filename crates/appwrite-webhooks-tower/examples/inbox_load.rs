@@ -103,12 +103,7 @@ async fn drive(
                         return latencies;
                     };
                     let asked = Instant::now();
-                    let mut request = Request::post(format!("http://{addr}/hook"))
-                        .body(Full::new(Bytes::copy_from_slice(delivery.body())))
-                        .unwrap();
-                    for (name, value) in delivery.headers() {
-                        request.headers_mut().append(name, value.clone());
-                    }
+                    let request = testkit::net::request(delivery, addr);
                     let response = client.request(request).await.expect("a response");
                     assert_eq!(response.status(), status, "every delivery is new");
                     let _ = response.into_body().collect().await;
