@@ -236,6 +236,27 @@ impl<B: AsRef<[u8]>> Delivery<B> {
         crate::events::name::primary(&self.meta.events)
     }
 
+    /// Checks the ids the (unsigned) events header names against the signed body (`$id`,
+    /// `$databaseId`, `$tableId`/`$collectionId`), as [`event`](Self::event) does, without
+    /// parsing the payload: [`Error::EventContradictsBody`] (400) when they differ. The receive
+    /// sequence and the inbox run it before a claim or a write. The opt-in schemes sign their
+    /// event name, so there is nothing to check.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Error, Verifier, sender::DeliveryBuilder};
+    /// let url = "https://example.com/hook";
+    /// let sent = DeliveryBuilder::new("k", url, r#"{"$id":"t2"}"#)
+    ///     .event(&"teams.t1.create".parse().unwrap()) // names another team
+    ///     .build();
+    /// let delivery = Verifier::new("k", url).verify(sent.headers(), sent.body())?;
+    /// assert!(matches!(delivery.check_event_ids(), Err(Error::EventContradictsBody { .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn check_event_ids(&self) -> Result<(), Error> {
+        self.scheme
+            .check_event_ids(self.primary_event().as_ref(), self.body.as_ref())
+    }
+
     /// The typed event: the variant is decided by [`primary_event`](Self::primary_event) and
     /// the signed body, which is parsed into the model Appwrite's catalogue gives that event.
     ///

@@ -54,6 +54,24 @@ async fn the_inbox_reports_its_outcomes_depth_and_dead_letters() {
     );
     workers.shutdown(Duration::from_secs(1)).await;
 
+    // A payload that does not fit its model is counted (and still handed on).
+    let url = "https://example.com/hook";
+    let misfit =
+        appwrite_webhooks::sender::DeliveryBuilder::new("k", url, r#"{"$id":"u1","name":5}"#)
+            .event(&"users.u1.create".parse().unwrap())
+            .build();
+    let delivery = appwrite_webhooks::Verifier::new("k", url)
+        .verify(misfit.headers(), misfit.body())
+        .unwrap();
+    assert!(matches!(
+        delivery.event(),
+        Ok(appwrite_webhooks::Event::Unparsed { .. })
+    ));
+    assert_eq!(
+        capture.counter(appwrite_webhooks::observe::UNPARSED, &[]),
+        1
+    );
+
     let logs = capture.logs();
     assert!(
         logs.contains("appwrite_webhook_attempt{") && logs.contains("attempt=3"),

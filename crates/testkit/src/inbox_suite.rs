@@ -37,13 +37,28 @@ pub fn verifier() -> Verifier {
 /// A signed `users.*.create` delivery with `body`, through [`Inbox::accept`].
 pub async fn accept(inbox: &Inbox, body: &str) -> Result<Put, Error> {
     let request = DeliveryBuilder::new(KEY, URL, body.to_owned())
-        .events(["users.u1.create", "users.*.create", "users.u1", "users.*"])
+        .events(user_events(body))
         .build()
         .into_request();
     let (parts, body) = request.into_parts();
     inbox
         .accept(&verifier(), &parts.uri, &parts.headers, Full::new(body))
         .await
+}
+
+/// The events Appwrite sends for a user created with `body`: its `$id` (`u1` if none).
+fn user_events(body: &str) -> Vec<String> {
+    let id = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("$id").and_then(|id| id.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "u1".to_owned());
+    [
+        format!("users.{id}.create"),
+        "users.*.create".into(),
+        format!("users.{id}"),
+        "users.*".into(),
+    ]
+    .into()
 }
 
 /// Stores `body` and returns its new id.
@@ -561,7 +576,7 @@ pub async fn answers_503_when_the_store_fails(addr: std::net::SocketAddr, inbox:
             sample.url.as_str(),
             body.clone(),
         )
-        .events(["users.u1.create"])
+        .events(user_events(&body))
         .build();
         let (status, text) = crate::net::send(&sent, addr).await;
         match status {

@@ -6,4 +6,4 @@ pub(crate) mod expand;
 pub(crate) mod kind;
 pub(crate) mod name;
 pub(crate) mod pattern;
-mod typing;
+pub(crate) mod typing;

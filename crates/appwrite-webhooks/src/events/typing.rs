@@ -314,7 +314,7 @@ impl Event {
 
 /// The ids a signed body states about itself, read without parsing the rest of it.
 #[derive(serde::Deserialize)]
-struct SignedIds {
+pub(crate) struct SignedIds {
     #[serde(rename = "$id", default, deserialize_with = "text")]
     id: Option<String>,
     #[serde(rename = "$databaseId", default, deserialize_with = "text")]
@@ -335,7 +335,7 @@ fn text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Stri
 /// name's last id), `$databaseId`, and `$tableId` / `$collectionId` (either vocabulary). A
 /// contradiction means the events header was changed after signing:
 /// [`Error::EventContradictsBody`]. Bodies that are not objects, or lack a field, pass.
-fn check_signed_ids(name: &EventName, body: &[u8]) -> Result<Option<SignedIds>, Error> {
+pub(crate) fn check_signed_ids(name: &EventName, body: &[u8]) -> Result<Option<SignedIds>, Error> {
     let Ok(signed) = serde_json::from_slice::<SignedIds>(body) else {
         return Ok(None);
     };

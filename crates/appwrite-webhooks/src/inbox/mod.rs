@@ -107,7 +107,9 @@ impl Inbox {
     /// Inbox mode's receive sequence: verifies the body as it arrives, then stores the
     /// delivery. Answer `202` on `Ok` (stored now, or a re-send of one already held) and the
     /// error's status otherwise: `401`/`400`/`413` as for any delivery, `503`
-    /// ([`Error::InboxStore`]) when the store failed. Runs in the delivery's span and records
+    /// ([`Error::InboxStore`]) when the store failed, `400` when the events header names another
+    /// resource than the signed body ([`Delivery::check_event_ids`](crate::Delivery::check_event_ids)).
+    /// Runs in the delivery's span and records
     /// its outcome (`enqueued`, `duplicate` or `rejected`; see [`observe`](crate::observe)).
     pub async fn accept<B>(
         &self,
@@ -128,7 +130,12 @@ impl Inbox {
             let stored = match verifier.verify_body(uri, headers, body).await {
                 Ok(delivery) => {
                     observation.verified(&delivery);
-                    self.put(Received::new(uri, headers, &delivery)).await
+                    // An events header relabelled to name another resource is refused at the
+                    // door (400), as the typed extractors refuse it.
+                    match delivery.check_event_ids() {
+                        Ok(()) => self.put(Received::new(uri, headers, &delivery)).await,
+                        Err(error) => Err(error),
+                    }
                 }
                 Err(error) => Err(error),
             };

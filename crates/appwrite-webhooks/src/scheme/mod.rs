@@ -249,6 +249,21 @@ impl Scheme {
     }
 
     /// The typed event of a verified body.
+    /// Checks the ids an unsigned events header names against the signed body. Only Appwrite's
+    /// scheme has such a header: the opt-in schemes sign their envelope's event name.
+    pub(crate) fn check_event_ids(
+        &self,
+        primary: Option<&EventName>,
+        body: &[u8],
+    ) -> Result<(), Error> {
+        match (self, primary) {
+            (Self::Appwrite, Some(name)) => {
+                crate::events::typing::check_signed_ids(name, body).map(drop)
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn event(
         &self,
         primary: Option<&EventName>,

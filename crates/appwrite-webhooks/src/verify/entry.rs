@@ -18,7 +18,8 @@ use crate::verify::verifier::Verifier;
 
 impl Verifier {
     /// The receive sequence, in one call: read and verify the body as it arrives
-    /// ([`verify_body`](Self::verify_body)), then claim the delivery with the replay guard, if
+    /// ([`verify_body`](Self::verify_body)), check the ids its events header names against the
+    /// body ([`Delivery::check_event_ids`]), then claim the delivery with the replay guard, if
     /// one is configured ([`admit`](Self::admit)). Hand the delivery to the handler, then settle
     /// the [`Claim`] with its outcome; dropping the claim unsettled (a panic, a cancelled
     /// request) gives the delivery back. Every adapter runs exactly this.
@@ -51,6 +52,9 @@ impl Verifier {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let delivery = self.verify_body(uri, headers, body).await?;
+        // Before the claim: a copy relabelled to name another resource is a 400, not a
+        // duplicate of the genuine delivery it was captured from.
+        delivery.check_event_ids()?;
         let claim = self.admit(&delivery).await?;
         Ok((delivery, claim))
     }
