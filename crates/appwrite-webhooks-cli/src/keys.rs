@@ -68,6 +68,13 @@ impl KeyArgs {
     }
 }
 
+impl KeyArgs {
+    /// The first key, for commands that sign or send with one.
+    pub fn first(&self) -> Result<SigningKey, Failure> {
+        self.resolve()?.into_iter().next().ok_or_else(missing)
+    }
+}
+
 fn empty(source: &str) -> Failure {
     Failure::Usage(format!(
         "{source} is empty: an empty signing key would accept forged deliveries"

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod capture;
+mod conformance;
 mod inbox;
 mod inspect;
 mod keys;
@@ -50,6 +51,9 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Inspect and operate a durable inbox: stats, list, show, retry, purge.
     Inbox(inbox::InboxArgs),
+    /// Grade a running receiver (any language): genuine deliveries of every Appwrite version,
+    /// forgeries and oversized bodies; exit 0 only when every required check passes.
+    Conformance(Box<conformance::ConformanceArgs>),
 }
 
 #[derive(Args)]
@@ -142,5 +146,6 @@ fn run(command: Command, style: output::Style) -> Result<(), Failure> {
         Command::Sign(args) => sign::run(args, style),
         Command::Verify(args) => verify::run(args),
         Command::Inbox(args) => block_on(inbox::run(args, style)),
+        Command::Conformance(args) => block_on(conformance::run(*args, style)),
     }
 }

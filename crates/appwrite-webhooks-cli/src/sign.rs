@@ -3,7 +3,7 @@
 use appwrite_webhooks::{Scheme, sign, sign_generic, sign_rawurldecoded, sign_timestamped};
 use clap::Args;
 
-use crate::keys::{self, KeyArgs};
+use crate::keys::KeyArgs;
 use crate::output::Style;
 use crate::scheme::{self, SchemeArgs};
 use crate::{Failure, Input};
@@ -27,12 +27,7 @@ pub struct SignArgs {
 }
 
 pub fn run(args: SignArgs, style: Style) -> Result<(), Failure> {
-    let key = args
-        .keys
-        .resolve()?
-        .into_iter()
-        .next()
-        .ok_or_else(keys::missing)?;
+    let key = args.keys.first()?;
     let url = args.scheme.signed_url(args.input.url.as_deref())?;
     let timestamped = args.scheme.scheme.tolerance().is_some();
     if args.timestamp.is_some() && !timestamped {
