@@ -43,7 +43,7 @@ fn grade(addr: SocketAddr, url: &str, extra: &[&str]) -> (Option<i32>, Value, Ou
             KEY,
             "--json",
         ])
-        .args(["--stall-seconds", "6", "--timeout", "10"])
+        .args(["--stall-seconds", "6"])
         .args(extra)
         .output()
         .unwrap();
@@ -423,4 +423,34 @@ fn usage_errors_and_an_unreachable_receiver() {
         .output()
         .unwrap();
     assert_eq!(no_key.status.code(), Some(2));
+}
+
+/// A receiver that takes connections and never answers is not waited for 550 times: after
+/// three silent requests the rest are reported as not sent, and the run fails.
+#[test]
+fn a_receiver_that_never_answers_is_given_up_on() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream); // read nothing, answer nothing
+        }
+    });
+    let (code, report, _) = grade(addr, URL, &["--timeout", "1", "--no-optional"]);
+    assert_eq!(code, Some(1));
+    let got: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["got"].as_str().unwrap())
+        .collect();
+    assert_eq!(&got[..3], ["no answer in time"; 3]);
+    assert!(
+        got[3..]
+            .iter()
+            .all(|g| *g == "not sent: the receiver stopped answering"),
+        "{:?}",
+        &got[3..6]
+    );
 }

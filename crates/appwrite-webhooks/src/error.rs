@@ -246,7 +246,7 @@ impl Error {
     /// ```
     pub fn www_authenticate(&self) -> Option<HeaderValue> {
         match self {
-            Error::BasicAuth { realm, .. } => Some(crate::verify::basic::challenge(realm)),
+            Error::BasicAuth { realm, .. } => Some(challenge(realm)),
             _ => None,
         }
     }
@@ -283,6 +283,12 @@ impl Error {
             Error::KeysNeedAsync => "keys_need_async",
         }
     }
+}
+
+/// The `WWW-Authenticate` value for `realm`.
+fn challenge(realm: &str) -> HeaderValue {
+    HeaderValue::try_from(format!("Basic realm=\"{realm}\", charset=\"UTF-8\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("Basic"))
 }
 
 /// A store's failure (connection lost, timeout, disk full): a replay guard applies its

@@ -93,3 +93,16 @@ fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h st
             reason: "not UTF-8",
         })
 }
+
+/// Appwrite ids: at most 36 of `a-z A-Z 0-9 . - _`. Anything longer is refused unread, with
+/// room to spare.
+const MAX_ID_LEN: usize = 64;
+
+/// Whether `id` can be an Appwrite id (or is empty): at most [`MAX_ID_LEN`] of
+/// `a-z A-Z 0-9 . - _`.
+pub(crate) fn is_appwrite_id(id: &str) -> bool {
+    id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}

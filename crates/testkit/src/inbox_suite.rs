@@ -315,7 +315,9 @@ pub async fn panics_and_timeouts_are_failed_attempts_with_their_reason(inbox: In
         .retry(
             fast()
                 .max_attempts(2)
-                .attempt_timeout(Duration::from_millis(100)),
+                // Long enough for a panic's backtrace to be printed (slow in debug builds with
+                // RUST_BACKTRACE set) before the attempt times out.
+                .attempt_timeout(Duration::from_secs(2)),
         )
         .start();
     until("both dead", async || {

@@ -6,6 +6,8 @@
 
 mod checks;
 mod data;
+mod forgeries;
+mod plan;
 mod reencode;
 mod report;
 mod wire;
@@ -20,9 +22,12 @@ use clap::Args;
 use crate::Failure;
 use crate::keys::KeyArgs;
 use crate::output::Style;
-use checks::{Plan, host};
+use plan::{Plan, host};
 use report::{Outcome, Verdict, judge};
 use wire::Answer;
+
+/// Unanswered requests in a row after which the rest are not sent.
+const GIVE_UP_AFTER: usize = 3;
 
 #[derive(Args)]
 pub struct ConformanceArgs {
@@ -56,6 +61,9 @@ pub struct ConformanceArgs {
     /// Skip the optional checks (a replay, a stalled body).
     #[arg(long)]
     no_optional: bool,
+    /// Stop after this many seconds in all; the checks not sent by then fail.
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    max_seconds: u64,
 }
 
 /// The address to connect to: `host:port`, with or without `http://` (and a path, ignored).
@@ -134,7 +142,7 @@ pub async fn run(args: ConformanceArgs, style: Style) -> Result<(), Failure> {
         main,
         oversized: args.oversized_bytes,
     };
-    let checks: Vec<checks::Check> = checks::all(&plan)
+    let checks: Vec<plan::Check> = checks::all(&plan)
         .into_iter()
         .filter(|c| c.required || !args.no_optional)
         .collect();
@@ -149,6 +157,9 @@ pub async fn run(args: ConformanceArgs, style: Style) -> Result<(), Failure> {
             timeout.as_secs()
         );
     }
+    let deadline = std::time::Instant::now() + Duration::from_secs(args.max_seconds.max(1));
+    // A receiver that has stopped answering is not waited for 550 times.
+    let mut silent = 0;
     let mut outcomes = Vec::with_capacity(checks.len());
     for (i, check) in checks.iter().enumerate() {
         if progress {
@@ -163,12 +174,24 @@ pub async fn run(args: ConformanceArgs, style: Style) -> Result<(), Failure> {
             });
             continue;
         };
-        let wait = if matches!(check.expect, checks::Expect::Act) {
+        let wait = if matches!(check.expect, plan::Expect::Act) {
             stall
         } else {
             timeout
         };
-        let answer = wire::exchange(addr, &host, request, wait).await;
+        let answer = if silent >= GIVE_UP_AFTER {
+            Answer::NotSent("the receiver stopped answering")
+        } else if std::time::Instant::now() >= deadline {
+            Answer::NotSent("the --max-seconds budget was spent")
+        } else {
+            wire::exchange(addr, &host, request, wait).await
+        };
+        silent = match (&answer, check.expect) {
+            (Answer::Unreachable(_), _) => silent + 1,
+            (Answer::TimedOut, expect) if expect != plan::Expect::Act => silent + 1,
+            (Answer::NotSent(_), _) => silent,
+            _ => 0,
+        };
         if i == 0
             && let Answer::Unreachable(error) = &answer
         {
@@ -180,7 +203,7 @@ pub async fn run(args: ConformanceArgs, style: Style) -> Result<(), Failure> {
             )));
         }
         let verdict = match answer {
-            Answer::Unreachable(_) => Verdict::Fail,
+            Answer::Unreachable(_) | Answer::NotSent(_) => Verdict::Fail,
             _ => judge(check, &answer),
         };
         outcomes.push(Outcome {

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::conformance::checks::{Check, Expect, Group};
+use crate::conformance::plan::{Check, Expect, Group};
 use crate::conformance::wire::Answer;
 use crate::output::{Style, printable};
 

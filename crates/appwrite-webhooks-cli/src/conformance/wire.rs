@@ -39,6 +39,8 @@ pub enum Answer {
     TimedOut,
     /// The connection could not be made.
     Unreachable(String),
+    /// Not sent: the run stopped early, for this reason.
+    NotSent(&'static str),
 }
 
 impl Answer {
@@ -62,6 +64,7 @@ impl Answer {
             Answer::Closed => "connection closed without an answer".into(),
             Answer::TimedOut => "no answer in time".into(),
             Answer::Unreachable(error) => format!("cannot connect: {error}"),
+            Answer::NotSent(reason) => format!("not sent: {reason}"),
         }
     }
 }

@@ -42,6 +42,7 @@
 
 pub(crate) mod memory;
 pub(crate) mod record;
+pub(crate) mod retry;
 pub(crate) mod store;
 pub(crate) mod worker;
 
@@ -62,7 +63,8 @@ pub use record::{
 pub use store::{InboxStore, Put};
 
 use crate::observe::Outcome;
-pub use worker::{InboxHandler, RetryPolicy, RunningWorkers, Workers};
+pub use retry::RetryPolicy;
+pub use worker::{InboxHandler, RunningWorkers, Workers};
 
 /// How long handled deliveries are kept to recognise re-sends, unless [`Inbox::retention`] sets
 /// another: a week, longer than Appwrite keeps a failed delivery for an operator to retry.

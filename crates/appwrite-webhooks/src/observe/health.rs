@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::headers::is_appwrite_id;
 use crate::observe::CONSECUTIVE_FAILURES;
-use crate::verify::resolver::is_appwrite_id;
 
 /// Appwrite disables a webhook after this many failed attempts in a row.
 pub const DISABLE_THRESHOLD: u32 = 10;

@@ -10,10 +10,10 @@ use tracing::field::Empty;
 
 use crate::delivery::Delivery;
 use crate::error::Error;
+use crate::headers::is_appwrite_id;
 use crate::observe::health::Health;
 use crate::observe::{DELIVERIES, DELIVERY_DURATION, VERIFIED};
-use crate::verify::resolver::is_appwrite_id;
-use crate::verify::verifier::Verifier;
+use crate::scheme::Scheme;
 
 /// How a delivery ended, as the metrics and the span's `outcome` field name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +87,7 @@ impl Outcome {
 }
 
 /// One delivery's span and metrics, from its first byte to its answer. Adapters make one per
-/// request with [`Verifier::observe`], run verification and the handler inside
+/// request with [`Verifier::observe`](crate::Verifier::observe), run verification and the handler inside
 /// [`span`](Self::span), and [`finish`](Self::finish) it with the outcome; dropped unfinished
 /// it records [`Outcome::HandlerFailed`] while a panic unwinds, and [`Outcome::Cancelled`]
 /// otherwise (the request was dropped: a client that hung up, a timeout).
@@ -128,11 +128,10 @@ pub struct Observation {
     finished: bool,
 }
 
-impl Verifier {
-    /// Starts observing one request: its span (with the claimed webhook and project ids) and
-    /// its clock. See [`Observation`].
-    pub fn observe(&self, headers: &HeaderMap) -> Observation {
-        let scheme = self.scheme();
+impl Observation {
+    /// The observation of one request under `scheme`: its span, with the webhook and project
+    /// ids its headers claim, and its clock; failures are counted in `health`.
+    pub(crate) fn start(scheme: Scheme, headers: &HeaderMap, health: Arc<Health>) -> Self {
         let span = tracing::info_span!(
             "appwrite_webhook",
             webhook_id = Empty,
@@ -166,7 +165,7 @@ impl Verifier {
         Observation {
             span,
             started: Instant::now(),
-            health: Arc::clone(&self.inner.health),
+            health,
             // Checked and capped as a label in `Health::record`.
             webhook_id: webhook_id.cloned(),
             finished: false,

@@ -4,6 +4,8 @@
 //! kept in an inbox ([`Verifier::verify_stored`]) — and the
 //! replay guard's step between verifying and handling.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::{HeaderMap, Uri};
 
@@ -11,7 +13,7 @@ use crate::delivery::Delivery;
 use crate::error::Error;
 use crate::extract::FromDelivery;
 use crate::inbox::record::Received;
-use crate::observe::Outcome;
+use crate::observe::{Observation, Outcome};
 use crate::replay::Claim;
 use crate::verify::streaming::Verification;
 use crate::verify::verifier::Verifier;
@@ -57,6 +59,12 @@ impl Verifier {
         delivery.check_event_ids()?;
         let claim = self.admit(&delivery).await?;
         Ok((delivery, claim))
+    }
+
+    /// Starts observing one request: its span (with the webhook and project ids its headers
+    /// claim) and its clock; see [`Observation`] for how adapters use it.
+    pub fn observe(&self, headers: &HeaderMap) -> Observation {
+        Observation::start(self.scheme(), headers, Arc::clone(&self.inner.health))
     }
 
     /// What a bare framework extractor runs (no layer or middleware around the handler): verify

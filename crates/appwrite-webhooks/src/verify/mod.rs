@@ -5,6 +5,7 @@ pub(crate) mod basic;
 pub(crate) mod config;
 pub(crate) mod entry;
 pub(crate) mod keys;
+pub(crate) mod operating;
 pub(crate) mod resolver;
 pub(crate) mod streaming;
 pub(crate) mod url;

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::crypto::key::SigningKey;
 use crate::error::StoreError;
+use crate::headers::is_appwrite_id;
 use crate::verify::keys::KeySet;
 
 /// The most keys one delivery tries, whatever a resolver returns: each key is one more HMAC
@@ -35,10 +36,6 @@ const CACHE_CAPACITY: usize = 4096;
 /// How long a resolver may take before the delivery is answered `503`.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Appwrite ids: at most 36 of `a-z A-Z 0-9 . - _`. Anything longer is refused unread, with
-/// room to spare.
-const MAX_ID_LEN: usize = 64;
-
 /// Who a delivery claims to be for: the webhook and project ids from its (unsigned) headers.
 /// An empty string where the scheme sends no such header.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -57,15 +54,6 @@ impl Tenant {
             project_id: project_id.to_owned(),
         })
     }
-}
-
-/// Whether `id` can be an Appwrite id (or is empty): at most [`MAX_ID_LEN`] of
-/// `a-z A-Z 0-9 . - _`.
-pub(crate) fn is_appwrite_id(id: &str) -> bool {
-    id.len() <= MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 /// What a resolver returns: the keys to try, in order (an empty list: unknown tenant, `401`),
