@@ -13,7 +13,7 @@ async fn spans_logs_and_metrics_tell_what_happened() {
     let capture = Capture::install();
     let handler = Handler::new();
     let layered = spawn(observe_suite::verifier(), handler.clone(), true).await;
-    observe_suite::run(layered, &handler, capture).await;
+    observe_suite::run(layered, &handler, capture, true).await;
 
     // The bare extractor sees verification only: its outcome is `verified`, and it leaves the
     // webhook's failure count alone.

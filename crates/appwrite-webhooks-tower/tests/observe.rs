@@ -11,5 +11,5 @@ async fn spans_logs_and_metrics_tell_what_happened() {
     let capture = Capture::install();
     let handler = Handler::new();
     let addr = support::spawn(observe_suite::verifier(), handler.clone(), None).await;
-    observe_suite::run(addr, &handler, capture).await;
+    observe_suite::run(addr, &handler, capture, true).await;
 }

@@ -11,6 +11,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use appwrite_webhooks::observe::{
     CONSECUTIVE_FAILURES, DELIVERIES, DELIVERY_DURATION, VERIFIED, WARN_THRESHOLD,
@@ -20,6 +21,7 @@ use appwrite_webhooks::{ReplayGuard, SigningKey, Verifier};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
 
 use crate::at_least_once::{Handler, KEY, URL, deliver};
+use crate::inbox_suite::until;
 
 /// The previous key of the rotation the suite's verifier is in.
 pub const OLD_KEY: &str = "observe-old-key";
@@ -190,9 +192,15 @@ fn delivery(key: &str, name: &str) -> SignedDelivery {
     .build()
 }
 
-/// Sends accepted, duplicate, old-key, forged and failing deliveries and checks every metric,
-/// label and span field they produce, and that nothing secret is logged.
-pub async fn run(addr: SocketAddr, handler: &Handler, capture: &Capture) {
+/// Sends accepted, duplicate, old-key, forged, failing and panicking deliveries — and, where the
+/// server drops a request whose client hung up, a cancelled one — and checks every metric, label
+/// and span field they produce, and that nothing secret is logged.
+pub async fn run(
+    addr: SocketAddr,
+    handler: &Handler,
+    capture: &Capture,
+    cancels_on_disconnect: bool,
+) {
     let outcome = |outcome: &str, reason: &str| {
         capture.counter(DELIVERIES, &[("outcome", outcome), ("reason", reason)])
     };
@@ -232,6 +240,28 @@ pub async fn run(addr: SocketAddr, handler: &Handler, capture: &Capture) {
         durations.iter().all(|d| *d > 0.0 && *d < 60.0),
         "{durations:?}"
     );
+
+    // A handler that panics is a failed answer (the connection closes without a status).
+    let panicking = delivery(KEY, "panicking");
+    let _ = deliver(addr, handler, &panicking, "panic").await;
+    let failed = u64::from(WARN_THRESHOLD) + 1;
+    until("the panic is counted", async || {
+        outcome("handler_failed", "none") == failed
+    })
+    .await;
+    assert_eq!(failures(), Some(failed as f64));
+    // A request dropped before its answer, its client gone, is `cancelled`: to Appwrite a
+    // timeout, so a failed answer too.
+    if cancels_on_disconnect {
+        let hanging = delivery(KEY, "hanging");
+        let gave_up = Duration::from_millis(300);
+        let _ = tokio::time::timeout(gave_up, deliver(addr, handler, &hanging, "hang")).await;
+        until("the cancellation is counted", async || {
+            outcome("cancelled", "none") == 1
+        })
+        .await;
+        assert_eq!(failures(), Some(failed as f64 + 1.0));
+    }
 
     let logs = capture.logs();
     let warned = format!("{WARN_THRESHOLD} failed answers in a row");
