@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use appwrite_webhooks::{Delivery, ProxyHeaders, Scheme, Verifier};
-use appwrite_webhooks_axum::Webhook;
+use appwrite_webhooks_axum::{Webhook, WebhookRejection};
 use axum::Router;
 use axum::extract::{FromRequest as _, Request, State};
 use axum::http::StatusCode;
@@ -184,17 +184,6 @@ fn with_basic_auth(
         .fold(verifier, |v, password| v.require_basic_auth(user, password)))
 }
 
-/// The error's status and reason, with the Basic challenge where it applies.
-fn rejection(error: &appwrite_webhooks::Error) -> Response {
-    let mut response = (error.status(), error.to_string()).into_response();
-    if let Some(challenge) = error.www_authenticate() {
-        response
-            .headers_mut()
-            .insert(axum::http::header::WWW_AUTHENTICATE, challenge);
-    }
-    response
-}
-
 #[derive(Clone)]
 struct AppState {
     verifier: Verifier,
@@ -224,7 +213,7 @@ async fn receive(State(state): State<AppState>, request: Request) -> Response {
             }
             Err(error) => {
                 printer.rejected(error.status().as_u16(), &error.to_string());
-                rejection(&error)
+                WebhookRejection::from(error).into_response()
             }
         };
     }
@@ -237,7 +226,7 @@ async fn receive(State(state): State<AppState>, request: Request) -> Response {
             }
             Err(error) => {
                 printer.rejected(error.status().as_u16(), &error.to_string());
-                rejection(&error)
+                WebhookRejection::from(error).into_response()
             }
         },
         Err(rejection) => {

@@ -4,7 +4,7 @@
 //! Header names are case-insensitive on the wire; `http` stores them lower-case, so these
 //! constants match whatever case the sender used.
 
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::Error;
 
@@ -105,4 +105,32 @@ pub(crate) fn is_appwrite_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+/// The id an (unsigned) header claims: `""` when the header is absent, `None` when it is present
+/// but cannot be an Appwrite id (not text, too long, other characters).
+pub(crate) fn claimed_id(value: Option<&HeaderValue>) -> Option<&str> {
+    match value {
+        None => Some(""),
+        Some(value) => value.to_str().ok().filter(|id| is_appwrite_id(id)),
+    }
+}
+
+#[cfg(test)]
+mod claimed_tests {
+    use super::*;
+
+    #[test]
+    fn claimed_ids_are_appwrite_ids_or_absent() {
+        let value = |v: &str| HeaderValue::from_str(v).unwrap();
+        assert_eq!(claimed_id(None), Some(""));
+        for id in ["6650a1b2c3d4e5f6a7b8", "my-project_1.x"] {
+            assert_eq!(claimed_id(Some(&value(id))), Some(id));
+        }
+        for hostile in ["a b", "w*1", "../etc", &"w".repeat(65)] {
+            assert_eq!(claimed_id(Some(&value(hostile))), None, "{hostile:?}");
+        }
+        let not_text = HeaderValue::from_bytes("wé".as_bytes()).unwrap();
+        assert_eq!(claimed_id(Some(&not_text)), None);
+    }
 }

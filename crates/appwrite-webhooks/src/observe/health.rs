@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::headers::is_appwrite_id;
 use crate::observe::CONSECUTIVE_FAILURES;
 
 /// Appwrite disables a webhook after this many failed attempts in a row.
@@ -24,20 +23,17 @@ pub(crate) struct Health {
 }
 
 impl Health {
-    /// Records one answer to a delivery claiming `webhook_id`, failed or not, and publishes
-    /// the new count.
-    pub(crate) fn record(&self, webhook_id: &str, failed: bool) {
+    /// Records one answer to a delivery claiming `webhook_id` ([`claimed_id`]: `None` when
+    /// the header cannot be an Appwrite id), failed or not, and publishes the new count.
+    ///
+    /// [`claimed_id`]: crate::headers::claimed_id
+    pub(crate) fn record(&self, webhook_id: Option<&str>, failed: bool) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let label = if failures.contains_key(webhook_id) {
-            webhook_id
-        } else if webhook_id.is_empty() {
-            "unknown"
-        } else if !is_appwrite_id(webhook_id) {
-            "invalid"
-        } else if failures.len() < MAX_TRACKED_WEBHOOKS {
-            webhook_id
-        } else {
-            "other"
+        let label = match webhook_id {
+            None => "invalid",
+            Some("") => "unknown",
+            Some(id) if failures.contains_key(id) || failures.len() < MAX_TRACKED_WEBHOOKS => id,
+            Some(_) => "other",
         };
         if !failed && !failures.contains_key(label) {
             // Never failed: nothing to publish, and no label spent on it.
@@ -80,17 +76,19 @@ mod tests {
     #[test]
     fn counts_reset_on_success_and_labels_are_capped() {
         let health = Health::default();
-        health.record("w1", true);
-        health.record("w1", true);
+        health.record(Some("w1"), true);
+        health.record(Some("w1"), true);
         assert_eq!(health.count("w1"), Some(2));
-        health.record("w1", false);
+        health.record(Some("w1"), false);
         assert_eq!(health.count("w1"), Some(0));
-        health.record("ok", false);
+        health.record(Some("ok"), false);
         assert_eq!(health.count("ok"), None);
-        health.record("bad id\n", true);
+        health.record(None, true);
         assert_eq!(health.count("invalid"), Some(1));
+        health.record(Some(""), true);
+        assert_eq!(health.count("unknown"), Some(1));
         for i in 0..200 {
-            health.record(&format!("w{i}"), true);
+            health.record(Some(&format!("w{i}")), true);
         }
         let failures = health.failures.lock().unwrap();
         assert!(

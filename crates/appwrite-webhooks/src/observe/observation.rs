@@ -10,7 +10,7 @@ use tracing::field::Empty;
 
 use crate::delivery::Delivery;
 use crate::error::Error;
-use crate::headers::is_appwrite_id;
+use crate::headers::claimed_id;
 use crate::observe::health::Health;
 use crate::observe::{DELIVERIES, DELIVERY_DURATION, VERIFIED};
 use crate::scheme::Scheme;
@@ -147,20 +147,10 @@ impl Observation {
         let (webhook, project) = scheme.tenant_headers();
         let webhook_id = headers.get(webhook);
         if !span.is_disabled() {
-            fn text(value: Option<&HeaderValue>) -> Option<&str> {
-                value
-                    .map_or(Some(""), |v| v.to_str().ok())
-                    .filter(|id| is_appwrite_id(id))
-            }
-            match (text(webhook_id), project.and_then(|p| text(headers.get(p)))) {
-                (Some(webhook_id), project_id) => {
-                    span.record("webhook_id", webhook_id);
-                    span.record("project_id", project_id.unwrap_or("(not an Appwrite id)"));
-                }
-                (None, _) => {
-                    span.record("webhook_id", "(not an Appwrite id)");
-                }
-            }
+            const NOT_AN_ID: &str = "(not an Appwrite id)";
+            let project_id = project.map_or(Some(""), |p| claimed_id(headers.get(p)));
+            span.record("webhook_id", claimed_id(webhook_id).unwrap_or(NOT_AN_ID));
+            span.record("project_id", project_id.unwrap_or(NOT_AN_ID));
         }
         Observation {
             span,
@@ -171,9 +161,7 @@ impl Observation {
             finished: false,
         }
     }
-}
 
-impl Observation {
     /// The delivery's span: run verification and the handler in it.
     pub fn span(&self) -> &Span {
         &self.span
@@ -254,13 +242,8 @@ impl Observation {
         metrics::histogram!(DELIVERY_DURATION, "outcome" => outcome.as_str())
             .record(elapsed.as_secs_f64());
         if outcome != Outcome::Verified {
-            let webhook_id = self
-                .webhook_id
-                .as_ref()
-                .map_or(Some(""), |v| v.to_str().ok());
-            // A value that is not text is no Appwrite id: counted under `invalid`.
             self.health
-                .record(webhook_id.unwrap_or("\u{0}"), outcome.is_failure());
+                .record(claimed_id(self.webhook_id.as_ref()), outcome.is_failure());
         }
     }
 }

@@ -3,13 +3,13 @@
 //! goes into.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use http::{HeaderMap, Uri};
 
 use crate::clock::{Clock, unix_seconds};
 use crate::crypto::key::SigningKey;
 use crate::error::Error;
+use crate::headers::claimed_id;
 use crate::observe::health::Health;
 use crate::replay::ReplayGuard;
 use crate::scheme::Scheme;
@@ -79,15 +79,16 @@ impl Config {
             return Ok(self.keys.current());
         };
         let (webhook, project) = self.scheme.tenant_headers();
-        // Absent is empty; present but not visible ASCII cannot be an Appwrite id.
-        let value = |name| match headers.get(name) {
-            None => Some(""),
-            Some(value) => value.to_str().ok(),
+        let claimed = |name| claimed_id(headers.get(name));
+        let (Some(webhook_id), Some(project_id)) =
+            (claimed(webhook), project.map_or(Some(""), claimed))
+        else {
+            return Err(Error::UnknownTenant);
         };
-        let tenant = value(webhook)
-            .zip(project.map_or(Some(""), value))
-            .and_then(|(webhook, project)| Tenant::from_ids(webhook, project))
-            .ok_or(Error::UnknownTenant)?;
+        let tenant = Tenant {
+            webhook_id: webhook_id.to_owned(),
+            project_id: project_id.to_owned(),
+        };
         let now = self.clock.now();
         let set = match resolving.cached(&tenant, now) {
             Some(set) => set,
@@ -145,7 +146,7 @@ impl Config {
         if let Some(len) = declared {
             check_len(len, config.body_limit)?;
         }
-        let valid_at = keys.expiring().then(|| now.unwrap_or_else(SystemTime::now));
+        let valid_at = now.filter(|_| keys.expiring());
         let candidates = keys.candidates(&prefixes, valid_at);
         Ok(Verification::new(
             config.scheme,

@@ -16,7 +16,6 @@ use std::time::{Duration, SystemTime};
 
 use crate::crypto::key::SigningKey;
 use crate::error::StoreError;
-use crate::headers::is_appwrite_id;
 use crate::verify::keys::KeySet;
 
 /// The most keys one delivery tries, whatever a resolver returns: each key is one more HMAC
@@ -44,16 +43,6 @@ pub struct Tenant {
     pub webhook_id: String,
     /// `X-Appwrite-Webhook-Project-Id`.
     pub project_id: String,
-}
-
-impl Tenant {
-    /// The tenant named by these header values, if both look like Appwrite ids (or are empty).
-    pub(crate) fn from_ids(webhook_id: &str, project_id: &str) -> Option<Self> {
-        (is_appwrite_id(webhook_id) && is_appwrite_id(project_id)).then(|| Self {
-            webhook_id: webhook_id.to_owned(),
-            project_id: project_id.to_owned(),
-        })
-    }
 }
 
 /// What a resolver returns: the keys to try, in order (an empty list: unknown tenant, `401`),
@@ -184,19 +173,5 @@ impl fmt::Debug for Resolving {
         f.debug_struct("KeyResolver")
             .field("ttl", &self.ttl)
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tenants_are_appwrite_ids() {
-        assert!(Tenant::from_ids("6650a1b2c3d4e5f6a7b8", "my-project_1.x").is_some());
-        assert!(Tenant::from_ids("", "").is_some());
-        assert!(Tenant::from_ids("a b", "p").is_none());
-        assert!(Tenant::from_ids("w", "p\n").is_none());
-        assert!(Tenant::from_ids(&"w".repeat(65), "p").is_none());
     }
 }
