@@ -66,17 +66,15 @@
 
 use std::fmt;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::guard::{Guard, GuardContext};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use appwrite_webhooks::inbox::Inbox;
-use appwrite_webhooks::observe::Outcome;
-use appwrite_webhooks::{Delivery, Error, Event, FromDelivery, Scheme, Verifier};
+use appwrite_webhooks::{Answer, Delivery, Error, Event, FromDelivery, Scheme, Served, Verifier};
 use futures_util::StreamExt as _;
 use futures_util::future::LocalBoxFuture;
-use tracing::Instrument as _;
 
 /// Extracts a verified Appwrite delivery as `T`: the typed [`Event`] by default, or any
 /// [`FromDelivery`] type ([`Delivery`], [`Payload<T>`](appwrite_webhooks::Payload), a pair).
@@ -129,49 +127,39 @@ impl<T: FromDelivery + 'static> FromRequest for Webhook<T> {
 ///         .route(web::post().to(|| async { HttpResponse::NoContent().finish() })),
 /// );
 /// ```
-pub async fn require_signature(
+pub async fn require_signature<B: MessageBody>(
     mut request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     let verifier = configured_verifier(request.request())?;
-    let head = Head::of(request.request());
-    let mut observation = verifier.observe(&head.headers);
-    let span = observation.span().clone();
-    async {
-        let received = verifier
-            .receive(&head.uri, &head.headers, body_of(request.take_payload()))
-            .await;
-        let (delivery, claim) = match received {
-            Ok(received) => received,
-            Err(error) => {
-                observation.finish(Outcome::of_error(&error));
-                return Err(WebhookError::from(error).into());
-            }
-        };
-        observation.verified(&delivery);
+    let parts = Head::of(request.request()).into_parts();
+    // To answer a copy or a rejection when the handler does not run (an `Rc`, not a copy).
+    let http_request = request.request().clone();
+    let body = body_of(request.take_payload());
+    let handler = |delivery: Delivery, _| {
         request.set_payload(Payload::from(delivery.bytes().clone()));
         request.extensions_mut().insert(delivery);
-        // An `Err`, a panic or a dropped request leaves the claim unsettled: dropping it
-        // releases it.
-        let response = match next.call(request).await {
-            Ok(response) => response,
-            Err(error) => {
-                observation.finish(Outcome::HandlerFailed);
-                return Err(error);
-            }
-        };
-        let status = response.status();
-        let failed = status.is_client_error() || status.is_server_error();
-        claim.settle(!failed).await;
-        observation.finish(if failed {
-            Outcome::HandlerFailed
-        } else {
-            Outcome::Accepted
-        });
-        Ok(response)
+        next.call(request)
+    };
+    let status = |response: &ServiceResponse<B>| response.status().as_u16();
+    Ok(match verifier.serve(parts, body, handler, status).await? {
+        Served::Handled(response) => response.map_into_left_body(),
+        Served::Answered(answer) => {
+            ServiceResponse::new(http_request, respond(&answer)).map_into_right_body()
+        }
+    })
+}
+
+/// An [`Answer`] as an actix-web response: its status, text and challenge.
+fn respond(answer: &Answer) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(answer.status().as_u16())
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
+    response.content_type(Answer::CONTENT_TYPE);
+    if let Some(challenge) = answer.www_authenticate() {
+        response.insert_header(("WWW-Authenticate", challenge.as_bytes()));
     }
-    .instrument(span)
-    .await
+    response.body(answer.text().to_owned())
 }
 
 /// A route in inbox mode: verifies each delivery as it arrives, writes it to `inbox`, and only
@@ -194,15 +182,10 @@ pub fn inbox_route(verifier: Verifier, inbox: Inbox) -> actix_web::Route {
         let (verifier, inbox) = (verifier.clone(), inbox.clone());
         async move {
             let head = Head::of(&request);
-            let put = inbox
+            let accepted = inbox
                 .accept(&verifier, &head.uri, &head.headers, body_of(payload))
-                .await
-                .map_err(WebhookError::from)?;
-            Ok::<_, WebhookError>(
-                HttpResponse::Accepted()
-                    .content_type("text/plain; charset=utf-8")
-                    .body(put.to_string()),
-            )
+                .await;
+            Ok::<_, actix_web::Error>(respond(&Answer::from(accepted)))
         }
     })
 }
@@ -253,6 +236,14 @@ struct Head {
 }
 
 impl Head {
+    /// The head as the core's receive sequence takes it.
+    fn into_parts(self) -> http::request::Parts {
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        parts.uri = self.uri;
+        parts.headers = self.headers;
+        parts
+    }
+
     fn of(request: &HttpRequest) -> Self {
         let headers = request
             .headers()
@@ -321,22 +312,15 @@ impl std::error::Error for WebhookError {
 
 impl ResponseError for WebhookError {
     fn status_code(&self) -> actix_web::http::StatusCode {
-        let status = match self {
-            WebhookError::Rejected(error) => error.status().as_u16(),
-            WebhookError::NotConfigured => 500,
-        };
-        actix_web::http::StatusCode::from_u16(status)
-            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
+        self.error_response().status()
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status_code());
-        response.content_type("text/plain; charset=utf-8");
-        if let WebhookError::Rejected(error) = self
-            && let Some(challenge) = error.www_authenticate()
-        {
-            response.insert_header(("WWW-Authenticate", challenge.as_bytes()));
+        match self {
+            WebhookError::Rejected(error) => respond(&Answer::from(error)),
+            WebhookError::NotConfigured => HttpResponse::InternalServerError()
+                .content_type(Answer::CONTENT_TYPE)
+                .body(self.to_string()),
         }
-        response.body(self.to_string())
     }
 }

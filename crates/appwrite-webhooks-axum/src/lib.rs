@@ -74,14 +74,15 @@
 
 use std::fmt;
 
-use appwrite_webhooks::{Delivery, Error, Event, FromDelivery, Verifier};
+use appwrite_webhooks::{Answer, Delivery, Error, Event, FromDelivery, Verifier};
 /// The layer that gives [`Webhook`] de-duplication with at-least-once delivery; see the crate
 /// docs.
 pub use appwrite_webhooks_tower::AppwriteWebhookLayer;
 /// A route in inbox mode: verify, store, answer `202`; see the crate docs.
 pub use appwrite_webhooks_tower::InboxService;
+use axum::body::Body;
 use axum::extract::{FromRef, FromRequest, Request};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 /// Extracts a verified Appwrite delivery as `T`: the typed [`Event`] by default.
@@ -151,15 +152,16 @@ impl WebhookRejection {
         Self { error }
     }
 
-    /// The HTTP status from [`Error::status`]: 401, 400, 408 or 413 (or, from the layer, the
-    /// guard's duplicate status, 409 for a copy in progress, 503 when its store is unreachable).
+    /// The HTTP status from [`Error::status`]: 401, 400, 408 or 413, or 503 when a key
+    /// resolver is unavailable.
     pub fn status(&self) -> StatusCode {
         self.error.status()
     }
 
-    /// The response body: the reason, in one line.
+    /// The response body: the reason, in one line, with nothing internal
+    /// ([`Error::public_text`]).
     pub fn body_text(&self) -> String {
-        self.error.to_string()
+        self.error.public_text().into_owned()
     }
 
     /// The underlying error.
@@ -176,18 +178,7 @@ impl From<Error> for WebhookRejection {
 
 impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status(),
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            self.body_text(),
-        )
-            .into_response();
-        if let Some(challenge) = self.error.www_authenticate() {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, challenge);
-        }
-        response
+        Answer::from(&self.error).into_response().map(Body::from)
     }
 }
 

@@ -209,7 +209,9 @@ async fn receive(State(state): State<AppState>, request: Request) -> Response {
         {
             Ok(put) => {
                 printer.stored(put);
-                (StatusCode::ACCEPTED, put.to_string()).into_response()
+                appwrite_webhooks::Answer::from(put)
+                    .into_response()
+                    .map(axum::body::Body::from)
             }
             Err(error) => {
                 printer.rejected(error.status().as_u16(), &error.to_string());

@@ -5,14 +5,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use appwrite_webhooks::Verifier;
-use appwrite_webhooks::inbox::{Inbox, Put};
+use appwrite_webhooks::inbox::Inbox;
+use appwrite_webhooks::{Answer, Verifier};
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{Request, Response};
 use http_body_util::Full;
 use tower_service::Service;
 
-use crate::rejection;
+use crate::respond;
 
 /// A route in inbox mode: verifies each delivery as it arrives, writes it to the inbox, and
 /// only then answers `202 Accepted` (a re-send of one already held also gets `202`, without
@@ -73,21 +73,7 @@ where
                 .accept(&verifier, &parts.uri, &parts.headers, body)
                 .await;
             // `accept` logs and counts the outcome in the delivery's span.
-            Ok(match accepted {
-                Ok(put) => accepted_response(put),
-                Err(error) => rejection(&error),
-            })
+            Ok(respond(Answer::from(accepted)))
         })
     }
-}
-
-/// `202`, saying under which id the delivery is held.
-fn accepted_response(put: Put) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(put.to_string())));
-    *response.status_mut() = StatusCode::ACCEPTED;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }

@@ -56,14 +56,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use appwrite_webhooks::observe::Outcome;
-use appwrite_webhooks::{Error, Verifier};
+use appwrite_webhooks::{Answer, Delivery, Error, Served, Verifier};
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, header};
+use http::{Request, Response};
 use http_body_util::{Either, Full};
 use tower_layer::Layer;
 use tower_service::Service;
-use tracing::Instrument as _;
 
 /// Verifies Appwrite deliveries for the services it wraps.
 ///
@@ -126,63 +124,36 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
         ResponseFuture(Box::pin(async move {
-            let mut observation = verifier.observe(request.headers());
-            let span = observation.span().clone();
-            async move {
-                let (mut parts, body) = request.into_parts();
-                match verifier.receive(&parts.uri, &parts.headers, body).await {
-                    Ok((delivery, claim)) => {
-                        observation.verified(&delivery);
-                        let body = Full::new(delivery.bytes().clone());
-                        parts.extensions.insert(delivery);
-                        // An `Err` drops the claim unsettled, which releases it, as does a
-                        // panic or this future being dropped.
-                        let response = match inner.call(Request::from_parts(parts, body)).await {
-                            Ok(response) => response,
-                            Err(error) => {
-                                observation.finish(Outcome::HandlerFailed);
-                                return Err(error);
-                            }
-                        };
-                        let status = response.status();
-                        claim
-                            .settle(!(status.is_client_error() || status.is_server_error()))
-                            .await;
-                        observation.finish(Outcome::of_status(status));
-                        Ok(response.map(Either::Left))
-                    }
-                    Err(error) => {
-                        observation.finish(Outcome::of_error(&error));
-                        Ok(rejection(&error).map(Either::Right))
-                    }
-                }
-            }
-            .instrument(span)
-            .await
+            let (parts, body) = request.into_parts();
+            let handler = |delivery: Delivery, mut parts: http::request::Parts| {
+                let body = Full::new(delivery.bytes().clone());
+                parts.extensions.insert(delivery);
+                inner.call(Request::from_parts(parts, body))
+            };
+            let status = |response: &Response<ResBody>| response.status().as_u16();
+            Ok(match verifier.serve(parts, body, handler, status).await? {
+                Served::Handled(response) => response.map(Either::Left),
+                Served::Answered(answer) => respond(answer).map(Either::Right),
+            })
         }))
     }
 }
 
-/// The response for a rejected delivery: the error's status and its one-line reason, with a
-/// `WWW-Authenticate` challenge when HTTP Basic credentials were missing or wrong.
+/// An [`Answer`] as this crate's responses carry it.
+pub(crate) fn respond(answer: Answer) -> Response<Full<Bytes>> {
+    answer.into_response().map(Full::new)
+}
+
+/// The response for a rejected delivery: the error's [`Answer`] — its status and one-line
+/// public reason, with a `WWW-Authenticate` challenge when HTTP Basic credentials were missing
+/// or wrong.
 ///
 /// ```
 /// let response = appwrite_webhooks_tower::rejection(&appwrite_webhooks::Error::SignatureMismatch);
 /// assert_eq!(response.status(), 401);
 /// ```
 pub fn rejection(error: &Error) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(error.to_string())));
-    *response.status_mut() = error.status();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    if let Some(challenge) = error.www_authenticate() {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, challenge);
-    }
-    response
+    respond(Answer::from(error))
 }
 
 type BoxedResponse<B, E> =

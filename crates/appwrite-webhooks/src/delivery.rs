@@ -147,12 +147,50 @@ impl<B: AsRef<[u8]>> Delivery<B> {
         self.meta.timestamp
     }
 
-    /// What identifies this delivery to the replay guard (and to an inbox); the scheme decides
-    /// (see [`ReplayGuard`](crate::ReplayGuard)). Stable across byte-identical re-sends.
+    /// Appwrite's id for this delivery (`X-Appwrite-Webhook-Delivery-Id`): one per event and
+    /// webhook, repeated by Appwrite's own redeliveries. `None` from servers that do not send
+    /// it (every release up to 1.9.6) and for the opt-in schemes. **Not signed**: it names a
+    /// delivery, it does not prove one — see [`fingerprint`](Self::fingerprint).
     ///
     /// ```
-    /// # let d = appwrite_webhooks::sender::example_delivery();
-    /// assert_eq!(d.fingerprint().as_bytes(), d.signature().as_bytes());
+    /// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
+    /// let url = "https://example.com/hook";
+    /// let sent = DeliveryBuilder::new("k", url, "{}").delivery_id("6762a0f1b3c4d5e6f7a8").build();
+    /// let delivery = Verifier::new("k", url).verify(sent.headers(), sent.body())?;
+    /// assert_eq!(delivery.delivery_id(), Some("6762a0f1b3c4d5e6f7a8"));
+    /// # Ok::<(), appwrite_webhooks::Error>(())
+    /// ```
+    pub fn delivery_id(&self) -> Option<&str> {
+        self.meta.delivery_id.as_deref()
+    }
+
+    /// The delivery's identity: what a replay guard and an inbox key on, so copies of one
+    /// delivery are handled once. The scheme decides it: for Appwrite's, the signature with the
+    /// delivery id when the server sends one, else with the events header as sent — so a
+    /// resource created and then deleted unchanged (one body, two events) is two deliveries,
+    /// and Appwrite's redeliveries (same bytes, same id or events) are copies. See
+    /// [`Scheme`](crate::Scheme) for the table.
+    ///
+    /// The labels are not signed: a captured body replayed under another events header or
+    /// delivery id is a new delivery to the ledger — never a forged body, and the ids it names
+    /// are checked against the body — so handlers stay idempotent, and a destructive action
+    /// deserves a check with Appwrite's API. [`ReplayGuard::max_age`](crate::ReplayGuard::max_age)
+    /// still bounds how old a replayed body may be.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
+    /// let url = "https://example.com/hook";
+    /// let verifier = Verifier::new("k", url);
+    /// let body = r#"{"$id":"u1"}"#;
+    /// let created = DeliveryBuilder::new("k", url, body).events(["users.u1.create"]).build();
+    /// let deleted = DeliveryBuilder::new("k", url, body).events(["users.u1.delete"]).build();
+    /// let identity = |sent: &appwrite_webhooks::sender::SignedDelivery| {
+    ///     *verifier.verify(sent.headers(), sent.body()).unwrap().fingerprint()
+    /// };
+    /// let signature = |sent: &appwrite_webhooks::sender::SignedDelivery| sent.headers()["x-appwrite-webhook-signature"].clone();
+    /// assert_eq!(signature(&created), signature(&deleted)); // one body, one signature
+    /// assert_ne!(identity(&created), identity(&deleted)); // two deliveries
+    /// assert_eq!(identity(&created), identity(&created.clone())); // a redelivery is a copy
     /// ```
     pub fn fingerprint(&self) -> &Fingerprint {
         &self.fingerprint
@@ -349,6 +387,7 @@ impl<B: AsRef<[u8]>> fmt::Debug for Delivery<B> {
             .field("project_id", &self.meta.project_id)
             .field("user_id", &self.meta.user_id)
             .field("events", &self.meta.events)
+            .field("delivery_id", &self.meta.delivery_id)
             .field("signature", &self.signature)
             .field("key_index", &self.key_index)
             .field("key_label", &self.key_label)
@@ -357,8 +396,8 @@ impl<B: AsRef<[u8]>> fmt::Debug for Delivery<B> {
     }
 }
 
-/// What identifies a delivery to the replay guard: up to 32 bytes, chosen by the delivery's
-/// scheme (see the module docs). Its `Display` is lower-case hex, for stores that key on text.
+/// A delivery's identity, what every ledger keys on: up to 32 bytes, chosen by the delivery's
+/// scheme (see [`Delivery::fingerprint`]). Its `Display` is lower-case hex, for stores that key on text.
 ///
 /// ```
 /// use appwrite_webhooks::Fingerprint;

@@ -89,21 +89,6 @@ pub enum Error {
     #[error("cannot read the request body: {0}")]
     ReadBody(#[source] Box<dyn std::error::Error + Send + Sync>),
 
-    /// The delivery was already handled within the replay guard's TTL: answer with `status`
-    /// (200 unless configured otherwise) and do not handle it again.
-    #[error("duplicate delivery: already handled")]
-    Duplicate {
-        /// The status to answer with.
-        status: StatusCode,
-    },
-
-    /// Another copy of this delivery is being handled right now and its outcome is not known
-    /// yet. Answered `409 Conflict`, a failed attempt to Appwrite, so it is sent again and
-    /// answered by the first copy's outcome then: `200` as a duplicate if it succeeded, handled
-    /// if it failed. Never `2xx`, since success is not known.
-    #[error("another copy of this delivery is being handled; retry later")]
-    InProgress,
-
     /// The body stopped arriving for longer than the verifier's
     /// [`with_body_timeout`](crate::Verifier::with_body_timeout): `408`.
     #[error("the request body stalled for longer than {} ms", timeout.as_millis())]
@@ -211,8 +196,6 @@ impl Error {
             | Error::Stale { .. }
             | Error::BasicAuth { .. }
             | Error::UnknownTenant => StatusCode::UNAUTHORIZED,
-            Error::Duplicate { status } => *status,
-            Error::InProgress => StatusCode::CONFLICT,
             Error::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Error::ReplayStore(_) | Error::InboxStore(_) | Error::KeyResolver(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -269,8 +252,6 @@ impl Error {
             Error::BodyTooLarge { .. } => "body_too_large",
             Error::UrlUnavailable(_) => "url_unavailable",
             Error::ReadBody(_) => "read_body",
-            Error::Duplicate { .. } => "duplicate",
-            Error::InProgress => "in_progress",
             Error::BodyTimeout { .. } => "body_timeout",
             Error::EventContradictsBody { .. } => "event_contradicts_body",
             Error::Stale { .. } => "stale",
@@ -281,6 +262,30 @@ impl Error {
             Error::UnknownTenant => "unknown_tenant",
             Error::KeyResolver(_) => "key_resolver",
             Error::KeysNeedAsync => "keys_need_async",
+        }
+    }
+}
+
+impl Error {
+    /// The text an answer to the sender carries: the `Display` text, except where that holds
+    /// something internal — a store's, a key resolver's or the body reader's error — which
+    /// only the log gets. Safe for an unauthenticated caller.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Error, StoreError};
+    /// let error = Error::ReplayStore(StoreError(Box::from("redis://10.0.0.7:6379 refused")));
+    /// assert_eq!(error.public_text(), "service unavailable: try again later");
+    /// assert!(error.to_string().contains("10.0.0.7")); // for the log
+    /// ```
+    pub fn public_text(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Error::ReplayStore(_) | Error::InboxStore(_) | Error::KeyResolver(_) => {
+                "service unavailable: try again later".into()
+            }
+            Error::ReadBody(_) => "cannot read the request body".into(),
+            Error::KeysNeedAsync => "internal server error".into(),
+            Error::InvalidPayload(_) => "payload is not valid JSON for this event".into(),
+            other => other.to_string().into(),
         }
     }
 }

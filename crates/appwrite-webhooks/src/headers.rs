@@ -20,6 +20,10 @@ pub const WEBHOOK_USER_ID: HeaderName = HeaderName::from_static("x-appwrite-webh
 pub const WEBHOOK_PROJECT_ID: HeaderName = HeaderName::from_static("x-appwrite-webhook-project-id");
 /// `X-Appwrite-Webhook-Signature`: `base64(HMAC-SHA1(key, url ++ body))`.
 pub const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("x-appwrite-webhook-signature");
+/// `X-Appwrite-Webhook-Delivery-Id`: one id per event and webhook, repeated by Appwrite's own
+/// redeliveries of that delivery (Appwrite after 1.9.6; absent from older servers). Not signed.
+pub const WEBHOOK_DELIVERY_ID: HeaderName =
+    HeaderName::from_static("x-appwrite-webhook-delivery-id");
 /// `X-Appwrite-Webhook-Timestamp`: unix seconds, [`Scheme::Timestamped`](crate::Scheme::Timestamped) only.
 pub const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("x-appwrite-webhook-timestamp");
 
@@ -40,6 +44,7 @@ fn display_name(name: &HeaderName) -> &'static str {
         "x-appwrite-webhook-project-id" => "X-Appwrite-Webhook-Project-Id",
         "x-appwrite-webhook-signature" => "X-Appwrite-Webhook-Signature",
         "x-appwrite-webhook-timestamp" => "X-Appwrite-Webhook-Timestamp",
+        "x-appwrite-webhook-delivery-id" => "X-Appwrite-Webhook-Delivery-Id",
         "x-webhook-id" => "X-Webhook-Id",
         "x-webhook-event" => "X-Webhook-Event",
         "x-webhook-signature" => "X-Webhook-Signature",
@@ -56,6 +61,8 @@ pub(crate) struct DeliveryHeaders {
     pub(crate) project_id: String,
     pub(crate) user_id: Option<String>,
     pub(crate) events: String,
+    /// Appwrite's delivery id, when the server sends one.
+    pub(crate) delivery_id: Option<String>,
 }
 
 /// A header the scheme requires: present once, UTF-8 (webhook names can hold any text).
@@ -92,6 +99,36 @@ fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h st
             name,
             reason: "not UTF-8",
         })
+}
+
+/// The longest delivery id accepted. Appwrite's format is not documented (ids of 20 to 36
+/// characters today); anything past this is refused unread.
+pub const MAX_DELIVERY_ID_LEN: usize = 128;
+
+/// `X-Appwrite-Webhook-Delivery-Id`: absent or empty is `None` (older servers); present, it must
+/// be 1 to [`MAX_DELIVERY_ID_LEN`] visible ASCII characters, or the request is malformed (400).
+/// It is opaque: nothing but equality is read from it.
+pub(crate) fn delivery_id(headers: &HeaderMap) -> Result<Option<String>, Error> {
+    let invalid = |reason| Error::InvalidHeader {
+        name: display_name(&WEBHOOK_DELIVERY_ID),
+        reason,
+    };
+    let mut values = headers.get_all(&WEBHOOK_DELIVERY_ID).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(invalid("repeated"));
+    }
+    let id = value.as_bytes();
+    if id.is_empty() {
+        return Ok(None);
+    }
+    if id.len() > MAX_DELIVERY_ID_LEN || !id.iter().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid("not 1 to 128 visible ASCII characters"));
+    }
+    // Visible ASCII is UTF-8.
+    Ok(Some(String::from_utf8_lossy(id).into_owned()))
 }
 
 /// Appwrite ids: at most 36 of `a-z A-Z 0-9 . - _`. Anything longer is refused unread, with

@@ -107,6 +107,7 @@ pub mod headers;
 pub mod inbox;
 pub mod models;
 pub mod observe;
+mod receive;
 mod replay;
 mod router;
 mod scheme;
@@ -124,9 +125,10 @@ pub use events::kind::EventKind;
 pub use events::name::{EventName, InvalidEventName, MAX_ID_PAIRS};
 pub use events::pattern::Pattern;
 pub use extract::{FromDelivery, Payload, Strict};
+pub use receive::{Answer, Served};
 pub use replay::{
-    Claim, ClaimOutcome, ClaimToken, MAX_TTL, MemoryStore, ReplayGuard, ReplayStore, StoreFailure,
-    StoreFuture,
+    Admission, Claim, ClaimOutcome, ClaimToken, MAX_TTL, MemoryStore, ReplayGuard, ReplayStore,
+    StoreFailure, StoreFuture,
 };
 pub use router::{DispatchError, Dispatched, HandlerError, Incoming, Router};
 pub use scheme::{GenericEnvelope, Scheme, TimestampedEnvelope, UnknownScheme, rawurldecode};

@@ -50,6 +50,7 @@ pub struct DeliveryBuilder {
     project_id: String,
     user_id: String,
     events: String,
+    delivery_id: Option<String>,
     scheme: Scheme,
     timestamp: Option<u64>,
 }
@@ -70,6 +71,7 @@ impl DeliveryBuilder {
             project_id: "test-project".into(),
             user_id: String::new(),
             events: String::new(),
+            delivery_id: None,
             scheme: Scheme::default(),
             timestamp: None,
         }
@@ -159,6 +161,20 @@ impl DeliveryBuilder {
         self
     }
 
+    /// Sets `X-Appwrite-Webhook-Delivery-Id`, which Appwrite after 1.9.6 sends (one id per event
+    /// and webhook, the same on its redeliveries); unset by default, as older servers send none.
+    /// Appwrite's scheme only.
+    ///
+    /// ```
+    /// # use appwrite_webhooks::sender::DeliveryBuilder;
+    /// let sent = DeliveryBuilder::new("k", "https://e.x/h", "{}").delivery_id("d1").build();
+    /// assert_eq!(sent.headers()["x-appwrite-webhook-delivery-id"], "d1");
+    /// ```
+    pub fn delivery_id(mut self, id: impl Into<String>) -> Self {
+        self.delivery_id = Some(id.into());
+        self
+    }
+
     /// Sets the event names of `X-Appwrite-Webhook-Events`, concrete name first, as Appwrite
     /// lists them; [`event`](Self::event) fills in the full list Appwrite sends for one event.
     ///
@@ -221,6 +237,7 @@ impl DeliveryBuilder {
             project_id: &self.project_id,
             user_id: &self.user_id,
             events: &self.events,
+            delivery_id: self.delivery_id.as_deref(),
             timestamp: self.timestamp,
         };
         for (name, value) in self.scheme.signed_headers(&outgoing) {

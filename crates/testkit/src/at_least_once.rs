@@ -131,6 +131,73 @@ pub fn delivery(name: &str) -> SignedDelivery {
         .build()
 }
 
+/// One signed team body sent for `action` (`create`, `delete`, …), with Appwrite's delivery id
+/// when `delivery_id` is set: the same `name` gives the same body, whatever the label.
+pub fn labelled(name: &str, action: &str, delivery_id: Option<&str>) -> SignedDelivery {
+    let builder = DeliveryBuilder::new(KEY, URL, format!(r#"{{"$id":"{name}","name":"{name}"}}"#))
+        .event(&format!("teams.{name}.{action}").parse().unwrap());
+    match delivery_id {
+        Some(id) => builder.delivery_id(id),
+        None => builder,
+    }
+    .build()
+}
+
+/// The delivery's identity is the signature *with* its label: Appwrite sends one body under
+/// several events (a team created, then deleted unchanged), and each is handled; its
+/// redeliveries repeat the label (the same delivery id, or the same events header from servers
+/// without ids) and are duplicates once handled.
+pub async fn one_body_under_several_labels(addr: SocketAddr, handler: &Handler) {
+    // Servers without delivery ids: the events header tells the deliveries apart.
+    let name = format!("labels-{}", appwrite_webhooks::ClaimToken::new());
+    let (created, deleted) = (
+        labelled(&name, "create", None),
+        labelled(&name, "delete", None),
+    );
+    assert_eq!(created.body(), deleted.body());
+    assert_eq!(deliver(addr, handler, &created, "ok").await, 204, "create");
+    assert_eq!(
+        deliver(addr, handler, &deleted, "ok").await,
+        204,
+        "delete, same body"
+    );
+    assert_eq!(
+        deliver(addr, handler, &created, "ok").await,
+        200,
+        "create again"
+    );
+    assert_eq!(
+        deliver(addr, handler, &deleted, "ok").await,
+        200,
+        "delete again"
+    );
+    assert_eq!(handler.successes(created.body()), 2);
+
+    // Servers with delivery ids: the id decides. A failed first attempt is handled on
+    // Appwrite's redelivery (same id), then it is a duplicate; another id is another delivery.
+    let name = format!("ids-{}", appwrite_webhooks::ClaimToken::new());
+    let first = labelled(&name, "create", Some("delivery-1"));
+    assert_eq!(deliver(addr, handler, &first, "fail").await, 500);
+    assert_eq!(
+        deliver(addr, handler, &first, "ok").await,
+        204,
+        "redelivery after a failure"
+    );
+    assert_eq!(
+        deliver(addr, handler, &first, "ok").await,
+        200,
+        "redelivery after a success"
+    );
+    let deleted = labelled(&name, "delete", Some("delivery-2"));
+    assert_eq!(
+        deliver(addr, handler, &deleted, "ok").await,
+        204,
+        "another id"
+    );
+    assert_eq!(deliver(addr, handler, &deleted, "ok").await, 200);
+    assert_eq!(handler.successes(first.body()), 2);
+}
+
 /// A signed team delivery whose (unsigned) events header names another team than its body:
 /// every extractor refuses it with 400, so no claim may survive it.
 pub fn contradicted_delivery() -> SignedDelivery {
@@ -186,6 +253,8 @@ pub async fn once_settled(addr: SocketAddr, handler: &Handler, sent: &SignedDeli
 
 /// Every failure path, with de-duplication on (a layer or middleware settles the claims).
 pub async fn run(addr: SocketAddr, handler: &Handler, paths: Paths) {
+    one_body_under_several_labels(addr, handler).await;
+
     // An error status, 5xx or 4xx, gives the delivery back: the retry is handled, then it is a
     // duplicate (200) and the handler does not run again.
     for failure in ["fail", "reject"] {

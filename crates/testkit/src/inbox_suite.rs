@@ -98,6 +98,77 @@ pub async fn run_all(make: impl Fn(&str) -> Inbox) {
     a_dead_workers_delivery_is_taken_again_after_the_visibility_timeout(make("visibility")).await;
     shutdown_finishes_quick_attempts_and_hands_back_slow_ones_uncounted(make("shutdown")).await;
     retry_all_and_purge(make("purge")).await;
+    one_body_under_several_labels_is_stored_per_label(make("labels")).await;
+}
+
+/// One signed body with `events`, and Appwrite's delivery id when given, through
+/// [`Inbox::accept`].
+pub async fn accept_labelled(
+    inbox: &Inbox,
+    body: &str,
+    events: &[&str],
+    delivery_id: Option<&str>,
+) -> Result<Put, Error> {
+    let builder = DeliveryBuilder::new(KEY, URL, body.to_owned()).events(events);
+    let builder = match delivery_id {
+        Some(id) => builder.delivery_id(id),
+        None => builder,
+    };
+    let (parts, body) = builder.build().into_request().into_parts();
+    inbox
+        .accept(&verifier(), &parts.uri, &parts.headers, Full::new(body))
+        .await
+}
+
+/// The inbox keys on the delivery's identity, as the replay guard does: one body under two
+/// events is two deliveries, both handled; a redelivery (same events, or same delivery id)
+/// is a duplicate.
+pub async fn one_body_under_several_labels_is_stored_per_label(inbox: Inbox) {
+    let body = r#"{"$id":"u1","name":"Ada"}"#;
+    let created = accept_labelled(&inbox, body, &["users.u1.create"], None).await;
+    let deleted = accept_labelled(&inbox, body, &["users.u1.delete"], None).await;
+    let (Ok(Put::Stored(created)), Ok(Put::Stored(deleted))) = (&created, &deleted) else {
+        panic!("one body under two events must be stored twice: {created:?} {deleted:?}");
+    };
+    let (created, deleted) = (*created, *deleted);
+    assert_ne!(created, deleted);
+    for (events, id) in [("users.u1.create", created), ("users.u1.delete", deleted)] {
+        let again = accept_labelled(&inbox, body, &[events], None)
+            .await
+            .unwrap();
+        assert_eq!(again, Put::Duplicate(id), "{events} again");
+    }
+
+    let body = r#"{"$id":"u2","name":"Grace"}"#;
+    let first = accept_labelled(&inbox, body, &["users.u2.create"], Some("d-1")).await;
+    let Ok(Put::Stored(first)) = first else {
+        panic!("{first:?}");
+    };
+    // Appwrite's redelivery repeats the id: a copy, whatever else it carries.
+    let again = accept_labelled(&inbox, body, &["users.u2.create"], Some("d-1")).await;
+    assert_eq!(again.unwrap(), Put::Duplicate(first));
+    let other = accept_labelled(&inbox, body, &["users.u2.delete"], Some("d-2")).await;
+    assert!(
+        matches!(other, Ok(Put::Stored(id)) if id != first),
+        "{other:?}"
+    );
+
+    let handled = Arc::new(AtomicU32::new(0));
+    let workers = Workers::new(inbox.clone(), verifier(), {
+        let handled = Arc::clone(&handled);
+        move |_: Delivery| {
+            handled.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, std::io::Error>(()) }
+        }
+    })
+    .retry(fast())
+    .start();
+    until("4 done", async || {
+        inbox.store().stats().await.unwrap().done == 4
+    })
+    .await;
+    workers.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(handled.load(Ordering::SeqCst), 4, "each label handled once");
 }
 
 /// A byte-identical re-send is a duplicate; a refused delivery stores nothing.

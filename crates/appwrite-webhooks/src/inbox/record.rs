@@ -29,8 +29,8 @@ use crate::delivery::Delivery;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Received {
-    /// What identifies the delivery across byte-identical re-sends: SHA-256 of its
-    /// [`Delivery::fingerprint`] and its events. See [`Received::new`].
+    /// The delivery's identity, [`Delivery::fingerprint`]: the inbox stores a delivery once per
+    /// fingerprint. See [`Received::new`].
     pub fingerprint: Vec<u8>,
     /// When the receiver had verified it.
     pub received_at: SystemTime,
@@ -45,13 +45,14 @@ pub struct Received {
 impl Received {
     /// What to store of `delivery`, verified from a request to `uri` with `headers`, now.
     ///
-    /// The inbox's fingerprint covers the delivery's own (for Appwrite, its signature over URL
-    /// and body) *and* its events. Appwrite's re-sends repeat both, so they are recognised; but
-    /// two genuine events about a resource that did not change in between — a row created and
-    /// then deleted, a session created and deleted — carry the same body and signature under
-    /// different events, and both must be handled. The price: a captured delivery replayed with
-    /// a relabelled events header (which Appwrite does not sign) is stored as a new delivery, so
-    /// a handler that destroys data on a `delete` should confirm it with Appwrite's API.
+    /// The fingerprint is the delivery's identity, as a replay guard uses it: for Appwrite's
+    /// scheme the signature with the delivery id (or, from servers that send none, the events
+    /// header). Appwrite's redeliveries repeat both, so they are recognised; two genuine events
+    /// about a resource that did not change in between — a row created and then deleted — carry
+    /// the same body and signature under different events and ids, and both are kept and
+    /// handled. The price: a captured delivery replayed under a relabelled events header or
+    /// delivery id (neither is signed) is stored as a new delivery, so a handler that destroys
+    /// data on a `delete` should confirm it with Appwrite's API.
     pub fn new(uri: &Uri, headers: &HeaderMap, delivery: &Delivery<Bytes>) -> Self {
         let kept = headers
             .iter()
@@ -59,7 +60,7 @@ impl Received {
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
         Self {
-            fingerprint: inbox_fingerprint(delivery),
+            fingerprint: delivery.fingerprint().as_bytes().to_vec(),
             received_at: SystemTime::now(),
             uri: uri.to_string(),
             headers: kept,
@@ -112,15 +113,6 @@ impl fmt::Debug for Received {
             .field("body_len", &self.body.len())
             .finish_non_exhaustive()
     }
-}
-
-fn inbox_fingerprint(delivery: &Delivery<Bytes>) -> Vec<u8> {
-    use sha2::Digest as _;
-    let mut hash = sha2::Sha256::new();
-    hash.update(delivery.fingerprint().as_bytes());
-    hash.update([0]);
-    hash.update(delivery.events_header().as_bytes());
-    hash.finalize().to_vec()
 }
 
 /// Whether a request header is kept with a stored delivery: what verifying and routing need,

@@ -43,15 +43,10 @@ impl Outcome {
     ///
     /// ```
     /// use appwrite_webhooks::{Error, observe::Outcome};
-    /// assert_eq!(Outcome::of_error(&Error::InProgress), Outcome::InProgress);
     /// assert_eq!(Outcome::of_error(&Error::SignatureMismatch), Outcome::Rejected("signature_mismatch"));
     /// ```
     pub fn of_error(error: &Error) -> Self {
-        match error {
-            Error::Duplicate { .. } => Self::Duplicate,
-            Error::InProgress => Self::InProgress,
-            other => Self::Rejected(other.reason()),
-        }
+        Self::Rejected(error.reason())
     }
 
     /// The outcome of a handler that answered `status`.
@@ -125,6 +120,9 @@ pub struct Observation {
     health: Arc<Health>,
     /// The webhook id the headers claim, for the consecutive-failures gauge.
     webhook_id: Option<HeaderValue>,
+    /// Whether the signature was verified: only then does the claimed webhook id name a metric
+    /// label, so a forger cannot raise (or reset) a real webhook's failure count.
+    verified: bool,
     finished: bool,
 }
 
@@ -158,6 +156,7 @@ impl Observation {
             health,
             // Checked and capped as a label in `Health::record`.
             webhook_id: webhook_id.cloned(),
+            verified: false,
             finished: false,
         }
     }
@@ -169,6 +168,7 @@ impl Observation {
 
     /// Records what verification established: the event, the key and the body's length.
     pub fn verified<B: AsRef<[u8]>>(&mut self, delivery: &Delivery<B>) {
+        self.verified = true;
         const INDEXES: [&str; 8] = ["0", "1", "2", "3", "4", "5", "6", "7"];
         let key: metrics::SharedString = match (&delivery.key_label, delivery.key_index) {
             (Some(label), _) => Arc::clone(label).into(),
@@ -242,11 +242,23 @@ impl Observation {
         metrics::histogram!(DELIVERY_DURATION, "outcome" => outcome.as_str())
             .record(elapsed.as_secs_f64());
         if outcome != Outcome::Verified {
-            self.health
-                .record(claimed_id(self.webhook_id.as_ref()), outcome.is_failure());
+            let failed = outcome.is_failure();
+            if self.verified {
+                self.health
+                    .record(claimed_id(self.webhook_id.as_ref()), failed);
+            }
+            // Requests that failed verification count under one label, whatever webhook they
+            // claim (a wrong key fails every genuine delivery: it shows here); any verified
+            // success shows the key works again.
+            if !self.verified || !failed {
+                self.health.record(Some(UNVERIFIED), failed);
+            }
         }
     }
 }
+
+/// The `webhook` label of requests that failed verification.
+const UNVERIFIED: &str = "unverified";
 
 /// The primary event of an events header, found only when a subscriber formats it: a
 /// subscriber that keeps no field values pays nothing for it.

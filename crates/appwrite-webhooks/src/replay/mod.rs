@@ -1,23 +1,25 @@
 //! De-duplication: a delivery is handled successfully once per fingerprint within a time
 //! window, and never acknowledged unless a handler succeeded with it.
 //!
-//! Appwrite's signature has no timestamp and deliveries carry no id: a captured delivery
-//! verifies forever, and Appwrite re-sends byte-identical deliveries (automatic retries, an
-//! operator's `queue-retry`). A [`ReplayGuard`] remembers each verified delivery and answers
-//! repeats without running the handler.
+//! Appwrite's signature has no timestamp: a captured delivery verifies forever, and Appwrite
+//! re-sends byte-identical deliveries (its own redeliveries since 2.x, an operator's
+//! `queue-retry`). A [`ReplayGuard`] remembers each verified delivery and answers copies
+//! without running the handler.
 //!
-//! # The fingerprint
-//! Each [`Scheme`](crate::Scheme) decides what identifies a delivery. Appwrite's: the 20-byte
-//! signature. It is an HMAC over the URL and the body, so it is fixed-size, differs for the
-//! same body sent to two webhooks (different URL or key), and — being keyed — tells a reader of
-//! the shared store nothing about the payloads. Two deliveries with the same fingerprint are
-//! the same bytes to the same URL: the same delivery. A copy whose unsigned headers were
-//! altered has the same fingerprint, so it is a duplicate too.
+//! # The identity
+//! A delivery is identified by its [`Fingerprint`](crate::Fingerprint), which the
+//! [`Scheme`](crate::Scheme) defines ([`Delivery::fingerprint`]) and an inbox uses alike. For
+//! Appwrite's scheme it is the signature — an HMAC over URL and body, so keyed, and different
+//! for the same body sent to two webhooks — together with the `X-Appwrite-Webhook-Delivery-Id`
+//! when the server sends one, else the events header as sent: Appwrite sends one body under
+//! several events (a row created, then deleted unchanged), and each is a delivery to handle.
+//! The opt-in schemes use their signed envelope's event id, which stays the same when the
+//! sender retries with a fresh timestamp and signature, under the key that verified it.
 //!
-//! The opt-in schemes carry an event id in their envelope (`$id`, `id`) that stays the same
-//! when the sender retries with a fresh timestamp and signature; there the fingerprint is an
-//! HMAC, under the key that verified the delivery, of the scheme's name and that id: two
-//! senders with different keys sharing one store never collide.
+//! The labels (events, delivery id) are not signed. A captured genuine body replayed under a
+//! new label is therefore a new delivery — never a forged body, and the ids its events header
+//! names are checked against the body — so keep handlers idempotent, confirm destructive
+//! actions with Appwrite's API, and bound the age of replays with [`ReplayGuard::max_age`].
 //!
 //! # The delivery guarantee
 //! **If any copy of a delivery was answered 2xx, a handler finished successfully with it.**
@@ -27,7 +29,7 @@
 //! response, an `Err`, a panic, a cancelled or timed-out handler, a client that disconnected
 //! (see [`Claim`]); a process that dies leaves its claims pending until their lease runs out.
 //! While a claim is pending, other copies are answered `409 Conflict`
-//! ([`Error::InProgress`](crate::Error::InProgress)): a failed attempt to Appwrite, never a
+//! ([`Admission::InProgress`]): a failed attempt to Appwrite, never a
 //! 2xx, because success is not known yet. Once done, copies are answered with the duplicate
 //! status (`200` by default) without running the handler. When the store cannot answer, the
 //! [`StoreFailure`] policy decides (503 by default); a claim whose outcome is unknown (a
@@ -57,6 +59,25 @@ pub use store::{ClaimOutcome, ClaimToken, ReplayStore, StoreFuture};
 /// The longest TTL or lease a guard uses: longer ones (up to `Duration::MAX`) are clamped to
 /// it, so no store's clock arithmetic overflows. About a hundred years.
 pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// What the replay guard made of a verified delivery: handle it, or answer a copy without the
+/// handler. Outcomes, not errors: a duplicate is Appwrite's redelivery working as intended.
+#[derive(Debug)]
+#[must_use = "handle the delivery and settle the claim, or answer the copy"]
+#[non_exhaustive]
+pub enum Admission {
+    /// Handle it, then settle the [`Claim`] with the handler's outcome (without a guard the
+    /// claim has nothing to settle).
+    Handle(Claim),
+    /// A copy of a delivery a handler already finished: answer `status` (200 unless the guard
+    /// says otherwise), do not handle.
+    Duplicate {
+        /// The status to answer with ([`ReplayGuard::duplicate_status`]).
+        status: StatusCode,
+    },
+    /// A copy of a delivery whose handler is running now: answer `409`, do not handle.
+    InProgress,
+}
 
 /// What to do when the store cannot answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,12 +174,12 @@ impl ReplayGuard {
 
     /// Checks a verified delivery and claims it as pending.
     ///
-    /// `Ok(claim)` means: handle it, then settle the claim with the outcome ([`Claim`]).
-    /// Repeats of a handled delivery are [`Error::Duplicate`] (answer with its status, do not
-    /// handle); copies of one being handled [`Error::InProgress`]; stale deliveries
-    /// [`Error::Stale`]; an unavailable store under [`StoreFailure::Reject`]
-    /// [`Error::ReplayStore`].
-    pub async fn admit<B: AsRef<[u8]>>(&self, delivery: &Delivery<B>) -> Result<Claim, Error> {
+    /// [`Admission::Handle`] means: handle it, then settle the claim with the outcome
+    /// ([`Claim`]); copies are [`Admission::Duplicate`] or [`Admission::InProgress`]. Errors
+    /// are refusals: a stale delivery [`Error::Stale`], an unavailable store under
+    /// [`StoreFailure::Reject`] [`Error::ReplayStore`].
+    #[deprecated(note = "use Verifier::admit, which measures max_age with the verifier's clock")]
+    pub async fn admit<B: AsRef<[u8]>>(&self, delivery: &Delivery<B>) -> Result<Admission, Error> {
         self.admit_at(delivery, SystemTime::now()).await
     }
 
@@ -168,7 +189,7 @@ impl ReplayGuard {
         &self,
         delivery: &Delivery<B>,
         now: SystemTime,
-    ) -> Result<Claim, Error> {
+    ) -> Result<Admission, Error> {
         if let Some(max_age) = self.max_age {
             check_age(delivery.body(), max_age, now)?;
         }
@@ -185,20 +206,11 @@ impl ReplayGuard {
             )
         };
         match self.store.claim(&fingerprint, &token, self.lease).await {
-            Ok(ClaimOutcome::Claimed) => Ok(claim(false)),
-            Ok(outcome) => {
-                tracing::debug!(
-                    webhook = delivery.webhook_id(),
-                    ?outcome,
-                    "repeated Appwrite delivery not handled"
-                );
-                Err(match outcome {
-                    ClaimOutcome::InProgress => Error::InProgress,
-                    _ => Error::Duplicate {
-                        status: self.duplicate_status,
-                    },
-                })
-            }
+            Ok(ClaimOutcome::Claimed) => Ok(Admission::Handle(claim(false))),
+            Ok(ClaimOutcome::InProgress) => Ok(Admission::InProgress),
+            Ok(_) => Ok(Admission::Duplicate {
+                status: self.duplicate_status,
+            }),
             // The store may still apply the claim (a timeout), so this attempt's token is given
             // back either way: released now (`Reject`: dropping the claim releases it), or
             // settled with the handler's outcome (`Accept`). Nothing is left behind.
@@ -209,7 +221,7 @@ impl ReplayGuard {
                 }
                 StoreFailure::Accept => {
                     tracing::warn!(%error, "replay store unavailable; handling without de-duplication");
-                    Ok(claim(true))
+                    Ok(Admission::Handle(claim(true)))
                 }
             },
         }

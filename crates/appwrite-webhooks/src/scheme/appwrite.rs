@@ -9,10 +9,11 @@ use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderName};
 
 use crate::crypto::signature::{Form, Signature};
+use crate::delivery::Fingerprint;
 use crate::error::{Error, MalformedSignature};
 use crate::headers::{
     DeliveryHeaders, WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID,
-    WEBHOOK_SIGNATURE, WEBHOOK_USER_ID, optional, required,
+    WEBHOOK_SIGNATURE, WEBHOOK_USER_ID, delivery_id, optional, required,
 };
 
 pub(super) const SIGNATURE: HeaderName = WEBHOOK_SIGNATURE;
@@ -96,7 +97,27 @@ pub(super) fn parse_headers(headers: &HeaderMap) -> Result<DeliveryHeaders, Erro
         project_id: required(headers, &WEBHOOK_PROJECT_ID)?,
         user_id: optional(headers, &WEBHOOK_USER_ID)?,
         events: required(headers, &WEBHOOK_EVENTS)?,
+        delivery_id: delivery_id(headers)?,
     })
+}
+
+/// Appwrite's identity of a delivery: SHA-256 over the signature and its label — the delivery
+/// id when the server sends one, else the events header as sent. The signature is an HMAC over
+/// URL and body under the verifying key, so the identity is keyed too and tells a reader of a
+/// shared store nothing about payloads; the label's kind is part of the hash, so an id can
+/// never equal an events header.
+pub(super) fn fingerprint(signature: &Signature, meta: &DeliveryHeaders) -> Fingerprint {
+    use sha2::Digest as _;
+    let (kind, label) = match &meta.delivery_id {
+        Some(id) => (b'd', id.as_str()),
+        None => (b'e', meta.events.as_str()),
+    };
+    let mut hash = sha2::Sha256::new();
+    hash.update(b"appwrite\0");
+    hash.update(signature.as_bytes());
+    hash.update([kind]);
+    hash.update(label.as_bytes());
+    Fingerprint::new(&hash.finalize())
 }
 
 /// Computes the signature Appwrite sends for `body` posted to `url`.
@@ -143,14 +164,18 @@ fn sign_over(key: crate::crypto::key::SigningKey, url: &[u8], body: &[u8]) -> St
 /// Every header Appwrite sends, in its order.
 #[cfg(feature = "sender")]
 pub(super) fn signed_headers(out: &super::Outgoing<'_>) -> Vec<(HeaderName, String)> {
-    vec![
+    let mut headers = vec![
         (WEBHOOK_ID, out.webhook_id.to_owned()),
         (WEBHOOK_EVENTS, out.events.to_owned()),
         (WEBHOOK_NAME, out.webhook_name.to_owned()),
         (WEBHOOK_USER_ID, out.user_id.to_owned()),
         (WEBHOOK_PROJECT_ID, out.project_id.to_owned()),
-        (SIGNATURE, sign(out.key, out.url, out.body)),
-    ]
+    ];
+    if let Some(id) = out.delivery_id {
+        headers.push((crate::headers::WEBHOOK_DELIVERY_ID, id.to_owned()));
+    }
+    headers.push((SIGNATURE, sign(out.key, out.url, out.body)));
+    headers
 }
 
 #[cfg(test)]
@@ -191,5 +216,115 @@ mod tests {
             sign("secret", "https://example.com/hook", b""),
             "73HVjq6EFDqxMRzMDoRH96HHWAM="
         );
+    }
+
+    #[cfg(feature = "sender")]
+    mod identity {
+        use crate::sender::{DeliveryBuilder, SignedDelivery};
+        use crate::{Error, Fingerprint, Verifier};
+
+        const URL: &str = "https://example.com/hook";
+        const BODY: &str = r#"{"$id":"u1","name":"Ada"}"#;
+
+        fn sent(events: &str, delivery_id: Option<&str>) -> SignedDelivery {
+            let builder = DeliveryBuilder::new("k", URL, BODY).events([events]);
+            match delivery_id {
+                Some(id) => builder.delivery_id(id),
+                None => builder,
+            }
+            .build()
+        }
+
+        fn identity(sent: &SignedDelivery) -> Result<Fingerprint, Error> {
+            let verifier = Verifier::new("k", URL);
+            Ok(*verifier.verify(sent.headers(), sent.body())?.fingerprint())
+        }
+
+        #[test]
+        fn without_delivery_ids_the_events_header_tells_deliveries_apart() {
+            let created = identity(&sent("users.u1.create", None)).unwrap();
+            let deleted = identity(&sent("users.u1.delete", None)).unwrap();
+            assert_ne!(
+                created, deleted,
+                "one body under two events is two deliveries"
+            );
+            assert_eq!(created, identity(&sent("users.u1.create", None)).unwrap());
+        }
+
+        #[test]
+        fn a_delivery_id_decides_whatever_the_events_header_says() {
+            let first = identity(&sent("users.u1.create", Some("d1"))).unwrap();
+            assert_eq!(
+                first,
+                identity(&sent("users.u1.create", Some("d1"))).unwrap()
+            );
+            assert_eq!(
+                first,
+                identity(&sent("users.u1.delete", Some("d1"))).unwrap()
+            );
+            assert_ne!(
+                first,
+                identity(&sent("users.u1.create", Some("d2"))).unwrap()
+            );
+            // An id never collides with an events header of the same text.
+            assert_ne!(
+                identity(&sent("d1", None)).unwrap(),
+                identity(&sent("users.u1.create", Some("d1"))).unwrap()
+            );
+        }
+
+        #[test]
+        fn identities_are_keyed_by_the_signature() {
+            let other_key = DeliveryBuilder::new("k2", URL, BODY)
+                .events(["users.u1.create"])
+                .build();
+            let verifier = Verifier::new("k", URL).with_key("k2");
+            let theirs = *verifier
+                .verify(other_key.headers(), other_key.body())
+                .unwrap()
+                .fingerprint();
+            assert_ne!(theirs, identity(&sent("users.u1.create", None)).unwrap());
+        }
+
+        #[test]
+        fn a_malformed_delivery_id_is_a_clear_400_and_an_empty_one_is_absent() {
+            for bad in ["has space", "tab\there", "é", &"x".repeat(129)] {
+                let mut request = sent("users.u1.create", None);
+                let (url, mut headers, body) = request.into_parts();
+                headers.insert(
+                    crate::headers::WEBHOOK_DELIVERY_ID,
+                    http::HeaderValue::from_bytes(bad.as_bytes()).unwrap(),
+                );
+                request = SignedDelivery::from_parts(url, headers, body);
+                let error = identity(&request).unwrap_err();
+                assert_eq!(error.status(), 400, "{bad:?}: {error}");
+                assert!(error.to_string().contains("X-Appwrite-Webhook-Delivery-Id"));
+            }
+            let longest = "x".repeat(128);
+            assert!(identity(&sent("users.u1.create", Some(&longest))).is_ok());
+            assert_eq!(
+                identity(&sent("users.u1.create", Some(""))).unwrap(),
+                identity(&sent("users.u1.create", None)).unwrap()
+            );
+            // Repeated: which one did Appwrite send?
+            let (url, mut headers, body) = sent("users.u1.create", Some("d1")).into_parts();
+            headers.append(
+                crate::headers::WEBHOOK_DELIVERY_ID,
+                http::HeaderValue::from_static("d2"),
+            );
+            let repeated = SignedDelivery::from_parts(url, headers, body);
+            assert_eq!(identity(&repeated).unwrap_err().status(), 400);
+        }
+
+        #[test]
+        fn a_forgery_with_a_malformed_delivery_id_is_still_a_401() {
+            let (url, mut headers, body) = sent("users.u1.create", Some("bad id")).into_parts();
+            headers.insert(
+                crate::headers::WEBHOOK_SIGNATURE,
+                http::HeaderValue::from_static("AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            );
+            let forged = SignedDelivery::from_parts(url, headers, body);
+            assert_eq!(identity(&forged).unwrap_err().status(), 401);
+        }
     }
 }

@@ -33,6 +33,7 @@ pub(super) fn parse_headers(headers: &HeaderMap) -> Result<DeliveryHeaders, Erro
         project_id: String::new(),
         user_id: None,
         events: required(headers, &GENERIC_EVENT)?,
+        delivery_id: None,
     })
 }
 

@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderName};
 
-use crate::crypto::mac::Hash;
+use crate::crypto::mac::{Hash, KeyedMac};
 use crate::crypto::signature::Signature;
+use crate::delivery::Fingerprint;
 use crate::error::{Error, MalformedSignature};
 use crate::events::event::Event;
 use crate::events::name::EventName;
@@ -37,7 +38,7 @@ pub use timestamped::sign_timestamped;
 ///
 /// | scheme | signature header | what is signed | replay protection |
 /// |---|---|---|---|
-/// | [`Scheme::Appwrite`] | `X-Appwrite-Webhook-Signature: base64(HMAC-SHA1)` | URL ++ raw body | none in the scheme; [`ReplayGuard`](crate::ReplayGuard) on the signature |
+/// | [`Scheme::Appwrite`] | `X-Appwrite-Webhook-Signature: base64(HMAC-SHA1)` | URL ++ raw body | none in the scheme; [`ReplayGuard`](crate::ReplayGuard) on the signature with the delivery id (or events) |
 /// | [`Scheme::Timestamped`] | `X-Appwrite-Webhook-Signature: hex(HMAC-SHA256)` + `X-Appwrite-Webhook-Timestamp` | `"{timestamp}.{raw body}"` | tolerance window (300 s default); guard on the envelope's `$id` |
 /// | [`Scheme::Generic`] | `X-Webhook-Signature: sha256=hex(HMAC-SHA256)` | raw body | none in the scheme; guard on the envelope's event `id` |
 ///
@@ -226,13 +227,45 @@ impl Scheme {
         }
     }
 
-    /// The id the scheme's envelope gives its event, for the replay guard: it stays the same
-    /// when the sender retries with a fresh timestamp and signature. Appwrite's body has none.
-    pub(crate) fn envelope_id(&self, body: &[u8]) -> Option<String> {
-        match self {
-            Self::Appwrite => None,
+    /// The delivery's identity, the [`Fingerprint`] every ledger keys on (a replay guard, an
+    /// inbox): two requests with the same fingerprint are copies of one delivery, handled once.
+    ///
+    /// | scheme | identity |
+    /// |---|---|
+    /// | Appwrite | the signature (URL ++ body, under the key that verified it) with the `X-Appwrite-Webhook-Delivery-Id` when sent, else with the events header as sent |
+    /// | timestamped, generic | the signed envelope's event id (`$id`, `id`), under the key that verified it |
+    ///
+    /// Appwrite sends one body under several events (a row created, then deleted unchanged),
+    /// so the signature alone would make the second genuine delivery a duplicate; its own
+    /// redeliveries repeat the bytes *and* the delivery id (or, on servers without ids, the
+    /// events header), so they stay copies. The opt-in schemes sign their event id, which a
+    /// sender keeps across retries with a fresh timestamp and signature.
+    ///
+    /// `keyed` is the HMAC state of the key that verified the delivery, absorbing nothing yet.
+    pub(crate) fn fingerprint(
+        &self,
+        signature: &Signature,
+        meta: &DeliveryHeaders,
+        body: &[u8],
+        keyed: impl FnOnce() -> KeyedMac,
+    ) -> Fingerprint {
+        let envelope_id = match self {
+            Self::Appwrite => return appwrite::fingerprint(signature, meta),
             Self::Timestamped { .. } => timestamped::event_id(body),
             Self::Generic => generic::event_id(body),
+        };
+        match envelope_id {
+            // The envelope's id under the key that verified it: two senders sharing a store
+            // never collide, and the store learns nothing about the id.
+            Some(id) => {
+                let mut mac = keyed();
+                for part in [self.name().as_bytes(), b"\0", id.as_bytes()] {
+                    mac.update(part);
+                }
+                Fingerprint::new(&mac.finalize())
+            }
+            // An envelope without an id has nothing that survives a retry: its signature.
+            None => Fingerprint::new(signature.as_bytes()),
         }
     }
 
@@ -300,6 +333,8 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) user_id: &'a str,
     /// Comma-joined event names.
     pub(crate) events: &'a str,
+    /// Appwrite's delivery id, sent only when set.
+    pub(crate) delivery_id: Option<&'a str>,
     pub(crate) timestamp: Option<u64>,
 }
 

@@ -90,6 +90,7 @@ pub(super) fn parse_headers(
         project_id: optional(headers, &WEBHOOK_PROJECT_ID)?.unwrap_or_default(),
         user_id: optional(headers, &WEBHOOK_USER_ID)?,
         events: optional(headers, &WEBHOOK_EVENTS)?.unwrap_or_default(),
+        delivery_id: None,
     })
 }
 

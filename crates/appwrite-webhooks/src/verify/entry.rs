@@ -14,20 +14,21 @@ use crate::error::Error;
 use crate::extract::FromDelivery;
 use crate::inbox::record::Received;
 use crate::observe::{Observation, Outcome};
-use crate::replay::Claim;
+use crate::replay::{Admission, Claim};
 use crate::verify::streaming::Verification;
 use crate::verify::verifier::Verifier;
 
 impl Verifier {
-    /// The receive sequence, in one call: read and verify the body as it arrives
-    /// ([`verify_body`](Self::verify_body)), check the ids its events header names against the
-    /// body ([`Delivery::check_event_ids`]), then claim the delivery with the replay guard, if
-    /// one is configured ([`admit`](Self::admit)). Hand the delivery to the handler, then settle
-    /// the [`Claim`] with its outcome; dropping the claim unsettled (a panic, a cancelled
-    /// request) gives the delivery back. Every adapter runs exactly this.
+    /// Verifies a request and admits it through the replay guard: the first half of
+    /// [`serve`](Self::serve), for integrations that run the handler themselves. Reads and
+    /// verifies the body as it arrives ([`verify_body`](Self::verify_body)), checks the ids its
+    /// events header names against the body ([`Delivery::check_event_ids`]), then asks the
+    /// guard ([`admit`](Self::admit)). On [`Admission::Handle`], run the handler and settle the
+    /// [`Claim`](crate::Claim) with its outcome; dropping it unsettled (a panic, a cancelled
+    /// request) gives the delivery back.
     ///
     /// ```
-    /// use appwrite_webhooks::{Error, ReplayGuard, Verifier, sender::DeliveryBuilder};
+    /// use appwrite_webhooks::{Admission, ReplayGuard, Verifier, sender::DeliveryBuilder};
     /// use http_body_util::Full;
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -36,29 +37,29 @@ impl Verifier {
     /// let (parts, body) = DeliveryBuilder::new("k", url, "{}").build().into_request().into_parts();
     /// let receive = || verifier.receive(&parts.uri, &parts.headers, Full::new(body.clone()));
     ///
-    /// let (delivery, claim) = receive().await.unwrap();
+    /// let Ok((_delivery, Admission::Handle(claim))) = receive().await else { panic!() };
     /// // While the handler runs, another copy is not acknowledged:
-    /// assert!(matches!(receive().await, Err(Error::InProgress)));
+    /// assert!(matches!(receive().await, Ok((_, Admission::InProgress))));
     /// claim.settle(/* handler succeeded: */ true).await;
-    /// assert!(matches!(receive().await, Err(Error::Duplicate { .. })));
-    /// # let _ = delivery; }
+    /// assert!(matches!(receive().await, Ok((_, Admission::Duplicate { .. }))));
+    /// # }
     /// ```
     pub async fn receive<B>(
         &self,
         uri: &Uri,
         headers: &HeaderMap,
         body: B,
-    ) -> Result<(Delivery<Bytes>, Claim), Error>
+    ) -> Result<(Delivery<Bytes>, Admission), Error>
     where
         B: http_body::Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let delivery = self.verify_body(uri, headers, body).await?;
         // Before the claim: a copy relabelled to name another resource is a 400, not a
-        // duplicate of the genuine delivery it was captured from.
+        // delivery of its own.
         delivery.check_event_ids()?;
-        let claim = self.admit(&delivery).await?;
-        Ok((delivery, claim))
+        let admission = self.admit(&delivery).await?;
+        Ok((delivery, admission))
     }
 
     /// Starts observing one request: its span (with the webhook and project ids its headers
@@ -115,10 +116,12 @@ impl Verifier {
     }
 
     /// Applies the replay guard, if one is configured, to a verified delivery: the second step
-    /// of [`receive`](Self::receive). Settle the returned claim with the handler's outcome.
+    /// of [`receive`](Self::receive), with `max_age` measured by the verifier's
+    /// [`Clock`](crate::Clock). On [`Admission::Handle`], settle the claim with the handler's
+    /// outcome.
     ///
     /// ```
-    /// use appwrite_webhooks::{Error, ReplayGuard, Verifier, sender::DeliveryBuilder};
+    /// use appwrite_webhooks::{Admission, ReplayGuard, Verifier, sender::DeliveryBuilder};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let url = "https://example.com/hook";
@@ -126,16 +129,16 @@ impl Verifier {
     /// let sent = DeliveryBuilder::new("k", url, "{}").build();
     /// let delivery = verifier.verify(sent.headers(), sent.body()).unwrap();
     ///
-    /// let claim = verifier.admit(&delivery).await.unwrap();
-    /// assert!(matches!(verifier.admit(&delivery).await, Err(Error::InProgress)));
+    /// let Ok(Admission::Handle(claim)) = verifier.admit(&delivery).await else { panic!() };
+    /// assert!(matches!(verifier.admit(&delivery).await, Ok(Admission::InProgress)));
     /// claim.release().await; // handling failed: let the retry through
-    /// assert!(verifier.admit(&delivery).await.is_ok());
+    /// assert!(matches!(verifier.admit(&delivery).await, Ok(Admission::Handle(_))));
     /// # }
     /// ```
-    pub async fn admit<B: AsRef<[u8]>>(&self, delivery: &Delivery<B>) -> Result<Claim, Error> {
+    pub async fn admit<B: AsRef<[u8]>>(&self, delivery: &Delivery<B>) -> Result<Admission, Error> {
         match &self.inner.replay_guard {
             Some(guard) => guard.admit_at(delivery, self.inner.clock.now()).await,
-            None => Ok(Claim::none()),
+            None => Ok(Admission::Handle(Claim::none())),
         }
     }
 

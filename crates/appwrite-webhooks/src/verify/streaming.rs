@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::crypto::mac::Candidates;
 use crate::crypto::signature::Signature;
-use crate::delivery::{Delivery, Fingerprint};
+use crate::delivery::Delivery;
 use crate::error::Error;
 use crate::headers::DeliveryHeaders;
 use crate::scheme::Scheme;
@@ -126,24 +126,15 @@ impl Verification {
     /// Checks the signature, then the headers, and returns the delivery around `body`.
     pub(crate) fn finish_with<B: AsRef<[u8]>>(self, body: B) -> Result<Delivery<B>, Error> {
         let key_index = self.candidates.matching_key(&self.signature)?;
-        let fingerprint = match self.scheme.envelope_id(body.as_ref()) {
-            // The envelope's id under the key that verified it: two senders sharing a store
-            // never collide, and the store learns nothing about the id.
-            Some(id) => {
-                let mut mac = self.keys.keyed[key_index].clone();
-                for part in [self.scheme.name().as_bytes(), b"\0", id.as_bytes()] {
-                    mac.update(part);
-                }
-                Fingerprint::new(&mac.finalize())
-            }
-            // Appwrite's signature is an HMAC over URL and body: the same bytes to the same
-            // webhook, the same delivery.
-            None => Fingerprint::new(self.signature.as_bytes()),
-        };
         let mut meta = self.headers?;
         if let Some(signed) = self.scheme.signed_event_names(body.as_ref()) {
             meta.events = signed;
         }
+        let fingerprint = self
+            .scheme
+            .fingerprint(&self.signature, &meta, body.as_ref(), || {
+                self.keys.keyed[key_index].clone()
+            });
         Ok(Delivery {
             scheme: self.scheme,
             meta,
