@@ -59,7 +59,7 @@ fn put_now(db: &Connection, received: &Received, max_bytes: Option<u64>) -> rusq
     let inserted = db
         .prepare_cached(
             "INSERT INTO deliveries (fingerprint, received_at_ms, uri, headers, body, state, attempts, due_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?2) ON CONFLICT (fingerprint) DO NOTHING",
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6) ON CONFLICT (fingerprint) DO NOTHING",
         )?
         .execute(params![
             received.fingerprint,
@@ -67,6 +67,9 @@ fn put_now(db: &Connection, received: &Received, max_bytes: Option<u64>) -> rusq
             received.uri,
             received.header_block(),
             &received.body[..],
+            // Due on arrival (oldest first), but never later than now: a delivery stamped in
+            // the future (a clock that jumped) must not hide from workers until then.
+            millis(received.received_at).min(now),
         ])?;
     if inserted == 1 {
         let id = db.last_insert_rowid();
