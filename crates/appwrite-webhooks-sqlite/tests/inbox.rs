@@ -125,3 +125,16 @@ fn received_keeps_no_credentials() {
     assert!(!received.headers.contains_key("cookie"));
     assert!(received.headers.contains_key("x-appwrite-webhook-events"));
 }
+
+/// Existing callers name the ledger by its former names; those keep compiling (deprecated).
+#[test]
+#[allow(deprecated)]
+fn the_former_names_still_open_a_ledger() {
+    use appwrite_webhooks_sqlite::{SqliteInbox, SqliteInboxBuilder, SqliteLedger};
+    let file = path("former-names");
+    let builder: SqliteInboxBuilder = SqliteInbox::builder(&file).max_bytes(1 << 20);
+    let inbox: SqliteInbox = builder.open().unwrap();
+    let ledger: SqliteLedger = inbox;
+    drop(ledger);
+    drop(SqliteInbox::open(&file).unwrap());
+}
