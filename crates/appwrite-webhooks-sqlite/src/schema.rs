@@ -1,23 +1,30 @@
-//! The file's settings and its one table.
+//! The file's settings, its one table, and the migrations that bring an older file up to date.
 
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::Durability;
 
-/// One row per delivery. `due_at_ms` is when a worker may take it next: its arrival, a retry's
-/// time, or a taken delivery's visibility deadline (`lease` set). `keep_until_ms` ends a done
-/// delivery's retention.
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS deliveries (
+/// The schema this crate writes, kept in the file's `user_version`. A file from before
+/// versions were recorded reads 0 (with a `deliveries` table: the inbox-only schema, 1).
+pub(crate) const VERSION: i64 = 2;
+
+/// One row per fingerprint: the ledger. A row with a body is an inbox delivery; a row without
+/// one is a replay guard's claim (pending while its request runs, done for the TTL), which
+/// workers never take. `due_at_ms` is when a worker may take a delivery next (its arrival, a
+/// retry's time, or the end of a lease) and when a claim's lease ends; `lease` is the owner
+/// token of the attempt or claim that holds the row; `keep_until_ms` ends a done row's
+/// retention.
+const TABLE: &str = "
+CREATE TABLE deliveries (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     fingerprint    BLOB    NOT NULL UNIQUE,
     received_at_ms INTEGER NOT NULL,
-    uri            TEXT    NOT NULL,
-    headers        BLOB    NOT NULL,
-    body           BLOB    NOT NULL,
+    uri            TEXT,
+    headers        BLOB,
+    body           BLOB,
     state          TEXT    NOT NULL CHECK (state IN ('pending', 'done', 'dead')),
     attempts       INTEGER NOT NULL DEFAULT 0,
     due_at_ms      INTEGER NOT NULL,
@@ -25,17 +32,23 @@ CREATE TABLE IF NOT EXISTS deliveries (
     worker         TEXT,
     last_error     TEXT,
     done_at_ms     INTEGER,
-    keep_until_ms  INTEGER
-);
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, due_at_ms, id);
-";
+    keep_until_ms  INTEGER,
+    CHECK ((body IS NULL) = (uri IS NULL) AND (body IS NULL) = (headers IS NULL))
+)";
+
+/// What workers look for: due deliveries, oldest first. Claims are not in it.
+const INDEX: &str = "
+CREATE INDEX deliveries_due ON deliveries (state, due_at_ms, id) WHERE body IS NOT NULL";
+
+/// The columns version 1 had, all of which version 2 keeps.
+const V1_COLUMNS: &str = "id, fingerprint, received_at_ms, uri, headers, body, state, attempts, \
+                          due_at_ms, lease, worker, last_error, done_at_ms, keep_until_ms";
 
 /// Opens the file with WAL, the chosen durability and a busy timeout (other processes may hold
-/// the write lock for a moment), and creates the table.
+/// the write lock for a moment), and brings its schema up to date.
 pub(crate) fn open(
     path: &Path,
     durability: Durability,
-    max_bytes: Option<u64>,
     create: bool,
 ) -> rusqlite::Result<Connection> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -58,14 +71,103 @@ pub(crate) fn open(
     db.pragma_update(None, "cache_size", -65_536)?;
     // Pages read from the database file come from a memory map rather than a copy per read.
     db.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
-    db.execute_batch(SCHEMA)?;
-    if let Some(bytes) = max_bytes {
-        let page_size: i64 = db.pragma_query_value(None, "page_size", |row| row.get(0))?;
-        db.pragma_update(
-            None,
-            "max_page_count",
-            (i64::try_from(bytes).unwrap_or(i64::MAX) / page_size.max(1)).max(1),
-        )?;
-    }
+    // After a checkpoint the WAL is cut back to 64 MiB: a burst (a large purge, a backlog)
+    // does not leave a large WAL file behind for good. Below that it is reused, not regrown.
+    db.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    migrate(&db)?;
     Ok(db)
+}
+
+/// Brings the file to [`VERSION`] in one transaction: idempotent, and safe when several
+/// processes open one file at once (the first upgrades it, the others find it done). A file
+/// written by a newer version of this crate is refused rather than misread.
+pub(crate) fn migrate(db: &Connection) -> rusqlite::Result<()> {
+    db.execute_batch("BEGIN IMMEDIATE")?;
+    let result = migrate_in_transaction(db);
+    match &result {
+        Ok(()) => db.execute_batch("COMMIT")?,
+        Err(_) => {
+            let _ = db.execute_batch("ROLLBACK");
+        }
+    }
+    result
+}
+
+fn migrate_in_transaction(db: &Connection) -> rusqlite::Result<()> {
+    let version: i64 = db.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version > VERSION {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(format!(
+                "the file has schema version {version}, newer than this version of \
+                 appwrite-webhooks-sqlite understands ({VERSION})"
+            )),
+        ));
+    }
+    if version == VERSION {
+        return Ok(());
+    }
+    let has_table = db
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if has_table {
+        upgrade_from_v1(db)?;
+    } else {
+        db.execute_batch(TABLE)?;
+        db.execute_batch(INDEX)?;
+    }
+    db.pragma_update(None, "user_version", VERSION)
+}
+
+/// Version 1 (the inbox alone) required a body on every row. SQLite cannot relax a `NOT NULL`
+/// in place, so the table is rebuilt under its name, keeping every row, every id and the id
+/// sequence (a purged id is never handed out again).
+fn upgrade_from_v1(db: &Connection) -> rusqlite::Result<()> {
+    let sequence: i64 = db
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'deliveries'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    db.execute_batch(&format!(
+        "DROP TABLE IF EXISTS deliveries_v2;
+         {table};
+         INSERT INTO deliveries_v2 ({V1_COLUMNS}) SELECT {V1_COLUMNS} FROM deliveries;
+         DROP TABLE deliveries;
+         ALTER TABLE deliveries_v2 RENAME TO deliveries;
+         {INDEX};",
+        table = TABLE.replace("CREATE TABLE deliveries", "CREATE TABLE deliveries_v2"),
+    ))?;
+    db.execute(
+        "DELETE FROM sqlite_sequence WHERE name IN ('deliveries', 'deliveries_v2')",
+        [],
+    )?;
+    db.execute(
+        "INSERT INTO sqlite_sequence (name, seq)
+         VALUES ('deliveries', max(?1, (SELECT coalesce(max(id), 0) FROM deliveries)))",
+        [sequence],
+    )?;
+    Ok(())
+}
+
+/// The hard page limit under a `max_bytes` cap: the cap plus headroom. Receiving stops at
+/// the cap itself ([`crate::capacity`]); the headroom is for everything that must go on at
+/// the cap — taking, settling, administration, a migration — so a full ledger always drains.
+pub(crate) fn limit_pages(db: &Connection, max_bytes: u64) -> rusqlite::Result<()> {
+    let page_size: i64 = db.pragma_query_value(None, "page_size", |row| row.get(0))?;
+    let pages: i64 = db.pragma_query_value(None, "page_count", |row| row.get(0))?;
+    let cap = i64::try_from(max_bytes).unwrap_or(i64::MAX) / page_size.max(1);
+    // A quarter of the cap, and at least 4 MiB: a take or a settlement needs a few pages at
+    // most, a batch of administration a few hundred.
+    let headroom = (cap / 4).max(4 * 1024 * 1024 / page_size.max(1));
+    let limit = cap.max(pages).saturating_add(headroom);
+    // SQLite's own ceiling is 2^32 - 2 pages; it clamps larger values itself.
+    db.pragma_update(None, "max_page_count", limit.min(u32::MAX as i64 - 1))
 }

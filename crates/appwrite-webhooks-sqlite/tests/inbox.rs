@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use appwrite_webhooks::inbox::{Inbox, Put, Received, Workers};
 use appwrite_webhooks::{Delivery, Error, sender::DeliveryBuilder};
-use appwrite_webhooks_sqlite::SqliteInbox;
+use appwrite_webhooks_sqlite::SqliteLedger;
 use testkit::inbox_suite::{self, KEY, URL, accept, stored, until, verifier};
 
 fn path(name: &str) -> PathBuf {
@@ -20,17 +20,17 @@ fn path(name: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behaves_as_every_inbox_must() {
-    inbox_suite::run_all(|name| Inbox::new(SqliteInbox::open(path(name)).unwrap())).await;
+    inbox_suite::run_all(|name| Inbox::new(SqliteLedger::open(path(name)).unwrap())).await;
 }
 
 #[tokio::test]
 async fn what_is_stored_survives_reopening_the_file() {
     let file = path("reopen");
-    let inbox = Inbox::new(SqliteInbox::open(&file).unwrap());
+    let inbox = Inbox::new(SqliteLedger::open(&file).unwrap());
     let body = r#"{"$id":"u1"}"#;
     let id = stored(&inbox, body).await;
     drop(inbox);
-    let reopened = Inbox::new(SqliteInbox::builder(&file).existing().open().unwrap());
+    let reopened = Inbox::new(SqliteLedger::builder(&file).existing().open().unwrap());
     let row = reopened.store().get(id).await.unwrap().unwrap();
     assert_eq!(&row.received.body[..], body.as_bytes());
     verifier().verify_stored(&row.received).await.unwrap();
@@ -41,7 +41,7 @@ async fn what_is_stored_survives_reopening_the_file() {
 #[tokio::test]
 async fn opening_a_missing_inbox_as_existing_fails() {
     let file = path("missing");
-    let error = SqliteInbox::builder(&file).existing().open().unwrap_err();
+    let error = SqliteLedger::builder(&file).existing().open().unwrap_err();
     assert!(error.to_string().contains("inbox.db"), "{error}");
     assert!(!file.exists());
 }
@@ -50,7 +50,7 @@ async fn opening_a_missing_inbox_as_existing_fails() {
 async fn a_full_inbox_stores_nothing_and_says_so() {
     let file = path("full");
     let inbox = Inbox::new(
-        SqliteInbox::builder(&file)
+        SqliteLedger::builder(&file)
             .max_bytes(64 * 1024)
             .open()
             .unwrap(),
@@ -78,7 +78,7 @@ async fn a_full_inbox_stores_nothing_and_says_so() {
 #[tokio::test]
 async fn a_delivery_edited_in_the_store_is_never_handled() {
     let file = path("edited");
-    let inbox = Inbox::new(SqliteInbox::open(&file).unwrap());
+    let inbox = Inbox::new(SqliteLedger::open(&file).unwrap());
     let Put::Stored(id) = accept(&inbox, r#"{"$id":"u1","role":"user"}"#)
         .await
         .unwrap()
@@ -124,4 +124,17 @@ fn received_keeps_no_credentials() {
     assert!(!received.headers.contains_key("authorization"));
     assert!(!received.headers.contains_key("cookie"));
     assert!(received.headers.contains_key("x-appwrite-webhook-events"));
+}
+
+/// Existing callers name the ledger by its former names; those keep compiling (deprecated).
+#[test]
+#[allow(deprecated)]
+fn the_former_names_still_open_a_ledger() {
+    use appwrite_webhooks_sqlite::{SqliteInbox, SqliteInboxBuilder, SqliteLedger};
+    let file = path("former-names");
+    let builder: SqliteInboxBuilder = SqliteInbox::builder(&file).max_bytes(1 << 20);
+    let inbox: SqliteInbox = builder.open().unwrap();
+    let ledger: SqliteLedger = inbox;
+    drop(ledger);
+    drop(SqliteInbox::open(&file).unwrap());
 }

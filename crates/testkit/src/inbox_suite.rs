@@ -17,7 +17,7 @@ pub fn sqlite_inbox(name: &str, max_bytes: Option<u64>) -> Inbox {
     let dir = std::env::temp_dir().join(format!("testkit-inbox-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a temporary directory");
-    let mut builder = appwrite_webhooks_sqlite::SqliteInbox::builder(dir.join("inbox.db"));
+    let mut builder = appwrite_webhooks_sqlite::SqliteLedger::builder(dir.join("inbox.db"));
     if let Some(bytes) = max_bytes {
         builder = builder.max_bytes(bytes);
     }
