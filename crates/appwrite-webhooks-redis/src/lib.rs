@@ -31,8 +31,10 @@
 #![deny(missing_docs)]
 
 mod connection;
+mod durability;
 pub mod inbox;
 mod replay;
 
-pub use inbox::{DEFAULT_INBOX_PREFIX, DEFAULT_INBOX_TIMEOUT, RedisInbox};
+pub use durability::DataLossRisk;
+pub use inbox::{DEFAULT_INBOX_PREFIX, DEFAULT_INBOX_TIMEOUT, RedisInbox, RedisInboxBuilder};
 pub use replay::{DEFAULT_PREFIX, DEFAULT_TIMEOUT, RedisStore, RedisStoreBuilder};

@@ -5,42 +5,51 @@
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `P d:<id>` | hash | one delivery: fingerprint, arrival, URI, headers, body, state, attempts, last error, its stream entry |
+//! | `P d:<id>` | hash | one delivery: fingerprint, arrival, URI, headers, body, state, attempts, last error, its stream entry, the lease of the attempt holding it |
 //! | `P fp:<fingerprint>` | string | the id holding that fingerprint (de-duplication at the door) |
 //! | `P ready` | stream, group `workers` | one entry per delivery due now: `XREADGROUP` hands it to one worker, `XAUTOCLAIM` to another once its worker has been silent for the visibility timeout, `XACK`+`XDEL` when settled |
 //! | `P retry` | sorted set | deliveries waiting for a retry, by due time; moved to `ready` when due |
 //! | `P dead` | stream | the dead letters, with their last error and attempts |
 //! | `P done` | sorted set | done deliveries by the end of their retention (their keys expire then) |
 //! | `P ids` | sorted set | every id held, for listing |
+//! | `P repair`, `P repair:due` | strings | where the search for deliveries whose stream entry vanished stands, and when it runs next |
 //!
-//! Every operation is one Lua script, so it happens whole or not at all, and every outcome is
-//! checked against its lease (the stream entry and the consumer holding it): a worker whose
-//! delivery was reclaimed cannot settle it.
+//! Every operation is a Lua script, so it happens whole or not at all, and each does a bounded
+//! amount of work (administration runs as a loop of batches), so no script stalls the receivers'
+//! `put`s. Every outcome is checked against its lease: a random nonce written when the attempt
+//! took the delivery, so an attempt whose delivery was taken again — by any worker, even one
+//! with the same name — cannot settle it. A pending delivery whose stream entry vanished (an
+//! `XTRIM` or `XDEL` on `P ready`) is found by the workers' `take` and given a new entry.
 //!
 //! **Durability** is the server's: a `202` follows the write's reply, which Redis sends after
 //! appending it to its AOF. With `appendonly yes` a restarted or killed `redis-server` loses
 //! nothing acknowledged; add `appendfsync always` to survive a power loss too (`everysec`, the
 //! default, may lose the last second). Replication is asynchronous: a failover can lose the last
-//! writes.
+//! writes. So the inbox refuses a server with `appendonly no`, or a `maxmemory-policy` that may
+//! evict keys, unless built with [`allow_data_loss`](RedisInboxBuilder::allow_data_loss)
+//! ([`DataLossRisk`](crate::DataLossRisk)).
+
+mod scripts;
+mod store;
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use appwrite_webhooks::StoreFuture;
-use appwrite_webhooks::inbox::{
-    InboxStore, Lease, Purge, Put, Received, State, Stats, Stored, Taken, from_unix_millis,
-    unix_millis,
-};
-use appwrite_webhooks::{Fingerprint, StoreError};
+use appwrite_webhooks::StoreError;
 use redis::aio::ConnectionManager;
 
 use crate::connection::{bounded, boxed, eager_connection, lazy_connection};
+use crate::durability::{Gate, Needs};
+use scripts::BATCH;
 
 /// The key prefix of a [`RedisInbox`] unless [`RedisInbox::prefix`] sets another.
 pub const DEFAULT_INBOX_PREFIX: &str = "appwrite-webhooks:inbox:";
 
 /// How long an inbox command may take unless [`RedisInbox::timeout`] sets another.
 pub const DEFAULT_INBOX_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The inbox keeps deliveries answered `202`: they must survive a restart and never be evicted.
+const NEEDS: Needs = Needs { append_only: true };
 
 /// An inbox in Redis; see the [module docs](self).
 ///
@@ -58,6 +67,7 @@ pub struct RedisInbox {
     connection: ConnectionManager,
     prefix: String,
     timeout: Duration,
+    gate: Gate,
 }
 
 impl fmt::Debug for RedisInbox {
@@ -65,33 +75,113 @@ impl fmt::Debug for RedisInbox {
         f.debug_struct("RedisInbox")
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("allow_data_loss", &self.gate.allows_data_loss())
             .finish_non_exhaustive()
     }
 }
 
+/// The options of a [`RedisInbox`], set before it connects.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use appwrite_webhooks_redis::RedisInbox;
+///
+/// # async fn run() -> Result<(), appwrite_webhooks::StoreError> {
+/// let inbox = RedisInbox::builder("redis://127.0.0.1:6379/")
+///     .prefix("shop:inbox:")
+///     .timeout(Duration::from_millis(500))
+///     .connect()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisInboxBuilder {
+    url: String,
+    prefix: String,
+    timeout: Duration,
+    allow_data_loss: bool,
+}
+
+impl RedisInboxBuilder {
+    /// Sets the key prefix (default [`DEFAULT_INBOX_PREFIX`]): one inbox per prefix.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Bounds each command and each (re)connection (default [`DEFAULT_INBOX_TIMEOUT`]); see
+    /// [`RedisInbox::timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Runs on a Redis that may lose deliveries: `appendonly no`, a `maxmemory-policy` that may
+    /// evict keys, or settings that cannot be read (`CONFIG` renamed or forbidden, as on many
+    /// managed services). Without it the inbox refuses such a server with a
+    /// [`DataLossRisk`](crate::DataLossRisk).
+    ///
+    /// The consequence: deliveries answered `202` may be gone — all of them since the last
+    /// snapshot when Redis restarts without its append-only file, any of them when it evicts
+    /// keys under memory pressure — and are never handled, with no error anywhere. An evicted
+    /// done record also lets a re-send be stored and handled again. Use it for tests, or for a
+    /// server whose settings you have checked yourself.
+    pub fn allow_data_loss(mut self) -> Self {
+        self.allow_data_loss = true;
+        self
+    }
+
+    /// Connects now, failing if Redis cannot be reached or may lose deliveries
+    /// ([`DataLossRisk`](crate::DataLossRisk), unless [`allow_data_loss`](Self::allow_data_loss)).
+    pub async fn connect(self) -> Result<RedisInbox, StoreError> {
+        let client = redis::Client::open(self.url.as_str()).map_err(boxed)?;
+        let connection = eager_connection(&client, self.timeout).await?;
+        let inbox = self.with(client, connection);
+        inbox.gate.pass(&inbox.connection, inbox.timeout).await?;
+        Ok(inbox)
+    }
+
+    /// Connects on first use: a receiver starts while Redis is down and answers `503` until it
+    /// is back. The server's settings are checked before the first command: until they pass,
+    /// every command fails with the [`DataLossRisk`](crate::DataLossRisk) (a `503`).
+    pub fn connect_lazily(self) -> Result<RedisInbox, StoreError> {
+        let client = redis::Client::open(self.url.as_str()).map_err(boxed)?;
+        let connection = lazy_connection(&client, self.timeout)?;
+        Ok(self.with(client, connection))
+    }
+
+    fn with(self, client: redis::Client, connection: ConnectionManager) -> RedisInbox {
+        RedisInbox {
+            client,
+            connection,
+            prefix: self.prefix,
+            timeout: self.timeout,
+            gate: Gate::new(NEEDS, self.allow_data_loss),
+        }
+    }
+}
+
 impl RedisInbox {
-    /// Connects to `url`, failing if Redis cannot be reached now.
+    /// A builder for an inbox at `url` (`redis://host:port/db`).
+    pub fn builder(url: impl Into<String>) -> RedisInboxBuilder {
+        RedisInboxBuilder {
+            url: url.into(),
+            prefix: DEFAULT_INBOX_PREFIX.to_owned(),
+            timeout: DEFAULT_INBOX_TIMEOUT,
+            allow_data_loss: false,
+        }
+    }
+
+    /// Connects to `url`, failing if Redis cannot be reached now or may lose deliveries
+    /// ([`DataLossRisk`](crate::DataLossRisk)).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(boxed)?;
-        let connection = eager_connection(&client, DEFAULT_INBOX_TIMEOUT).await?;
-        Ok(Self::with(client, connection))
+        Self::builder(url).connect().await
     }
 
     /// Like [`connect`](Self::connect), but connects on first use: a receiver starts while
-    /// Redis is down and answers `503` until it is back.
+    /// Redis is down and answers `503` until it is back (or while its settings are unsafe).
     pub fn connect_lazily(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(boxed)?;
-        let connection = lazy_connection(&client, DEFAULT_INBOX_TIMEOUT)?;
-        Ok(Self::with(client, connection))
-    }
-
-    fn with(client: redis::Client, connection: ConnectionManager) -> Self {
-        Self {
-            client,
-            connection,
-            prefix: DEFAULT_INBOX_PREFIX.to_owned(),
-            timeout: DEFAULT_INBOX_TIMEOUT,
-        }
+        Self::builder(url).connect_lazily()
     }
 
     /// Sets the key prefix (default [`DEFAULT_INBOX_PREFIX`]): one inbox per prefix.
@@ -103,6 +193,7 @@ impl RedisInbox {
     /// Bounds each command (default [`DEFAULT_INBOX_TIMEOUT`]); past it the store counts as
     /// unavailable (a `put` answers `503`; if Redis applied it after all, Appwrite's next copy
     /// is recognised as a duplicate and answered `202`). The connection is remade with it.
+    /// Zero makes every command time out; `Duration::MAX` waits as long as Redis takes.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         if let Ok(connection) = lazy_connection(&self.client, timeout) {
             self.connection = connection;
@@ -111,11 +202,19 @@ impl RedisInbox {
         self
     }
 
+    /// For an inbox made with [`connect_lazily`](Self::connect_lazily): see
+    /// [`RedisInboxBuilder::allow_data_loss`]. (An inbox that connected has passed the check.)
+    pub fn allow_data_loss(mut self) -> Self {
+        self.gate.allow_data_loss();
+        self
+    }
+
     async fn script<T: redis::FromRedisValue>(
         &self,
         script: &redis::Script,
         args: Vec<Arg>,
     ) -> Result<T, StoreError> {
+        self.gate.pass(&self.connection, self.timeout).await?;
         let mut invocation = script.prepare_invoke();
         invocation.arg(self.prefix.as_bytes());
         for arg in &args {
@@ -129,7 +228,8 @@ impl RedisInbox {
             // A connection that broke since the last call (Redis restarted) fails once before
             // the manager reconnects: try once more. Every script is safe to repeat: a put that
             // did happen is a duplicate the second time, a take's entry is reclaimed after the
-            // visibility timeout, and outcomes are checked against their lease.
+            // visibility timeout, outcomes are checked against their lease, and each batch of
+            // administration works on what is left.
             Err(error) if connection_lost(&error) => {
                 bounded(self.timeout, invocation.invoke_async(&mut connection)).await
             }
@@ -137,15 +237,19 @@ impl RedisInbox {
         }
     }
 
-    fn outcome<'a>(
-        &'a self,
-        script: &'static redis::Script,
-        lease: &Lease,
-        extra: Vec<Arg>,
-    ) -> StoreFuture<'a, bool> {
-        let mut args = lease_args(lease);
-        args.extend(extra);
-        Box::pin(async move { Ok(self.script::<i64>(script, args).await? == 1) })
+    /// Runs a script shaped like `RETRY_DEAD` over every dead letter there is now, a
+    /// batch at a time; returns the sum of what each batch counted.
+    async fn over_dead_letters(&self, script: &redis::Script) -> Result<u64, StoreError> {
+        let (mut total, mut cursor, mut end) = (0, String::new(), String::new());
+        loop {
+            let (counted, looked_at, next, last): (u64, usize, String, String) =
+                self.script(script, vec![cursor.into(), end.into()]).await?;
+            total += counted;
+            if looked_at < BATCH {
+                return Ok(total);
+            }
+            (cursor, end) = (next, last);
+        }
     }
 }
 
@@ -172,386 +276,3 @@ impl From<&str> for Arg {
         Arg::Text(text.to_owned())
     }
 }
-
-fn now() -> String {
-    unix_millis(SystemTime::now()).to_string()
-}
-
-fn millis(duration: Duration) -> String {
-    u64::try_from(duration.as_millis())
-        .unwrap_or(u64::MAX)
-        .clamp(1, 1 << 52)
-        .to_string()
-}
-
-/// A lease's token is the stream entry and the consumer holding it.
-fn lease_args(lease: &Lease) -> Vec<Arg> {
-    let (entry, consumer) = lease.token.split_once(' ').unwrap_or((&lease.token, ""));
-    vec![lease.id.to_string().into(), entry.into(), consumer.into()]
-}
-
-/// What the take, get and list scripts return per delivery.
-type Row = (
-    u64,
-    String,
-    u32,
-    Option<String>,
-    Vec<u8>,
-    u64,
-    String,
-    Vec<u8>,
-    Vec<u8>,
-);
-
-fn stored(row: Row) -> Result<Stored, StoreError> {
-    let (id, state, attempts, last_error, fingerprint, at, uri, headers, body) = row;
-    Ok(Stored {
-        id,
-        state: State::parse(&state).map_err(boxed)?,
-        attempts,
-        last_error: last_error.filter(|e| !e.is_empty()),
-        received: Received {
-            fingerprint,
-            received_at: from_unix_millis(at),
-            uri,
-            headers: Received::parse_header_block(&headers).map_err(boxed)?,
-            body: body.into(),
-        },
-    })
-}
-
-impl InboxStore for RedisInbox {
-    fn put(&self, received: Received) -> StoreFuture<'_, Put> {
-        Box::pin(async move {
-            let args = vec![
-                Fingerprint::new(&received.fingerprint).to_string().into(),
-                Arg::Bytes(received.fingerprint.clone()),
-                received.received_at_millis().to_string().into(),
-                received.uri.as_str().into(),
-                Arg::Bytes(received.header_block()),
-                Arg::Bytes(received.body.to_vec()),
-            ];
-            let (stored, id): (i64, u64) = self.script(&SCRIPTS.put, args).await?;
-            Ok(if stored == 1 {
-                Put::Stored(id)
-            } else {
-                Put::Duplicate(id)
-            })
-        })
-    }
-
-    fn take(&self, worker: &str, visibility: Duration) -> StoreFuture<'_, Option<Taken>> {
-        let args = vec![worker.into(), now().into(), millis(visibility).into()];
-        let worker = worker.to_owned();
-        Box::pin(async move {
-            let taken: Option<(String, Row)> = self.script(&SCRIPTS.take, args).await?;
-            let Some((entry, row)) = taken else {
-                return Ok(None);
-            };
-            let stored = stored(row)?;
-            Ok(Some(Taken {
-                lease: Lease {
-                    id: stored.id,
-                    token: format!("{entry} {worker}"),
-                },
-                attempt: stored.attempts,
-                received: stored.received,
-            }))
-        })
-    }
-
-    fn complete(&self, lease: &Lease, retention: Duration) -> StoreFuture<'_, bool> {
-        self.outcome(
-            &SCRIPTS.complete,
-            lease,
-            vec![now().into(), millis(retention).into()],
-        )
-    }
-
-    fn retry_at(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {
-        let due = unix_millis(at).to_string();
-        self.outcome(&SCRIPTS.retry_at, lease, vec![due.into(), error.into()])
-    }
-
-    fn dead(&self, lease: &Lease, error: &str) -> StoreFuture<'_, bool> {
-        self.outcome(&SCRIPTS.dead, lease, vec![error.into()])
-    }
-
-    fn hand_back(&self, lease: &Lease) -> StoreFuture<'_, bool> {
-        self.outcome(&SCRIPTS.hand_back, lease, Vec::new())
-    }
-
-    fn stats(&self) -> StoreFuture<'_, Stats> {
-        Box::pin(async move {
-            let (pending, in_flight, done, dead): (u64, u64, u64, u64) =
-                self.script(&SCRIPTS.stats, vec![now().into()]).await?;
-            Ok(Stats {
-                stored: pending + done + dead,
-                pending,
-                in_flight,
-                done,
-                dead,
-            })
-        })
-    }
-
-    fn list(&self, state: Option<State>, limit: usize) -> StoreFuture<'_, Vec<Stored>> {
-        let args = vec![
-            state.map_or("", State::as_str).into(),
-            limit.to_string().into(),
-        ];
-        Box::pin(async move {
-            let rows: Vec<Row> = self.script(&SCRIPTS.list, args).await?;
-            rows.into_iter().map(stored).collect()
-        })
-    }
-
-    fn get(&self, id: u64) -> StoreFuture<'_, Option<Stored>> {
-        Box::pin(async move {
-            let row: Option<Row> = self
-                .script(&SCRIPTS.get, vec![id.to_string().into()])
-                .await?;
-            row.map(stored).transpose()
-        })
-    }
-
-    fn retry(&self, id: u64) -> StoreFuture<'_, bool> {
-        Box::pin(async move {
-            Ok(self
-                .script::<i64>(&SCRIPTS.retry, vec![id.to_string().into()])
-                .await?
-                == 1)
-        })
-    }
-
-    fn retry_all_dead(&self) -> StoreFuture<'_, u64> {
-        Box::pin(async move { self.script(&SCRIPTS.retry, vec!["all".into()]).await })
-    }
-
-    fn purge(&self, what: Purge) -> StoreFuture<'_, u64> {
-        let dead = if what == Purge::DoneAndDead { "1" } else { "0" };
-        Box::pin(async move {
-            self.script(&SCRIPTS.purge, vec![now().into(), dead.into()])
-                .await
-        })
-    }
-}
-
-/// Helpers every script starts with. `ARGV[1]` is the prefix.
-const COMMON: &str = r"
-local p = ARGV[1]
-local stream = p .. 'ready'
-local function row(id)
-  local h = redis.call('HMGET', p .. 'd:' .. id, 'state', 'attempts', 'error', 'fp', 'at', 'uri', 'headers', 'body')
-  if not h[1] then return false end
-  return {tonumber(id), h[1], tonumber(h[2]), h[3], h[4], tonumber(h[5]), h[6], h[7], h[8]}
-end
--- Whether entry ARGV[3] of delivery ARGV[2] is held by consumer ARGV[4].
-local function owned()
-  local key = p .. 'd:' .. ARGV[2]
-  if redis.call('HGET', key, 'entry') ~= ARGV[3] then return false end
-  local held = redis.call('XPENDING', stream, 'workers', ARGV[3], ARGV[3], 1)
-  return held[1] ~= nil and held[1][2] == ARGV[4]
-end
-local function unready(entry)
-  redis.call('XACK', stream, 'workers', entry)
-  redis.call('XDEL', stream, entry)
-end
-local function ready(id)
-  local entry = redis.call('XADD', stream, '*', 'id', id)
-  redis.call('HSET', p .. 'd:' .. id, 'entry', entry)
-end
-";
-
-/// ARGV: prefix, fingerprint hex, fingerprint, arrival ms, uri, headers, body.
-/// Returns {1, id} when stored, {0, id} when that fingerprint is held.
-const PUT: &str = r"
-local fpkey = p .. 'fp:' .. ARGV[2]
-local held = redis.call('GET', fpkey)
-if held and redis.call('EXISTS', p .. 'd:' .. held) == 1 then return {0, tonumber(held)} end
-local id = redis.call('INCR', p .. 'seq')
-redis.call('HSET', p .. 'd:' .. id, 'fp', ARGV[3], 'fphex', ARGV[2], 'at', ARGV[4], 'uri', ARGV[5],
-  'headers', ARGV[6], 'body', ARGV[7], 'state', 'pending', 'attempts', 0)
-redis.call('SET', fpkey, id)
-redis.call('ZADD', p .. 'ids', id, id)
-ready(id)
-return {1, id}
-";
-
-/// ARGV: prefix, consumer, now ms, visibility ms. Returns {entry, row} or nil.
-const TAKE: &str = r"
-if redis.call('EXISTS', stream) == 0 or #redis.call('XINFO', 'GROUPS', stream) == 0 then
-  redis.call('XGROUP', 'CREATE', stream, 'workers', '0', 'MKSTREAM')
-end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'retry', '-inf', ARGV[3], 'LIMIT', 0, 100)) do
-  redis.call('ZREM', p .. 'retry', id)
-  if redis.call('HGET', p .. 'd:' .. id, 'state') == 'pending' then ready(id) end
-end
-for _ = 1, 10 do
-  local found = redis.call('XAUTOCLAIM', stream, 'workers', ARGV[2], ARGV[4], '0-0', 'COUNT', 1)[2][1]
-  if not found then
-    local read = redis.call('XREADGROUP', 'GROUP', 'workers', ARGV[2], 'COUNT', 1, 'STREAMS', stream, '>')
-    if not read then return false end
-    found = read[1][2][1]
-  end
-  local entry, id = found[1], found[2][2]
-  local key = p .. 'd:' .. id
-  if redis.call('HGET', key, 'entry') == entry and redis.call('HGET', key, 'state') == 'pending' then
-    redis.call('HINCRBY', key, 'attempts', 1)
-    return {entry, row(id)}
-  end
-  unready(entry) -- left over from a settled or purged delivery
-end
-return false
-";
-
-/// ARGV: prefix, id, entry, consumer, now ms, retention ms.
-const COMPLETE: &str = r"
-if not owned() then return 0 end
-local key = p .. 'd:' .. ARGV[2]
-unready(ARGV[3])
-redis.call('HSET', key, 'state', 'done', 'entry', '')
-redis.call('ZADD', p .. 'done', ARGV[5] + ARGV[6], ARGV[2])
-redis.call('PEXPIRE', key, ARGV[6])
-redis.call('PEXPIRE', p .. 'fp:' .. redis.call('HGET', key, 'fphex'), ARGV[6])
-return 1
-";
-
-/// ARGV: prefix, id, entry, consumer, due ms, error.
-const RETRY_AT: &str = r"
-if not owned() then return 0 end
-unready(ARGV[3])
-redis.call('HSET', p .. 'd:' .. ARGV[2], 'entry', '', 'error', ARGV[6])
-redis.call('ZADD', p .. 'retry', ARGV[5], ARGV[2])
-return 1
-";
-
-/// ARGV: prefix, id, entry, consumer, error.
-const DEAD: &str = r"
-if not owned() then return 0 end
-local key = p .. 'd:' .. ARGV[2]
-unready(ARGV[3])
-local letter = redis.call('XADD', p .. 'dead', '*', 'id', ARGV[2], 'error', ARGV[5],
-  'attempts', redis.call('HGET', key, 'attempts'))
-redis.call('HSET', key, 'state', 'dead', 'entry', '', 'error', ARGV[5], 'letter', letter)
-return 1
-";
-
-/// ARGV: prefix, id, entry, consumer.
-const HAND_BACK: &str = r"
-if not owned() then return 0 end
-local key = p .. 'd:' .. ARGV[2]
-unready(ARGV[3])
-if tonumber(redis.call('HGET', key, 'attempts')) > 0 then redis.call('HINCRBY', key, 'attempts', -1) end
-ready(ARGV[2])
-return 1
-";
-
-/// ARGV: prefix, now ms. Returns {pending, in flight, done, dead}.
-const STATS: &str = r"
-local done = p .. 'done'
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', done, '-inf', ARGV[2])) do
-  redis.call('ZREM', p .. 'ids', id)
-end
-redis.call('ZREMRANGEBYSCORE', done, '-inf', ARGV[2])
-local in_flight = 0
-if redis.call('EXISTS', stream) == 1 and #redis.call('XINFO', 'GROUPS', stream) > 0 then
-  in_flight = redis.call('XPENDING', stream, 'workers')[1]
-end
-local pending = redis.call('ZCARD', p .. 'retry')
-if redis.call('EXISTS', stream) == 1 then pending = pending + redis.call('XLEN', stream) end
-return {pending, in_flight, redis.call('ZCARD', done), redis.call('XLEN', p .. 'dead')}
-";
-
-/// ARGV: prefix, state or '', limit. Oldest first.
-const LIST: &str = r"
-local out, limit, from = {}, tonumber(ARGV[3]), 0
-while #out < limit do
-  local ids = redis.call('ZRANGE', p .. 'ids', from, from + 499)
-  if #ids == 0 then break end
-  from = from + #ids
-  for _, id in ipairs(ids) do
-    local r = row(id)
-    if not r then redis.call('ZREM', p .. 'ids', id); from = from - 1
-    elseif ARGV[2] == '' or r[2] == ARGV[2] then
-      table.insert(out, r)
-      if #out == limit then break end
-    end
-  end
-end
-return out
-";
-
-/// ARGV: prefix, id.
-const GET: &str = r"
-return row(ARGV[2])
-";
-
-/// ARGV: prefix, id or 'all'. Returns how many dead letters are pending again.
-const RETRY: &str = r"
-local function revive(id)
-  local key = p .. 'd:' .. id
-  if redis.call('HGET', key, 'state') ~= 'dead' then return 0 end
-  redis.call('XDEL', p .. 'dead', redis.call('HGET', key, 'letter'))
-  redis.call('HSET', key, 'state', 'pending', 'attempts', 0, 'letter', '')
-  ready(id)
-  return 1
-end
-if ARGV[2] ~= 'all' then return revive(ARGV[2]) end
-local n = 0
-for _, letter in ipairs(redis.call('XRANGE', p .. 'dead', '-', '+')) do
-  n = n + revive(letter[2][2])
-end
-return n
-";
-
-/// ARGV: prefix, now ms, '1' to purge the dead letters too. Returns how many were deleted.
-const PURGE: &str = r"
-local n = 0
-local function forget(id)
-  local key = p .. 'd:' .. id
-  local fphex = redis.call('HGET', key, 'fphex')
-  if fphex then redis.call('DEL', p .. 'fp:' .. fphex) end
-  n = n + redis.call('DEL', key)
-  redis.call('ZREM', p .. 'ids', id)
-end
-redis.call('ZREMRANGEBYSCORE', p .. 'done', '-inf', ARGV[2])
-for _, id in ipairs(redis.call('ZRANGE', p .. 'done', 0, -1)) do forget(id) end
-redis.call('DEL', p .. 'done')
-if ARGV[3] == '1' then
-  for _, letter in ipairs(redis.call('XRANGE', p .. 'dead', '-', '+')) do forget(letter[2][2]) end
-  redis.call('DEL', p .. 'dead')
-end
-return n
-";
-
-struct Scripts {
-    put: redis::Script,
-    take: redis::Script,
-    complete: redis::Script,
-    retry_at: redis::Script,
-    dead: redis::Script,
-    hand_back: redis::Script,
-    stats: redis::Script,
-    list: redis::Script,
-    get: redis::Script,
-    retry: redis::Script,
-    purge: redis::Script,
-}
-
-static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::new(|| {
-    let script = |body: &str| redis::Script::new(&format!("{COMMON}{body}"));
-    Scripts {
-        put: script(PUT),
-        take: script(TAKE),
-        complete: script(COMPLETE),
-        retry_at: script(RETRY_AT),
-        dead: script(DEAD),
-        hand_back: script(HAND_BACK),
-        stats: script(STATS),
-        list: script(LIST),
-        get: script(GET),
-        retry: script(RETRY),
-        purge: script(PURGE),
-    }
-});
