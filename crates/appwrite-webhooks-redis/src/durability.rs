@@ -15,7 +15,7 @@ use std::time::Duration;
 use appwrite_webhooks::StoreError;
 use redis::aio::ConnectionManager;
 
-use crate::connection::boxed;
+use crate::connection::{boxed, within};
 
 /// A Redis server a store refused because it may drop what the store keeps. It is the error
 /// inside the [`StoreError`] that `connect` (or, for a store connected lazily, its first
@@ -136,10 +136,7 @@ async fn config_get(
     command.arg("GET").arg(name);
     let mut connection = connection.clone();
     let reply: redis::RedisResult<Vec<String>> =
-        match tokio::time::timeout(timeout, command.query_async(&mut connection)).await {
-            Ok(reply) => reply,
-            Err(elapsed) => return Err(boxed(elapsed)),
-        };
+        within(timeout, command.query_async(&mut connection)).await?;
     match reply {
         Ok(pair) => match pair.as_slice() {
             [_, value] => Ok(value.to_ascii_lowercase()),

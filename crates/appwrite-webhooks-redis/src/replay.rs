@@ -144,7 +144,9 @@ impl RedisStore {
     }
 
     /// Bounds each command and each (re)connection (default [`DEFAULT_TIMEOUT`]): past it the
-    /// store counts as unavailable. Keep it well under Appwrite's 15 s delivery timeout.
+    /// store counts as unavailable. Keep it well under Appwrite's 15 s delivery timeout. Zero
+    /// makes every command fail at once (the guard's failure policy answers); `Duration::MAX`
+    /// waits as long as Redis takes.
     ///
     /// The connection manager fixes its own timeouts when it is made, so a new one with this
     /// timeout replaces the current connection; it connects on first use.

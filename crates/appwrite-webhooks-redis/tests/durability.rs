@@ -24,7 +24,12 @@ async fn claims(store: &RedisStore) -> Result<ClaimOutcome, StoreError> {
 
 #[tokio::test]
 async fn an_evicting_redis_is_refused_by_both_stores() {
-    for policy in ["allkeys-lru", "allkeys-random", "volatile-lru", "volatile-ttl"] {
+    for policy in [
+        "allkeys-lru",
+        "allkeys-random",
+        "volatile-lru",
+        "volatile-ttl",
+    ] {
         let redis = RedisServer::start_with(&["--maxmemory-policy", policy]);
         let url = redis.url();
 
@@ -120,12 +125,8 @@ async fn a_redis_whose_settings_cannot_be_read_is_refused_with_how_to_opt_in() {
 
 #[tokio::test]
 async fn an_explicit_opt_in_accepts_an_unsafe_redis() {
-    let redis = RedisServer::start_with(&[
-        "--maxmemory-policy",
-        "allkeys-lru",
-        "--appendonly",
-        "no",
-    ]);
+    let redis =
+        RedisServer::start_with(&["--maxmemory-policy", "allkeys-lru", "--appendonly", "no"]);
     let url = redis.url();
     let store = RedisStore::builder(&url)
         .allow_data_loss()
