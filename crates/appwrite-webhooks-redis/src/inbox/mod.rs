@@ -1,4 +1,4 @@
-//! An [`InboxStore`] on Redis Streams: any number of replicas receive into one inbox and work
+//! An [`InboxStore`](appwrite_webhooks::inbox::InboxStore) on Redis Streams: any number of replicas receive into one inbox and work
 //! from it.
 //!
 //! Under the prefix `P` (default [`DEFAULT_INBOX_PREFIX`]):
