@@ -1,5 +1,5 @@
-//! An [`InboxStore`](appwrite_webhooks::inbox::InboxStore) on Redis Streams: any number of replicas receive into one inbox and work
-//! from it.
+//! An [`InboxStore`](appwrite_webhooks::inbox::InboxStore) on Redis Streams: any number of
+//! replicas receive into one inbox and work from it.
 //!
 //! Under the prefix `P` (default [`DEFAULT_INBOX_PREFIX`]):
 //!
