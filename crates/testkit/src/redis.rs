@@ -62,8 +62,10 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server must be installed for these tests (`apt-get install -y redis-server`; .ci/run does it)");
+        // Ready once it answers PING: a server that restarts on an append-only file accepts
+        // connections while it loads, and answers `-LOADING` until it has.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !answers_ping(port) {
             assert!(
                 Instant::now() < deadline,
                 "redis-server did not start on port {port}"
@@ -110,9 +112,24 @@ impl RedisServer {
 }
 
 impl Drop for RedisServer {
+    /// Kills it and deletes its data directory, so a later server on the same port (ports are
+    /// reused) does not load what this one wrote.
     fn drop(&mut self) {
         self.kill();
+        let _ = std::fs::remove_dir_all(data_dir(self.port));
     }
+}
+
+fn answers_ping(port: u16) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut reply = [0; 5];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG"
 }
 
 fn data_dir(port: u16) -> std::path::PathBuf {
