@@ -38,12 +38,28 @@ pub(crate) fn boxed(error: impl std::error::Error + Send + Sync + 'static) -> St
 
 /// Awaits a Redis call for at most `timeout`; past it the call's outcome is unknown to the
 /// caller.
-pub(crate) async fn bounded<T>(
+pub(crate) async fn bounded<T, E: std::error::Error + Send + Sync + 'static>(
     timeout: Duration,
-    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    call: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, StoreError> {
-    match tokio::time::timeout(timeout, call).await {
-        Ok(result) => result.map_err(boxed),
-        Err(elapsed) => Err(boxed(elapsed)),
+    within(timeout, call).await?.map_err(boxed)
+}
+
+/// `call`'s own result if it ends within `timeout`, else a timeout error.
+///
+/// A zero timeout fails at once, without sending anything: Tokio's timer rounds up to its next
+/// millisecond, so a zero timeout would otherwise let a fast (loopback) Redis answer some calls
+/// and not others. Failing every call is the fail-closed reading of "wait for nothing".
+/// `Duration::MAX` waits as long as the call takes (Tokio saturates the deadline).
+pub(crate) async fn within<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = T>,
+) -> Result<T, StoreError> {
+    if timeout.is_zero() {
+        return Err(boxed(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the store's timeout is zero: every command times out",
+        )));
     }
+    tokio::time::timeout(timeout, call).await.map_err(boxed)
 }

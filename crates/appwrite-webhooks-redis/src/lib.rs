@@ -13,6 +13,13 @@
 //! the guard applies its [`StoreFailure`](appwrite_webhooks::StoreFailure) policy (503 by
 //! default, or accept with a warning).
 //!
+//! **A Redis that may drop data is refused.** Both stores read `maxmemory-policy` (and the
+//! inbox `appendonly`) when they connect, and refuse a server that may evict their keys or, for
+//! the inbox, loses writes on a restart, with a [`DataLossRisk`] naming the setting and the
+//! fix; a server whose `CONFIG` is renamed (managed services) is refused too. Opt in with
+//! `allow_data_loss()` ([`RedisStoreBuilder::allow_data_loss`],
+//! [`RedisInboxBuilder::allow_data_loss`]) only for a server you have checked yourself.
+//!
 //! Options can be set before connecting ([`RedisStore::builder`]) or after
 //! ([`RedisStore::prefix`], [`RedisStore::timeout`]); either way they reach the connection.
 //!
@@ -31,8 +38,10 @@
 #![deny(missing_docs)]
 
 mod connection;
+mod durability;
 pub mod inbox;
 mod replay;
 
-pub use inbox::{DEFAULT_INBOX_PREFIX, DEFAULT_INBOX_TIMEOUT, RedisInbox};
+pub use durability::DataLossRisk;
+pub use inbox::{DEFAULT_INBOX_PREFIX, DEFAULT_INBOX_TIMEOUT, RedisInbox, RedisInboxBuilder};
 pub use replay::{DEFAULT_PREFIX, DEFAULT_TIMEOUT, RedisStore, RedisStoreBuilder};

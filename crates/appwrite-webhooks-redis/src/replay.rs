@@ -9,6 +9,12 @@ use appwrite_webhooks::{
 use redis::aio::ConnectionManager;
 
 use crate::connection::{bounded, boxed, eager_connection, lazy_connection};
+use crate::durability::{Gate, Needs};
+
+/// A replay store needs no eviction of its keys; it does not need `appendonly`: a restart that
+/// forgets handled deliveries only means a later copy is handled again (handlers run at least
+/// once anyway), while an eviction would happen silently, at any time, under memory pressure.
+const NEEDS: Needs = Needs { append_only: false };
 
 /// The key prefix used unless [`RedisStore::prefix`] sets another.
 pub const DEFAULT_PREFIX: &str = "appwrite-webhooks:seen:";
@@ -23,6 +29,7 @@ pub struct RedisStore {
     connection: ConnectionManager,
     prefix: String,
     timeout: Duration,
+    gate: Gate,
 }
 
 /// The options of a [`RedisStore`], set before it connects.
@@ -44,6 +51,7 @@ pub struct RedisStoreBuilder {
     url: String,
     prefix: String,
     timeout: Duration,
+    allow_data_loss: bool,
 }
 
 impl RedisStoreBuilder {
@@ -59,20 +67,39 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Connects now, failing if Redis cannot be reached.
+    /// Runs on a Redis whose `maxmemory-policy` may evict keys, or whose settings cannot be
+    /// read (`CONFIG` renamed or forbidden, as on many managed services). Without it the
+    /// store refuses such a server with a [`DataLossRisk`](crate::DataLossRisk).
+    ///
+    /// The consequence: an evicted pending claim lets another replica handle a delivery while
+    /// its first handler still runs, and an evicted done record lets a repeat (or a relabelled
+    /// replay) be handled again within the TTL. Use it only for a server you have checked
+    /// yourself.
+    pub fn allow_data_loss(mut self) -> Self {
+        self.allow_data_loss = true;
+        self
+    }
+
+    /// Connects now, failing if Redis cannot be reached or may evict the store's keys
+    /// ([`DataLossRisk`](crate::DataLossRisk), unless [`allow_data_loss`](Self::allow_data_loss)).
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
         let client = redis::Client::open(self.url.as_str()).map_err(boxed)?;
         let connection = eager_connection(&client, self.timeout).await?;
+        let gate = Gate::new(NEEDS, self.allow_data_loss);
+        gate.pass(&connection, self.timeout).await?;
         Ok(RedisStore {
             client,
             connection,
             prefix: self.prefix,
             timeout: self.timeout,
+            gate,
         })
     }
 
     /// Connects on first use: the receiver starts even while Redis is down, and the guard's
-    /// failure policy answers until it is back.
+    /// failure policy answers until it is back. The server's settings are checked before the
+    /// first command (every command fails with the [`DataLossRisk`](crate::DataLossRisk) until
+    /// they pass).
     pub fn connect_lazily(self) -> Result<RedisStore, StoreError> {
         let client = redis::Client::open(self.url.as_str()).map_err(boxed)?;
         let connection = lazy_connection(&client, self.timeout)?;
@@ -81,6 +108,7 @@ impl RedisStoreBuilder {
             connection,
             prefix: self.prefix,
             timeout: self.timeout,
+            gate: Gate::new(NEEDS, self.allow_data_loss),
         })
     }
 }
@@ -93,10 +121,12 @@ impl RedisStore {
             url: url.into(),
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
+            allow_data_loss: false,
         }
     }
 
-    /// Connects to `url` with the default options, failing if Redis cannot be reached now.
+    /// Connects to `url` with the default options, failing if Redis cannot be reached now or
+    /// may evict the store's keys ([`DataLossRisk`](crate::DataLossRisk)).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Self::builder(url).connect().await
     }
@@ -114,7 +144,9 @@ impl RedisStore {
     }
 
     /// Bounds each command and each (re)connection (default [`DEFAULT_TIMEOUT`]): past it the
-    /// store counts as unavailable. Keep it well under Appwrite's 15 s delivery timeout.
+    /// store counts as unavailable. Keep it well under Appwrite's 15 s delivery timeout. Zero
+    /// makes every command fail at once (the guard's failure policy answers); `Duration::MAX`
+    /// waits as long as Redis takes.
     ///
     /// The connection manager fixes its own timeouts when it is made, so a new one with this
     /// timeout replaces the current connection; it connects on first use.
@@ -128,12 +160,20 @@ impl RedisStore {
         self
     }
 
+    /// For a store made with [`connect_lazily`](Self::connect_lazily): see
+    /// [`RedisStoreBuilder::allow_data_loss`]. (A store that connected has passed the check.)
+    pub fn allow_data_loss(mut self) -> Self {
+        self.gate.allow_data_loss();
+        self
+    }
+
     fn key(&self, fingerprint: &Fingerprint) -> String {
         format!("{}{fingerprint}", self.prefix)
     }
 
     /// Runs `command`, bounded by the timeout.
     async fn query<T: redis::FromRedisValue>(&self, command: redis::Cmd) -> Result<T, StoreError> {
+        self.gate.pass(&self.connection, self.timeout).await?;
         let mut connection = self.connection.clone();
         bounded(self.timeout, command.query_async(&mut connection)).await
     }
@@ -145,6 +185,7 @@ impl RedisStore {
         fingerprint: &Fingerprint,
         args: &[&str],
     ) -> Result<i64, StoreError> {
+        self.gate.pass(&self.connection, self.timeout).await?;
         let mut invocation = script.key(self.key(fingerprint));
         for arg in args {
             invocation.arg(*arg);
@@ -277,6 +318,7 @@ impl fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("allow_data_loss", &self.gate.allows_data_loss())
             .finish_non_exhaustive()
     }
 }

@@ -12,23 +12,49 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts one on a free port, without persistence.
+    /// Starts one on a free port, configured as the stores require of a production server
+    /// (`appendonly yes`, `maxmemory-policy noeviction`), with an empty data directory. Its
+    /// append-only file is written every second (`appendfsync everysec`), which the stores
+    /// accept and which keeps tests fast.
     pub fn start() -> Self {
-        Self::start_on(free_port(), false)
+        Self::start_with(&[])
     }
 
-    /// Starts one on `port`; with `appendonly`, every write is logged to a file in a fresh
-    /// temporary directory (`appendfsync always`).
+    /// [`start`](Self::start) with more `redis-server` arguments, which override the defaults:
+    /// `["--maxmemory-policy", "allkeys-lru"]`, `["--appendonly", "no"]`,
+    /// `["--rename-command", "CONFIG", ""]`.
+    pub fn start_with(extra: &[&str]) -> Self {
+        let port = free_port();
+        let dir = data_dir(port);
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut args = vec!["--appendonly", "yes", "--appendfsync", "everysec"];
+        args.extend(extra);
+        Self::spawn(port, &args)
+    }
+
+    /// Starts one on `port`, keeping the data a server on that port left in its temporary
+    /// directory (to restart one). With `appendonly`, every write is logged to a file there
+    /// before Redis answers (`appendfsync always`); without, nothing is kept.
     pub fn start_on(port: u16, appendonly: bool) -> Self {
-        let dir = std::env::temp_dir().join(format!("testkit-redis-{port}"));
+        let args: &[&str] = if appendonly {
+            &["--appendonly", "yes", "--appendfsync", "always"]
+        } else {
+            &["--appendonly", "no"]
+        };
+        Self::spawn(port, args)
+    }
+
+    fn spawn(port: u16, extra: &[&str]) -> Self {
+        let dir = data_dir(port);
         std::fs::create_dir_all(&dir).expect("a directory for redis-server");
         let port_text = port.to_string();
         let mut args = vec!["--port", &port_text, "--bind", "127.0.0.1", "--save", ""];
-        if appendonly {
-            args.extend(["--appendonly", "yes", "--appendfsync", "always"]);
-        } else {
-            args.extend(["--appendonly", "no"]);
-        }
+        args.extend(extra);
+        let appendonly = args
+            .windows(2)
+            .rev()
+            .find(|pair| pair[0] == "--appendonly")
+            .is_some_and(|pair| pair[1] == "yes");
         let child = Command::new("redis-server")
             .args(&args)
             .current_dir(&dir)
@@ -36,8 +62,10 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server must be installed for these tests (`apt-get install -y redis-server`; .ci/run does it)");
+        // Ready once it answers PING: a server that restarts on an append-only file accepts
+        // connections while it loads, and answers `-LOADING` until it has.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !answers_ping(port) {
             assert!(
                 Instant::now() < deadline,
                 "redis-server did not start on port {port}"
@@ -84,9 +112,28 @@ impl RedisServer {
 }
 
 impl Drop for RedisServer {
+    /// Kills it and deletes its data directory, so a later server on the same port (ports are
+    /// reused) does not load what this one wrote.
     fn drop(&mut self) {
         self.kill();
+        let _ = std::fs::remove_dir_all(data_dir(self.port));
     }
+}
+
+fn answers_ping(port: u16) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut reply = [0; 5];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG"
+}
+
+fn data_dir(port: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("testkit-redis-{port}"))
 }
 
 /// A port nothing listens on right now.

@@ -1,0 +1,337 @@
+//! The inbox's Lua scripts. Each runs whole or not at all, and each does a bounded amount of
+//! work: Redis runs one script at a time and nothing else meanwhile, so a script over an
+//! unbounded number of keys would stall every receiver's `put`. Administration that may touch
+//! many deliveries (`list`, `purge`, `retry_all_dead`) is a loop of calls from Rust, each over
+//! at most [`BATCH`] of them.
+
+/// The most deliveries one script call looks at.
+pub(crate) const BATCH: usize = 500;
+
+/// Helpers every script starts with. `ARGV[1]` is the prefix.
+const COMMON: &str = r"
+local p = ARGV[1]
+local stream = p .. 'ready'
+local function row(id)
+  local h = redis.call('HMGET', p .. 'd:' .. id, 'state', 'attempts', 'error', 'fp', 'at', 'uri', 'headers', 'body')
+  if not h[1] then return false end
+  return {tonumber(id), h[1], tonumber(h[2]), h[3], h[4], tonumber(h[5]), h[6], h[7], h[8]}
+end
+-- Whether ARGV[2..5] (delivery id, stream entry, consumer, lease nonce) is the delivery's
+-- current attempt: the nonce is written by the take that started the attempt and cleared when
+-- it is settled, so an attempt whose delivery was taken again (even by a worker of the same
+-- name, on the same stream entry) no longer matches.
+local function owned()
+  if ARGV[5] == '' then return false end
+  local held = redis.call('HMGET', p .. 'd:' .. ARGV[2], 'entry', 'lease', 'state')
+  return held[1] == ARGV[3] and held[2] == ARGV[5] and held[3] == 'pending'
+end
+local function unready(entry)
+  redis.call('XACK', stream, 'workers', entry)
+  redis.call('XDEL', stream, entry)
+end
+local function ready(id)
+  local entry = redis.call('XADD', stream, '*', 'id', id)
+  redis.call('HSET', p .. 'd:' .. id, 'entry', entry, 'lease', '')
+end
+";
+
+/// ARGV: prefix, fingerprint hex, fingerprint, arrival ms, uri, headers, body.
+/// Returns {1, id} when stored, {0, id} when that fingerprint is held.
+const PUT: &str = r"
+local fpkey = p .. 'fp:' .. ARGV[2]
+local held = redis.call('GET', fpkey)
+if held and redis.call('EXISTS', p .. 'd:' .. held) == 1 then return {0, tonumber(held)} end
+local id = redis.call('INCR', p .. 'seq')
+redis.call('HSET', p .. 'd:' .. id, 'fp', ARGV[3], 'fphex', ARGV[2], 'at', ARGV[4], 'uri', ARGV[5],
+  'headers', ARGV[6], 'body', ARGV[7], 'state', 'pending', 'attempts', 0)
+redis.call('SET', fpkey, id)
+redis.call('ZADD', p .. 'ids', id, id)
+ready(id)
+return {1, id}
+";
+
+/// ARGV: prefix, consumer, now ms, visibility ms, lease nonce. Returns {entry, row} or nil.
+///
+/// A pending delivery is due again if it is in `retry` (by time) or has an entry in `ready`
+/// (new, or held by a worker). One whose entry vanished — `XTRIM`/`XDEL` on the stream, a
+/// stream deleted or lost — would be in neither and wait forever, so `repair` looks for them:
+/// in a take that found nothing (an idle worker) and, while workers are busy, once a second,
+/// each time over the next [`BATCH`] / 5 ids (a cursor in `P repair`), giving each such
+/// delivery a new entry.
+const TAKE: &str = r"
+if redis.call('EXISTS', stream) == 0 or #redis.call('XINFO', 'GROUPS', stream) == 0 then
+  redis.call('XGROUP', 'CREATE', stream, 'workers', '0', 'MKSTREAM')
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'retry', '-inf', ARGV[3], 'LIMIT', 0, 100)) do
+  redis.call('ZREM', p .. 'retry', id)
+  if redis.call('HGET', p .. 'd:' .. id, 'state') == 'pending' then ready(id) end
+end
+local function repair(n)
+  local cursor = redis.call('GET', p .. 'repair') or '0'
+  local ids = redis.call('ZRANGEBYSCORE', p .. 'ids', '(' .. cursor, '+inf', 'LIMIT', 0, n)
+  if #ids < n then redis.call('SET', p .. 'repair', '0') else redis.call('SET', p .. 'repair', ids[#ids]) end
+  local fixed = 0
+  for _, id in ipairs(ids) do
+    local h = redis.call('HMGET', p .. 'd:' .. id, 'state', 'entry')
+    if h[1] == 'pending' and not redis.call('ZSCORE', p .. 'retry', id) then
+      local lost = not h[2] or h[2] == ''
+      if not lost then
+        local listed = #redis.call('XRANGE', stream, h[2], h[2]) > 0
+        local held = #redis.call('XPENDING', stream, 'workers', h[2], h[2], 1) > 0
+        lost = not listed and not held
+      end
+      if lost then
+        ready(id)
+        fixed = fixed + 1
+      end
+    end
+  end
+  return fixed
+end
+local function next_entry()
+  local found = redis.call('XAUTOCLAIM', stream, 'workers', ARGV[2], ARGV[4], '0-0', 'COUNT', 1)[2][1]
+  if found then return found end
+  local read = redis.call('XREADGROUP', 'GROUP', 'workers', ARGV[2], 'COUNT', 1, 'STREAMS', stream, '>')
+  if read then return read[1][2][1] end
+  return nil
+end
+local repaired = false
+if redis.call('SET', p .. 'repair:due', '1', 'NX', 'PX', 1000) then
+  repair(100)
+  repaired = true
+end
+for _ = 1, 10 do
+  local found = next_entry()
+  if not found and not repaired then
+    repaired = true
+    if repair(100) > 0 then found = next_entry() end
+  end
+  if not found then return false end
+  local entry = found[1]
+  -- Redis before 7.0 hands out an entry deleted from the stream with no fields.
+  local id = found[2] and found[2][2]
+  local key = p .. 'd:' .. tostring(id)
+  if id and redis.call('HGET', key, 'entry') == entry and redis.call('HGET', key, 'state') == 'pending' then
+    redis.call('HINCRBY', key, 'attempts', 1)
+    redis.call('HSET', key, 'lease', ARGV[5])
+    return {entry, row(id)}
+  end
+  unready(entry) -- left over from a settled, repaired or purged delivery
+end
+return false
+";
+
+/// ARGV: prefix, id, entry, consumer, nonce, now ms, retention ms.
+const COMPLETE: &str = r"
+if not owned() then return 0 end
+local key = p .. 'd:' .. ARGV[2]
+unready(ARGV[3])
+redis.call('HSET', key, 'state', 'done', 'entry', '', 'lease', '')
+redis.call('ZADD', p .. 'done', ARGV[6] + ARGV[7], ARGV[2])
+redis.call('PEXPIRE', key, ARGV[7])
+redis.call('PEXPIRE', p .. 'fp:' .. redis.call('HGET', key, 'fphex'), ARGV[7])
+return 1
+";
+
+/// ARGV: prefix, id, entry, consumer, nonce, due ms, error.
+const RETRY_AT: &str = r"
+if not owned() then return 0 end
+unready(ARGV[3])
+redis.call('HSET', p .. 'd:' .. ARGV[2], 'entry', '', 'lease', '', 'error', ARGV[7])
+redis.call('ZADD', p .. 'retry', ARGV[6], ARGV[2])
+return 1
+";
+
+/// ARGV: prefix, id, entry, consumer, nonce, error.
+const DEAD: &str = r"
+if not owned() then return 0 end
+local key = p .. 'd:' .. ARGV[2]
+unready(ARGV[3])
+local letter = redis.call('XADD', p .. 'dead', '*', 'id', ARGV[2], 'error', ARGV[6],
+  'attempts', redis.call('HGET', key, 'attempts'))
+redis.call('HSET', key, 'state', 'dead', 'entry', '', 'lease', '', 'error', ARGV[6], 'letter', letter)
+return 1
+";
+
+/// ARGV: prefix, id, entry, consumer, nonce.
+const HAND_BACK: &str = r"
+if not owned() then return 0 end
+local key = p .. 'd:' .. ARGV[2]
+unready(ARGV[3])
+if tonumber(redis.call('HGET', key, 'attempts')) > 0 then redis.call('HINCRBY', key, 'attempts', -1) end
+ready(ARGV[2])
+return 1
+";
+
+/// ARGV: prefix, now ms. Returns {pending, in flight, done, dead}. Forgets at most [`BATCH`]
+/// ids whose retention passed (their keys expired by themselves); those left are not counted.
+const STATS: &str = r"
+local done = p .. 'done'
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', done, '-inf', ARGV[2], 'LIMIT', 0, 500)) do
+  redis.call('ZREM', p .. 'ids', id)
+  redis.call('ZREM', done, id)
+end
+local in_flight = 0
+if redis.call('EXISTS', stream) == 1 and #redis.call('XINFO', 'GROUPS', stream) > 0 then
+  in_flight = redis.call('XPENDING', stream, 'workers')[1]
+end
+local pending = redis.call('ZCARD', p .. 'retry')
+if redis.call('EXISTS', stream) == 1 then pending = pending + redis.call('XLEN', stream) end
+return {pending, in_flight, redis.call('ZCOUNT', done, '(' .. ARGV[2], '+inf'), redis.call('XLEN', p .. 'dead')}
+";
+
+/// ARGV: prefix, state or '', how many more rows, cursor (the last id looked at, 0 first).
+/// Looks at up to [`BATCH`] ids after the cursor, oldest first. Returns {more, cursor, rows}:
+/// `more` is 0 once the last id was looked at.
+const LIST: &str = r"
+local out, limit = {}, tonumber(ARGV[3])
+local ids = redis.call('ZRANGEBYSCORE', p .. 'ids', '(' .. ARGV[4], '+inf', 'LIMIT', 0, 500)
+local cursor = ARGV[4]
+for _, id in ipairs(ids) do
+  cursor = id
+  local r = row(id)
+  if not r then redis.call('ZREM', p .. 'ids', id)
+  elseif ARGV[2] == '' or r[2] == ARGV[2] then
+    table.insert(out, r)
+    if #out == limit then return {1, cursor, out} end
+  end
+end
+if #ids < 500 then return {0, cursor, out} end
+return {1, cursor, out}
+";
+
+/// ARGV: prefix, id.
+const GET: &str = r"
+return row(ARGV[2])
+";
+
+/// Makes a dead letter pending again; shared by `retry` and `retry_all_dead`.
+const REVIVE: &str = r"
+local function revive(id)
+  local key = p .. 'd:' .. id
+  if redis.call('HGET', key, 'state') ~= 'dead' then return 0 end
+  redis.call('XDEL', p .. 'dead', redis.call('HGET', key, 'letter'))
+  redis.call('HSET', key, 'state', 'pending', 'attempts', 0, 'letter', '')
+  ready(id)
+  return 1
+end
+";
+
+/// ARGV: prefix, id. Returns 1 if that dead letter is pending again.
+const RETRY: &str = r"
+return revive(ARGV[2])
+";
+
+/// ARGV: prefix, cursor (the last letter looked at, '' first), end (the last letter when the
+/// first call ran, '' first). Revives up to [`BATCH`] letters after the cursor, up to the end
+/// (letters written meanwhile, by deliveries revived and failed again, are left alone).
+/// Returns {revived, letters looked at, cursor, end}.
+const RETRY_DEAD: &str = r"
+local dead = p .. 'dead'
+local last = ARGV[3]
+if last == '' then
+  local newest = redis.call('XREVRANGE', dead, '+', '-', 'COUNT', 1)[1]
+  if not newest then return {0, 0, '', ''} end
+  last = newest[1]
+end
+local from = '-'
+if ARGV[2] ~= '' then from = '(' .. ARGV[2] end
+local letters = redis.call('XRANGE', dead, from, last, 'COUNT', 500)
+local n, cursor = 0, ARGV[2]
+for _, letter in ipairs(letters) do
+  n = n + revive(letter[2][2])
+  cursor = letter[1]
+end
+return {n, #letters, cursor, last}
+";
+
+/// Deletes a delivery and what points to it. `n` counts deleted deliveries.
+const FORGET: &str = r"
+local n = 0
+local function forget(id)
+  local key = p .. 'd:' .. id
+  local fphex = redis.call('HGET', key, 'fphex')
+  if fphex and redis.call('GET', p .. 'fp:' .. fphex) == id then redis.call('DEL', p .. 'fp:' .. fphex) end
+  n = n + redis.call('DEL', key)
+  redis.call('ZREM', p .. 'ids', id)
+end
+";
+
+/// ARGV: prefix, now ms. Deletes up to [`BATCH`] done deliveries (first those whose retention
+/// passed). Returns {deleted, looked at, done left}.
+const PURGE_DONE: &str = r"
+local done = p .. 'done'
+local expired = redis.call('ZRANGEBYSCORE', done, '-inf', ARGV[2], 'LIMIT', 0, 500)
+for _, id in ipairs(expired) do
+  redis.call('ZREM', p .. 'ids', id)
+  redis.call('ZREM', done, id)
+end
+local seen = #expired
+if seen < 500 then
+  for _, id in ipairs(redis.call('ZRANGE', done, 0, 499 - seen)) do
+    forget(id)
+    redis.call('ZREM', done, id)
+    seen = seen + 1
+  end
+end
+return {n, seen, redis.call('ZCARD', done)}
+";
+
+/// ARGV: prefix, cursor, end, as [`RETRY_DEAD`]. Deletes up to [`BATCH`] dead letters and
+/// their deliveries. Returns {deleted, letters looked at, cursor, end}.
+const PURGE_DEAD: &str = r"
+local dead = p .. 'dead'
+local last = ARGV[3]
+if last == '' then
+  local newest = redis.call('XREVRANGE', dead, '+', '-', 'COUNT', 1)[1]
+  if not newest then return {0, 0, '', ''} end
+  last = newest[1]
+end
+local from = '-'
+if ARGV[2] ~= '' then from = '(' .. ARGV[2] end
+local letters = redis.call('XRANGE', dead, from, last, 'COUNT', 500)
+local cursor = ARGV[2]
+for _, letter in ipairs(letters) do
+  local id = letter[2][2]
+  local state = redis.call('HGET', p .. 'd:' .. id, 'state')
+  if state == 'dead' or not state then forget(id) end
+  redis.call('XDEL', dead, letter[1])
+  cursor = letter[1]
+end
+return {n, #letters, cursor, last}
+";
+
+pub(crate) struct Scripts {
+    pub(crate) put: redis::Script,
+    pub(crate) take: redis::Script,
+    pub(crate) complete: redis::Script,
+    pub(crate) retry_at: redis::Script,
+    pub(crate) dead: redis::Script,
+    pub(crate) hand_back: redis::Script,
+    pub(crate) stats: redis::Script,
+    pub(crate) list: redis::Script,
+    pub(crate) get: redis::Script,
+    pub(crate) retry: redis::Script,
+    pub(crate) retry_dead: redis::Script,
+    pub(crate) purge_done: redis::Script,
+    pub(crate) purge_dead: redis::Script,
+}
+
+pub(crate) static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::new(|| {
+    let script = |parts: &[&str]| redis::Script::new(&format!("{COMMON}{}", parts.concat()));
+    Scripts {
+        put: script(&[PUT]),
+        take: script(&[TAKE]),
+        complete: script(&[COMPLETE]),
+        retry_at: script(&[RETRY_AT]),
+        dead: script(&[DEAD]),
+        hand_back: script(&[HAND_BACK]),
+        stats: script(&[STATS]),
+        list: script(&[LIST]),
+        get: script(&[GET]),
+        retry: script(&[REVIVE, RETRY]),
+        retry_dead: script(&[REVIVE, RETRY_DEAD]),
+        purge_done: script(&[FORGET, PURGE_DONE]),
+        purge_dead: script(&[FORGET, PURGE_DEAD]),
+    }
+});

@@ -1,0 +1,243 @@
+//! The [`InboxStore`] operations: each one script call, or for administration a loop of
+//! bounded ones, and the arguments and rows that pass between Rust and the scripts.
+
+use std::time::{Duration, SystemTime};
+
+use appwrite_webhooks::inbox::{
+    InboxStore, Lease, Purge, Put, Received, State, Stats, Stored, Taken, from_unix_millis,
+    unix_millis,
+};
+use appwrite_webhooks::{ClaimToken, Fingerprint, StoreError, StoreFuture};
+
+use super::scripts::{BATCH, SCRIPTS};
+use super::{Arg, RedisInbox};
+use crate::connection::boxed;
+
+fn now() -> String {
+    unix_millis(SystemTime::now()).to_string()
+}
+
+/// `duration` in milliseconds as an argument to Redis: at least 1, and at most 2^52 (about
+/// 142,000 years), so a `Duration::MAX` visibility or retention stays within what `PEXPIRE`
+/// and `XAUTOCLAIM` accept, and adding it to the time now stays exact in Lua's doubles.
+fn millis(duration: Duration) -> String {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .clamp(1, 1 << 52)
+        .to_string()
+}
+
+/// A lease's token is `"{entry} {nonce} {consumer}"`: the stream entry, the nonce its take
+/// wrote into the delivery, and the consumer holding it (last, as a worker's name may hold
+/// spaces). A token of another shape matches no attempt.
+fn lease_token(entry: &str, nonce: &str, consumer: &str) -> String {
+    format!("{entry} {nonce} {consumer}")
+}
+
+/// The outcome scripts' `ARGV[2..5]`: id, entry, consumer, nonce.
+fn lease_args(lease: &Lease) -> Vec<Arg> {
+    let mut parts = lease.token.splitn(3, ' ');
+    let entry = parts.next().unwrap_or("");
+    let nonce = parts.next().unwrap_or("");
+    let consumer = parts.next().unwrap_or("");
+    vec![
+        lease.id.to_string().into(),
+        entry.into(),
+        consumer.into(),
+        nonce.into(),
+    ]
+}
+
+/// What the take, get and list scripts return per delivery.
+type Row = (
+    u64,
+    String,
+    u32,
+    Option<String>,
+    Vec<u8>,
+    u64,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+);
+
+fn stored(row: Row) -> Result<Stored, StoreError> {
+    let (id, state, attempts, last_error, fingerprint, at, uri, headers, body) = row;
+    Ok(Stored {
+        id,
+        state: State::parse(&state).map_err(boxed)?,
+        attempts,
+        last_error: last_error.filter(|e| !e.is_empty()),
+        received: Received {
+            fingerprint,
+            received_at: from_unix_millis(at),
+            uri,
+            headers: Received::parse_header_block(&headers).map_err(boxed)?,
+            body: body.into(),
+        },
+    })
+}
+
+impl RedisInbox {
+    fn outcome<'a>(
+        &'a self,
+        script: &'static redis::Script,
+        lease: &Lease,
+        extra: Vec<Arg>,
+    ) -> StoreFuture<'a, bool> {
+        let mut args = lease_args(lease);
+        args.extend(extra);
+        Box::pin(async move { Ok(self.script::<i64>(script, args).await? == 1) })
+    }
+}
+
+impl InboxStore for RedisInbox {
+    fn put(&self, received: Received) -> StoreFuture<'_, Put> {
+        Box::pin(async move {
+            let args = vec![
+                Fingerprint::new(&received.fingerprint).to_string().into(),
+                Arg::Bytes(received.fingerprint.clone()),
+                received.received_at_millis().to_string().into(),
+                received.uri.as_str().into(),
+                Arg::Bytes(received.header_block()),
+                Arg::Bytes(received.body.to_vec()),
+            ];
+            let (stored, id): (i64, u64) = self.script(&SCRIPTS.put, args).await?;
+            Ok(if stored == 1 {
+                Put::Stored(id)
+            } else {
+                Put::Duplicate(id)
+            })
+        })
+    }
+
+    fn take(&self, worker: &str, visibility: Duration) -> StoreFuture<'_, Option<Taken>> {
+        // Unique per attempt (128 bits, random and counted): what makes this attempt's lease its
+        // own, whoever takes the delivery next.
+        let nonce = ClaimToken::new().to_string();
+        let args = vec![
+            worker.into(),
+            now().into(),
+            millis(visibility).into(),
+            nonce.as_str().into(),
+        ];
+        let worker = worker.to_owned();
+        Box::pin(async move {
+            let taken: Option<(String, Row)> = self.script(&SCRIPTS.take, args).await?;
+            let Some((entry, row)) = taken else {
+                return Ok(None);
+            };
+            let stored = stored(row)?;
+            Ok(Some(Taken {
+                lease: Lease {
+                    id: stored.id,
+                    token: lease_token(&entry, &nonce, &worker),
+                },
+                attempt: stored.attempts,
+                received: stored.received,
+            }))
+        })
+    }
+
+    fn complete(&self, lease: &Lease, retention: Duration) -> StoreFuture<'_, bool> {
+        self.outcome(
+            &SCRIPTS.complete,
+            lease,
+            vec![now().into(), millis(retention).into()],
+        )
+    }
+
+    fn retry_at(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {
+        let due = unix_millis(at).to_string();
+        self.outcome(&SCRIPTS.retry_at, lease, vec![due.into(), error.into()])
+    }
+
+    fn dead(&self, lease: &Lease, error: &str) -> StoreFuture<'_, bool> {
+        self.outcome(&SCRIPTS.dead, lease, vec![error.into()])
+    }
+
+    fn hand_back(&self, lease: &Lease) -> StoreFuture<'_, bool> {
+        self.outcome(&SCRIPTS.hand_back, lease, Vec::new())
+    }
+
+    fn stats(&self) -> StoreFuture<'_, Stats> {
+        Box::pin(async move {
+            let (pending, in_flight, done, dead): (u64, u64, u64, u64) =
+                self.script(&SCRIPTS.stats, vec![now().into()]).await?;
+            Ok(Stats {
+                stored: pending + done + dead,
+                pending,
+                in_flight,
+                done,
+                dead,
+            })
+        })
+    }
+
+    fn list(&self, state: Option<State>, limit: usize) -> StoreFuture<'_, Vec<Stored>> {
+        let state = state.map_or("", State::as_str);
+        Box::pin(async move {
+            let mut out = Vec::new();
+            let mut cursor = "0".to_owned();
+            while out.len() < limit {
+                let left = (limit - out.len()).to_string();
+                let args = vec![state.into(), left.into(), cursor.into()];
+                let (more, next, rows): (u8, String, Vec<Row>) =
+                    self.script(&SCRIPTS.list, args).await?;
+                for row in rows {
+                    out.push(stored(row)?);
+                }
+                if more == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            Ok(out)
+        })
+    }
+
+    fn get(&self, id: u64) -> StoreFuture<'_, Option<Stored>> {
+        Box::pin(async move {
+            let row: Option<Row> = self
+                .script(&SCRIPTS.get, vec![id.to_string().into()])
+                .await?;
+            row.map(stored).transpose()
+        })
+    }
+
+    fn retry(&self, id: u64) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            Ok(self
+                .script::<i64>(&SCRIPTS.retry, vec![id.to_string().into()])
+                .await?
+                == 1)
+        })
+    }
+
+    fn retry_all_dead(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move { self.over_dead_letters(&SCRIPTS.retry_dead).await })
+    }
+
+    fn purge(&self, what: Purge) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let mut deleted = 0;
+            // What is done when the purge starts, a batch at a time; deliveries completed
+            // meanwhile are purged too, up to a bound, so a purge ends however busy the inbox.
+            let mut batches_left = None;
+            loop {
+                let (gone, looked_at, left): (u64, usize, usize) =
+                    self.script(&SCRIPTS.purge_done, vec![now().into()]).await?;
+                deleted += gone;
+                let bound = batches_left.get_or_insert(left / BATCH + 2);
+                *bound -= 1;
+                if looked_at < BATCH || *bound == 0 {
+                    break;
+                }
+            }
+            if what == Purge::DoneAndDead {
+                deleted += self.over_dead_letters(&SCRIPTS.purge_dead).await?;
+            }
+            Ok(deleted)
+        })
+    }
+}

@@ -1,0 +1,183 @@
+//! Every option at its extreme is safe: `Duration::MAX` visibility and retention, the replay
+//! guard's TTL and lease at `MAX_TTL`, a far-future retry, zero and `Duration::MAX` timeouts.
+//! No overflow reaches Redis (its expiry arguments are saturated), nothing panics, and what is
+//! kept "forever" is kept.
+
+use std::time::{Duration, SystemTime};
+
+use appwrite_webhooks::inbox::{Inbox, InboxStore, RetryPolicy, State, Workers};
+use appwrite_webhooks::sender::DeliveryBuilder;
+use appwrite_webhooks::{
+    ClaimOutcome, ClaimToken, Delivery, Error, Fingerprint, MAX_TTL, ReplayGuard, ReplayStore,
+    Verifier,
+};
+use appwrite_webhooks_redis::{RedisInbox, RedisStore};
+use testkit::inbox_suite::{self, accept, stored, until};
+use testkit::redis::RedisServer;
+
+fn ttl_ms(redis: &RedisServer, key: &str) -> i64 {
+    redis.cli(&["PTTL", key]).parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_takes_the_longest_visibility_retention_and_retry() {
+    let redis = RedisServer::start();
+    let inbox = Inbox::new(
+        RedisInbox::connect(&redis.url())
+            .await
+            .unwrap()
+            .prefix("max:")
+            .timeout(Duration::MAX),
+    );
+    let store = inbox.store();
+    let id = stored(&inbox, r#"{"$id":"u1"}"#).await;
+    let taken = store.take("w", Duration::MAX).await.unwrap().unwrap();
+    assert!(store.take("w", Duration::MAX).await.unwrap().is_none());
+    assert!(store.complete(&taken.lease, Duration::MAX).await.unwrap());
+    assert_eq!(store.get(id).await.unwrap().unwrap().state, State::Done);
+    assert!(ttl_ms(&redis, &format!("max:d:{id}")) > 1 << 50, "kept");
+    assert_eq!(store.stats().await.unwrap().done, 1);
+
+    // A retry due in a thousand years waits; one due at the epoch is due now.
+    let later = stored(&inbox, r#"{"$id":"u2"}"#).await;
+    let taken = store.take("w", Duration::MAX).await.unwrap().unwrap();
+    let far = SystemTime::now() + Duration::from_secs(1000 * 365 * 24 * 3600);
+    assert!(store.retry_at(&taken.lease, "later", far).await.unwrap());
+    assert!(store.take("w", Duration::ZERO).await.unwrap().is_none());
+    assert_eq!(
+        store.get(later).await.unwrap().unwrap().state,
+        State::Pending
+    );
+
+    // Workers with the longest visibility and retention handle a delivery.
+    let inbox = inbox.retention(Duration::MAX);
+    let workers = Workers::new(
+        inbox.clone(),
+        inbox_suite::verifier(),
+        |_: Delivery| async { Ok::<_, std::io::Error>(()) },
+    )
+    .visibility_timeout(Duration::MAX)
+    .poll_interval(Duration::from_millis(20))
+    .retry(RetryPolicy::default().max_attempts(u32::MAX))
+    .start();
+    let third = stored(&inbox, r#"{"$id":"u3"}"#).await;
+    until("the worker completes it", async || {
+        inbox.store().get(third).await.unwrap().unwrap().state == State::Done
+    })
+    .await;
+    workers.shutdown(Duration::from_secs(1)).await;
+    assert!(ttl_ms(&redis, &format!("max:d:{third}")) > 1 << 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_guard_at_max_ttl_keeps_its_claims() {
+    let redis = RedisServer::start();
+    let store = RedisStore::connect(&redis.url())
+        .await
+        .unwrap()
+        .prefix("max:")
+        .timeout(Duration::MAX);
+    let guard = ReplayGuard::new(store.clone()).ttl(MAX_TTL).lease(MAX_TTL);
+    let verifier = Verifier::new("k", "https://example.com/hook");
+    let sent = DeliveryBuilder::new("k", "https://example.com/hook", r#"{"$id":"t1"}"#).build();
+    let delivery = verifier.verify(sent.headers(), sent.body()).unwrap();
+    let key = format!("max:{}", delivery.fingerprint());
+
+    let claim = guard.admit(&delivery).await.unwrap();
+    assert!(
+        ttl_ms(&redis, &key) > 1 << 40,
+        "a pending claim for the lease"
+    );
+    assert!(matches!(
+        guard.admit(&delivery).await,
+        Err(Error::InProgress)
+    ));
+    claim.complete().await;
+    assert!(ttl_ms(&redis, &key) > 1 << 40, "done for the TTL");
+    assert!(matches!(
+        guard.admit(&delivery).await,
+        Err(Error::Duplicate { .. })
+    ));
+
+    // The store itself, given more than the guard ever passes.
+    let fingerprint = Fingerprint::new(&[9; 20]);
+    let owner = ClaimToken::new();
+    assert_eq!(
+        store
+            .claim(&fingerprint, &owner, Duration::MAX)
+            .await
+            .unwrap(),
+        ClaimOutcome::Claimed
+    );
+    assert!(
+        store
+            .complete(&fingerprint, &owner, Duration::MAX)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_timeouts_fail_every_command_without_panicking() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    assert!(
+        RedisStore::builder(&url)
+            .timeout(Duration::ZERO)
+            .connect()
+            .await
+            .is_err()
+    );
+    assert!(
+        RedisInbox::builder(&url)
+            .timeout(Duration::ZERO)
+            .connect()
+            .await
+            .is_err()
+    );
+
+    let store = RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .timeout(Duration::ZERO);
+    let fingerprint = Fingerprint::new(&[1; 20]);
+    assert!(
+        store
+            .claim(&fingerprint, &ClaimToken::new(), Duration::ZERO)
+            .await
+            .is_err()
+    );
+    let lazy = RedisStore::builder(&url)
+        .timeout(Duration::ZERO)
+        .connect_lazily()
+        .unwrap();
+    assert!(
+        lazy.release(&fingerprint, &ClaimToken::new())
+            .await
+            .is_err()
+    );
+
+    let inbox = Inbox::new(
+        RedisInbox::connect(&url)
+            .await
+            .unwrap()
+            .timeout(Duration::ZERO),
+    );
+    let error = accept(&inbox, r#"{"$id":"u1"}"#).await.unwrap_err();
+    assert_eq!(error.status(), 503, "not acknowledged: {error}");
+    let lazy = RedisInbox::connect_lazily(&url)
+        .unwrap()
+        .timeout(Duration::ZERO);
+    assert!(lazy.take("w", Duration::ZERO).await.is_err());
+    assert_eq!(redis.cli(&["DBSIZE"]), "0", "nothing was written");
+
+    // The same store with a usable timeout again works: zero broke nothing.
+    let store = store.timeout(Duration::from_secs(5));
+    assert_eq!(
+        store
+            .claim(&fingerprint, &ClaimToken::new(), Duration::ZERO)
+            .await
+            .unwrap(),
+        ClaimOutcome::Claimed
+    );
+}
