@@ -18,7 +18,7 @@ use appwrite_webhooks::inbox::{Inbox, RetryPolicy, Workers};
 use appwrite_webhooks::sender::DeliveryBuilder;
 use appwrite_webhooks::{EventKind, HandlerError, Router, Verifier};
 use appwrite_webhooks_axum::InboxService;
-use appwrite_webhooks_sqlite::SqliteInbox;
+use appwrite_webhooks_sqlite::SqliteLedger;
 use axum::routing::post_service;
 use testkit::demo;
 
@@ -90,7 +90,7 @@ async fn serve() -> ExitCode {
         }
     };
     let file = std::env::var("INBOX").unwrap_or_else(|_| "inbox.db".into());
-    let inbox = match SqliteInbox::open(&file) {
+    let inbox = match SqliteLedger::open(&file) {
         Ok(store) => Inbox::new(store),
         Err(error) => {
             eprintln!("{error}");
@@ -139,7 +139,7 @@ async fn self_test() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let file = dir.join("inbox.db");
-    let inbox = Inbox::new(SqliteInbox::open(&file).expect("a fresh inbox file"));
+    let inbox = Inbox::new(SqliteLedger::open(&file).expect("a fresh inbox file"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
@@ -173,7 +173,7 @@ async fn self_test() -> ExitCode {
     }
 
     // The workers, in this process here; any process sharing the file would do.
-    let inbox = Inbox::new(SqliteInbox::open(&file).expect("the inbox file"));
+    let inbox = Inbox::new(SqliteLedger::open(&file).expect("the inbox file"));
     let verifier = Verifier::new(demo::KEY, url.as_str());
     let first_attempt_fails = Arc::new(AtomicU32::new(1));
     let running = workers(inbox.clone(), verifier, handlers(first_attempt_fails)).start();

@@ -62,7 +62,7 @@
 //! use axum::{Router, routing::post_service};
 //!
 //! let verifier = Verifier::new("whsec_…", "https://example.com/hooks/appwrite");
-//! let inbox = Inbox::new(MemoryInbox::default()); // appwrite_webhooks_sqlite::SqliteInbox::open("inbox.db")?
+//! let inbox = Inbox::new(MemoryInbox::default()); // appwrite_webhooks_sqlite::SqliteLedger::open("inbox.db")?
 //! let app: Router = Router::new()
 //!     .route("/hooks/appwrite", post_service(InboxService::new(verifier, inbox)));
 //! ```

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use appwrite_webhooks::inbox::{Inbox, Purge, State, Stored};
 use appwrite_webhooks_redis::{DEFAULT_INBOX_PREFIX, RedisInbox};
-use appwrite_webhooks_sqlite::SqliteInbox;
+use appwrite_webhooks_sqlite::SqliteLedger;
 use clap::{Args, Subcommand};
 
 use crate::Failure;
@@ -101,7 +101,7 @@ impl StoreArgs {
     pub async fn open(&self, create: bool) -> Result<Inbox, Failure> {
         match (&self.sqlite, &self.redis) {
             (Some(path), _) => {
-                let mut builder = SqliteInbox::builder(path);
+                let mut builder = SqliteLedger::builder(path);
                 if !create {
                     if !path.exists() {
                         return Err(Failure::Usage(format!("no inbox at {}", path.display())));

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use appwrite_webhooks::inbox::{Inbox, RetryPolicy, State, Workers};
 use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 use appwrite_webhooks::{Delivery, Verifier};
-use appwrite_webhooks_sqlite::SqliteInbox;
+use appwrite_webhooks_sqlite::SqliteLedger;
 use common::{BIN, free_port, run, stderr, stdout};
 
 const KEY: &str = "whsec_inbox";
@@ -182,7 +182,7 @@ async fn a_delivery_stored_by_a_killed_receiver_is_handled_after_restart_as_rece
     again.kill().unwrap();
     again.wait().unwrap();
 
-    let inbox = Inbox::new(SqliteInbox::builder(&file).existing().open().unwrap());
+    let inbox = Inbox::new(SqliteLedger::builder(&file).existing().open().unwrap());
     let handled = Arc::new(std::sync::Mutex::new(Vec::new()));
     let handler = {
         let handled = Arc::clone(&handled);
@@ -225,7 +225,7 @@ async fn dead_letters_are_listed_retried_from_the_cli_and_completed_by_a_fixed_h
     let id = id_of(&post(&sent, port).await.unwrap().1);
     child.kill().unwrap();
     child.wait().unwrap();
-    let inbox = Inbox::new(SqliteInbox::open(&file).unwrap());
+    let inbox = Inbox::new(SqliteLedger::open(&file).unwrap());
     let policy = RetryPolicy::default()
         .max_attempts(3)
         .initial_backoff(Duration::from_millis(5))
@@ -336,7 +336,7 @@ fn bad_input_gets_a_clear_error_and_a_non_zero_exit() {
     assert!(!missing.exists(), "inspecting never creates an inbox");
 
     let file = dir("unknown").join("inbox.db");
-    drop(SqliteInbox::open(&file).unwrap());
+    drop(SqliteLedger::open(&file).unwrap());
     let store = ["--sqlite", file.to_str().unwrap()];
     for (args, message) in [
         (&["inbox", "show", "42"][..], "no delivery 42 in the inbox"),

@@ -8,10 +8,11 @@ use std::time::{Duration, SystemTime};
 use appwrite_webhooks::inbox::{Inbox, InboxStore, RetryPolicy, State, Workers};
 use appwrite_webhooks::sender::DeliveryBuilder;
 use appwrite_webhooks::{
-    ClaimOutcome, ClaimToken, Delivery, Error, Fingerprint, MAX_TTL, ReplayGuard, ReplayStore,
+    Admission, ClaimOutcome, ClaimToken, Delivery, Fingerprint, MAX_TTL, ReplayGuard, ReplayStore,
     Verifier,
 };
 use appwrite_webhooks_redis::{RedisInbox, RedisStore};
+use testkit::at_least_once;
 use testkit::inbox_suite::{self, accept, stored, until};
 use testkit::redis::RedisServer;
 
@@ -83,20 +84,20 @@ async fn a_replay_guard_at_max_ttl_keeps_its_claims() {
     let delivery = verifier.verify(sent.headers(), sent.body()).unwrap();
     let key = format!("max:{}", delivery.fingerprint());
 
-    let claim = guard.admit(&delivery).await.unwrap();
+    let claim = at_least_once::admit(&guard, &delivery).await.unwrap();
     assert!(
         ttl_ms(&redis, &key) > 1 << 40,
         "a pending claim for the lease"
     );
     assert!(matches!(
-        guard.admit(&delivery).await,
-        Err(Error::InProgress)
+        at_least_once::admit(&guard, &delivery).await,
+        Err(Admission::InProgress)
     ));
     claim.complete().await;
     assert!(ttl_ms(&redis, &key) > 1 << 40, "done for the TTL");
     assert!(matches!(
-        guard.admit(&delivery).await,
-        Err(Error::Duplicate { .. })
+        at_least_once::admit(&guard, &delivery).await,
+        Err(Admission::Duplicate { .. })
     ));
 
     // The store itself, given more than the guard ever passes.

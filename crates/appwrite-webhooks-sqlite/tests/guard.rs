@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use appwrite_webhooks::sender::DeliveryBuilder;
-use appwrite_webhooks::{Error, ReplayGuard, Verifier};
+use appwrite_webhooks::{Admission, ReplayGuard, Verifier};
 use appwrite_webhooks_sqlite::SqliteLedger;
 use appwrite_webhooks_tower::{AppwriteWebhookLayer, ResponseBody};
 use bytes::Bytes;
@@ -121,25 +121,33 @@ async fn a_handled_delivery_is_remembered_across_a_restart() {
     let delivery = verifier.verify(sent.headers(), sent.body()).unwrap();
 
     let guard = guard_over(&file, Duration::from_secs(30));
-    let claim = guard.admit(&delivery).await.unwrap();
+    let claim = at_least_once::admit(&guard, &delivery).await.unwrap();
     claim.complete().await;
     assert!(matches!(
-        guard.admit(&delivery).await,
-        Err(Error::Duplicate { .. })
+        at_least_once::admit(&guard, &delivery).await,
+        Err(Admission::Duplicate { .. })
     ));
     drop(guard);
 
     // The process restarts: a new guard over the same file.
     let guard = guard_over(&file, Duration::from_secs(30));
     assert!(matches!(
-        guard.admit(&delivery).await,
-        Err(Error::Duplicate { .. })
+        at_least_once::admit(&guard, &delivery).await,
+        Err(Admission::Duplicate { .. })
     ));
     // Another delivery is handled as usual.
     let other = DeliveryBuilder::new(KEY, URL, r#"{"$id":"u2"}"#).build();
     let other = verifier.verify(other.headers(), other.body()).unwrap();
-    guard.admit(&other).await.unwrap().release().await;
-    guard.admit(&other).await.unwrap().complete().await;
+    at_least_once::admit(&guard, &other)
+        .await
+        .unwrap()
+        .release()
+        .await;
+    at_least_once::admit(&guard, &other)
+        .await
+        .unwrap()
+        .complete()
+        .await;
 }
 
 #[tokio::test]
@@ -150,7 +158,7 @@ async fn a_crashed_receivers_claim_runs_out_with_its_lease() {
     let delivery = verifier.verify(sent.headers(), sent.body()).unwrap();
 
     let guard = guard_over(&file, Duration::from_millis(300));
-    let claim = guard.admit(&delivery).await.unwrap();
+    let claim = at_least_once::admit(&guard, &delivery).await.unwrap();
     // The process dies mid-handler: nothing settles the claim, nothing releases it.
     std::mem::forget(claim);
     drop(guard);
@@ -158,18 +166,18 @@ async fn a_crashed_receivers_claim_runs_out_with_its_lease() {
     let guard = guard_over(&file, Duration::from_secs(30));
     // Until the lease runs out, copies are in progress (409), never a 2xx.
     assert!(matches!(
-        guard.admit(&delivery).await,
-        Err(Error::InProgress)
+        at_least_once::admit(&guard, &delivery).await,
+        Err(Admission::InProgress)
     ));
     let mut claim = None;
     eventually(
         "the crashed claim's lease to run out",
-        async || match guard.admit(&delivery).await {
+        async || match at_least_once::admit(&guard, &delivery).await {
             Ok(next) => {
                 claim = Some(next);
                 true
             }
-            Err(Error::InProgress) => false,
+            Err(Admission::InProgress) => false,
             Err(other) => panic!("{other:?}"),
         },
     )
@@ -177,7 +185,7 @@ async fn a_crashed_receivers_claim_runs_out_with_its_lease() {
     // The next copy is handled, then remembered.
     claim.unwrap().complete().await;
     assert!(matches!(
-        guard.admit(&delivery).await,
-        Err(Error::Duplicate { .. })
+        at_least_once::admit(&guard, &delivery).await,
+        Err(Admission::Duplicate { .. })
     ));
 }

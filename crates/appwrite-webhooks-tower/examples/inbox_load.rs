@@ -25,7 +25,7 @@ use appwrite_webhooks::inbox::{Inbox, Workers};
 use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 use appwrite_webhooks::{Delivery, Verifier};
 use appwrite_webhooks_redis::RedisInbox;
-use appwrite_webhooks_sqlite::{Durability, SqliteInbox};
+use appwrite_webhooks_sqlite::{Durability, SqliteLedger};
 use appwrite_webhooks_tower::{AppwriteWebhookLayer, InboxService};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -161,9 +161,9 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("inbox-load-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let sqlite = Inbox::new(SqliteInbox::open(dir.join("inbox.db")).expect("SQLite"));
+    let sqlite = Inbox::new(SqliteLedger::open(dir.join("inbox.db")).expect("SQLite"));
     let sqlite_normal = Inbox::new(
-        SqliteInbox::builder(dir.join("normal.db"))
+        SqliteLedger::builder(dir.join("normal.db"))
             .durability(Durability::Normal)
             .open()
             .expect("SQLite"),

@@ -30,7 +30,7 @@ use crate::respond;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let url = "https://example.com/hooks/appwrite";
-/// let inbox = Inbox::new(MemoryInbox::default()); // SqliteInbox::open("inbox.db")?, RedisInbox::connect(…)
+/// let inbox = Inbox::new(MemoryInbox::default()); // SqliteLedger::open("inbox.db")?, RedisInbox::connect(…)
 /// let route = InboxService::new(Verifier::new("whsec_…", url), inbox);
 ///
 /// let request = DeliveryBuilder::new("whsec_…", url, "{}").build().into_request();

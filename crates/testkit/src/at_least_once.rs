@@ -34,6 +34,21 @@ pub fn verifier(guard: ReplayGuard) -> Verifier {
     Verifier::new(KEY, URL).replay_guard(guard)
 }
 
+/// Asks `guard` about a verified delivery, as a verifier with that guard does: `Ok` with the
+/// claim to settle when the delivery is to be handled, `Err` with the copy's outcome
+/// ([`Admission::Duplicate`], [`Admission::InProgress`]); a refusal panics.
+pub async fn admit<B: AsRef<[u8]>>(
+    guard: &ReplayGuard,
+    delivery: &appwrite_webhooks::Delivery<B>,
+) -> Result<appwrite_webhooks::Claim, appwrite_webhooks::Admission> {
+    let verifier = Verifier::new(KEY, URL).replay_guard(guard.clone());
+    match verifier.admit(delivery).await {
+        Ok(appwrite_webhooks::Admission::Handle(claim)) => Ok(claim),
+        Ok(copy) => Err(copy),
+        Err(error) => panic!("the guard refused the delivery: {error}"),
+    }
+}
+
 /// What the handler under test answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Act {

@@ -35,7 +35,7 @@
 //! The runnable example is in `appwrite-webhooks-sqlite`'s docs; in short:
 //!
 //! ```text
-//! let inbox = Inbox::new(SqliteInbox::open("inbox.db")?);
+//! let inbox = Inbox::new(SqliteLedger::open("inbox.db")?);
 //! let app = Router::new().route("/hooks", post_service(InboxService::new(verifier.clone(), inbox.clone())));
 //! let workers = Workers::new(inbox, verifier, router).concurrency(4).start();
 //! ```
@@ -135,7 +135,11 @@ impl Inbox {
                     // An events header relabelled to name another resource is refused at the
                     // door (400), as the typed extractors refuse it.
                     match delivery.check_event_ids() {
-                        Ok(()) => self.put(Received::new(uri, headers, &delivery)).await,
+                        Ok(()) => {
+                            let mut received = Received::new(uri, headers, &delivery);
+                            received.received_at = verifier.now();
+                            self.put(received).await
+                        }
                         Err(error) => Err(error),
                     }
                 }

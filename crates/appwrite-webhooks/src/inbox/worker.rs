@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::watch;
@@ -147,8 +147,15 @@ impl Workers {
     /// # Panics
     /// Outside a Tokio runtime.
     pub fn start(self) -> RunningWorkers {
-        let floor = self.policy.attempt_timeout + Duration::from_secs(5);
-        let visibility = self.visibility.unwrap_or(floor * 2).max(floor);
+        // Saturating: an attempt timeout of `Duration::MAX` (no timeout) must not panic.
+        let floor = self
+            .policy
+            .attempt_timeout
+            .saturating_add(Duration::from_secs(5));
+        let visibility = self
+            .visibility
+            .unwrap_or(floor.saturating_mul(2))
+            .max(floor);
         let (stop, stopped) = watch::channel(None);
         let shared = Arc::new(Shared {
             _keep_open: stop.clone(),
@@ -348,7 +355,13 @@ impl Worker {
                 "dead"
             }
             Outcome::Failed(error) => {
-                let at = SystemTime::now() + shared.policy.backoff(attempt);
+                // The verifier's clock, as everything else time-dependent; a backoff past the end
+                // of time waits as long as time allows.
+                let now = shared.verifier.now();
+                let backoff = shared.policy.backoff(attempt);
+                let at = now
+                    .checked_add(backoff)
+                    .unwrap_or(now + crate::replay::MAX_TTL);
                 tracing::info!(id = lease.id, attempt, %error, "inbox delivery failed; will retry");
                 settle(&lease, store.retry_at(&lease, &error, at).await);
                 "retry"

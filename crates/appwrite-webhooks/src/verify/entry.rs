@@ -62,6 +62,12 @@ impl Verifier {
         Ok((delivery, admission))
     }
 
+    /// The time by the verifier's [`Clock`](crate::Clock): what `max_age`, tolerances, key
+    /// expiry, an inbox's arrival times and its workers' retry times read.
+    pub(crate) fn now(&self) -> std::time::SystemTime {
+        self.inner.clock.now()
+    }
+
     /// Starts observing one request: its span (with the webhook and project ids its headers
     /// claim) and its clock; see [`Observation`] for how adapters use it.
     pub fn observe(&self, headers: &HeaderMap) -> Observation {
