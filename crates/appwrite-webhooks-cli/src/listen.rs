@@ -240,10 +240,8 @@ async fn receive(State(state): State<AppState>, request: Request) -> Response {
 
 impl Printer {
     fn stored(&self, put: Put) {
-        let (id, duplicate) = match put {
-            Put::Stored(id) => (id, false),
-            Put::Duplicate(id) => (id, true),
-        };
+        // `stored` is null for a body over its label limit: answered, not stored.
+        let (id, duplicate) = (put.id(), !matches!(put, Put::Stored(_)));
         if self.json {
             println!(
                 "{}",

@@ -40,6 +40,7 @@
 mod connection;
 mod durability;
 pub mod inbox;
+mod labels;
 mod replay;
 
 pub use durability::DataLossRisk;

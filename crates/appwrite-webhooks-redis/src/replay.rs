@@ -310,6 +310,24 @@ impl ReplayStore for RedisStore {
             Ok(reply == 1)
         })
     }
+
+    fn label<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        label: &'a Fingerprint,
+        limit: u32,
+        keep: Duration,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let labels = crate::labels::Labels {
+                connection: &self.connection,
+                gate: &self.gate,
+                timeout: self.timeout,
+                prefix: &self.prefix,
+            };
+            labels.label(body, label, limit, keep).await
+        })
+    }
 }
 
 impl fmt::Debug for RedisStore {

@@ -195,8 +195,15 @@ impl SqliteLedger {
                          LIMIT ?2)",
                 )?
                 .execute(params![now, crate::admin::ADMIN_BATCH_ROWS])?;
+            // Label sets of bodies not seen again within their retention.
+            let forgotten = db
+                .prepare_cached(
+                    "DELETE FROM labels WHERE (body, label) IN (
+                         SELECT body, label FROM labels WHERE keep_until_ms <= ?1 LIMIT ?2)",
+                )?
+                .execute(params![now, crate::admin::ADMIN_BATCH_ROWS])?;
             // A full batch may have left more: sweep again next time.
-            if deleted < crate::ADMIN_BATCH {
+            if deleted.max(forgotten) < crate::ADMIN_BATCH {
                 last_sweep.store(now, Ordering::Relaxed);
             }
             Ok(())

@@ -90,6 +90,7 @@ mod admin;
 mod capacity;
 mod claims;
 mod inbox;
+mod labels;
 mod ledger;
 mod schema;
 mod writer;

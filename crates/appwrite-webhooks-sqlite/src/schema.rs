@@ -104,6 +104,8 @@ fn migrate_in_transaction(db: &Connection) -> rusqlite::Result<()> {
             )),
         ));
     }
+    // Added within version 2: created by whichever version of this crate opens the file.
+    db.execute_batch(crate::labels::TABLE)?;
     if version == VERSION {
         return Ok(());
     }

@@ -196,6 +196,13 @@ impl<B: AsRef<[u8]>> Delivery<B> {
         &self.fingerprint
     }
 
+    /// The signed body's key where the delivery's labels are unsigned (Appwrite's scheme): a
+    /// ledger lets one body be handled under at most
+    /// [`MAX_LABELS_PER_BODY`](crate::MAX_LABELS_PER_BODY) labels.
+    pub(crate) fn body_key(&self) -> Option<Fingerprint> {
+        self.scheme.body_key(&self.signature)
+    }
+
     /// Which key verified the delivery: its position among the verifier's keys, in the order
     /// they were added (`0` for the key given to [`Verifier::new`](crate::Verifier::new)).
     /// Watching this during a key rotation tells when the old key can be dropped.

@@ -127,8 +127,8 @@ pub use events::pattern::Pattern;
 pub use extract::{FromDelivery, Payload, Strict};
 pub use receive::{Answer, Served};
 pub use replay::{
-    Admission, Claim, ClaimOutcome, ClaimToken, MAX_TTL, MemoryStore, ReplayGuard, ReplayStore,
-    StoreFailure, StoreFuture,
+    Admission, Claim, ClaimOutcome, ClaimToken, MAX_LABELS_PER_BODY, MAX_TTL, MemoryStore,
+    ReplayGuard, ReplayStore, StoreFailure, StoreFuture,
 };
 pub use router::{DispatchError, Dispatched, HandlerError, Incoming, Router};
 pub use scheme::{GenericEnvelope, Scheme, TimestampedEnvelope, UnknownScheme, rawurldecode};

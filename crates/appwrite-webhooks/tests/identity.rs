@@ -103,9 +103,51 @@ async fn the_guard_and_the_inbox_tell_the_same_deliveries_apart() {
             .unwrap();
         let by_inbox = match put {
             Put::Stored(_) => Answer::New,
-            Put::Duplicate(_) => Answer::Copy,
+            _ => Answer::Copy,
         };
         assert_eq!(&by_guard, expected, "guard, #{n}");
         assert_eq!(&by_inbox, expected, "inbox, #{n}");
     }
+}
+
+/// Labels are unsigned: a captured body replayed under invented delivery ids (or events) is a
+/// new delivery each time — up to `MAX_LABELS_PER_BODY`, after which both paths answer it as a
+/// copy (2xx, never a 4xx that would count against the webhook) without handling or storing it.
+#[tokio::test]
+async fn a_captured_body_is_handled_under_a_bounded_number_of_labels() {
+    let body = r#"{"$id":"u9","name":"Mallory's target"}"#;
+    let guarded = Verifier::new("k", URL).replay_guard(ReplayGuard::in_memory());
+    let inbox = Inbox::new(MemoryInbox::default());
+    let (mut handled, mut stored) = (0, 0);
+    for n in 0..20 {
+        let sent = sent(body, "users.u9.delete", Some(&format!("invented-{n}")));
+        let delivery = guarded.verify(sent.headers(), sent.body()).unwrap();
+        match guarded.admit(&delivery).await.unwrap() {
+            Admission::Handle(claim) => {
+                handled += 1;
+                claim.settle(true).await;
+            }
+            Admission::Duplicate { status } => assert_eq!(status, 200),
+            other => panic!("{other:?}"),
+        }
+        let (parts, bytes) = sent.into_request().into_parts();
+        match inbox
+            .accept(&guarded, &parts.uri, &parts.headers, Full::new(bytes))
+            .await
+            .unwrap()
+        {
+            Put::Stored(_) => stored += 1,
+            Put::OverLabelLimit => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let limit = appwrite_webhooks::MAX_LABELS_PER_BODY as usize;
+    assert_eq!((handled, stored), (limit, limit));
+    // A genuine redelivery of a label it was handled under is still recognised as a copy.
+    let again = sent(body, "users.u9.delete", Some("invented-0"));
+    let delivery = guarded.verify(again.headers(), again.body()).unwrap();
+    assert!(matches!(
+        guarded.admit(&delivery).await,
+        Ok(Admission::Duplicate { .. })
+    ));
 }

@@ -92,6 +92,24 @@ impl RedisInbox {
 }
 
 impl InboxStore for RedisInbox {
+    fn label<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        label: &'a Fingerprint,
+        limit: u32,
+        keep: Duration,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let labels = crate::labels::Labels {
+                connection: &self.connection,
+                gate: &self.gate,
+                timeout: self.timeout,
+                prefix: &self.prefix,
+            };
+            labels.label(body, label, limit, keep).await
+        })
+    }
+
     fn put(&self, received: Received) -> StoreFuture<'_, Put> {
         Box::pin(async move {
             let args = vec![

@@ -5,8 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+use crate::delivery::Fingerprint;
 use crate::inbox::record::{Lease, Purge, Received, State, Stats, Stored, Taken};
 use crate::inbox::store::{InboxStore, Put};
+use crate::replay::labels::LabelSets;
 use crate::replay::store::StoreFuture;
 
 /// An [`InboxStore`] in memory, with the same semantics as the durable stores but none of
@@ -28,6 +30,7 @@ use crate::replay::store::StoreFuture;
 #[derive(Debug, Default)]
 pub struct MemoryInbox {
     held: Mutex<Held>,
+    labels: LabelSets,
 }
 
 #[derive(Debug, Default)]
@@ -81,6 +84,17 @@ impl Held {
 }
 
 impl InboxStore for MemoryInbox {
+    fn label<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        label: &'a Fingerprint,
+        limit: u32,
+        keep: Duration,
+    ) -> StoreFuture<'a, bool> {
+        let labelled = self.labels.admit(body, label, limit, keep);
+        Box::pin(std::future::ready(Ok(labelled)))
+    }
+
     fn put(&self, received: Received) -> StoreFuture<'_, Put> {
         self.with(|held| {
             held.forget_expired(SystemTime::now());

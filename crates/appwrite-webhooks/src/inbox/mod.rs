@@ -138,7 +138,11 @@ impl Inbox {
                         Ok(()) => {
                             let mut received = Received::new(uri, headers, &delivery);
                             received.received_at = verifier.now();
-                            self.put(received).await
+                            match self.labelled(&delivery).await {
+                                Ok(true) => self.put(received).await,
+                                Ok(false) => Ok(Put::OverLabelLimit),
+                                Err(error) => Err(error),
+                            }
                         }
                         Err(error) => Err(error),
                     }
@@ -147,13 +151,38 @@ impl Inbox {
             };
             observation.finish(match &stored {
                 Ok(Put::Stored(_)) => Outcome::Enqueued,
-                Ok(Put::Duplicate(_)) => Outcome::Duplicate,
+                Ok(Put::Duplicate(_) | Put::OverLabelLimit) => Outcome::Duplicate,
                 Err(error) => Outcome::of_error(error),
             });
             stored
         }
         .instrument(span)
         .await
+    }
+
+    /// Whether the delivery's label is one of the few its signed body may have (see
+    /// [`MAX_LABELS_PER_BODY`](crate::MAX_LABELS_PER_BODY)).
+    async fn labelled(&self, delivery: &crate::Delivery) -> Result<bool, Error> {
+        let Some(body) = delivery.body_key() else {
+            return Ok(true);
+        };
+        let labelled = self
+            .store
+            .label(
+                &body,
+                delivery.fingerprint(),
+                crate::MAX_LABELS_PER_BODY,
+                self.retention,
+            )
+            .await
+            .map_err(Error::InboxStore)?;
+        if !labelled {
+            tracing::warn!(
+                limit = crate::MAX_LABELS_PER_BODY,
+                "a signed body arrived under more labels than allowed; answered 202, not stored (a replay?)"
+            );
+        }
+        Ok(labelled)
     }
 
     /// Stores a verified delivery; [`accept`](Self::accept) after verification.

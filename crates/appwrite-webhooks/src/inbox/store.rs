@@ -2,6 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::delivery::Fingerprint;
 use crate::inbox::record::{Lease, Purge, Received, Stats, Stored, Taken};
 use crate::replay::store::StoreFuture;
 
@@ -11,8 +12,13 @@ pub enum Put {
     /// Written durably under this id.
     Stored(u64),
     /// A delivery with the same fingerprint is already held (pending, done within the
-    /// retention window, or dead) under this id: nothing was written.
+    /// retention window, or dead) under this id: this one needs no storing of its own.
     Duplicate(u64),
+    /// Not stored: its signed body was already delivered under
+    /// [`MAX_LABELS_PER_BODY`](crate::MAX_LABELS_PER_BODY) other labels within the retention —
+    /// a captured body replayed under invented events or delivery ids. Answered `202` like a
+    /// copy (our limit must never cost a webhook), and logged at WARN.
+    OverLabelLimit,
 }
 
 /// What a route in inbox mode answers with its `202`: `stored 7`, or
@@ -28,15 +34,17 @@ impl std::fmt::Display for Put {
         match self {
             Put::Stored(id) => write!(f, "stored {id}"),
             Put::Duplicate(id) => write!(f, "duplicate of {id}, already stored"),
+            Put::OverLabelLimit => f.write_str("duplicate body, not stored"),
         }
     }
 }
 
 impl Put {
-    /// The id of the delivery, stored now or before.
-    pub fn id(self) -> u64 {
+    /// The id of the delivery, stored now or before; `None` when it was not stored.
+    pub fn id(self) -> Option<u64> {
         match self {
-            Put::Stored(id) | Put::Duplicate(id) => id,
+            Put::Stored(id) | Put::Duplicate(id) => Some(id),
+            Put::OverLabelLimit => None,
         }
     }
 }
@@ -50,6 +58,17 @@ impl Put {
 pub trait InboxStore: Send + Sync + 'static {
     /// Stores `received` as pending unless its fingerprint is already held.
     fn put(&self, received: Received) -> StoreFuture<'_, Put>;
+
+    /// Records `label` as one of the labels the signed body `body` was delivered under, unless
+    /// it has `limit` others: exactly [`ReplayStore::label`](crate::ReplayStore::label). The
+    /// inbox asks before [`put`](Self::put).
+    fn label<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        label: &'a Fingerprint,
+        limit: u32,
+        keep: Duration,
+    ) -> StoreFuture<'a, bool>;
 
     /// Takes the oldest delivery that is due, if any, hiding it from other workers for
     /// `visibility` and counting an attempt; a delivery taken earlier whose visibility passed

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::delivery::Fingerprint;
+use crate::replay::labels::LabelSets;
 use crate::replay::store::{ClaimOutcome, ClaimToken, ReplayStore, StoreFuture};
 
 /// A bounded in-memory store: claims expire with their lease or TTL, and past `capacity` live
@@ -35,6 +36,7 @@ pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
     per_shard: usize,
+    labels: LabelSets,
 }
 
 const SHARDS: usize = 16;
@@ -138,6 +140,7 @@ impl MemoryStore {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             hasher: RandomState::new(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
+            labels: LabelSets::with_capacity(capacity),
         }
     }
 
@@ -247,6 +250,17 @@ impl ReplayStore for MemoryStore {
     ) -> StoreFuture<'a, bool> {
         let released = self.release_now(fingerprint, owner);
         Box::pin(std::future::ready(Ok(released)))
+    }
+
+    fn label<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        label: &'a Fingerprint,
+        limit: u32,
+        keep: Duration,
+    ) -> StoreFuture<'a, bool> {
+        let labelled = self.labels.admit(body, label, limit, keep);
+        Box::pin(std::future::ready(Ok(labelled)))
     }
 }
 

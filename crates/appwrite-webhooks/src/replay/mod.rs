@@ -40,6 +40,7 @@
 //! idempotent.
 
 mod claim;
+pub(crate) mod labels;
 mod memory;
 pub(crate) mod store;
 
@@ -53,6 +54,7 @@ use crate::delivery::Delivery;
 use crate::error::Error;
 
 pub use claim::Claim;
+pub use labels::MAX_LABELS_PER_BODY;
 pub use memory::MemoryStore;
 pub use store::{ClaimOutcome, ClaimToken, ReplayStore, StoreFuture};
 
@@ -205,7 +207,30 @@ impl ReplayGuard {
                 uncertain,
             )
         };
-        match self.store.claim(&fingerprint, &token, self.lease).await {
+        // One captured body is handled under a bounded number of labels, whatever unsigned
+        // events or delivery ids an attacker invents for it.
+        let labelled = match delivery.body_key() {
+            Some(body) => {
+                self.store
+                    .label(&body, &fingerprint, MAX_LABELS_PER_BODY, self.ttl)
+                    .await
+            }
+            None => Ok(true),
+        };
+        let claimed = match labelled {
+            Ok(true) => self.store.claim(&fingerprint, &token, self.lease).await,
+            Ok(false) => {
+                tracing::warn!(
+                    limit = MAX_LABELS_PER_BODY,
+                    "a signed body arrived under more labels than allowed; answered as a copy, not handled (a replay?)"
+                );
+                return Ok(Admission::Duplicate {
+                    status: self.duplicate_status,
+                });
+            }
+            Err(error) => Err(error),
+        };
+        match claimed {
             Ok(ClaimOutcome::Claimed) => Ok(Admission::Handle(claim(false))),
             Ok(ClaimOutcome::InProgress) => Ok(Admission::InProgress),
             Ok(_) => Ok(Admission::Duplicate {

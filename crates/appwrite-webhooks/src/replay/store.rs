@@ -62,6 +62,19 @@ pub trait ReplayStore: Send + Sync + 'static {
         fingerprint: &'a Fingerprint,
         owner: &'a ClaimToken,
     ) -> StoreFuture<'a, bool>;
+
+    /// Records `label` (a delivery's fingerprint) as one of the labels the signed body `body`
+    /// was delivered under, kept for `keep` after the last new one, unless the body already
+    /// has `limit` others. Returns whether `label` is (now) one of them. Atomic, like the rest:
+    /// this is what bounds how often one captured body is handled
+    /// ([`MAX_LABELS_PER_BODY`](crate::MAX_LABELS_PER_BODY)).
+    fn label<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        label: &'a Fingerprint,
+        limit: u32,
+        keep: Duration,
+    ) -> StoreFuture<'a, bool>;
 }
 
 impl fmt::Debug for dyn ReplayStore {

@@ -120,6 +120,16 @@ pub(super) fn fingerprint(signature: &Signature, meta: &DeliveryHeaders) -> Fing
     Fingerprint::new(&hash.finalize())
 }
 
+/// The signed body's key, for counting its labels: SHA-256 of the signature (keyed by it, as
+/// the identity is), never the signature itself in a shared store.
+pub(super) fn body_key(signature: &Signature) -> Fingerprint {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    hash.update(b"appwrite body\0");
+    hash.update(signature.as_bytes());
+    Fingerprint::new(&hash.finalize())
+}
+
 /// Computes the signature Appwrite sends for `body` posted to `url`.
 ///
 /// `url` is the webhook URL exactly as configured in Appwrite; the HMAC runs over the URL's bytes

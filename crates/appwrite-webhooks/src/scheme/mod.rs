@@ -269,6 +269,17 @@ impl Scheme {
         }
     }
 
+    /// What identifies the signed body apart from its labels, where the labels are unsigned:
+    /// Appwrite's scheme, whose events header and delivery id are not signed. A ledger counts
+    /// the labels of each body ([`MAX_LABELS_PER_BODY`](crate::MAX_LABELS_PER_BODY)). The
+    /// opt-in schemes sign their identity, so there is nothing to count.
+    pub(crate) fn body_key(&self, signature: &Signature) -> Option<Fingerprint> {
+        match self {
+            Self::Appwrite => Some(appwrite::body_key(signature)),
+            Self::Timestamped { .. } | Self::Generic => None,
+        }
+    }
+
     /// The event names a verified delivery carries, where the scheme signs them: the opt-in
     /// schemes' envelopes name their event (`event`, `type`), and that signed name replaces the
     /// unsigned header's (empty when the envelope has none). `None` for Appwrite's scheme,

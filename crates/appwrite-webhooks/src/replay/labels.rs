@@ -1,0 +1,118 @@
+//! How many labels one signed body has been delivered under: the bound on what a captured body
+//! can make a ledger handle, whatever unsigned labels (events, delivery id) come with it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::delivery::Fingerprint;
+
+/// The most labels one signed body is handled under within the retention: deliveries of one
+/// body under more distinct labels (events headers, delivery ids) are answered as copies
+/// without being handled or stored, and logged at WARN.
+///
+/// Appwrite sends one body under several events only when a resource is announced again
+/// unchanged — created, then deleted — so genuine deliveries stay far below it; a captured
+/// body replayed under invented labels is handled at most this many times.
+pub const MAX_LABELS_PER_BODY: u32 = 4;
+
+/// The label sets of the bodies seen, in memory, for the memory stores: bounded by `capacity`
+/// bodies (the oldest forgotten first), each set kept until `keep` after its last new label.
+#[derive(Debug)]
+pub(crate) struct LabelSets {
+    inner: Mutex<Sets>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct Sets {
+    bodies: HashMap<Fingerprint, (Vec<Fingerprint>, Instant)>,
+    order: VecDeque<Fingerprint>,
+}
+
+impl Default for LabelSets {
+    /// As many bodies as a [`MemoryStore`](crate::MemoryStore) remembers claims by default.
+    fn default() -> Self {
+        Self::with_capacity(100_000)
+    }
+}
+
+impl LabelSets {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self {
+            inner: Mutex::new(Sets::default()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Whether `label` is (now) one of at most `limit` labels of `body`.
+    pub(crate) fn admit(
+        &self,
+        body: &Fingerprint,
+        label: &Fingerprint,
+        limit: u32,
+        keep: Duration,
+    ) -> bool {
+        let now = Instant::now();
+        let expiry = now.checked_add(keep).unwrap_or(now + super::MAX_TTL);
+        let mut sets = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((labels, until)) = sets.bodies.get_mut(body) {
+            if *until <= now {
+                labels.clear();
+            }
+            if labels.contains(label) {
+                return true;
+            }
+            if labels.len() >= limit as usize {
+                return false;
+            }
+            labels.push(*label);
+            *until = expiry;
+            return true;
+        }
+        if limit == 0 {
+            return false;
+        }
+        while sets.bodies.len() >= self.capacity {
+            let Some(oldest) = sets.order.pop_front() else {
+                break;
+            };
+            sets.bodies.remove(&oldest);
+        }
+        sets.bodies.insert(*body, (vec![*label], expiry));
+        sets.order.push_back(*body);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_takes_at_most_the_limit_of_labels_and_always_its_own_again() {
+        let sets = LabelSets::with_capacity(10);
+        let body = Fingerprint::new(&[1; 32]);
+        let label = |n: u8| Fingerprint::new(&[n; 32]);
+        let keep = Duration::from_secs(60);
+        for n in 0..4 {
+            assert!(sets.admit(&body, &label(n), 4, keep), "label {n}");
+        }
+        assert!(!sets.admit(&body, &label(9), 4, keep), "a fifth label");
+        assert!(sets.admit(&body, &label(2), 4, keep), "a label it has");
+        assert!(sets.admit(&Fingerprint::new(&[2; 32]), &label(9), 4, keep));
+    }
+
+    #[test]
+    fn the_sets_are_bounded_and_expire() {
+        let sets = LabelSets::with_capacity(2);
+        let label = Fingerprint::new(&[9; 32]);
+        for n in 0..10u8 {
+            assert!(sets.admit(&Fingerprint::new(&[n; 32]), &label, 1, Duration::MAX));
+        }
+        assert!(sets.inner.lock().unwrap().bodies.len() <= 2);
+        let body = Fingerprint::new(&[42; 32]);
+        assert!(sets.admit(&body, &label, 1, Duration::ZERO));
+        assert!(sets.admit(&body, &Fingerprint::new(&[8; 32]), 1, Duration::ZERO));
+    }
+}
