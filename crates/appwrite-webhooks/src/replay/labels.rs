@@ -9,12 +9,14 @@ use crate::delivery::Fingerprint;
 
 /// The most labels one signed body is handled under within the retention: deliveries of one
 /// body under more distinct labels (events headers, delivery ids) are answered as copies
-/// without being handled or stored, and logged at WARN.
+/// (`200`, `202`: our limit never costs a webhook) without being handled or stored, and
+/// logged at WARN.
 ///
-/// Appwrite sends one body under several events only when a resource is announced again
-/// unchanged — created, then deleted — so genuine deliveries stay far below it; a captured
-/// body replayed under invented labels is handled at most this many times.
-pub const MAX_LABELS_PER_BODY: u32 = 4;
+/// Appwrite sends one body under several events when a resource is announced unchanged — a
+/// user created, then deleted, or their sessions deleted; the deliveries Appwrite's releases
+/// make carry one user body under up to 14 events — so genuine deliveries stay below it, while
+/// a captured body replayed under invented labels is handled at most this many times.
+pub const MAX_LABELS_PER_BODY: u32 = 16;
 
 /// The label sets of the bodies seen, in memory, for the memory stores: bounded by `capacity`
 /// bodies (the oldest forgotten first), each set kept until `keep` after its last new label.
