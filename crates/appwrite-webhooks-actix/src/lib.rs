@@ -74,7 +74,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseErr
 use appwrite_webhooks::inbox::Inbox;
 use appwrite_webhooks::{Answer, Delivery, Error, Event, FromDelivery, Scheme, Served, Verifier};
 use futures_util::StreamExt as _;
-use futures_util::future::LocalBoxFuture;
+use futures_util::future::{Either, LocalBoxFuture};
 
 /// Extracts a verified Appwrite delivery as `T`: the typed [`Event`] by default, or any
 /// [`FromDelivery`] type ([`Delivery`], [`Payload<T>`](appwrite_webhooks::Payload), a pair).
@@ -133,21 +133,35 @@ pub async fn require_signature<B: MessageBody>(
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     let verifier = configured_verifier(request.request())?;
     let parts = Head::of(request.request()).into_parts();
-    // To answer a copy or a rejection when the handler does not run (an `Rc`, not a copy).
-    let http_request = request.request().clone();
     let body = body_of(request.take_payload());
-    let handler = |delivery: Delivery, _| {
-        request.set_payload(Payload::from(delivery.bytes().clone()));
-        request.extensions_mut().insert(delivery);
-        next.call(request)
+    // The handler takes the request out of the slot; when it does not run, the answer goes
+    // back on it. (A clone of the request held meanwhile would break actix-web's own
+    // unique-ownership checks.)
+    let mut slot = Some(request);
+    let handler = |delivery: Delivery, _| match slot.take() {
+        Some(mut request) => {
+            request.set_payload(Payload::from(delivery.bytes().clone()));
+            request.extensions_mut().insert(delivery);
+            Either::Left(next.call(request))
+        }
+        // `serve` calls its handler at most once; never reached.
+        None => Either::Right(std::future::ready(Err(taken()))),
     };
     let status = |response: &ServiceResponse<B>| response.status().as_u16();
     Ok(match verifier.serve(parts, body, handler, status).await? {
         Served::Handled(response) => response.map_into_left_body(),
-        Served::Answered(answer) => {
-            ServiceResponse::new(http_request, respond(&answer)).map_into_right_body()
-        }
+        Served::Answered(answer) => match slot.take() {
+            Some(request) => request
+                .into_response(respond(&answer))
+                .map_into_right_body(),
+            // `serve` answers only when its handler did not run; never reached.
+            None => return Err(taken()),
+        },
     })
+}
+
+fn taken() -> actix_web::Error {
+    actix_web::error::ErrorInternalServerError("the request was taken twice")
 }
 
 /// An [`Answer`] as an actix-web response: its status, text and challenge.

@@ -1,5 +1,6 @@
 //! Plays Appwrite against a receiver on loopback, for the self-testing examples: one genuine
-//! delivery, two forgeries, and two repeats the receiver's replay guard must catch.
+//! delivery, two forgeries, a repeat the receiver's replay guard must catch, and a captured copy
+//! relabelled to name another row, which the receiver must refuse.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -17,9 +18,9 @@ pub const ROW_BODY: &str = r#"{"$id":"ord_1042","$sequence":"1","$tableId":"orde
 
 /// Sends a genuine delivery for `url` (a receiver listening at `addr`, with an in-memory replay
 /// guard), one signed with a wrong key, one whose body was re-serialised after signing, the
-/// genuine one again and a copy of it relabelled as a deletion; prints each outcome. Success when
-/// the first is accepted (2xx), both forgeries get 401 and both repeats are duplicates (200, the
-/// handler not run).
+/// genuine one again, and a copy of it whose (unsigned) events header names another row;
+/// prints each outcome. Success when the first is accepted (2xx), both forgeries get 401, the
+/// repeat is a duplicate (200, the handler not run) and the relabelled copy a 400.
 pub async fn run(addr: SocketAddr, url: &str) -> ExitCode {
     let event = match "tablesdb.shop.tables.orders.rows.ord_1042.create".parse() {
         Ok(event) => event,
@@ -40,11 +41,12 @@ pub async fn run(addr: SocketAddr, url: &str) -> ExitCode {
     let reencoded =
         SignedDelivery::from_parts(url, headers, Bytes::from(ROW_BODY.replace("\\/", "/")));
 
-    // A captured copy replayed with its (unsigned) events header turned into a deletion.
+    // A captured copy replayed with its (unsigned) events header turned into the deletion of
+    // another row: the signed body contradicts it.
     let (url, mut headers, body) = genuine.clone().into_parts();
     headers.insert(
         appwrite_webhooks::headers::WEBHOOK_EVENTS,
-        http::HeaderValue::from_static("tablesdb.shop.tables.orders.rows.ord_1042.delete"),
+        http::HeaderValue::from_static("tablesdb.shop.tables.orders.rows.ord_1.delete"),
     );
     let relabelled = SignedDelivery::from_parts(url, headers, body);
 
@@ -58,9 +60,9 @@ pub async fn run(addr: SocketAddr, url: &str) -> ExitCode {
             Expect::Duplicate,
         ),
         (
-            "a captured copy relabelled as a delete",
+            "a captured copy relabelled as another row's delete",
             &relabelled,
-            Expect::Duplicate,
+            Expect::Malformed,
         ),
     ];
     let mut as_expected = true;
@@ -77,10 +79,13 @@ pub async fn run(addr: SocketAddr, url: &str) -> ExitCode {
             Expect::Handled => (200..300).contains(&status) && !text.contains("duplicate"),
             Expect::Unauthorized => status == 401,
             Expect::Duplicate => status == 200 && text.contains("duplicate"),
+            Expect::Malformed => status == 400,
         };
     }
     if as_expected {
-        println!("all as expected: the genuine delivery was handled once, the forgeries rejected");
+        println!(
+            "all as expected: the genuine delivery was handled once, the forgeries and the relabelled copy rejected"
+        );
         ExitCode::SUCCESS
     } else {
         println!("unexpected result");
@@ -96,6 +101,8 @@ enum Expect {
     Unauthorized,
     /// 200 from the replay guard, the handler not run.
     Duplicate,
+    /// 400: the events header contradicts the signed body.
+    Malformed,
 }
 
 /// Runs the self-testing example `name` as a process (built by `cargo test`) and checks what it
@@ -119,7 +126,12 @@ pub fn check_self_test(name: &str) {
     );
     assert_eq!(
         stdout.matches("duplicate, not handled again: 200").count(),
-        2,
+        1,
+        "{name}:\n{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("rejected: 400").count(),
+        1,
         "{name}:\n{stdout}"
     );
     assert_eq!(

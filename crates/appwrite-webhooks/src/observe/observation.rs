@@ -81,14 +81,15 @@ impl Outcome {
     }
 }
 
-/// One delivery's span and metrics, from its first byte to its answer. Adapters make one per
-/// request with [`Verifier::observe`](crate::Verifier::observe), run verification and the handler inside
+/// One delivery's span and metrics, from its first byte to its answer.
+/// [`Verifier::serve`](crate::Verifier::serve) runs all of this for the adapters; a custom
+/// integration makes one per request with [`Verifier::observe`](crate::Verifier::observe), runs verification and the handler inside
 /// [`span`](Self::span), and [`finish`](Self::finish) it with the outcome; dropped unfinished
 /// it records [`Outcome::HandlerFailed`] while a panic unwinds, and [`Outcome::Cancelled`]
 /// otherwise (the request was dropped: a client that hung up, a timeout).
 ///
 /// ```
-/// use appwrite_webhooks::{Verifier, observe::Outcome, sender::DeliveryBuilder};
+/// use appwrite_webhooks::{Admission, Verifier, observe::Outcome, sender::DeliveryBuilder};
 /// use tracing::Instrument as _;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -100,11 +101,15 @@ impl Outcome {
 /// let span = observation.span().clone();
 /// async {
 ///     match verifier.receive(&parts.uri, &parts.headers, http_body_util::Full::new(body)).await {
-///         Ok((delivery, claim)) => {
+///         Ok((delivery, Admission::Handle(claim))) => {
 ///             observation.verified(&delivery);
 ///             // … the handler …
 ///             claim.settle(true).await;
 ///             observation.finish(Outcome::Accepted);
+///         }
+///         Ok((delivery, _copy)) => {
+///             observation.verified(&delivery);
+///             observation.finish(Outcome::Duplicate);
 ///         }
 ///         Err(error) => observation.finish(Outcome::of_error(&error)),
 ///     }
