@@ -10,7 +10,7 @@ use appwrite_webhooks_sqlite::SqliteLedger;
 use clap::{Args, Subcommand};
 
 use crate::Failure;
-use crate::output::Style;
+use crate::output::{Fit, Style, escape, json_line, word};
 
 /// Which inbox: a SQLite file or a Redis.
 #[derive(Args, Clone)]
@@ -42,7 +42,8 @@ enum InboxCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List deliveries, oldest first, with attempts and last error.
+    /// List deliveries, oldest first, with attempts, delivery id (`-` when absent) and last
+    /// error.
     List {
         /// Only those in this state.
         #[arg(long, value_parser = parse_state)]
@@ -54,7 +55,7 @@ enum InboxCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show one delivery: its state, headers and body.
+    /// Show one delivery: its state, delivery id, headers and body.
     Show {
         /// The delivery's id (from `list`).
         id: u64,
@@ -149,13 +150,13 @@ pub async fn run(args: InboxArgs, style: Style) -> Result<(), Failure> {
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({
+                    json_line(&serde_json::json!({
                         "stored": stats.stored,
                         "pending": stats.pending,
                         "in_flight": stats.in_flight,
                         "done": stats.done,
                         "dead": stats.dead,
-                    })
+                    }))
                 );
             } else {
                 println!(
@@ -168,25 +169,27 @@ pub async fn run(args: InboxArgs, style: Style) -> Result<(), Failure> {
             let rows = store.list(state, limit).await.map_err(store_failed)?;
             if !json && !style.quiet {
                 println!(
-                    "{:>6}  {:<7}  {:>8}  {:<24}  {:>7}  event / last error",
-                    "id", "state", "attempts", "received", "bytes"
+                    "{:>6}  {:<7}  {:>8}  {:<24}  {:>7}  {:<20}  event / last error",
+                    "id", "state", "attempts", "received", "bytes", "delivery-id"
                 );
             }
             for row in &rows {
                 if json {
-                    println!("{}", summary(row));
+                    println!("{}", json_line(&summary(row)));
                 } else {
+                    // Stored headers are the sender's: each column escaped so that it stays one.
                     println!(
-                        "{:>6}  {:<7}  {:>8}  {:<24}  {:>7}  {}{}",
+                        "{:>6}  {:<7}  {:>8}  {:<24}  {:>7}  {:<20}  {}{}",
                         row.id,
                         row.state,
                         row.attempts,
                         received_at(row),
                         row.received.body.len(),
-                        first_event(row),
+                        word(delivery_id(row).as_deref()),
+                        word(first_event(row).as_deref()),
                         row.last_error
                             .as_deref()
-                            .map(|e| format!("  {}", style.bad(&crate::output::printable(e))))
+                            .map(|e| format!("  {}", style.bad(&escape(e, Fit::Line))))
                             .unwrap_or_default()
                     );
                 }
@@ -219,20 +222,25 @@ pub async fn run(args: InboxArgs, style: Style) -> Result<(), Failure> {
                     &row.received.body,
                 )
                 .into();
-                println!("{object}");
+                println!("{}", json_line(&object));
             } else {
                 println!(
                     "delivery {}: {} after {} attempt(s)",
                     row.id, row.state, row.attempts
                 );
+                println!("delivery id: {}", word(delivery_id(&row).as_deref()));
                 if let Some(error) = &row.last_error {
-                    println!("last error: {}", crate::output::printable(error));
+                    println!("last error: {}", escape(error, Fit::Line));
                 }
-                println!("received {} at {}", received_at(&row), row.received.uri);
+                println!(
+                    "received {} at {}",
+                    received_at(&row),
+                    escape(&row.received.uri, Fit::Word)
+                );
                 for (name, value) in &row.received.headers {
                     println!(
                         "{name}: {}",
-                        crate::output::printable(&String::from_utf8_lossy(value.as_bytes()))
+                        escape(&String::from_utf8_lossy(value.as_bytes()), Fit::Line)
                     );
                 }
                 println!();
@@ -276,20 +284,31 @@ fn summary(row: &Stored) -> serde_json::Value {
         "attempts": row.attempts,
         "last_error": row.last_error,
         "received_at": received_at(row),
-        "event": first_event(row),
+        "event": first_event(row).unwrap_or_default(),
+        "delivery_id": delivery_id(row),
         "bytes": row.received.body.len(),
     })
 }
 
-/// The first name in the stored (unsigned) events header, for listing.
-fn first_event(row: &Stored) -> String {
-    let events = row
-        .received
+/// A stored header as text, `None` when absent or empty (as Appwrite sends an absent value).
+fn stored_header(row: &Stored, name: &http::HeaderName) -> Option<String> {
+    row.received
         .headers
-        .get(appwrite_webhooks::headers::WEBHOOK_EVENTS)
+        .get(name)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
-    crate::output::printable(events.split(',').next().unwrap_or(""))
+        .filter(|v| !v.is_empty())
+}
+
+/// The first name in the stored (unsigned) events header, for listing; unescaped.
+fn first_event(row: &Stored) -> Option<String> {
+    stored_header(row, &appwrite_webhooks::headers::WEBHOOK_EVENTS)
+        .map(|events| events.split(',').next().unwrap_or("").to_owned())
+}
+
+/// The stored (unsigned) X-Appwrite-Webhook-Delivery-Id, verified when it was received;
+/// unescaped.
+fn delivery_id(row: &Stored) -> Option<String> {
+    stored_header(row, &appwrite_webhooks::headers::WEBHOOK_DELIVERY_ID)
 }
 
 fn received_at(row: &Stored) -> String {

@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::capture::parse;
 use crate::keys::{self, KeyArgs};
-use crate::output::Style;
+use crate::output::{Fit, Style, escape};
 use crate::scheme::SchemeArgs;
 use crate::{Failure, read_input};
 
@@ -76,6 +76,10 @@ pub fn run(args: InspectArgs, style: Style) -> Result<(), Failure> {
             report.fail(&format!("{header} appears more than once"));
             return report.finish();
         }
+    }
+
+    if scheme == appwrite_webhooks::Scheme::Appwrite {
+        report.delivery_id(&capture.headers);
     }
 
     match verifier.verify_signature(&capture.headers, &capture.body) {
@@ -170,18 +174,50 @@ struct Report {
     problems: usize,
 }
 
+/// Each line of the report quotes the capture (URLs, header values, errors naming them): it is
+/// escaped whole to one line.
 impl Report {
     fn pass(&mut self, text: &str) {
-        println!("{} {text}", self.style.good("✔"));
+        println!("{} {}", self.style.good("✔"), escape(text, Fit::Line));
     }
 
     fn fail(&mut self, text: &str) {
         self.problems += 1;
-        println!("{} {text}", self.style.bad("✘"));
+        println!("{} {}", self.style.bad("✘"), escape(text, Fit::Line));
     }
 
     fn hint(&mut self, text: &str) {
-        println!("  {} {text}", self.style.dim("hint:"));
+        println!("  {} {}", self.style.dim("hint:"), escape(text, Fit::Line));
+    }
+
+    /// Names the capture's X-Appwrite-Webhook-Delivery-Id, or says there is none; a malformed
+    /// one fails the checks that follow, as receivers answer it 400.
+    fn delivery_id(&mut self, headers: &http::HeaderMap) {
+        let values: Vec<_> = headers
+            .get_all(appwrite_webhooks::headers::WEBHOOK_DELIVERY_ID)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .filter(|v| !v.is_empty())
+            .collect();
+        let text = match values.as_slice() {
+            [] => "none — Appwrite 1.9.6 and older send none; the signature with the events \
+                   header tells deliveries apart"
+                .to_owned(),
+            [id] => format!(
+                "{} — not signed; with the signature it tells this delivery apart, and \
+                 Appwrite's redeliveries repeat it",
+                escape(id, Fit::Word)
+            ),
+            _ => format!(
+                "{} — repeated",
+                values
+                    .iter()
+                    .map(|id| escape(id, Fit::Word))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        println!("  {} {text}", self.style.dim("delivery id:"));
     }
 
     fn finish(self) -> Result<(), Failure> {

@@ -1,5 +1,6 @@
 //! `listen`: a local receiver for development that prints each delivery.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use appwrite_webhooks::inbox::{Inbox, Put};
 use crate::Failure;
 use crate::inbox::StoreArgs;
 use crate::keys::{self, KeyArgs};
-use crate::output::Style;
+use crate::output::{Fit, Style, escape, json_line, quoted, word};
 use crate::scheme::SchemeArgs;
 
 #[derive(Args)]
@@ -44,7 +45,9 @@ pub struct ListenArgs {
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     bind: std::net::IpAddr,
-    /// One JSON object per line on stdout, for piping.
+    /// One JSON object per line on stdout, for piping; each accepted delivery's line has
+    /// `delivery_id` (Appwrite's X-Appwrite-Webhook-Delivery-Id, null when absent) and, in inbox
+    /// mode, `stored`, `duplicate` and `over_label_limit`.
     #[arg(long)]
     json: bool,
     /// Seconds a request body may take to arrive before it is answered 408 and its connection
@@ -143,6 +146,7 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
         .fallback(axum::routing::post(receive))
         .with_state(AppState {
             verifier,
+            scheme: args.scheme.scheme,
             printer,
             inbox,
         });
@@ -187,6 +191,7 @@ fn with_basic_auth(
 #[derive(Clone)]
 struct AppState {
     verifier: Verifier,
+    scheme: Scheme,
     printer: Arc<Printer>,
     inbox: Option<Inbox>,
 }
@@ -208,7 +213,17 @@ async fn receive(State(state): State<AppState>, request: Request) -> Response {
             .await
         {
             Ok(put) => {
-                printer.stored(put);
+                // Verified with the rest: a delivery id the scheme reads is well-formed here.
+                let delivery_id = (state.scheme == Scheme::Appwrite)
+                    .then(|| {
+                        parts
+                            .headers
+                            .get(&appwrite_webhooks::headers::WEBHOOK_DELIVERY_ID)
+                    })
+                    .flatten()
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|v| !v.is_empty());
+                printer.stored(put, delivery_id);
                 appwrite_webhooks::Answer::from(put)
                     .into_response()
                     .map(axum::body::Body::from)
@@ -239,22 +254,41 @@ async fn receive(State(state): State<AppState>, request: Request) -> Response {
 }
 
 impl Printer {
-    fn stored(&self, put: Put) {
+    fn stored(&self, put: Put, delivery_id: Option<&str>) {
         // `stored` is null for a body over its label limit: answered, not stored.
         let (id, duplicate) = (put.id(), !matches!(put, Put::Stored(_)));
+        let over_limit = put == Put::OverLabelLimit;
         if self.json {
             println!(
                 "{}",
-                serde_json::json!({ "status": 202, "stored": id, "duplicate": duplicate })
+                json_line(&serde_json::json!({
+                    "status": 202,
+                    "stored": id,
+                    "duplicate": duplicate,
+                    "over_label_limit": over_limit,
+                    "delivery_id": delivery_id,
+                }))
             );
-        } else {
-            let mark = if duplicate {
-                self.style.dim("=")
-            } else {
-                self.style.good("✔")
-            };
-            println!("{mark} {put}");
+            return;
         }
+        let mark = match put {
+            Put::Stored(_) => self.style.good("✔"),
+            Put::Duplicate(_) => self.style.dim("="),
+            Put::OverLabelLimit => self.style.bad("!"),
+        };
+        let delivery = delivery_id
+            .map(|d| format!(" (delivery {})", escape(d, Fit::Word)))
+            .unwrap_or_default();
+        let why = if over_limit {
+            format!(
+                ": this signed body already came under {} other events or delivery ids \
+                 (a captured body replayed?)",
+                appwrite_webhooks::MAX_LABELS_PER_BODY
+            )
+        } else {
+            String::new()
+        };
+        println!("{mark} {put}{delivery}{why}");
     }
 
     fn accepted(&self, delivery: &Delivery, kind: &str) {
@@ -280,18 +314,25 @@ impl Printer {
                 "webhook_name": delivery.webhook_name(),
                 "project_id": delivery.project_id(),
                 "user_id": delivery.user_id(),
+                "delivery_id": delivery.delivery_id(),
                 "key_index": delivery.key_index(),
                 "payload": payload,
             });
-            println!("{line}");
+            println!("{}", json_line(&line));
             return;
         }
+        // Everything below but the kind, the key index and the length comes from the request
+        // (signed or not): escaped, each in the place it is printed.
         let style = self.style;
-        let event = name.as_ref().map_or("(no concrete event)", |n| n.as_str());
+        let event = name
+            .as_ref()
+            .map_or(Cow::Borrowed("(no concrete event)"), |n| {
+                escape(n.as_str(), Fit::Word)
+            });
         println!(
             "{} {} {}",
             style.good("✔"),
-            style.bold(event),
+            style.bold(&event),
             style.dim(&format!("({kind})"))
         );
         if style.quiet {
@@ -299,25 +340,30 @@ impl Printer {
         }
         let ids = ids
             .iter()
-            .map(|(r, id)| format!("{r}={id}"))
+            .map(|(r, id)| format!("{}={}", escape(r, Fit::Word), escape(id, Fit::Word)))
             .collect::<Vec<_>>()
             .join(" ");
+        let delivery_id = delivery
+            .delivery_id()
+            .map(|d| format!(", delivery {}", escape(d, Fit::Word)))
+            .unwrap_or_default();
         println!(
             "  {}",
             style.dim(&format!(
-                "webhook {} {:?}, project {}, user {}, key #{}, {} bytes; {}",
-                delivery.webhook_id(),
-                delivery.webhook_name().unwrap_or(""),
-                delivery.project_id(),
-                delivery.user_id().unwrap_or("-"),
+                "webhook {} {}, project {}, user {}{delivery_id}, key #{}, {} bytes; {}",
+                word(Some(delivery.webhook_id())),
+                quoted(delivery.webhook_name().unwrap_or("")),
+                word(Some(delivery.project_id())),
+                word(delivery.user_id()),
                 delivery.key_index(),
                 delivery.body().len(),
                 ids
             ))
         );
+        // serde_json escapes C0 controls in strings, not C1 or bidirectional ones.
         let pretty = serde_json::to_string_pretty(&payload).unwrap_or_default();
         for line in pretty.lines() {
-            println!("  {line}");
+            println!("  {}", escape(line, Fit::Line));
         }
     }
 
@@ -325,10 +371,14 @@ impl Printer {
         if self.json {
             println!(
                 "{}",
-                serde_json::json!({ "status": status, "rejected": reason })
+                json_line(&serde_json::json!({ "status": status, "rejected": reason }))
             );
         } else {
-            println!("{} {status} {reason}", self.style.bad("✘"));
+            println!(
+                "{} {status} {}",
+                self.style.bad("✘"),
+                escape(reason, Fit::Line)
+            );
         }
     }
 }

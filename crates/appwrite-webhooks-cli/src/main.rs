@@ -47,7 +47,7 @@ enum Command {
     Send(Box<send::SendArgs>),
     /// Receive deliveries on a local port, verify them and print each one.
     Listen(listen::ListenArgs),
-    /// Explain which check a captured request fails, and why.
+    /// Explain which check a captured request fails, and why; names its delivery id.
     Inspect(inspect::InspectArgs),
     /// Inspect and operate a durable inbox: stats, list, show, retry, purge.
     Inbox(inbox::InboxArgs),
@@ -120,7 +120,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             let (label, reason, code) = failure.outcome();
-            eprintln!("{label}: {reason}");
+            // Reasons can quote a request's headers or a receiver's words: one line, inert.
+            eprintln!("{label}: {}", output::escape(&reason, output::Fit::Line));
             ExitCode::from(code)
         }
     }

@@ -60,6 +60,11 @@ pub struct SendArgs {
     /// X-Appwrite-Webhook-User-Id (empty: an API key or the console acted).
     #[arg(long, default_value = "")]
     user_id: String,
+    /// X-Appwrite-Webhook-Delivery-Id: the id Appwrite (after 1.9.6) gives each event and
+    /// webhook, the same on its redeliveries; receivers tell deliveries apart by it. Not sent
+    /// without it, as older servers send none. Appwrite scheme only.
+    #[arg(long, value_name = "ID")]
+    delivery_id: Option<String>,
     /// HTTP basic auth user; sent only together with a password, as Appwrite does.
     #[arg(long)]
     http_user: Option<String>,
@@ -70,9 +75,10 @@ pub struct SendArgs {
     /// HTTP basic auth password, from the first line of a file.
     #[arg(long, value_name = "FILE", conflicts_with = "http_pass")]
     http_pass_file: Option<PathBuf>,
-    /// Send a recorded delivery as is (URL, headers, body, signature) from a JSON file shaped
-    /// like Appwrite's deliveries.json: one object, or an array picked from by --name.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["event", "payload", "file"])]
+    /// Send a recorded delivery as is (URL, headers — a delivery id among them —, body,
+    /// signature) from a JSON file shaped like Appwrite's deliveries.json: one object, or an
+    /// array picked from by --name.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["event", "payload", "file", "delivery_id"])]
     replay: Option<PathBuf>,
     /// Which delivery of the --replay array to send.
     #[arg(long, requires = "replay")]
@@ -244,6 +250,21 @@ fn built(args: &SendArgs) -> Result<SignedDelivery, Failure> {
             ));
         }
         (None, _) => {}
+    }
+    if let Some(id) = &args.delivery_id {
+        if args.scheme.scheme != appwrite_webhooks::Scheme::Appwrite {
+            return Err(Failure::Usage(
+                "--delivery-id applies to the appwrite scheme only".into(),
+            ));
+        }
+        // The builder leaves out what cannot travel in a header: say so rather than send none.
+        if HeaderValue::from_str(id).is_err() {
+            return Err(Failure::Usage(format!(
+                "--delivery-id {:?} cannot travel in an HTTP header",
+                id
+            )));
+        }
+        builder = builder.delivery_id(id);
     }
     if let Some(template) = &args.event {
         builder = builder.event(&fill_template(template, &args.params)?);
