@@ -46,12 +46,14 @@ fn handlers(database_down: Arc<AtomicU32>) -> Router {
 }
 
 fn workers(inbox: Inbox, verifier: Verifier, router: Router) -> Workers {
-    Workers::new(inbox, verifier, router).concurrency(4).retry(
-        RetryPolicy::default()
-            .max_attempts(8)
-            .initial_backoff(Duration::from_millis(200))
-            .attempt_timeout(Duration::from_secs(30)),
-    )
+    Workers::new(inbox, verifier, router)
+        .with_concurrency(4)
+        .with_retry(
+            RetryPolicy::default()
+                .with_max_attempts(8)
+                .with_initial_backoff(Duration::from_millis(200))
+                .with_attempt_timeout(Duration::from_secs(30)),
+        )
 }
 
 #[tokio::main]
@@ -177,17 +179,17 @@ async fn self_test() -> ExitCode {
     let verifier = Verifier::new(demo::KEY, url.as_str());
     let first_attempt_fails = Arc::new(AtomicU32::new(1));
     let running = workers(inbox.clone(), verifier, handlers(first_attempt_fails)).start();
-    let mut stats = inbox.store().stats().await.expect("stats");
+    let mut stats = inbox.admin().stats().await.expect("stats");
     for _ in 0..200 {
         if stats.done == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
-        stats = inbox.store().stats().await.expect("stats");
+        stats = inbox.admin().stats().await.expect("stats");
     }
     running.shutdown(Duration::from_secs(5)).await;
     let row = inbox
-        .store()
+        .admin()
         .get(1)
         .await
         .expect("get")

@@ -184,11 +184,11 @@ fn respond(answer: &Answer) -> HttpResponse {
 ///
 /// ```
 /// use actix_web::App;
-/// use appwrite_webhooks::{Verifier, inbox::{Inbox, MemoryInbox}};
+/// use appwrite_webhooks::{MemoryLedger, Verifier, inbox::Inbox};
 /// use appwrite_webhooks_actix::inbox_route;
 ///
 /// let verifier = Verifier::new("whsec_…", "https://example.com/hooks/appwrite");
-/// let inbox = Inbox::new(MemoryInbox::default()); // SqliteLedger::open("inbox.db")?
+/// let inbox = Inbox::new(MemoryLedger::default()); // SqliteLedger::open("inbox.db")?
 /// let app = App::new().route("/hooks/appwrite", inbox_route(verifier, inbox));
 /// ```
 pub fn inbox_route(verifier: Verifier, inbox: Inbox) -> actix_web::Route {

@@ -223,14 +223,13 @@ async fn http_basic_auth_is_checked_before_the_body() {
         .wrap(from_fn(require_signature))
         .route("/hooks/auth", web::post().to(signed_only)));
     testkit::auth_suite::run_all(middleware).await;
-    let inbox =
-        appwrite_webhooks::inbox::Inbox::new(appwrite_webhooks::inbox::MemoryInbox::default());
+    let inbox = appwrite_webhooks::inbox::Inbox::new(appwrite_webhooks::MemoryLedger::default());
     let route = appwrite_webhooks_actix::inbox_route(verifier.get_ref().clone(), inbox);
     let _ = route;
     let plain = verifier.get_ref().clone();
     let stored = start!(move || {
         let inbox =
-            appwrite_webhooks::inbox::Inbox::new(appwrite_webhooks::inbox::MemoryInbox::default());
+            appwrite_webhooks::inbox::Inbox::new(appwrite_webhooks::MemoryLedger::default());
         App::new().route(
             "/hooks/auth",
             appwrite_webhooks_actix::inbox_route(plain.clone(), inbox),

@@ -57,12 +57,12 @@
 //! your handler later with retries and dead letters. One line:
 //!
 //! ```
-//! use appwrite_webhooks::{Verifier, inbox::{Inbox, MemoryInbox}};
+//! use appwrite_webhooks::{MemoryLedger, Verifier, inbox::Inbox};
 //! use appwrite_webhooks_axum::InboxService;
 //! use axum::{Router, routing::post_service};
 //!
 //! let verifier = Verifier::new("whsec_…", "https://example.com/hooks/appwrite");
-//! let inbox = Inbox::new(MemoryInbox::default()); // appwrite_webhooks_sqlite::SqliteLedger::open("inbox.db")?
+//! let inbox = Inbox::new(MemoryLedger::default()); // appwrite_webhooks_sqlite::SqliteLedger::open("inbox.db")?
 //! let app: Router = Router::new()
 //!     .route("/hooks/appwrite", post_service(InboxService::new(verifier, inbox)));
 //! ```

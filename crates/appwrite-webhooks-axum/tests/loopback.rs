@@ -90,7 +90,7 @@ async fn duplicates_are_answered_without_running_the_handler() {
         let ran = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&ran);
         let guard = match status {
-            Some(status) => ReplayGuard::in_memory().duplicate_status(status),
+            Some(status) => ReplayGuard::in_memory().with_duplicate_status(status),
             None => ReplayGuard::in_memory(),
         };
         let app = Router::new()
@@ -160,8 +160,7 @@ async fn http_basic_auth_is_checked_before_the_body() {
     )
     .await;
     testkit::auth_suite::run_all(layered).await;
-    let inbox =
-        appwrite_webhooks::inbox::Inbox::new(appwrite_webhooks::inbox::MemoryInbox::default());
+    let inbox = appwrite_webhooks::inbox::Inbox::new(appwrite_webhooks::MemoryLedger::default());
     let stored = spawn(Router::new().route(
         "/hooks/auth",
         axum::routing::post_service(appwrite_webhooks_axum::InboxService::new(verifier, inbox)),

@@ -143,7 +143,7 @@ fn store_failed(error: appwrite_webhooks::StoreError) -> Failure {
 
 pub async fn run(args: InboxArgs, style: Style) -> Result<(), Failure> {
     let inbox = args.store.open(false).await?;
-    let store = inbox.store();
+    let store = inbox.admin();
     match args.command {
         InboxCommand::Stats { json } => {
             let stats = store.stats().await.map_err(store_failed)?;
@@ -251,7 +251,7 @@ pub async fn run(args: InboxArgs, style: Style) -> Result<(), Failure> {
             }
         }
         InboxCommand::Retry { id: Some(id), .. } => {
-            if !store.retry(id).await.map_err(store_failed)? {
+            if !store.requeue(id).await.map_err(store_failed)? {
                 let why = match store.get(id).await.map_err(store_failed)? {
                     Some(row) => format!("delivery {id} is {}, not a dead letter", row.state),
                     None => format!("no delivery {id} in the inbox"),
@@ -261,7 +261,7 @@ pub async fn run(args: InboxArgs, style: Style) -> Result<(), Failure> {
             println!("delivery {id} is pending again");
         }
         InboxCommand::Retry { id: None, .. } => {
-            let n = store.retry_all_dead().await.map_err(store_failed)?;
+            let n = store.requeue_dead().await.map_err(store_failed)?;
             println!("{n} dead letter(s) pending again");
         }
         InboxCommand::Purge { dead } => {

@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use appwrite_webhooks::inbox::{Inbox, MemoryInbox};
+use appwrite_webhooks::MemoryLedger;
+use appwrite_webhooks::inbox::Inbox;
 use appwrite_webhooks::{Delivery, ReplayGuard, Verifier};
 use bytes::Bytes;
 use http::{Request, Response};
@@ -140,7 +141,7 @@ async fn every_adapter_of_the_workspace_passes() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     // Inbox mode: the tower route over a memory inbox.
-    let inbox = Inbox::new(MemoryInbox::default());
+    let inbox = Inbox::new(MemoryLedger::default());
     let stored = appwrite_webhooks_tower::InboxService::new(verifier(), inbox);
     let inbox_addr = testkit::net::serve_tower(stored).await;
 

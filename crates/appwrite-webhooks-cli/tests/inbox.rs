@@ -197,7 +197,7 @@ async fn a_delivery_stored_by_a_killed_receiver_is_handled_after_restart_as_rece
     };
     let workers = Workers::new(inbox.clone(), verifier(), handler).start();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while inbox.store().stats().await.unwrap().done < 1 {
+    while inbox.admin().stats().await.unwrap().done < 1 {
         assert!(Instant::now() < deadline, "not handled");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -227,15 +227,15 @@ async fn dead_letters_are_listed_retried_from_the_cli_and_completed_by_a_fixed_h
     child.wait().unwrap();
     let inbox = Inbox::new(SqliteLedger::open(&file).unwrap());
     let policy = RetryPolicy::default()
-        .max_attempts(3)
-        .initial_backoff(Duration::from_millis(5))
-        .max_backoff(Duration::from_millis(10));
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(5))
+        .with_max_backoff(Duration::from_millis(10));
     let failing = |_: Delivery| async { Err::<(), _>(std::io::Error::other("orders DB is down")) };
     let workers = Workers::new(inbox.clone(), verifier(), failing)
-        .retry(policy)
+        .with_retry(policy)
         .start();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while inbox.store().stats().await.unwrap().dead < 1 {
+    while inbox.admin().stats().await.unwrap().dead < 1 {
         assert!(Instant::now() < deadline, "not dead");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -272,9 +272,9 @@ async fn dead_letters_are_listed_retried_from_the_cli_and_completed_by_a_fixed_h
     assert_eq!(stats(&store)["pending"], 1);
     let fixed = |_: Delivery| async { Ok::<_, std::io::Error>(()) };
     let workers = Workers::new(inbox.clone(), verifier(), fixed)
-        .poll_interval(Duration::from_millis(20))
+        .with_poll_interval(Duration::from_millis(20))
         .start();
-    while inbox.store().get(id).await.unwrap().unwrap().state != State::Done {
+    while inbox.admin().get(id).await.unwrap().unwrap().state != State::Done {
         assert!(Instant::now() < deadline, "not completed after the retry");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

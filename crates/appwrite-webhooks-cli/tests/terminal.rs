@@ -271,10 +271,10 @@ async fn inbox_list_and_show_print_stored_hostile_deliveries_inert() {
         appwrite_webhooks::Verifier::new(KEY, URL),
         failing,
     )
-    .retry(RetryPolicy::default().max_attempts(1))
+    .with_retry(RetryPolicy::default().with_max_attempts(1))
     .start();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while inbox.store().stats().await.unwrap().dead < 2 {
+    while inbox.admin().stats().await.unwrap().dead < 2 {
         assert!(Instant::now() < deadline, "not dead");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use appwrite_webhooks::{
-    ClaimOutcome, ClaimToken, Fingerprint, ReplayStore, StoreError, StoreFuture,
+    ClaimOutcome, Fingerprint, LeaseToken, ReplayStore, StoreError, StoreFuture,
 };
 use redis::aio::ConnectionManager;
 
@@ -241,7 +241,7 @@ fn millis(duration: Duration) -> String {
         .to_string()
 }
 
-fn pending(owner: &ClaimToken) -> String {
+fn pending(owner: &LeaseToken) -> String {
     format!("p:{owner}")
 }
 
@@ -249,7 +249,7 @@ impl ReplayStore for RedisStore {
     fn claim<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,
-        owner: &'a ClaimToken,
+        owner: &'a LeaseToken,
         lease: Duration,
     ) -> StoreFuture<'a, ClaimOutcome> {
         Box::pin(async move {
@@ -282,7 +282,7 @@ impl ReplayStore for RedisStore {
     fn complete<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,
-        owner: &'a ClaimToken,
+        owner: &'a LeaseToken,
         ttl: Duration,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
@@ -301,7 +301,7 @@ impl ReplayStore for RedisStore {
     fn release<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,
-        owner: &'a ClaimToken,
+        owner: &'a LeaseToken,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let reply = self

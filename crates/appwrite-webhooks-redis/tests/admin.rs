@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use appwrite_webhooks::inbox::{InboxStore, Purge, Put, Received, State};
+use appwrite_webhooks::inbox::{InboxAdmin, InboxStore, Purge, Put, Received, State};
 use appwrite_webhooks_redis::RedisInbox;
 use testkit::redis::RedisServer;
 
@@ -137,10 +137,10 @@ async fn retrying_and_purging_more_dead_letters_than_a_batch() {
         DEAD as usize
     );
 
-    assert_eq!(store.retry_all_dead().await.unwrap(), DEAD);
+    assert_eq!(store.requeue_dead().await.unwrap(), DEAD);
     let stats = store.stats().await.unwrap();
     assert_eq!((stats.dead, stats.pending), (0, DEAD));
-    assert_eq!(store.retry_all_dead().await.unwrap(), 0);
+    assert_eq!(store.requeue_dead().await.unwrap(), 0);
 
     // Dead again, then purged with the done ones.
     for _ in 0..DEAD {

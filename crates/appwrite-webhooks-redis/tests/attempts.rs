@@ -51,7 +51,7 @@ async fn a_delivery_whose_stream_entry_vanished_is_taken_and_completed() {
         "both entries gone"
     );
     assert_eq!(
-        store.get(first).await.unwrap().unwrap().state,
+        inbox.admin().get(first).await.unwrap().unwrap().state,
         State::Pending
     );
 
@@ -68,7 +68,10 @@ async fn a_delivery_whose_stream_entry_vanished_is_taken_and_completed() {
     taken.sort();
     assert_eq!(taken, [first, second], "both were found and handled");
     for id in [first, second] {
-        assert_eq!(store.get(id).await.unwrap().unwrap().state, State::Done);
+        assert_eq!(
+            inbox.admin().get(id).await.unwrap().unwrap().state,
+            State::Done
+        );
     }
     assert!(
         store.take("w", MINUTE).await.unwrap().is_none(),
@@ -129,20 +132,20 @@ async fn a_lease_belongs_to_one_attempt_even_under_the_same_worker_name() {
     // Nothing A does settles B's attempt.
     let later = SystemTime::now() + MINUTE;
     assert!(!a.store().complete(&first.lease, MINUTE).await.unwrap());
-    assert!(!a.store().retry_at(&first.lease, "a", later).await.unwrap());
+    assert!(!a.store().fail(&first.lease, "a", later).await.unwrap());
     assert!(!a.store().dead(&first.lease, "a").await.unwrap());
     assert!(!a.store().hand_back(&first.lease).await.unwrap());
-    let row = a.store().get(id).await.unwrap().unwrap();
+    let row = a.admin().get(id).await.unwrap().unwrap();
     assert_eq!(
         (row.state, row.attempts, row.last_error),
         (State::Pending, 2, None)
     );
-    assert_eq!(a.store().stats().await.unwrap().in_flight, 1, "B holds it");
+    assert_eq!(a.admin().stats().await.unwrap().in_flight, 1, "B holds it");
 
     // B's attempt settles it, once.
     assert!(b.store().complete(&second.lease, MINUTE).await.unwrap());
     assert!(!b.store().complete(&second.lease, MINUTE).await.unwrap());
-    assert_eq!(a.store().get(id).await.unwrap().unwrap().state, State::Done);
+    assert_eq!(a.admin().get(id).await.unwrap().unwrap().state, State::Done);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

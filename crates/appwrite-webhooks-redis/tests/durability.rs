@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use appwrite_webhooks::inbox::{Inbox, InboxStore, Put};
-use appwrite_webhooks::{ClaimOutcome, ClaimToken, Error, Fingerprint, ReplayStore, StoreError};
+use appwrite_webhooks::inbox::{Inbox, InboxAdmin, Put};
+use appwrite_webhooks::{ClaimOutcome, Error, Fingerprint, LeaseToken, ReplayStore, StoreError};
 use appwrite_webhooks_redis::{DataLossRisk, RedisInbox, RedisStore};
 use testkit::inbox_suite::{accept, stored};
 use testkit::redis::RedisServer;
@@ -18,7 +18,7 @@ fn risk(error: &StoreError) -> &DataLossRisk {
 async fn claims(store: &RedisStore) -> Result<ClaimOutcome, StoreError> {
     let fingerprint = Fingerprint::new(&[7; 20]);
     store
-        .claim(&fingerprint, &ClaimToken::new(), Duration::from_secs(60))
+        .claim(&fingerprint, &LeaseToken::new(), Duration::from_secs(60))
         .await
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use appwrite_webhooks::inbox::{Inbox, InboxStore, RetryPolicy, State, Workers};
 use appwrite_webhooks::sender::DeliveryBuilder;
 use appwrite_webhooks::{
-    Admission, ClaimOutcome, ClaimToken, Delivery, Fingerprint, MAX_TTL, ReplayGuard, ReplayStore,
+    Admission, ClaimOutcome, Delivery, Fingerprint, LeaseToken, MAX_TTL, ReplayGuard, ReplayStore,
     Verifier,
 };
 use appwrite_webhooks_redis::{RedisInbox, RedisStore};
@@ -35,35 +35,38 @@ async fn an_inbox_takes_the_longest_visibility_retention_and_retry() {
     let taken = store.take("w", Duration::MAX).await.unwrap().unwrap();
     assert!(store.take("w", Duration::MAX).await.unwrap().is_none());
     assert!(store.complete(&taken.lease, Duration::MAX).await.unwrap());
-    assert_eq!(store.get(id).await.unwrap().unwrap().state, State::Done);
+    assert_eq!(
+        inbox.admin().get(id).await.unwrap().unwrap().state,
+        State::Done
+    );
     assert!(ttl_ms(&redis, &format!("max:d:{id}")) > 1 << 50, "kept");
-    assert_eq!(store.stats().await.unwrap().done, 1);
+    assert_eq!(inbox.admin().stats().await.unwrap().done, 1);
 
     // A retry due in a thousand years waits; one due at the epoch is due now.
     let later = stored(&inbox, r#"{"$id":"u2"}"#).await;
     let taken = store.take("w", Duration::MAX).await.unwrap().unwrap();
     let far = SystemTime::now() + Duration::from_secs(1000 * 365 * 24 * 3600);
-    assert!(store.retry_at(&taken.lease, "later", far).await.unwrap());
+    assert!(store.fail(&taken.lease, "later", far).await.unwrap());
     assert!(store.take("w", Duration::ZERO).await.unwrap().is_none());
     assert_eq!(
-        store.get(later).await.unwrap().unwrap().state,
+        inbox.admin().get(later).await.unwrap().unwrap().state,
         State::Pending
     );
 
     // Workers with the longest visibility and retention handle a delivery.
-    let inbox = inbox.retention(Duration::MAX);
+    let inbox = inbox.with_retention(Duration::MAX);
     let workers = Workers::new(
         inbox.clone(),
         inbox_suite::verifier(),
         |_: Delivery| async { Ok::<_, std::io::Error>(()) },
     )
-    .visibility_timeout(Duration::MAX)
-    .poll_interval(Duration::from_millis(20))
-    .retry(RetryPolicy::default().max_attempts(u32::MAX))
+    .with_lease(Duration::MAX)
+    .with_poll_interval(Duration::from_millis(20))
+    .with_retry(RetryPolicy::default().with_max_attempts(u32::MAX))
     .start();
     let third = stored(&inbox, r#"{"$id":"u3"}"#).await;
     until("the worker completes it", async || {
-        inbox.store().get(third).await.unwrap().unwrap().state == State::Done
+        inbox.admin().get(third).await.unwrap().unwrap().state == State::Done
     })
     .await;
     workers.shutdown(Duration::from_secs(1)).await;
@@ -78,7 +81,9 @@ async fn a_replay_guard_at_max_ttl_keeps_its_claims() {
         .unwrap()
         .prefix("max:")
         .timeout(Duration::MAX);
-    let guard = ReplayGuard::new(store.clone()).ttl(MAX_TTL).lease(MAX_TTL);
+    let guard = ReplayGuard::new(store.clone())
+        .with_retention(MAX_TTL)
+        .with_lease(MAX_TTL);
     let verifier = Verifier::new("k", "https://example.com/hook");
     let sent = DeliveryBuilder::new("k", "https://example.com/hook", r#"{"$id":"t1"}"#).build();
     let delivery = verifier.verify(sent.headers(), sent.body()).unwrap();
@@ -102,7 +107,7 @@ async fn a_replay_guard_at_max_ttl_keeps_its_claims() {
 
     // The store itself, given more than the guard ever passes.
     let fingerprint = Fingerprint::new(&[9; 20]);
-    let owner = ClaimToken::new();
+    let owner = LeaseToken::new();
     assert_eq!(
         store
             .claim(&fingerprint, &owner, Duration::MAX)
@@ -144,7 +149,7 @@ async fn zero_timeouts_fail_every_command_without_panicking() {
     let fingerprint = Fingerprint::new(&[1; 20]);
     assert!(
         store
-            .claim(&fingerprint, &ClaimToken::new(), Duration::ZERO)
+            .claim(&fingerprint, &LeaseToken::new(), Duration::ZERO)
             .await
             .is_err()
     );
@@ -153,7 +158,7 @@ async fn zero_timeouts_fail_every_command_without_panicking() {
         .connect_lazily()
         .unwrap();
     assert!(
-        lazy.release(&fingerprint, &ClaimToken::new())
+        lazy.release(&fingerprint, &LeaseToken::new())
             .await
             .is_err()
     );
@@ -176,7 +181,7 @@ async fn zero_timeouts_fail_every_command_without_panicking() {
     let store = store.timeout(Duration::from_secs(5));
     assert_eq!(
         store
-            .claim(&fingerprint, &ClaimToken::new(), Duration::ZERO)
+            .claim(&fingerprint, &LeaseToken::new(), Duration::ZERO)
             .await
             .unwrap(),
         ClaimOutcome::Claimed

@@ -38,10 +38,10 @@ async fn child_worker_that_hangs() {
         Ok::<_, std::io::Error>(())
     };
     let _workers = Workers::new(inbox(&url, "killed:"), verifier(), handler)
-        .concurrency(1)
-        .name("doomed")
-        .visibility_timeout(Duration::from_secs(1))
-        .retry(RetryPolicy::default().attempt_timeout(Duration::from_secs(600)))
+        .with_concurrency(1)
+        .with_name("doomed")
+        .with_lease(Duration::from_secs(1))
+        .with_retry(RetryPolicy::default().with_attempt_timeout(Duration::from_secs(600)))
         .start();
     std::future::pending::<()>().await;
 }
@@ -79,7 +79,7 @@ async fn a_killed_workers_delivery_is_completed_by_another_replica() {
             .unwrap(),
         "the child worker took the delivery"
     );
-    let held = inbox.store().stats().await.unwrap();
+    let held = inbox.admin().stats().await.unwrap();
     assert_eq!(held.in_flight, 1);
     child.kill().unwrap(); // SIGKILL: no shutdown, no hand-back
     child.wait().unwrap();
@@ -95,19 +95,19 @@ async fn a_killed_workers_delivery_is_completed_by_another_replica() {
         }
     };
     let replica = Workers::new(inbox.clone(), verifier(), handler)
-        .concurrency(1)
-        .name("survivor")
-        .poll_interval(Duration::from_millis(50))
-        .visibility_timeout(Duration::from_secs(1))
-        .retry(RetryPolicy::default().attempt_timeout(Duration::from_millis(500)))
+        .with_concurrency(1)
+        .with_name("survivor")
+        .with_poll_interval(Duration::from_millis(50))
+        .with_lease(Duration::from_secs(1))
+        .with_retry(RetryPolicy::default().with_attempt_timeout(Duration::from_millis(500)))
         .start();
     until("the survivor completes it", async || {
-        inbox.store().get(id).await.unwrap().unwrap().state == State::Done
+        inbox.admin().get(id).await.unwrap().unwrap().state == State::Done
     })
     .await;
     replica.shutdown(Duration::from_secs(1)).await;
     assert_eq!(*handled.lock().unwrap(), [br#"{"$id":"u1"}"#.to_vec()]);
-    let row = inbox.store().get(id).await.unwrap().unwrap();
+    let row = inbox.admin().get(id).await.unwrap().unwrap();
     assert_eq!(row.attempts, 2, "the killed attempt counts");
 }
 
@@ -146,13 +146,13 @@ async fn a_restarted_appendonly_redis_keeps_every_acknowledged_delivery() {
 
     redis.kill(); // SIGKILL
     let redis = RedisServer::start_on(port, true);
-    let stats = inbox.store().stats().await.unwrap();
+    let stats = inbox.admin().stats().await.unwrap();
     assert_eq!(
         (stats.stored, stats.pending, stats.done, stats.dead),
         (50, 48, 1, 1)
     );
     for (id, body) in &sent {
-        let row = inbox.store().get(*id).await.unwrap().unwrap();
+        let row = inbox.admin().get(*id).await.unwrap().unwrap();
         assert_eq!(&row.received.body[..], body.as_bytes());
         verifier().verify_stored(&row.received).await.unwrap();
     }
@@ -200,7 +200,7 @@ async fn an_outage_refuses_to_acknowledge_and_recovers() {
     }
     assert!(matches!(recovered, Some(Put::Stored(_))));
     let bodies: Vec<_> = inbox
-        .store()
+        .admin()
         .list(None, 10)
         .await
         .unwrap()
@@ -241,6 +241,6 @@ async fn a_slow_redis_is_a_503_and_the_next_copy_is_held_exactly_once() {
         accept(&inbox, body).await.unwrap(),
         Put::Duplicate(_)
     ));
-    let stats = inbox.store().stats().await.unwrap();
+    let stats = inbox.admin().stats().await.unwrap();
     assert_eq!((stats.stored, stats.pending), (1, 1));
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use appwrite_webhooks::sender::SignedDelivery;
 use appwrite_webhooks::{
-    ClaimOutcome, ClaimToken, Delivery, Fingerprint, ReplayGuard, ReplayStore, StoreFailure,
+    ClaimOutcome, Delivery, Fingerprint, LeaseToken, ReplayGuard, ReplayStore, StoreFailure,
     Verifier,
 };
 use appwrite_webhooks_redis::RedisStore;
@@ -32,7 +32,7 @@ async fn claims_are_atomic_owned_and_expire() {
         .unwrap()
         .prefix("test:");
     let fingerprint = Fingerprint::new(&[1; 20]);
-    let (a, b) = (ClaimToken::new(), ClaimToken::new());
+    let (a, b) = (LeaseToken::new(), LeaseToken::new());
     assert_eq!(
         store.claim(&fingerprint, &a, MINUTE).await.unwrap(),
         ClaimOutcome::Claimed
@@ -139,7 +139,7 @@ async fn deliver(addr: SocketAddr, sent: &SignedDelivery) -> u16 {
 }
 
 fn verifier(store: RedisStore, policy: StoreFailure) -> Verifier {
-    at_least_once::verifier(ReplayGuard::new(store).on_store_failure(policy))
+    at_least_once::verifier(ReplayGuard::new(store).with_store_failure(policy))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

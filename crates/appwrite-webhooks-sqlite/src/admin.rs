@@ -101,7 +101,7 @@ pub(crate) async fn purge(ledger: &SqliteLedger, what: Purge) -> Result<u64, Sto
 
 /// [`InboxStore::retry_all_dead`](appwrite_webhooks::inbox::InboxStore::retry_all_dead), in
 /// batches: each dead letter as of the start is made pending once.
-pub(crate) async fn retry_all_dead(ledger: &SqliteLedger) -> Result<u64, StoreError> {
+pub(crate) async fn requeue_dead(ledger: &SqliteLedger) -> Result<u64, StoreError> {
     in_batches(ledger, |db, range| {
         let Some(end) = batch_end(db, range, DEAD)? else {
             return Ok(None);

@@ -1,6 +1,6 @@
 //! The ledger as the replay guard's store: claims are rows without a body.
 //!
-//! The contract is [`ReplayStore`]'s, as [`MemoryStore`](appwrite_webhooks::MemoryStore) keeps
+//! The contract is [`ReplayStore`]'s, as [`MemoryLedger`](appwrite_webhooks::MemoryLedger) keeps
 //! it: a fingerprint is absent, pending (owned by one attempt's token until its lease ends) or
 //! done (for the TTL); `complete` and `release` act only for the owner (`complete` also when
 //! nobody holds it: the handler still succeeded). Each operation is one statement group in
@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use appwrite_webhooks::{ClaimOutcome, ClaimToken, Fingerprint, ReplayStore, StoreFuture};
+use appwrite_webhooks::{ClaimOutcome, Fingerprint, LeaseToken, ReplayStore, StoreFuture};
 use rusqlite::{Connection, params};
 
 use crate::ledger::{SqliteLedger, forget_expired};
@@ -105,7 +105,7 @@ impl ReplayStore for SqliteLedger {
     fn claim<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,
-        owner: &'a ClaimToken,
+        owner: &'a LeaseToken,
         lease: Duration,
     ) -> StoreFuture<'a, ClaimOutcome> {
         let (fingerprint, owner) = (fingerprint.as_bytes().to_vec(), owner.to_string());
@@ -120,7 +120,7 @@ impl ReplayStore for SqliteLedger {
     fn complete<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,
-        owner: &'a ClaimToken,
+        owner: &'a LeaseToken,
         ttl: Duration,
     ) -> StoreFuture<'a, bool> {
         let (fingerprint, owner) = (fingerprint.as_bytes().to_vec(), owner.to_string());
@@ -130,7 +130,7 @@ impl ReplayStore for SqliteLedger {
     fn release<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,
-        owner: &'a ClaimToken,
+        owner: &'a LeaseToken,
     ) -> StoreFuture<'a, bool> {
         let (fingerprint, owner) = (fingerprint.as_bytes().to_vec(), owner.to_string());
         self.run(move |db| release_now(db, &fingerprint, &owner))

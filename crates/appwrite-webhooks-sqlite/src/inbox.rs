@@ -3,9 +3,10 @@
 use std::time::{Duration, SystemTime};
 
 use appwrite_webhooks::inbox::{
-    InboxStore, Lease, Purge, Put, Received, State, Stats, Stored, Taken, from_unix_millis,
+    InboxAdmin, InboxStore, Lease, Purge, Put, Received, State, Stats, Stored, Taken,
+    from_unix_millis,
 };
-use appwrite_webhooks::{ClaimToken, Fingerprint, StoreFuture};
+use appwrite_webhooks::{Fingerprint, LeaseToken, StoreFuture};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -109,7 +110,7 @@ fn take_now(
     let now = now_ms();
     // One token per attempt, never per worker: an attempt whose lease passed cannot settle
     // the attempt that took the delivery after it, even under the same worker name.
-    let token = ClaimToken::new().to_string();
+    let token = LeaseToken::new().to_string();
     db.prepare_cached(&format!(
         "UPDATE deliveries SET lease = ?1, worker = ?2, attempts = attempts + 1, due_at_ms = ?4
          WHERE id = (SELECT id FROM deliveries
@@ -191,7 +192,7 @@ impl InboxStore for SqliteLedger {
         )
     }
 
-    fn retry_at(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {
+    fn fail(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {
         let (error, at) = (error.to_owned(), millis(at));
         settle(self, lease, "due_at_ms = ?2, last_error = ?3", move |now| {
             vec![now.into(), at.into(), error.into()]
@@ -216,7 +217,9 @@ impl InboxStore for SqliteLedger {
             move |now| vec![now.into()],
         )
     }
+}
 
+impl InboxAdmin for SqliteLedger {
     fn stats(&self) -> StoreFuture<'_, Stats> {
         self.run(|db| {
             let mut stats = Stats::default();
@@ -267,7 +270,7 @@ impl InboxStore for SqliteLedger {
         })
     }
 
-    fn retry(&self, id: u64) -> StoreFuture<'_, bool> {
+    fn requeue(&self, id: u64) -> StoreFuture<'_, bool> {
         self.run(move |db| {
             Ok(db.execute(
                 "UPDATE deliveries SET state = 'pending', attempts = 0, due_at_ms = ?1, lease = NULL
@@ -277,8 +280,8 @@ impl InboxStore for SqliteLedger {
         })
     }
 
-    fn retry_all_dead(&self) -> StoreFuture<'_, u64> {
-        Box::pin(crate::admin::retry_all_dead(self))
+    fn requeue_dead(&self) -> StoreFuture<'_, u64> {
+        Box::pin(crate::admin::requeue_dead(self))
     }
 
     fn purge(&self, what: Purge) -> StoreFuture<'_, u64> {

@@ -86,7 +86,7 @@ impl SqliteLedgerBuilder {
 /// are committed together. Cheap to clone; clones share the connection.
 ///
 /// **As a replay store** a claim is a row without a body: pending, owned by the attempt's
-/// [`ClaimToken`](appwrite_webhooks::ClaimToken), until its lease ends; done for the TTL after
+/// [`LeaseToken`](appwrite_webhooks::LeaseToken), until its lease ends; done for the TTL after
 /// `complete`; deleted by `release` only while its owner holds it; claimable again once its
 /// lease ran out (a crashed process). Claims are not inbox deliveries: `stats`, `list`, `get`,
 /// `retry` and workers never see them; a purge of done deliveries forgets done claims too
@@ -96,13 +96,13 @@ impl SqliteLedgerBuilder {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
-/// use appwrite_webhooks::{ClaimOutcome, ClaimToken, Fingerprint, ReplayStore};
+/// use appwrite_webhooks::{ClaimOutcome, LeaseToken, Fingerprint, ReplayStore};
 /// use appwrite_webhooks_sqlite::SqliteLedger;
 ///
 /// # let path = std::env::temp_dir().join(format!("aw-doc-ledger-{}.db", std::process::id()));
 /// # let _ = std::fs::remove_file(&path);
 /// let ledger = SqliteLedger::open(&path)?;
-/// let (delivery, first, second) = (Fingerprint::new(&[7; 20]), ClaimToken::new(), ClaimToken::new());
+/// let (delivery, first, second) = (Fingerprint::new(&[7; 20]), LeaseToken::new(), LeaseToken::new());
 /// let lease = Duration::from_secs(30);
 /// assert_eq!(ledger.claim(&delivery, &first, lease).await?, ClaimOutcome::Claimed);
 /// assert_eq!(ledger.claim(&delivery, &second, lease).await?, ClaimOutcome::InProgress);

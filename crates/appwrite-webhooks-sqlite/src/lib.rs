@@ -40,7 +40,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use appwrite_webhooks::inbox::{Inbox, Put, Workers};
+//! use appwrite_webhooks::inbox::{InboxAdmin, Inbox, Put, Workers};
 //! use appwrite_webhooks::{Delivery, Verifier, sender::DeliveryBuilder};
 //! use appwrite_webhooks_sqlite::SqliteLedger;
 //!
@@ -62,9 +62,9 @@
 //!     Ok::<_, std::io::Error>(())
 //! })
 //! .start();
-//! # while inbox.store().stats().await?.done == 0 { tokio::time::sleep(Duration::from_millis(5)).await; }
+//! # while inbox.admin().stats().await?.done == 0 { tokio::time::sleep(Duration::from_millis(5)).await; }
 //! workers.shutdown(Duration::from_secs(10)).await;
-//! assert_eq!(inbox.store().stats().await?.done, 1);
+//! assert_eq!(inbox.admin().stats().await?.done, 1);
 //! # std::fs::remove_dir_all(&dir)?; Ok(()) }
 //! ```
 //!

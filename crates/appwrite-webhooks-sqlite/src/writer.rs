@@ -174,7 +174,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!(
             "aw-sqlite-writer-{}-{}",
             std::process::id(),
-            appwrite_webhooks::ClaimToken::new()
+            appwrite_webhooks::LeaseToken::new()
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("w.db");

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use appwrite_webhooks::inbox::{InboxStore, Purge, State};
+use appwrite_webhooks::inbox::{InboxAdmin, Purge, State};
 use appwrite_webhooks_sqlite::{ADMIN_BATCH, SqliteLedger};
 use common::{path, put_new, query, received};
 
@@ -134,7 +134,7 @@ async fn retrying_every_dead_letter_runs_in_batches_while_deliveries_keep_being_
 
     let retry = {
         let ledger = ledger.clone();
-        tokio::spawn(async move { ledger.retry_all_dead().await })
+        tokio::spawn(async move { ledger.requeue_dead().await })
     };
     let watching = retry.abort_handle();
     let observed = puts_beside(
@@ -159,7 +159,7 @@ async fn retrying_every_dead_letter_runs_in_batches_while_deliveries_keep_being_
         ),
         i64::try_from(dead).unwrap()
     );
-    assert_eq!(ledger.retry_all_dead().await.unwrap(), 0);
+    assert_eq!(ledger.requeue_dead().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -174,5 +174,5 @@ async fn a_purge_leaves_what_arrives_after_it_started_and_never_pending_rows() {
     // An empty ledger purges nothing, at once.
     let empty = SqliteLedger::open(path("purge-empty")).unwrap();
     assert_eq!(empty.purge(Purge::DoneAndDead).await.unwrap(), 0);
-    assert_eq!(empty.retry_all_dead().await.unwrap(), 0);
+    assert_eq!(empty.requeue_dead().await.unwrap(), 0);
 }

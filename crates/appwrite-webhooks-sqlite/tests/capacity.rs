@@ -5,8 +5,8 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use appwrite_webhooks::inbox::{Inbox, InboxStore, Purge, Put, State};
-use appwrite_webhooks::{ClaimOutcome, ClaimToken, Error, Fingerprint, ReplayStore};
+use appwrite_webhooks::inbox::{Inbox, InboxAdmin, InboxStore, Purge, Put, State};
+use appwrite_webhooks::{ClaimOutcome, Error, Fingerprint, LeaseToken, ReplayStore};
 use appwrite_webhooks_sqlite::SqliteLedger;
 use common::{path, put_new, query, received, take};
 
@@ -42,7 +42,7 @@ async fn a_full_ledger_refuses_new_deliveries_but_drains_and_purge_makes_room() 
     let refused = inbox.put(received(held + 2, 2_000)).await.unwrap_err();
     assert!(matches!(refused, Error::InboxStore(_)), "{refused:?}");
     assert_eq!(refused.status(), 503);
-    assert_eq!(store.stats().await.unwrap().stored, held);
+    assert_eq!(InboxAdmin::stats(&ledger,).await.unwrap().stored, held);
     // A re-send of a delivery it holds is still recognised: nothing to store.
     assert_eq!(
         store.put(received(0, 2_000)).await.unwrap(),
@@ -55,13 +55,13 @@ async fn a_full_ledger_refuses_new_deliveries_but_drains_and_purge_makes_room() 
     let again = take(store, "w").await;
     assert!(
         store
-            .retry_at(&again.lease, "try later", SystemTime::now())
+            .fail(&again.lease, "try later", SystemTime::now())
             .await
             .unwrap()
     );
     let third = take(store, "w").await;
     assert!(store.dead(&third.lease, "gave up").await.unwrap());
-    assert!(store.retry(third.lease.id).await.unwrap());
+    assert!(InboxAdmin::requeue(&ledger, third.lease.id).await.unwrap());
 
     // Workers drain everything with take + complete.
     let mut drained = 0;
@@ -71,14 +71,17 @@ async fn a_full_ledger_refuses_new_deliveries_but_drains_and_purge_makes_room() 
         assert!(drained <= held, "took more than was stored");
     }
     assert_eq!(drained, held);
-    let stats = store.stats().await.unwrap();
+    let stats = InboxAdmin::stats(&ledger).await.unwrap();
     assert_eq!((stats.pending, stats.done), (0, held));
     // Handled deliveries are still kept (for re-sends), so the ledger is still full…
     assert!(store.put(received(held + 3, 2_000)).await.is_err());
     // …until a purge: what it frees is reused at once.
-    assert_eq!(store.purge(Purge::Done).await.unwrap(), held);
+    assert_eq!(InboxAdmin::purge(&ledger, Purge::Done).await.unwrap(), held);
     let id = put_new(store, received(held + 4, 2_000)).await;
-    assert_eq!(store.get(id).await.unwrap().unwrap().state, State::Pending);
+    assert_eq!(
+        InboxAdmin::get(&ledger, id).await.unwrap().unwrap().state,
+        State::Pending
+    );
     // And it fills up to about the same number again: the cap counts pages in use.
     let refilled = fill(store).await;
     assert!(
@@ -101,7 +104,7 @@ async fn the_cap_does_not_count_the_wal_and_does_not_stop_settling_a_busy_full_l
         let taken = take(store, "w").await;
         assert!(store.hand_back(&taken.lease).await.unwrap());
     }
-    assert_eq!(store.stats().await.unwrap().pending, held);
+    assert_eq!(InboxAdmin::stats(&ledger,).await.unwrap().pending, held);
     assert!(store.put(received(held + 1, 2_000)).await.is_err());
 }
 
@@ -112,7 +115,7 @@ async fn a_full_ledger_refuses_new_claims_but_settles_held_ones() {
         .max_bytes(128 * 1024)
         .open()
         .unwrap();
-    let (early, owner) = (Fingerprint::new(&[1; 20]), ClaimToken::new());
+    let (early, owner) = (Fingerprint::new(&[1; 20]), LeaseToken::new());
     assert_eq!(
         ledger.claim(&early, &owner, MINUTE).await.unwrap(),
         ClaimOutcome::Claimed
@@ -139,7 +142,7 @@ async fn a_full_ledger_refuses_new_claims_but_settles_held_ones() {
     );
     assert_eq!(
         ledger
-            .claim(&early, &ClaimToken::new(), MINUTE)
+            .claim(&early, &LeaseToken::new(), MINUTE)
             .await
             .unwrap(),
         ClaimOutcome::Done
@@ -161,13 +164,13 @@ async fn a_cap_of_zero_or_a_few_bytes_opens_and_refuses_every_new_delivery() {
         assert_eq!(ledger.max_bytes(), Some(cap));
         assert!(ledger.put(received(1, 10)).await.is_err(), "{name}");
         let claimed = ledger
-            .claim(&Fingerprint::new(&[1; 20]), &ClaimToken::new(), MINUTE)
+            .claim(&Fingerprint::new(&[1; 20]), &LeaseToken::new(), MINUTE)
             .await;
         assert!(claimed.is_err(), "{name}");
         assert_eq!(ledger.stats().await.unwrap().stored, 0);
         assert!(ledger.take("w", MINUTE).await.unwrap().is_none());
         assert_eq!(ledger.purge(Purge::DoneAndDead).await.unwrap(), 0);
-        assert_eq!(ledger.retry_all_dead().await.unwrap(), 0);
+        assert_eq!(ledger.requeue_dead().await.unwrap(), 0);
         // Reopened without the cap, the same file takes deliveries.
         drop(ledger);
         let uncapped = SqliteLedger::open(&file).unwrap();

@@ -110,7 +110,7 @@ async fn two_receivers_sharing_one_file_handle_each_delivery_once() {
 }
 
 fn guard_over(file: &std::path::Path, lease: Duration) -> ReplayGuard {
-    ReplayGuard::new(SqliteLedger::open(file).unwrap()).lease(lease)
+    ReplayGuard::new(SqliteLedger::open(file).unwrap()).with_lease(lease)
 }
 
 #[tokio::test]

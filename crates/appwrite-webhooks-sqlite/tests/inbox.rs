@@ -31,7 +31,7 @@ async fn what_is_stored_survives_reopening_the_file() {
     let id = stored(&inbox, body).await;
     drop(inbox);
     let reopened = Inbox::new(SqliteLedger::builder(&file).existing().open().unwrap());
-    let row = reopened.store().get(id).await.unwrap().unwrap();
+    let row = reopened.admin().get(id).await.unwrap().unwrap();
     assert_eq!(&row.received.body[..], body.as_bytes());
     verifier().verify_stored(&row.received).await.unwrap();
     // A re-send after the restart is still recognised.
@@ -68,9 +68,9 @@ async fn a_full_inbox_stores_nothing_and_says_so() {
     assert!(matches!(error, Error::InboxStore(_)), "{error:?}");
     assert_eq!(error.status(), 503);
     // Nothing half-way: what is there is whole and verifies.
-    let stats = inbox.store().stats().await.unwrap();
+    let stats = inbox.admin().stats().await.unwrap();
     assert_eq!(stats.stored, stored);
-    for row in inbox.store().list(None, 100).await.unwrap() {
+    for row in inbox.admin().list(None, 100).await.unwrap() {
         verifier().verify_stored(&row.received).await.unwrap();
     }
 }
@@ -101,12 +101,12 @@ async fn a_delivery_edited_in_the_store_is_never_handled() {
     };
     let workers = Workers::new(inbox.clone(), verifier(), handler).start();
     until("dead", async || {
-        inbox.store().stats().await.unwrap().dead == 1
+        inbox.admin().stats().await.unwrap().dead == 1
     })
     .await;
     workers.shutdown(Duration::from_secs(1)).await;
     assert_eq!(ran.load(Ordering::SeqCst), 0);
-    let row = inbox.store().get(id).await.unwrap().unwrap();
+    let row = inbox.admin().get(id).await.unwrap().unwrap();
     assert!(row.last_error.unwrap().starts_with("no longer verifies"));
 }
 

@@ -5,8 +5,8 @@ mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use appwrite_webhooks::inbox::{InboxStore, Put, State, Taken};
-use appwrite_webhooks::{ClaimOutcome, ClaimToken, Fingerprint, ReplayStore};
+use appwrite_webhooks::inbox::{InboxAdmin, InboxStore, Put, State, Taken};
+use appwrite_webhooks::{ClaimOutcome, Fingerprint, LeaseToken, ReplayStore};
 use appwrite_webhooks_sqlite::SqliteLedger;
 use common::{eventually, path, put_new, query, received, take};
 
@@ -28,11 +28,15 @@ async fn taken_again(store: &dyn InboxStore, worker: &str, first: &Taken) -> Tak
 }
 
 /// Every outcome of the stale attempt is refused, and the current one is left as it was.
-async fn stale_attempt_cannot_settle(store: &dyn InboxStore, stale: &Taken, current: &Taken) {
+async fn stale_attempt_cannot_settle(
+    store: &(impl InboxStore + InboxAdmin),
+    stale: &Taken,
+    current: &Taken,
+) {
     assert!(!store.complete(&stale.lease, MINUTE).await.unwrap());
     assert!(
         !store
-            .retry_at(&stale.lease, "stale", SystemTime::now())
+            .fail(&stale.lease, "stale", SystemTime::now())
             .await
             .unwrap()
     );
@@ -95,7 +99,7 @@ async fn one_handle_one_worker_name_each_attempt_has_its_own_token() {
     assert!(!ledger.dead(&forged, "forged").await.unwrap());
     assert!(
         ledger
-            .retry_at(&second.lease, "later", UNIX_EPOCH)
+            .fail(&second.lease, "later", UNIX_EPOCH)
             .await
             .unwrap()
     );
@@ -135,7 +139,7 @@ async fn the_longest_visibility_and_retention_do_not_overflow() {
     );
 
     // The replay store: the longest lease and TTL.
-    let (fingerprint, owner) = (Fingerprint::new(&[9; 20]), ClaimToken::new());
+    let (fingerprint, owner) = (Fingerprint::new(&[9; 20]), LeaseToken::new());
     assert_eq!(
         ledger
             .claim(&fingerprint, &owner, Duration::MAX)
@@ -150,7 +154,7 @@ async fn the_longest_visibility_and_retention_do_not_overflow() {
     );
     assert_eq!(
         ledger
-            .claim(&fingerprint, &ClaimToken::new(), Duration::MAX)
+            .claim(&fingerprint, &LeaseToken::new(), Duration::MAX)
             .await
             .unwrap(),
         ClaimOutcome::Done
@@ -170,7 +174,7 @@ async fn retries_at_the_far_future_and_at_the_epoch_are_kept_as_said() {
     for at in far.into_iter().flatten() {
         let taken = take(&ledger, "w").await;
         assert_eq!(taken.lease.id, x);
-        assert!(ledger.retry_at(&taken.lease, "later", at).await.unwrap());
+        assert!(ledger.fail(&taken.lease, "later", at).await.unwrap());
         // Not due: the next take is the other delivery, never this one.
         let other = take(&ledger, "w").await;
         assert_eq!(other.lease.id, y);
@@ -187,12 +191,7 @@ async fn retries_at_the_far_future_and_at_the_epoch_are_kept_as_said() {
     }
     // The epoch (or any past time): due at once.
     let taken = take(&ledger, "w").await;
-    assert!(
-        ledger
-            .retry_at(&taken.lease, "now", UNIX_EPOCH)
-            .await
-            .unwrap()
-    );
+    assert!(ledger.fail(&taken.lease, "now", UNIX_EPOCH).await.unwrap());
     assert_eq!(take(&ledger, "w").await.lease.id, taken.lease.id);
     // A delivery stamped far in the future is still due now, and reads back.
     let mut future = received(3, 100);
@@ -213,7 +212,7 @@ async fn out_of_range_ids_and_limits_are_answered_plainly() {
     put_new(&ledger, received(1, 100)).await;
     assert!(ledger.get(u64::MAX).await.unwrap().is_none());
     assert!(ledger.get(0).await.unwrap().is_none());
-    assert!(!ledger.retry(u64::MAX).await.unwrap());
+    assert!(!ledger.requeue(u64::MAX).await.unwrap());
     assert_eq!(ledger.list(None, usize::MAX).await.unwrap().len(), 1);
     assert!(ledger.list(None, 0).await.unwrap().is_empty());
     let bogus = appwrite_webhooks::inbox::Lease {

@@ -1,12 +1,12 @@
-//! The ledger as a replay store (the contract `MemoryStore` keeps), and the one table it
+//! The ledger as a replay store (the contract `MemoryLedger` keeps), and the one table it
 //! shares with the inbox: how claims and deliveries of one fingerprint meet.
 
 mod common;
 
 use std::time::Duration;
 
-use appwrite_webhooks::inbox::{InboxStore, Put, Received, State};
-use appwrite_webhooks::{ClaimOutcome, ClaimToken, Fingerprint, ReplayStore};
+use appwrite_webhooks::inbox::{InboxAdmin, InboxStore, Put, Received, State};
+use appwrite_webhooks::{ClaimOutcome, Fingerprint, LeaseToken, ReplayStore};
 use appwrite_webhooks_sqlite::SqliteLedger;
 use common::{eventually, path, put_new, query, received, take};
 
@@ -26,14 +26,14 @@ fn delivery_of(fingerprint: &Fingerprint) -> Received {
     }
 }
 
-async fn claim(ledger: &SqliteLedger, f: &Fingerprint, owner: &ClaimToken) -> ClaimOutcome {
+async fn claim(ledger: &SqliteLedger, f: &Fingerprint, owner: &LeaseToken) -> ClaimOutcome {
     ledger.claim(f, owner, MINUTE).await.unwrap()
 }
 
 #[tokio::test]
 async fn claims_are_atomic_owned_and_expire() {
     let ledger = SqliteLedger::open(path("claims")).unwrap();
-    let (a, b) = (ClaimToken::new(), ClaimToken::new());
+    let (a, b) = (LeaseToken::new(), LeaseToken::new());
     let f = fp(1);
     assert_eq!(claim(&ledger, &f, &a).await, ClaimOutcome::Claimed);
     assert_eq!(claim(&ledger, &f, &b).await, ClaimOutcome::InProgress);
@@ -122,7 +122,7 @@ async fn concurrent_claims_from_two_handles_have_one_winner() {
             .map(|i| {
                 let (ledger, owner) = (
                     if i % 2 == 0 { x.clone() } else { y.clone() },
-                    ClaimToken::new(),
+                    LeaseToken::new(),
                 );
                 tokio::spawn(async move { ledger.claim(&f, &owner, MINUTE).await.unwrap() })
             })
@@ -139,7 +139,7 @@ async fn concurrent_claims_from_two_handles_have_one_winner() {
 async fn claims_are_not_deliveries_workers_and_inspection_never_see_them() {
     let file = path("claims-hidden");
     let ledger = SqliteLedger::open(&file).unwrap();
-    let owner = ClaimToken::new();
+    let owner = LeaseToken::new();
     assert_eq!(
         ledger.claim(&fp(1), &owner, SHORT).await.unwrap(),
         ClaimOutcome::Claimed
@@ -172,7 +172,7 @@ async fn claims_are_not_deliveries_workers_and_inspection_never_see_them() {
 #[tokio::test]
 async fn a_claim_meets_the_inbox_delivery_of_its_fingerprint() {
     let ledger = SqliteLedger::open(path("claim-meets-delivery")).unwrap();
-    let (f, owner) = (fp(1), ClaimToken::new());
+    let (f, owner) = (fp(1), LeaseToken::new());
     let id = put_new(&ledger, delivery_of(&f)).await;
     // Pending, held by a worker, or a dead letter: no handler has succeeded, so no 2xx.
     assert_eq!(claim(&ledger, &f, &owner).await, ClaimOutcome::InProgress);
@@ -190,7 +190,7 @@ async fn a_claim_meets_the_inbox_delivery_of_its_fingerprint() {
     );
     assert!(ledger.dead(&taken.lease, "failed").await.unwrap());
     assert_eq!(claim(&ledger, &f, &owner).await, ClaimOutcome::InProgress);
-    assert!(ledger.retry(id).await.unwrap());
+    assert!(ledger.requeue(id).await.unwrap());
     let taken = take(&ledger, "w").await;
     assert!(
         InboxStore::complete(&ledger, &taken.lease, MINUTE)
@@ -204,7 +204,7 @@ async fn a_claim_meets_the_inbox_delivery_of_its_fingerprint() {
 #[tokio::test]
 async fn a_delivery_meets_the_claim_of_its_fingerprint() {
     let ledger = SqliteLedger::open(path("delivery-meets-claim")).unwrap();
-    let owner = ClaimToken::new();
+    let owner = LeaseToken::new();
 
     // A completed claim: the put is a duplicate, nothing stored, nothing for workers.
     let done = fp(1);

@@ -6,9 +6,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use appwrite_webhooks::inbox::{InboxStore, Put, Received, State};
+use appwrite_webhooks::inbox::{InboxAdmin, InboxStore, Put, Received, State};
 use appwrite_webhooks::sender::DeliveryBuilder;
-use appwrite_webhooks::{ClaimOutcome, ClaimToken, Fingerprint, ReplayStore, Verifier};
+use appwrite_webhooks::{ClaimOutcome, Fingerprint, LeaseToken, ReplayStore, Verifier};
 use appwrite_webhooks_sqlite::SqliteLedger;
 use common::{path, query, take};
 
@@ -118,7 +118,7 @@ async fn an_inbox_file_of_the_first_schema_is_upgraded_in_place() {
             .await
             .unwrap()
     );
-    let owner = ClaimToken::new();
+    let owner = LeaseToken::new();
     let claimed = ledger
         .claim(&Fingerprint::new(&[1; 20]), &owner, Duration::from_secs(60))
         .await

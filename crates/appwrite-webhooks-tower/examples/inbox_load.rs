@@ -128,18 +128,18 @@ async fn drive(
 
 /// How many stored deliveries per second `workers` settle with a handler that does nothing.
 async fn work_off(inbox: &Inbox, workers: usize) -> f64 {
-    let before = inbox.store().stats().await.unwrap();
+    let before = inbox.admin().stats().await.unwrap();
     let started = Instant::now();
     let running = Workers::new(
         inbox.clone(),
         Verifier::new(KEY, URL),
         |_: Delivery| async { Ok::<_, Infallible>(()) },
     )
-    .concurrency(workers)
-    .poll_interval(Duration::from_millis(5))
+    .with_concurrency(workers)
+    .with_poll_interval(Duration::from_millis(5))
     .start();
     loop {
-        let stats = inbox.store().stats().await.unwrap();
+        let stats = inbox.admin().stats().await.unwrap();
         if stats.pending == 0 {
             running.shutdown(Duration::from_secs(5)).await;
             return (stats.done - before.done) as f64 / started.elapsed().as_secs_f64();
@@ -231,7 +231,7 @@ async fn main() {
         ("SQLite, Normal", &sqlite_normal),
         ("Redis", &redis_inbox),
     ] {
-        let pending = inbox.store().stats().await.unwrap().pending;
+        let pending = inbox.admin().stats().await.unwrap().pending;
         let rate = work_off(inbox, 4).await;
         println!(
             "  workers ({name}, 4 concurrent, no-op handler): {rate:.0} deliveries/s over {pending} stored"

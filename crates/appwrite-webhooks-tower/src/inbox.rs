@@ -24,13 +24,13 @@ use crate::respond;
 /// inbox de-duplicates.
 ///
 /// ```
-/// use appwrite_webhooks::{Verifier, inbox::{Inbox, MemoryInbox}, sender::DeliveryBuilder};
+/// use appwrite_webhooks::{MemoryLedger, Verifier, inbox::Inbox, sender::DeliveryBuilder};
 /// use appwrite_webhooks_tower::InboxService;
 /// use tower::ServiceExt as _;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let url = "https://example.com/hooks/appwrite";
-/// let inbox = Inbox::new(MemoryInbox::default()); // SqliteLedger::open("inbox.db")?, RedisInbox::connect(…)
+/// let inbox = Inbox::new(MemoryLedger::default()); // SqliteLedger::open("inbox.db")?, RedisInbox::connect(…)
 /// let route = InboxService::new(Verifier::new("whsec_…", url), inbox);
 ///
 /// let request = DeliveryBuilder::new("whsec_…", url, "{}").build().into_request();

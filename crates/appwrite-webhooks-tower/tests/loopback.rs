@@ -122,8 +122,7 @@ async fn http_basic_auth_is_checked_before_the_body() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_basic_auth_in_inbox_mode() {
-    let inbox =
-        appwrite_webhooks::inbox::Inbox::new(appwrite_webhooks::inbox::MemoryInbox::default());
+    let inbox = appwrite_webhooks::inbox::Inbox::new(appwrite_webhooks::MemoryLedger::default());
     let service =
         appwrite_webhooks_tower::InboxService::new(testkit::auth_suite::verifier(), inbox);
     testkit::auth_suite::run_all(testkit::net::serve_tower(service).await).await;

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 /// Where a [`Verifier`](crate::Verifier) reads the time: for the timestamped scheme's
-/// tolerance, the replay guard's [`max_age`](crate::ReplayGuard::max_age), a key's
+/// tolerance, the replay guard's [`max_age`](crate::ReplayGuard::with_max_age), a key's
 /// [`not_after`](crate::SigningKey::not_after) and the key cache. [`SystemClock`] by default;
 /// [`ManualClock`] for deterministic tests and for checking old deliveries as of a given time.
 ///

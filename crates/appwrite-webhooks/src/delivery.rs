@@ -174,7 +174,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// The labels are not signed: a captured body replayed under another events header or
     /// delivery id is a new delivery to the ledger — never a forged body, and the ids it names
     /// are checked against the body — so handlers stay idempotent, and a destructive action
-    /// deserves a check with Appwrite's API. [`ReplayGuard::max_age`](crate::ReplayGuard::max_age)
+    /// deserves a check with Appwrite's API. [`ReplayGuard::with_max_age`](crate::ReplayGuard::with_max_age)
     /// still bounds how old a replayed body may be.
     ///
     /// ```

@@ -40,7 +40,7 @@
 //! **action and attribute** (`create` or `delete`, `update.email`) cannot be verified under
 //! Appwrite's scheme — the body is the resource either way — so a captured delivery replayed
 //! with a relabelled header is only bounded by the replay guard (same signature: a duplicate)
-//! and [`ReplayGuard::max_age`]. Names are capped at [`MAX_ID_PAIRS`] pairs, so no header costs
+//! and [`ReplayGuard::with_max_age`]. Names are capped at [`MAX_ID_PAIRS`] pairs, so no header costs
 //! more than linear work.
 //!
 //! # Appwrite versions
@@ -86,7 +86,7 @@
 //! | a verified delivery | [`Delivery`] (with [`event`](Delivery::event), [`event_strict`](Delivery::event_strict), [`fingerprint`](Delivery::fingerprint)), [`headers`] (the header names) |
 //! | events | [`EventName`], [`InvalidEventName`], [`MAX_ID_PAIRS`], [`Pattern`], [`Event`], [`EventKind`], [`Action`], [`DatabaseApi`], [`TokenKind`], [`DeploymentOwner`], [`models`] |
 //! | handing events to code | [`FromDelivery`], [`Payload`], [`Strict`], [`Router`], [`Incoming`], [`HandlerError`], [`Dispatched`], [`DispatchError`] |
-//! | de-duplication | [`ReplayGuard`], [`Claim`], [`ReplayStore`], [`ClaimOutcome`], [`ClaimToken`], [`MemoryStore`], [`Fingerprint`], [`StoreError`], [`StoreFailure`], [`StoreFuture`], [`MAX_TTL`] |
+//! | de-duplication | [`ReplayGuard`], [`Claim`], [`ReplayStore`], [`ClaimOutcome`], [`LeaseToken`], [`MemoryLedger`], [`Fingerprint`], [`StoreError`], [`StoreFailure`], [`StoreFuture`], [`MAX_TTL`] |
 //! | operating | [`observe`] (the span, the metrics table, [`Observation`](observe::Observation), [`Outcome`](observe::Outcome)), [`Error::reason`] |
 //! | keys and credentials | [`Verifier::per_tenant`], [`KeyResolver`], [`Tenant`], [`KeysFuture`], [`MAX_KEYS_PER_DELIVERY`], [`DEFAULT_KEY_CACHE_TTL`], [`SigningKey::label`], [`SigningKey::not_after`], [`Verifier::replace_keys`], [`Verifier::require_basic_auth`], [`BasicAuthFailure`], [`Error::www_authenticate`] |
 //! | time | [`Clock`], [`SystemClock`], [`ManualClock`], [`Verifier::with_clock`] |
@@ -105,6 +105,7 @@ mod events;
 mod extract;
 pub mod headers;
 pub mod inbox;
+mod memory;
 pub mod models;
 pub mod observe;
 mod receive;
@@ -125,11 +126,14 @@ pub use events::kind::EventKind;
 pub use events::name::{EventName, InvalidEventName, MAX_ID_PAIRS};
 pub use events::pattern::Pattern;
 pub use extract::{FromDelivery, Payload, Strict};
+pub use memory::MemoryLedger;
 pub use receive::{Answer, Served};
 pub use replay::{
-    Admission, Claim, ClaimOutcome, ClaimToken, MAX_LABELS_PER_BODY, MAX_TTL, MemoryStore,
-    ReplayGuard, ReplayStore, StoreFailure, StoreFuture,
+    Admission, Claim, ClaimOutcome, LeaseToken, MAX_LABELS_PER_BODY, MAX_TTL, ReplayGuard,
+    ReplayStore, StoreFailure, StoreFuture,
 };
+#[allow(deprecated)]
+pub use replay::{ClaimToken, MemoryStore};
 pub use router::{DispatchError, Dispatched, HandlerError, Incoming, Router};
 pub use scheme::{GenericEnvelope, Scheme, TimestampedEnvelope, UnknownScheme, rawurldecode};
 #[cfg(feature = "sender")]

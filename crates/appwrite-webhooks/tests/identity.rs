@@ -3,7 +3,8 @@
 //! a delivery the replay guard handles is one the inbox stores, and a copy the guard answers as
 //! a duplicate is one the inbox does not store again.
 
-use appwrite_webhooks::inbox::{Inbox, MemoryInbox, Put};
+use appwrite_webhooks::MemoryLedger;
+use appwrite_webhooks::inbox::{Inbox, Put};
 use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 use appwrite_webhooks::{Admission, MAX_LABELS_PER_BODY, ReplayGuard, Verifier};
 use http_body_util::Full;
@@ -85,7 +86,7 @@ async fn the_guard_and_the_inbox_tell_the_same_deliveries_apart() {
     ];
 
     let guarded = Verifier::new("k", URL).replay_guard(ReplayGuard::in_memory());
-    let inbox = Inbox::new(MemoryInbox::default());
+    let inbox = Inbox::new(MemoryLedger::default());
     for (n, (sent, expected)) in traffic.iter().enumerate() {
         let delivery = guarded.verify(sent.headers(), sent.body()).unwrap();
         let by_guard = match guarded.admit(&delivery).await {
@@ -117,7 +118,7 @@ async fn the_guard_and_the_inbox_tell_the_same_deliveries_apart() {
 async fn a_captured_body_is_handled_under_a_bounded_number_of_labels() {
     let body = r#"{"$id":"u9","name":"Mallory's target"}"#;
     let guarded = Verifier::new("k", URL).replay_guard(ReplayGuard::in_memory());
-    let inbox = Inbox::new(MemoryInbox::default());
+    let inbox = Inbox::new(MemoryLedger::default());
     let (mut handled, mut stored) = (0, 0);
     for n in 0..MAX_LABELS_PER_BODY + 5 {
         let sent = sent(body, "users.u9.delete", Some(&format!("invented-{n}")));

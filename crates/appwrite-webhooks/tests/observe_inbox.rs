@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use appwrite_webhooks::inbox::{Inbox, MemoryInbox, Workers};
+use appwrite_webhooks::MemoryLedger;
+use appwrite_webhooks::inbox::{Inbox, Workers};
 use appwrite_webhooks::observe::{
     DELIVERIES, INBOX_ATTEMPT_DURATION, INBOX_ATTEMPTS, INBOX_DELIVERIES,
 };
@@ -15,7 +16,7 @@ use testkit::observe_suite::Capture;
 #[tokio::test]
 async fn the_inbox_reports_its_outcomes_depth_and_dead_letters() {
     let capture = Capture::install();
-    let inbox = Inbox::new(MemoryInbox::default());
+    let inbox = Inbox::new(MemoryLedger::default());
     let good = stored(&inbox, r#"{"$id":"u1","name":"good"}"#).await;
     let bad = stored(&inbox, r#"{"$id":"u1","name":"bad"}"#).await;
     assert_ne!(good, bad);
@@ -34,8 +35,8 @@ async fn the_inbox_reports_its_outcomes_depth_and_dead_letters() {
             Ok(())
         }
     })
-    .retry(fast().max_attempts(3))
-    .stats_interval(Duration::from_millis(20))
+    .with_retry(fast().with_max_attempts(3))
+    .with_stats_interval(Duration::from_millis(20))
     .start();
     let attempts = |outcome| capture.counter(INBOX_ATTEMPTS, &[("outcome", outcome)]);
     until("the bad delivery is dead", async || attempts("dead") == 1).await;

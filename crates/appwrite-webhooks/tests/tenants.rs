@@ -238,7 +238,7 @@ async fn max_age_and_tolerance_read_the_injected_clock() {
     let at = |secs| UNIX_EPOCH + Duration::from_secs(1_893_456_000) + Duration::from_secs(secs);
     let clock = ManualClock::at(at(30));
     let verifier = Verifier::new("k", URL)
-        .replay_guard(ReplayGuard::in_memory().max_age(Duration::from_secs(60)))
+        .replay_guard(ReplayGuard::in_memory().with_max_age(Duration::from_secs(60)))
         .with_clock(clock.clone());
     let delivery = verifier.verify(sent.headers(), sent.body()).unwrap();
     assert!(verifier.admit(&delivery).await.is_ok(), "30 s old");

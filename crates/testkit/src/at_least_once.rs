@@ -140,7 +140,7 @@ pub struct Paths {
 
 /// A distinct, correctly signed delivery for each `name`: a team whose id is `name`.
 pub fn delivery(name: &str) -> SignedDelivery {
-    let unique = format!("{name}-{}", appwrite_webhooks::ClaimToken::new());
+    let unique = format!("{name}-{}", appwrite_webhooks::LeaseToken::new());
     DeliveryBuilder::new(KEY, URL, format!(r#"{{"$id":"{unique}","name":"{name}"}}"#))
         .event(&format!("teams.{unique}.create").parse().unwrap())
         .build()
@@ -164,7 +164,7 @@ pub fn labelled(name: &str, action: &str, delivery_id: Option<&str>) -> SignedDe
 /// without ids) and are duplicates once handled.
 pub async fn one_body_under_several_labels(addr: SocketAddr, handler: &Handler) {
     // Servers without delivery ids: the events header tells the deliveries apart.
-    let name = format!("labels-{}", appwrite_webhooks::ClaimToken::new());
+    let name = format!("labels-{}", appwrite_webhooks::LeaseToken::new());
     let (created, deleted) = (
         labelled(&name, "create", None),
         labelled(&name, "delete", None),
@@ -190,7 +190,7 @@ pub async fn one_body_under_several_labels(addr: SocketAddr, handler: &Handler) 
 
     // Servers with delivery ids: the id decides. A failed first attempt is handled on
     // Appwrite's redelivery (same id), then it is a duplicate; another id is another delivery.
-    let name = format!("ids-{}", appwrite_webhooks::ClaimToken::new());
+    let name = format!("ids-{}", appwrite_webhooks::LeaseToken::new());
     let first = labelled(&name, "create", Some("delivery-1"));
     assert_eq!(deliver(addr, handler, &first, "fail").await, 500);
     assert_eq!(
@@ -214,7 +214,7 @@ pub async fn one_body_under_several_labels(addr: SocketAddr, handler: &Handler) 
 
     // A captured body under invented delivery ids: handled under at most a few labels, every
     // other copy answered 2xx without the handler.
-    let name = format!("replayed-{}", appwrite_webhooks::ClaimToken::new());
+    let name = format!("replayed-{}", appwrite_webhooks::LeaseToken::new());
     let limit = appwrite_webhooks::MAX_LABELS_PER_BODY as usize;
     for n in 0..limit + 4 {
         let forged_label = labelled(&name, "delete", Some(&format!("invented-{n}")));

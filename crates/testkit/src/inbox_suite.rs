@@ -72,9 +72,9 @@ pub async fn stored(inbox: &Inbox, body: &str) -> u64 {
 /// Millisecond backoff, so retries happen within a test.
 pub fn fast() -> RetryPolicy {
     RetryPolicy::default()
-        .initial_backoff(Duration::from_millis(5))
-        .max_backoff(Duration::from_millis(20))
-        .attempt_timeout(Duration::from_secs(5))
+        .with_initial_backoff(Duration::from_millis(5))
+        .with_max_backoff(Duration::from_millis(20))
+        .with_attempt_timeout(Duration::from_secs(5))
 }
 
 /// Polls `done` until it holds (10 s at most).
@@ -180,11 +180,11 @@ pub async fn one_body_under_several_labels_is_stored_per_label(inbox: Inbox) {
             async { Ok::<_, std::io::Error>(()) }
         }
     })
-    .retry(fast())
+    .with_retry(fast())
     .start();
     let total = 2 + limit as u64;
     until("every stored label done", async || {
-        inbox.store().stats().await.unwrap().done == total
+        inbox.admin().stats().await.unwrap().done == total
     })
     .await;
     workers.shutdown(Duration::from_secs(5)).await;
@@ -210,7 +210,7 @@ pub async fn stores_once_and_refuses_forgeries(inbox: Inbox) {
         .accept(&verifier(), &parts.uri, &parts.headers, Full::new(bytes))
         .await;
     assert!(matches!(refused, Err(Error::SignatureMismatch)));
-    let stats = inbox.store().stats().await.unwrap();
+    let stats = inbox.admin().stats().await.unwrap();
     assert_eq!(
         (stats.stored, stats.pending, stats.done, stats.dead),
         (2, 2, 0, 0)
@@ -238,29 +238,29 @@ pub async fn stores_once_and_refuses_forgeries(inbox: Inbox) {
         matches!(ids[..], [Put::Stored(c), Put::Stored(d), Put::Duplicate(c2), Put::Duplicate(d2)] if c == c2 && d == d2 && c != d),
         "{ids:?}"
     );
-    let stats = inbox.store().stats().await.unwrap();
+    let stats = inbox.admin().stats().await.unwrap();
     assert_eq!(stats.stored, 4);
-    let row = inbox.store().get(id).await.unwrap().expect("stored");
+    let row = inbox.admin().get(id).await.unwrap().expect("stored");
     assert_eq!((row.state, row.attempts), (State::Pending, 0));
     assert_eq!(&row.received.body[..], body.as_bytes());
     let again = verifier().verify_stored(&row.received).await.unwrap();
     assert_eq!(again.events().next(), Some("users.u1.create"));
-    let listed = inbox.store().list(None, 10).await.unwrap();
+    let listed = inbox.admin().list(None, 10).await.unwrap();
     assert_eq!(
         listed.iter().map(|r| r.id).take(2).collect::<Vec<_>>(),
         [id, other]
     );
     assert_eq!(listed.len(), 4);
-    assert_eq!(inbox.store().list(None, 1).await.unwrap().len(), 1);
+    assert_eq!(inbox.admin().list(None, 1).await.unwrap().len(), 1);
     assert!(
         inbox
-            .store()
+            .admin()
             .list(Some(State::Dead), 10)
             .await
             .unwrap()
             .is_empty()
     );
-    assert!(inbox.store().get(999_999).await.unwrap().is_none());
+    assert!(inbox.admin().get(999_999).await.unwrap().is_none());
 }
 
 /// Deliveries made by every Appwrite release (and main) are stored byte for byte and verify
@@ -274,7 +274,7 @@ pub async fn every_version_is_stored_and_verifies_again(inbox: Inbox) {
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", d.label()));
         let row = inbox
-            .store()
+            .admin()
             .get(put.id().expect("an id"))
             .await
             .unwrap()
@@ -310,8 +310,8 @@ pub async fn workers_handle_each_delivery_once_and_resends_after_are_duplicates(
         }
     };
     let workers = Workers::new(inbox.clone(), verifier(), handler)
-        .concurrency(3)
-        .retry(fast())
+        .with_concurrency(3)
+        .with_retry(fast())
         .start();
     for n in 0..20 {
         accept(&inbox, &format!(r#"{{"$id":"u{n}"}}"#))
@@ -319,7 +319,7 @@ pub async fn workers_handle_each_delivery_once_and_resends_after_are_duplicates(
             .unwrap();
     }
     until("20 done", async || {
-        inbox.store().stats().await.unwrap().done == 20
+        inbox.admin().stats().await.unwrap().done == 20
     })
     .await;
     assert!(matches!(
@@ -331,7 +331,7 @@ pub async fn workers_handle_each_delivery_once_and_resends_after_are_duplicates(
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 20, "every delivery handled");
-    let stats = inbox.store().stats().await.unwrap();
+    let stats = inbox.admin().stats().await.unwrap();
     assert_eq!((stats.pending, stats.done), (0, 20));
 }
 
@@ -349,10 +349,10 @@ pub async fn failing_handlers_end_in_the_dead_letters_and_a_retry_completes_them
         }
     };
     let workers = Workers::new(inbox.clone(), verifier(), failing)
-        .retry(fast().max_attempts(3))
+        .with_retry(fast().with_max_attempts(3))
         .start();
     until("a dead letter", async || {
-        inbox.store().stats().await.unwrap().dead == 1
+        inbox.admin().stats().await.unwrap().dead == 1
     })
     .await;
     workers.shutdown(Duration::from_secs(1)).await;
@@ -361,12 +361,12 @@ pub async fn failing_handlers_end_in_the_dead_letters_and_a_retry_completes_them
         3,
         "exactly the configured attempts"
     );
-    let dead = inbox.store().get(id).await.unwrap().unwrap();
+    let dead = inbox.admin().get(id).await.unwrap().unwrap();
     assert_eq!((dead.state, dead.attempts), (State::Dead, 3));
     assert_eq!(dead.last_error.as_deref(), Some("database is down"));
     assert_eq!(
         inbox
-            .store()
+            .admin()
             .list(Some(State::Dead), 10)
             .await
             .unwrap()
@@ -379,20 +379,20 @@ pub async fn failing_handlers_end_in_the_dead_letters_and_a_retry_completes_them
         Put::Duplicate(id)
     );
 
-    assert!(inbox.store().retry(id).await.unwrap());
-    assert!(!inbox.store().retry(id).await.unwrap(), "no longer dead");
+    assert!(inbox.admin().requeue(id).await.unwrap());
+    assert!(!inbox.admin().requeue(id).await.unwrap(), "no longer dead");
     let workers = Workers::new(inbox.clone(), verifier(), |_: Delivery| async {
         Ok::<_, std::io::Error>(())
     })
-    .retry(fast())
+    .with_retry(fast())
     .start();
     until("done after retry", async || {
-        inbox.store().get(id).await.unwrap().unwrap().state == State::Done
+        inbox.admin().get(id).await.unwrap().unwrap().state == State::Done
     })
     .await;
     workers.shutdown(Duration::from_secs(1)).await;
-    assert_eq!(inbox.store().purge(Purge::Done).await.unwrap(), 1);
-    assert_eq!(inbox.store().stats().await.unwrap().stored, 0);
+    assert_eq!(inbox.admin().purge(Purge::Done).await.unwrap(), 1);
+    assert_eq!(inbox.admin().stats().await.unwrap().stored, 0);
 }
 
 /// See the name.
@@ -411,17 +411,17 @@ pub async fn panics_and_timeouts_are_failed_attempts_with_their_reason(inbox: In
         Ok::<_, std::io::Error>(())
     };
     let workers = Workers::new(inbox.clone(), verifier(), handler)
-        .concurrency(2)
-        .retry(
+        .with_concurrency(2)
+        .with_retry(
             fast()
-                .max_attempts(2)
+                .with_max_attempts(2)
                 // Long enough for a panic's backtrace to be printed (slow in debug builds with
                 // RUST_BACKTRACE set) before the attempt times out.
-                .attempt_timeout(Duration::from_secs(2)),
+                .with_attempt_timeout(Duration::from_secs(2)),
         )
         .start();
     until("both dead", async || {
-        inbox.store().stats().await.unwrap().dead == 2
+        inbox.admin().stats().await.unwrap().dead == 2
     })
     .await;
     workers.shutdown(Duration::from_secs(1)).await;
@@ -429,7 +429,7 @@ pub async fn panics_and_timeouts_are_failed_attempts_with_their_reason(inbox: In
         let inbox = inbox.clone();
         async move {
             inbox
-                .store()
+                .admin()
                 .get(id)
                 .await
                 .unwrap()
@@ -464,7 +464,7 @@ pub async fn a_dead_workers_delivery_is_taken_again_after_the_visibility_timeout
             .is_none(),
         "hidden"
     );
-    assert_eq!(store.stats().await.unwrap().in_flight, 1);
+    assert_eq!(inbox.admin().stats().await.unwrap().in_flight, 1);
     tokio::time::sleep(Duration::from_millis(250)).await;
     let second = store
         .take("b", Duration::from_millis(200))
@@ -512,12 +512,12 @@ pub async fn shutdown_finishes_quick_attempts_and_hands_back_slow_ones_uncounted
         }
     };
     let workers = Workers::new(inbox.clone(), verifier(), handler)
-        .concurrency(2)
-        .retry(fast())
+        .with_concurrency(2)
+        .with_retry(fast())
         .start();
     until("both started", async || started.load(Ordering::SeqCst) == 2).await;
     workers.shutdown(Duration::from_secs(1)).await;
-    let store = inbox.store();
+    let store = inbox.admin();
     assert_eq!(store.get(quick).await.unwrap().unwrap().state, State::Done);
     let handed_back = store.get(slow).await.unwrap().unwrap();
     assert_eq!(
@@ -525,7 +525,8 @@ pub async fn shutdown_finishes_quick_attempts_and_hands_back_slow_ones_uncounted
         (State::Pending, 0)
     );
     // Due at once, for the next worker.
-    let next = store
+    let next = inbox
+        .store()
         .take("next", Duration::from_secs(5))
         .await
         .unwrap()
@@ -540,30 +541,30 @@ pub async fn retry_all_and_purge(inbox: Inbox) {
     }
     let failing = |_: Delivery| async { Err::<(), _>(std::io::Error::other("no")) };
     let workers = Workers::new(inbox.clone(), verifier(), failing)
-        .retry(fast().max_attempts(1))
+        .with_retry(fast().with_max_attempts(1))
         .start();
     until("3 dead", async || {
-        inbox.store().stats().await.unwrap().dead == 3
+        inbox.admin().stats().await.unwrap().dead == 3
     })
     .await;
     workers.shutdown(Duration::from_secs(1)).await;
     stored(&inbox, r#"{"$id":"waiting"}"#).await;
-    assert_eq!(inbox.store().purge(Purge::Done).await.unwrap(), 0);
-    assert_eq!(inbox.store().retry_all_dead().await.unwrap(), 3);
-    let stats = inbox.store().stats().await.unwrap();
+    assert_eq!(inbox.admin().purge(Purge::Done).await.unwrap(), 0);
+    assert_eq!(inbox.admin().requeue_dead().await.unwrap(), 3);
+    let stats = inbox.admin().stats().await.unwrap();
     assert_eq!((stats.pending, stats.dead), (4, 0));
     let ok = |_: Delivery| async { Ok::<_, std::io::Error>(()) };
     let workers = Workers::new(inbox.clone(), verifier(), ok)
-        .retry(fast())
+        .with_retry(fast())
         .start();
     until("4 done", async || {
-        inbox.store().stats().await.unwrap().done == 4
+        inbox.admin().stats().await.unwrap().done == 4
     })
     .await;
     workers.shutdown(Duration::from_secs(1)).await;
     stored(&inbox, r#"{"$id":"late"}"#).await;
-    assert_eq!(inbox.store().purge(Purge::DoneAndDead).await.unwrap(), 4);
-    let stats = inbox.store().stats().await.unwrap();
+    assert_eq!(inbox.admin().purge(Purge::DoneAndDead).await.unwrap(), 4);
+    let stats = inbox.admin().stats().await.unwrap();
     assert_eq!(
         (stats.stored, stats.pending),
         (1, 1),
@@ -594,12 +595,12 @@ pub async fn over_http(addr: std::net::SocketAddr, inbox: &Inbox) {
             .rsplit(' ')
             .find_map(|w| w.trim_end_matches(',').parse().ok())
             .unwrap_or_else(|| panic!("an id in {text:?}"));
-        let row = inbox.store().get(id).await.unwrap().expect("stored");
+        let row = inbox.admin().get(id).await.unwrap().expect("stored");
         assert_eq!(&row.received.body[..], d.body(), "{}", d.url());
         verifier.verify_stored(&row.received).await.unwrap();
         ids.insert(id);
     }
-    let stored = inbox.store().stats().await.unwrap().stored;
+    let stored = inbox.admin().stats().await.unwrap().stored;
     assert_eq!(stored, ids.len() as u64);
     // Appwrite's re-sends: answered 202, not stored again.
     for d in sent.iter().step_by(7) {
@@ -629,7 +630,7 @@ pub async fn over_http(addr: std::net::SocketAddr, inbox: &Inbox) {
     assert_eq!(send(&oversized, addr).await.0, 413);
     // A sender that hangs up half-way through a genuine body: nothing stored.
     hang_up_half_way(addr, genuine).await;
-    assert_eq!(inbox.store().stats().await.unwrap().stored, stored);
+    assert_eq!(inbox.admin().stats().await.unwrap().stored, stored);
 }
 
 /// Sends `sent`'s request line, headers and half its body, then closes the connection, and
@@ -690,7 +691,7 @@ pub async fn answers_503_when_the_store_fails(addr: std::net::SocketAddr, inbox:
     };
     // The caller learns that the service is unavailable, not why (a path, a store's error).
     assert_eq!(failed, "service unavailable: try again later");
-    let rows = inbox.store().list(None, 100).await.unwrap();
+    let rows = inbox.admin().list(None, 100).await.unwrap();
     let bodies: Vec<_> = rows
         .iter()
         .map(|r| String::from_utf8(r.received.body.to_vec()).unwrap())

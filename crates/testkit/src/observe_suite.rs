@@ -180,7 +180,7 @@ fn has(line: &str, field: &str, value: &str) -> bool {
 }
 
 fn delivery(key: &str, name: &str) -> SignedDelivery {
-    let unique = format!("{name}-{}", appwrite_webhooks::ClaimToken::new());
+    let unique = format!("{name}-{}", appwrite_webhooks::LeaseToken::new());
     DeliveryBuilder::new(
         key,
         URL,

@@ -4,10 +4,10 @@
 use std::time::{Duration, SystemTime};
 
 use appwrite_webhooks::inbox::{
-    InboxStore, Lease, Purge, Put, Received, State, Stats, Stored, Taken, from_unix_millis,
-    unix_millis,
+    InboxAdmin, InboxStore, Lease, Purge, Put, Received, State, Stats, Stored, Taken,
+    from_unix_millis, unix_millis,
 };
-use appwrite_webhooks::{ClaimToken, Fingerprint, StoreError, StoreFuture};
+use appwrite_webhooks::{Fingerprint, LeaseToken, StoreError, StoreFuture};
 
 use super::scripts::{BATCH, SCRIPTS};
 use super::{Arg, RedisInbox};
@@ -132,7 +132,7 @@ impl InboxStore for RedisInbox {
     fn take(&self, worker: &str, visibility: Duration) -> StoreFuture<'_, Option<Taken>> {
         // Unique per attempt (128 bits, random and counted): what makes this attempt's lease its
         // own, whoever takes the delivery next.
-        let nonce = ClaimToken::new().to_string();
+        let nonce = LeaseToken::new().to_string();
         let args = vec![
             worker.into(),
             now().into(),
@@ -165,7 +165,7 @@ impl InboxStore for RedisInbox {
         )
     }
 
-    fn retry_at(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {
+    fn fail(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {
         let due = unix_millis(at).to_string();
         self.outcome(&SCRIPTS.retry_at, lease, vec![due.into(), error.into()])
     }
@@ -177,7 +177,9 @@ impl InboxStore for RedisInbox {
     fn hand_back(&self, lease: &Lease) -> StoreFuture<'_, bool> {
         self.outcome(&SCRIPTS.hand_back, lease, Vec::new())
     }
+}
 
+impl InboxAdmin for RedisInbox {
     fn stats(&self) -> StoreFuture<'_, Stats> {
         Box::pin(async move {
             let (pending, in_flight, done, dead): (u64, u64, u64, u64) =
@@ -223,7 +225,7 @@ impl InboxStore for RedisInbox {
         })
     }
 
-    fn retry(&self, id: u64) -> StoreFuture<'_, bool> {
+    fn requeue(&self, id: u64) -> StoreFuture<'_, bool> {
         Box::pin(async move {
             Ok(self
                 .script::<i64>(&SCRIPTS.retry, vec![id.to_string().into()])
@@ -232,7 +234,7 @@ impl InboxStore for RedisInbox {
         })
     }
 
-    fn retry_all_dead(&self) -> StoreFuture<'_, u64> {
+    fn requeue_dead(&self) -> StoreFuture<'_, u64> {
         Box::pin(async move { self.over_dead_letters(&SCRIPTS.retry_dead).await })
     }
 

@@ -1,11 +1,14 @@
 //! An inbox store in this process's memory: for tests and examples, not for production (it
 //! is not durable — a restart loses what it holds).
 
+#![allow(deprecated)] // the type keeps its former public name as a deprecated alias
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use crate::delivery::Fingerprint;
+use crate::inbox::admin::InboxAdmin;
 use crate::inbox::record::{Lease, Purge, Received, State, Stats, Stored, Taken};
 use crate::inbox::store::{InboxStore, Put};
 use crate::replay::labels::LabelSets;
@@ -15,12 +18,12 @@ use crate::replay::store::StoreFuture;
 /// their durability: use it to test handlers and routes.
 ///
 /// ```
-/// use appwrite_webhooks::inbox::{Inbox, MemoryInbox, Put};
-/// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
+/// use appwrite_webhooks::inbox::{Inbox, Put};
+/// use appwrite_webhooks::{MemoryLedger, Verifier, sender::DeliveryBuilder};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), appwrite_webhooks::Error> {
 /// let url = "https://example.com/hook";
-/// let (inbox, verifier) = (Inbox::new(MemoryInbox::default()), Verifier::new("k", url));
+/// let (inbox, verifier) = (Inbox::new(MemoryLedger::default()), Verifier::new("k", url));
 /// let (parts, body) = DeliveryBuilder::new("k", url, "{}").build().into_request().into_parts();
 /// let accept = || inbox.accept(&verifier, &parts.uri, &parts.headers, http_body_util::Full::new(body.clone()));
 /// assert_eq!(accept().await?, Put::Stored(1));
@@ -28,6 +31,7 @@ use crate::replay::store::StoreFuture;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Default)]
+#[deprecated(note = "use MemoryLedger: one memory store for the guard and the inbox")]
 pub struct MemoryInbox {
     held: Mutex<Held>,
     labels: LabelSets,
@@ -123,7 +127,7 @@ impl InboxStore for MemoryInbox {
         })
     }
 
-    fn take(&self, _worker: &str, visibility: Duration) -> StoreFuture<'_, Option<Taken>> {
+    fn take(&self, _worker: &str, lease: Duration) -> StoreFuture<'_, Option<Taken>> {
         self.with(|held| {
             let now = SystemTime::now();
             held.tokens += 1;
@@ -134,7 +138,8 @@ impl InboxStore for MemoryInbox {
                 .filter(|row| row.stored.state == State::Pending && row.due <= now)
                 .min_by_key(|row| (row.due, row.stored.id))?;
             row.lease = Some(token.clone());
-            row.due = now + visibility;
+            // Saturating: a lease of `Duration::MAX` must not panic.
+            row.due = now.checked_add(lease).unwrap_or(now + crate::MAX_TTL);
             row.stored.attempts += 1;
             Some(Taken {
                 lease: Lease {
@@ -154,7 +159,7 @@ impl InboxStore for MemoryInbox {
         })
     }
 
-    fn retry_at(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {
+    fn fail(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {
         let error = error.to_owned();
         self.settle(lease, |row| {
             row.due = at;
@@ -176,7 +181,9 @@ impl InboxStore for MemoryInbox {
             row.stored.attempts = row.stored.attempts.saturating_sub(1);
         })
     }
+}
 
+impl InboxAdmin for MemoryInbox {
     fn stats(&self) -> StoreFuture<'_, Stats> {
         self.with(|held| {
             let now = SystemTime::now();
@@ -212,7 +219,7 @@ impl InboxStore for MemoryInbox {
         self.with(|held| held.rows.get(&id).map(|row| row.stored.clone()))
     }
 
-    fn retry(&self, id: u64) -> StoreFuture<'_, bool> {
+    fn requeue(&self, id: u64) -> StoreFuture<'_, bool> {
         self.with(|held| match held.rows.get_mut(&id) {
             Some(row) if row.stored.state == State::Dead => {
                 revive(row);
@@ -222,7 +229,7 @@ impl InboxStore for MemoryInbox {
         })
     }
 
-    fn retry_all_dead(&self) -> StoreFuture<'_, u64> {
+    fn requeue_dead(&self) -> StoreFuture<'_, u64> {
         self.with(|held| {
             let mut n = 0;
             for row in held.rows.values_mut() {

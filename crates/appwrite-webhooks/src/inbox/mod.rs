@@ -28,7 +28,7 @@
 //! `$updatedAt` is later.
 //!
 //! The durable stores are separate crates: `appwrite-webhooks-sqlite` (a file, zero setup) and
-//! `appwrite-webhooks-redis` (Redis Streams, shared by replicas); [`MemoryInbox`] is for
+//! `appwrite-webhooks-redis` (Redis Streams, shared by replicas); [`MemoryLedger`](crate::MemoryLedger) is for
 //! tests. Adapters put a route in inbox
 //! mode in one line (`InboxService` for tower and axum, `inbox_route` for actix-web).
 //!
@@ -37,9 +37,10 @@
 //! ```text
 //! let inbox = Inbox::new(SqliteLedger::open("inbox.db")?);
 //! let app = Router::new().route("/hooks", post_service(InboxService::new(verifier.clone(), inbox.clone())));
-//! let workers = Workers::new(inbox, verifier, router).concurrency(4).start();
+//! let workers = Workers::new(inbox, verifier, router).with_concurrency(4).start();
 //! ```
 
+pub(crate) mod admin;
 pub(crate) mod memory;
 pub(crate) mod record;
 pub(crate) mod retry;
@@ -55,6 +56,8 @@ use tokio::sync::Notify;
 use crate::error::Error;
 use crate::verify::verifier::Verifier;
 
+pub use admin::InboxAdmin;
+#[allow(deprecated)]
 pub use memory::MemoryInbox;
 pub use record::{
     InvalidRecord, Lease, Purge, Received, State, Stats, Stored, Taken, from_unix_millis,
@@ -75,35 +78,45 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 #[derive(Clone)]
 pub struct Inbox {
     store: Arc<dyn InboxStore>,
+    /// The same store, for administration.
+    admin: Arc<dyn InboxAdmin>,
     retention: Duration,
     arrived: Arc<Notify>,
 }
 
 impl Inbox {
-    /// An inbox over `store`.
-    pub fn new(store: impl InboxStore) -> Self {
+    /// An inbox over `store`: a ledger that speaks the receive-and-work protocol
+    /// ([`InboxStore`]) and answers an operator ([`InboxAdmin`]).
+    pub fn new<S: InboxStore + InboxAdmin>(store: S) -> Self {
+        let store = Arc::new(store);
         Self {
-            store: Arc::new(store),
+            admin: Arc::clone(&store) as Arc<dyn InboxAdmin>,
+            store,
             retention: DEFAULT_RETENTION,
             arrived: Arc::new(Notify::new()),
         }
     }
 
-    /// How long a handled delivery is kept, so a re-send within it is recognised and not
-    /// handled again ([`DEFAULT_RETENTION`] unless set).
-    pub fn retention(mut self, retention: Duration) -> Self {
+    /// How long a handled delivery is kept, so a copy within it is recognised and not handled
+    /// again ([`DEFAULT_RETENTION`] unless set).
+    pub fn with_retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
         self
     }
 
     /// How long handled deliveries are kept.
-    pub fn retention_window(&self) -> Duration {
+    pub fn retention(&self) -> Duration {
         self.retention
     }
 
-    /// The store, for inspection and operations (`stats`, `list`, `retry`, `purge`).
+    /// The store's protocol: what the receive path and the workers use.
     pub fn store(&self) -> &dyn InboxStore {
         &*self.store
+    }
+
+    /// The store's administration: `stats`, `list`, `get`, `requeue`, `requeue_dead`, `purge`.
+    pub fn admin(&self) -> &dyn InboxAdmin {
+        &*self.admin
     }
 
     /// Inbox mode's receive sequence: verifies the body as it arrives, then stores the

@@ -40,27 +40,51 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// Attempts before a delivery is dead (at least 1).
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
         self
     }
 
     /// The wait after the first failed attempt.
-    pub fn initial_backoff(mut self, wait: Duration) -> Self {
+    pub fn with_initial_backoff(mut self, wait: Duration) -> Self {
         self.initial_backoff = wait;
         self
     }
 
     /// The longest wait between attempts.
-    pub fn max_backoff(mut self, wait: Duration) -> Self {
+    pub fn with_max_backoff(mut self, wait: Duration) -> Self {
         self.max_backoff = wait;
         self
     }
 
     /// How long one attempt may run before it is cancelled and counted as failed.
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = timeout;
         self
+    }
+
+    /// Renamed [`with_max_attempts`](Self::with_max_attempts).
+    #[deprecated(note = "use with_max_attempts")]
+    pub fn max_attempts(self, attempts: u32) -> Self {
+        self.with_max_attempts(attempts)
+    }
+
+    /// Renamed [`with_initial_backoff`](Self::with_initial_backoff).
+    #[deprecated(note = "use with_initial_backoff")]
+    pub fn initial_backoff(self, wait: Duration) -> Self {
+        self.with_initial_backoff(wait)
+    }
+
+    /// Renamed [`with_max_backoff`](Self::with_max_backoff).
+    #[deprecated(note = "use with_max_backoff")]
+    pub fn max_backoff(self, wait: Duration) -> Self {
+        self.with_max_backoff(wait)
+    }
+
+    /// Renamed [`with_attempt_timeout`](Self::with_attempt_timeout).
+    #[deprecated(note = "use with_attempt_timeout")]
+    pub fn attempt_timeout(self, timeout: Duration) -> Self {
+        self.with_attempt_timeout(timeout)
     }
 
     /// The wait after failed attempt `attempt` (from 1), jitter included.
@@ -85,8 +109,8 @@ mod tests {
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
         let policy = RetryPolicy::default()
-            .initial_backoff(Duration::from_secs(1))
-            .max_backoff(Duration::from_secs(8));
+            .with_initial_backoff(Duration::from_secs(1))
+            .with_max_backoff(Duration::from_secs(8));
         for _ in 0..100 {
             let first = policy.backoff(1);
             assert!(first >= Duration::from_millis(500) && first <= Duration::from_secs(1));
@@ -96,6 +120,6 @@ mod tests {
         }
         let spread: std::collections::HashSet<_> = (0..20).map(|_| policy.backoff(3)).collect();
         assert!(spread.len() > 1, "jitter varies");
-        assert_eq!(RetryPolicy::default().max_attempts(0).max_attempts, 1);
+        assert_eq!(RetryPolicy::default().with_max_attempts(0).max_attempts, 1);
     }
 }

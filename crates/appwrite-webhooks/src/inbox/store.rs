@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::delivery::Fingerprint;
-use crate::inbox::record::{Lease, Purge, Received, Stats, Stored, Taken};
+use crate::inbox::record::{Lease, Received, Taken};
 use crate::replay::store::StoreFuture;
 
 /// What [`InboxStore::put`] did.
@@ -49,12 +49,16 @@ impl Put {
     }
 }
 
-/// Durable storage for an [`Inbox`](crate::inbox::Inbox).
+/// The protocol an [`Inbox`](crate::inbox::Inbox)'s storage speaks with the receive path and
+/// the workers: store a delivery, take one under a lease, settle the attempt. Administration
+/// (counting, listing, requeueing, purging) is [`InboxAdmin`](crate::inbox::InboxAdmin).
 ///
-/// Every method either completes or fails as a whole: a `put` that returns `Err` has stored
-/// nothing a worker could see. The outcome methods (`complete`, `retry_at`, `dead`,
-/// `hand_back`) take effect only while `lease` is the delivery's current one, and return
-/// `false` otherwise (its visibility timeout passed and another worker took it).
+/// A delivery is *pending* (due, or held by one worker's lease), *done* (kept for the
+/// retention to recognise copies) or *dead*. Every method either completes or fails as a
+/// whole: a `put` that returns `Err` has stored nothing a worker could see. The outcome
+/// methods (`complete`, `fail`, `dead`, `hand_back`) take effect only while `lease` is the
+/// delivery's current one — one attempt's, never its worker's name — and return `false`
+/// otherwise (the lease ran out and another attempt took it).
 pub trait InboxStore: Send + Sync + 'static {
     /// Stores `received` as pending unless its fingerprint is already held.
     fn put(&self, received: Received) -> StoreFuture<'_, Put>;
@@ -70,18 +74,18 @@ pub trait InboxStore: Send + Sync + 'static {
         keep: Duration,
     ) -> StoreFuture<'a, bool>;
 
-    /// Takes the oldest delivery that is due, if any, hiding it from other workers for
-    /// `visibility` and counting an attempt; a delivery taken earlier whose visibility passed
+    /// Takes the oldest delivery that is due, if any, leasing it to this attempt for `lease`
+    /// (hidden from other workers) and counting an attempt; a delivery taken earlier whose visibility passed
     /// without an outcome (its worker died) is due again. `worker` names the taker (for stores
     /// that track consumers). Workers of one inbox should agree on `visibility`: a store that
     /// measures how long a delivery has been idle (Redis's `XAUTOCLAIM`) applies the taker's.
-    fn take(&self, worker: &str, visibility: Duration) -> StoreFuture<'_, Option<Taken>>;
+    fn take(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Taken>>;
 
     /// Marks the leased delivery done, kept for `retention` to recognise re-sends.
     fn complete(&self, lease: &Lease, retention: Duration) -> StoreFuture<'_, bool>;
 
     /// Records a failed attempt and makes the delivery due again at `at`.
-    fn retry_at(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool>;
+    fn fail(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool>;
 
     /// Moves the leased delivery to the dead letters with its last error.
     fn dead(&self, lease: &Lease, error: &str) -> StoreFuture<'_, bool>;
@@ -89,27 +93,4 @@ pub trait InboxStore: Send + Sync + 'static {
     /// Gives an unfinished attempt back (a worker shutting down): due now, and the attempt
     /// not counted.
     fn hand_back(&self, lease: &Lease) -> StoreFuture<'_, bool>;
-
-    /// Counts by state.
-    fn stats(&self) -> StoreFuture<'_, Stats>;
-
-    /// Up to `limit` deliveries, oldest first, in `state` or in any.
-    fn list(
-        &self,
-        state: Option<crate::inbox::State>,
-        limit: usize,
-    ) -> StoreFuture<'_, Vec<Stored>>;
-
-    /// One delivery by id.
-    fn get(&self, id: u64) -> StoreFuture<'_, Option<Stored>>;
-
-    /// Makes a dead letter pending again with its attempts reset; `false` if `id` is not a
-    /// dead letter.
-    fn retry(&self, id: u64) -> StoreFuture<'_, bool>;
-
-    /// [`retry`](Self::retry) for every dead letter; returns how many.
-    fn retry_all_dead(&self) -> StoreFuture<'_, u64>;
-
-    /// Deletes what `what` names; returns how many. Pending deliveries are never purged.
-    fn purge(&self, what: Purge) -> StoreFuture<'_, u64>;
 }

@@ -67,9 +67,9 @@ where
 /// Workers for an [`Inbox`]: `concurrency` attempts at a time in this process, each verified
 /// again with the verifier and handled with the retry policy.
 ///
-/// A delivery a worker holds is hidden from others for the visibility timeout (at least the
+/// A delivery a worker holds is leased to that attempt, hidden from others (for at least the
 /// attempt timeout plus 5 s, so a live attempt is never taken twice); a worker that dies has
-/// its delivery taken again after it, that attempt counted. A delivery that no longer verifies
+/// its delivery taken again when the lease runs out, that attempt counted. A delivery that no longer verifies
 /// (a key was removed, or the store was written by something else) goes straight to the dead
 /// letters.
 pub struct Workers {
@@ -78,7 +78,7 @@ pub struct Workers {
     handler: Arc<dyn InboxHandler>,
     concurrency: usize,
     policy: RetryPolicy,
-    visibility: Option<Duration>,
+    lease: Option<Duration>,
     stats_interval: Duration,
     poll_interval: Duration,
     name: String,
@@ -93,7 +93,7 @@ impl Workers {
             handler: Arc::new(handler),
             concurrency: 4,
             policy: RetryPolicy::default(),
-            visibility: None,
+            lease: None,
             poll_interval: Duration::from_millis(250),
             stats_interval: Duration::from_secs(5),
             name: format!("{}-{}", host_name(), std::process::id()),
@@ -101,45 +101,83 @@ impl Workers {
     }
 
     /// How many attempts run at once in this process (4 unless set; at least 1).
-    pub fn concurrency(mut self, workers: usize) -> Self {
+    pub fn with_concurrency(mut self, workers: usize) -> Self {
         self.concurrency = workers.max(1);
         self
     }
 
     /// How failed attempts are retried.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
         self.policy = policy;
         self
     }
 
-    /// How long a taken delivery stays hidden from other workers; raised to the attempt
-    /// timeout plus 5 s if shorter.
-    pub fn visibility_timeout(mut self, timeout: Duration) -> Self {
-        self.visibility = Some(timeout);
+    /// How long an attempt's lease on a delivery lasts — the delivery hidden from other
+    /// workers — before another may take it (a worker that died); raised to the attempt
+    /// timeout plus 5 s if shorter, and twice that unless set.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = Some(lease);
         self
     }
 
     /// How often an idle worker looks for deliveries stored by other processes or due for a
     /// retry (250 ms unless set). Deliveries stored through this process's [`Inbox`] wake a
     /// worker at once.
-    pub fn poll_interval(mut self, interval: Duration) -> Self {
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self
     }
 
     /// How often the inbox's counts are read from the store and published as the
     /// `appwrite_webhooks_inbox_deliveries{state}` gauge (every 5 s unless set; see
-    /// [`observe`](crate::observe)). Each reading is one [`stats`](super::InboxStore::stats)
+    /// [`observe`](crate::observe)). Each reading is one [`stats`](super::InboxAdmin::stats)
     /// call.
-    pub fn stats_interval(mut self, interval: Duration) -> Self {
+    pub fn with_stats_interval(mut self, interval: Duration) -> Self {
         self.stats_interval = interval.max(Duration::from_millis(10));
         self
     }
 
     /// This process's name to the store (`host-pid` unless set); worker `n` is `name-n`.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
+    }
+
+    /// Renamed [`with_concurrency`](Self::with_concurrency).
+    #[deprecated(note = "use with_concurrency")]
+    pub fn concurrency(self, workers: usize) -> Self {
+        self.with_concurrency(workers)
+    }
+
+    /// Renamed [`with_retry`](Self::with_retry).
+    #[deprecated(note = "use with_retry")]
+    pub fn retry(self, policy: RetryPolicy) -> Self {
+        self.with_retry(policy)
+    }
+
+    /// Renamed [`with_lease`](Self::with_lease): one word for how long an attempt holds a
+    /// delivery, in the guard and the inbox alike.
+    #[deprecated(note = "use with_lease")]
+    pub fn visibility_timeout(self, timeout: Duration) -> Self {
+        self.with_lease(timeout)
+    }
+
+    /// Renamed [`with_poll_interval`](Self::with_poll_interval).
+    #[deprecated(note = "use with_poll_interval")]
+    pub fn poll_interval(self, interval: Duration) -> Self {
+        self.with_poll_interval(interval)
+    }
+
+    /// Renamed [`with_stats_interval`](Self::with_stats_interval).
+    #[deprecated(note = "use with_stats_interval")]
+    pub fn stats_interval(self, interval: Duration) -> Self {
+        self.with_stats_interval(interval)
+    }
+
+    /// Renamed [`with_name`](Self::with_name).
+    #[deprecated(note = "use with_name")]
+    pub fn name(self, name: impl Into<String>) -> Self {
+        self.with_name(name)
     }
 
     /// Starts the workers on the current Tokio runtime.
@@ -152,10 +190,7 @@ impl Workers {
             .policy
             .attempt_timeout
             .saturating_add(Duration::from_secs(5));
-        let visibility = self
-            .visibility
-            .unwrap_or(floor.saturating_mul(2))
-            .max(floor);
+        let visibility = self.lease.unwrap_or(floor.saturating_mul(2)).max(floor);
         let (stop, stopped) = watch::channel(None);
         let shared = Arc::new(Shared {
             _keep_open: stop.clone(),
@@ -363,7 +398,7 @@ impl Worker {
                     .checked_add(backoff)
                     .unwrap_or(now + crate::replay::MAX_TTL);
                 tracing::info!(id = lease.id, attempt, %error, "inbox delivery failed; will retry");
-                settle(&lease, store.retry_at(&lease, &error, at).await);
+                settle(&lease, store.fail(&lease, &error, at).await);
                 "retry"
             }
         }
@@ -421,7 +456,7 @@ async fn publish_stats(
     mut stop: watch::Receiver<Option<Instant>>,
 ) {
     while stop.borrow().is_none() {
-        match shared.inbox.store().stats().await {
+        match shared.inbox.admin().stats().await {
             Ok(stats) => {
                 for (state, count) in [
                     ("pending", stats.pending),

@@ -7,7 +7,7 @@ use std::task::{Context, Waker};
 use std::time::Duration;
 
 use crate::delivery::Fingerprint;
-use crate::replay::store::{ClaimToken, ReplayStore};
+use crate::replay::store::{LeaseToken, ReplayStore};
 
 /// A pending claim on a delivery, held while its handler runs.
 ///
@@ -29,7 +29,7 @@ pub struct Claim {
 struct Held {
     store: Arc<dyn ReplayStore>,
     fingerprint: Fingerprint,
-    token: ClaimToken,
+    token: LeaseToken,
     ttl: Duration,
     lease: Duration,
     /// The store did not answer the claim itself (a timeout): it may apply it later, after a
@@ -46,7 +46,7 @@ impl Claim {
     pub(crate) fn held(
         store: Arc<dyn ReplayStore>,
         fingerprint: Fingerprint,
-        token: ClaimToken,
+        token: LeaseToken,
         (ttl, lease): (Duration, Duration),
         uncertain: bool,
     ) -> Self {

@@ -33,7 +33,7 @@ struct Sets {
 }
 
 impl Default for LabelSets {
-    /// As many bodies as a [`MemoryStore`](crate::MemoryStore) remembers claims by default.
+    /// As many bodies as a [`MemoryLedger`](crate::MemoryLedger) remembers claims by default.
     fn default() -> Self {
         Self::with_capacity(100_000)
     }

@@ -1,5 +1,7 @@
 //! Claims kept in this process's memory, bounded.
 
+#![allow(deprecated)] // the type keeps its former public name as a deprecated alias
+
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
@@ -8,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::delivery::Fingerprint;
 use crate::replay::labels::LabelSets;
-use crate::replay::store::{ClaimOutcome, ClaimToken, ReplayStore, StoreFuture};
+use crate::replay::store::{ClaimOutcome, LeaseToken, ReplayStore, StoreFuture};
 
 /// A bounded in-memory store: claims expire with their lease or TTL, and past `capacity` live
 /// claims the oldest are forgotten first, so a flood of unique deliveries cannot grow memory
@@ -20,10 +22,10 @@ use crate::replay::store::{ClaimOutcome, ClaimToken, ReplayStore, StoreFuture};
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::time::Duration;
-/// use appwrite_webhooks::{ClaimOutcome, ClaimToken, Fingerprint, MemoryStore, ReplayStore};
+/// use appwrite_webhooks::{ClaimOutcome, LeaseToken, Fingerprint, MemoryLedger, ReplayStore};
 ///
-/// let store = MemoryStore::with_capacity(1000);
-/// let (fingerprint, first, second) = (Fingerprint::new(&[7; 20]), ClaimToken::new(), ClaimToken::new());
+/// let store = MemoryLedger::with_capacity(1000);
+/// let (fingerprint, first, second) = (Fingerprint::new(&[7; 20]), LeaseToken::new(), LeaseToken::new());
 /// let lease = Duration::from_secs(30);
 /// assert_eq!(store.claim(&fingerprint, &first, lease).await.unwrap(), ClaimOutcome::Claimed);
 /// assert_eq!(store.claim(&fingerprint, &second, lease).await.unwrap(), ClaimOutcome::InProgress);
@@ -32,6 +34,7 @@ use crate::replay::store::{ClaimOutcome, ClaimToken, ReplayStore, StoreFuture};
 /// assert_eq!(store.claim(&fingerprint, &second, lease).await.unwrap(), ClaimOutcome::Done);
 /// # }
 /// ```
+#[deprecated(note = "use MemoryLedger: one memory store for the guard and the inbox")]
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
@@ -43,7 +46,7 @@ const SHARDS: usize = 16;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
-    Pending(ClaimToken),
+    Pending(LeaseToken),
     Done,
 }
 
@@ -169,7 +172,7 @@ impl MemoryStore {
     fn claim_now(
         &self,
         fingerprint: &Fingerprint,
-        owner: &ClaimToken,
+        owner: &LeaseToken,
         lease: Duration,
     ) -> ClaimOutcome {
         let now = Instant::now();
@@ -190,7 +193,7 @@ impl MemoryStore {
         }
     }
 
-    fn complete_now(&self, fingerprint: &Fingerprint, owner: &ClaimToken, ttl: Duration) -> bool {
+    fn complete_now(&self, fingerprint: &Fingerprint, owner: &LeaseToken, ttl: Duration) -> bool {
         let now = Instant::now();
         let mut shard = self.shard(fingerprint);
         match shard.current(fingerprint, now).map(|entry| entry.state) {
@@ -203,7 +206,7 @@ impl MemoryStore {
         }
     }
 
-    fn release_now(&self, fingerprint: &Fingerprint, owner: &ClaimToken) -> bool {
+    fn release_now(&self, fingerprint: &Fingerprint, owner: &LeaseToken) -> bool {
         let mut shard = self.shard(fingerprint);
         let owned = shard
             .live
@@ -226,7 +229,7 @@ impl ReplayStore for MemoryStore {
     fn claim<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,
-        owner: &'a ClaimToken,
+        owner: &'a LeaseToken,
         lease: Duration,
     ) -> StoreFuture<'a, ClaimOutcome> {
         let outcome = self.claim_now(fingerprint, owner, lease);
@@ -236,7 +239,7 @@ impl ReplayStore for MemoryStore {
     fn complete<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,
-        owner: &'a ClaimToken,
+        owner: &'a LeaseToken,
         ttl: Duration,
     ) -> StoreFuture<'a, bool> {
         let done = self.complete_now(fingerprint, owner, ttl);
@@ -246,7 +249,7 @@ impl ReplayStore for MemoryStore {
     fn release<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,
-        owner: &'a ClaimToken,
+        owner: &'a LeaseToken,
     ) -> StoreFuture<'a, bool> {
         let released = self.release_now(fingerprint, owner);
         Box::pin(std::future::ready(Ok(released)))
@@ -287,7 +290,7 @@ mod tests {
     #[test]
     fn expired_claims_can_be_claimed_again() {
         let store = MemoryStore::with_capacity(100);
-        let (a, b) = (ClaimToken::new(), ClaimToken::new());
+        let (a, b) = (LeaseToken::new(), LeaseToken::new());
         assert_eq!(
             store.claim_now(&fp(1), &a, Duration::ZERO),
             ClaimOutcome::Claimed
@@ -299,7 +302,7 @@ mod tests {
     #[test]
     fn only_the_owner_releases_and_a_done_claim_stays_done() {
         let store = MemoryStore::with_capacity(100);
-        let (a, b) = (ClaimToken::new(), ClaimToken::new());
+        let (a, b) = (LeaseToken::new(), LeaseToken::new());
         assert_eq!(store.claim_now(&fp(1), &a, HOUR), ClaimOutcome::Claimed);
         assert!(!store.release_now(&fp(1), &b));
         assert!(!store.complete_now(&fp(1), &b, HOUR));
@@ -314,7 +317,7 @@ mod tests {
     #[test]
     fn a_lapsed_lease_still_completes_unless_another_copy_claimed() {
         let store = MemoryStore::with_capacity(100);
-        let (a, b) = (ClaimToken::new(), ClaimToken::new());
+        let (a, b) = (LeaseToken::new(), LeaseToken::new());
         assert_eq!(
             store.claim_now(&fp(1), &a, Duration::ZERO),
             ClaimOutcome::Claimed
@@ -334,7 +337,7 @@ mod tests {
     #[test]
     fn the_longest_ttl_does_not_overflow() {
         let store = MemoryStore::with_capacity(100);
-        let a = ClaimToken::new();
+        let a = LeaseToken::new();
         assert_eq!(
             store.claim_now(&fp(1), &a, Duration::MAX),
             ClaimOutcome::Claimed
@@ -349,7 +352,7 @@ mod tests {
     #[test]
     fn a_flood_of_unique_deliveries_stays_bounded() {
         let store = MemoryStore::with_capacity(1_000);
-        let owner = ClaimToken::new();
+        let owner = LeaseToken::new();
         for i in 0..200_000 {
             assert_eq!(store.claim_now(&fp(i), &owner, HOUR), ClaimOutcome::Claimed);
             assert!(store.complete_now(&fp(i), &owner, HOUR));
@@ -372,7 +375,7 @@ mod tests {
     fn release_and_reclaim_cycles_do_not_grow_the_queue() {
         let store = MemoryStore::with_capacity(160);
         for _ in 0..10_000 {
-            let owner = ClaimToken::new();
+            let owner = LeaseToken::new();
             assert_eq!(store.claim_now(&fp(5), &owner, HOUR), ClaimOutcome::Claimed);
             assert!(store.release_now(&fp(5), &owner));
         }
@@ -393,7 +396,7 @@ mod tests {
                     .map(|_| {
                         let store = Arc::clone(&store);
                         scope.spawn(move || {
-                            let outcome = store.claim_now(&fp(round), &ClaimToken::new(), HOUR);
+                            let outcome = store.claim_now(&fp(round), &LeaseToken::new(), HOUR);
                             usize::from(outcome == ClaimOutcome::Claimed)
                         })
                     })

@@ -19,11 +19,11 @@
 //! The labels (events, delivery id) are not signed. A captured genuine body replayed under a
 //! new label is therefore a new delivery — never a forged body, and the ids its events header
 //! names are checked against the body — so keep handlers idempotent, confirm destructive
-//! actions with Appwrite's API, and bound the age of replays with [`ReplayGuard::max_age`].
+//! actions with Appwrite's API, and bound the age of replays with [`ReplayGuard::with_max_age`].
 //!
 //! # The delivery guarantee
 //! **If any copy of a delivery was answered 2xx, a handler finished successfully with it.**
-//! A verified delivery is claimed as *pending* for a lease ([`ReplayGuard::lease`], 30 s by
+//! A verified delivery is claimed as *pending* for a lease ([`ReplayGuard::with_lease`], 30 s by
 //! default: twice Appwrite's 15 s timeout) while its handler runs, and becomes *done* — for the
 //! TTL — only when the handler succeeded. Every other ending gives the claim back: an error
 //! response, an `Err`, a panic, a cancelled or timed-out handler, a client that disconnected
@@ -55,8 +55,11 @@ use crate::error::Error;
 
 pub use claim::Claim;
 pub use labels::MAX_LABELS_PER_BODY;
+#[allow(deprecated)]
 pub use memory::MemoryStore;
-pub use store::{ClaimOutcome, ClaimToken, ReplayStore, StoreFuture};
+#[allow(deprecated)]
+pub use store::ClaimToken;
+pub use store::{ClaimOutcome, LeaseToken, ReplayStore, StoreFuture};
 
 /// The longest TTL or lease a guard uses: longer ones (up to `Duration::MAX`) are clamped to
 /// it, so no store's clock arithmetic overflows. About a hundred years.
@@ -102,7 +105,7 @@ pub enum StoreFailure {
 /// use appwrite_webhooks::{ReplayGuard, Verifier};
 ///
 /// let verifier = Verifier::new("whsec_…", "https://example.com/hook")
-///     .replay_guard(ReplayGuard::in_memory().ttl(Duration::from_secs(3600)));
+///     .replay_guard(ReplayGuard::in_memory().with_retention(Duration::from_secs(3600)));
 /// ```
 #[derive(Clone)]
 pub struct ReplayGuard {
@@ -128,50 +131,90 @@ impl ReplayGuard {
         }
     }
 
-    /// A guard over a [`MemoryStore`] with its default capacity: for a single process.
+    /// A guard over a [`MemoryLedger`](crate::MemoryLedger) with its default capacity: for a
+    /// single process.
     pub fn in_memory() -> Self {
-        Self::new(MemoryStore::default())
+        Self::new(crate::MemoryLedger::default())
     }
 
-    /// How long a handled delivery is remembered (default 24 hours, at most [`MAX_TTL`]).
-    /// Repeats after that are handled again; see [`max_age`](Self::max_age) to refuse them
-    /// instead.
-    pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl.min(MAX_TTL);
+    /// How long a handled delivery is kept, so a copy within it is answered without the
+    /// handler (default 24 hours, at most [`MAX_TTL`]). Copies after that are handled again;
+    /// see [`with_max_age`](Self::with_max_age) to refuse them instead.
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.ttl = retention.min(MAX_TTL);
         self
     }
 
-    /// How long a pending claim lasts if its attempt never settles it — the process died
-    /// (default 30 s, at most [`MAX_TTL`]). Copies arriving meanwhile are answered `409`. A
-    /// handler that runs longer than the lease may see a copy handled beside it.
-    pub fn lease(mut self, lease: Duration) -> Self {
+    /// How long a handled delivery is kept.
+    pub fn retention(&self) -> Duration {
+        self.ttl
+    }
+
+    /// How long an attempt's lease on a delivery lasts if it never settles it — the process
+    /// died (default 30 s, at most [`MAX_TTL`]). Copies arriving meanwhile are answered `409`.
+    /// A handler that runs longer than the lease may see a copy handled beside it.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease.clamp(Duration::from_millis(1), MAX_TTL);
         self
     }
 
+    /// How long an attempt's lease lasts.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
     /// What to do when the store fails (default [`StoreFailure::Reject`], a 503).
-    pub fn on_store_failure(mut self, policy: StoreFailure) -> Self {
+    pub fn with_store_failure(mut self, policy: StoreFailure) -> Self {
         self.on_store_failure = policy;
         self
     }
 
-    /// The status a duplicate of a handled delivery is answered with (default `200 OK`:
-    /// Appwrite stops retrying and counts no failure). `409 Conflict` makes duplicates visible
-    /// in Appwrite's logs, at the cost of a failed attempt each.
-    pub fn duplicate_status(mut self, status: StatusCode) -> Self {
+    /// What the guard does when the store fails.
+    pub fn store_failure(&self) -> StoreFailure {
+        self.on_store_failure
+    }
+
+    /// The status a copy of a handled delivery is answered with (default `200 OK`: Appwrite
+    /// stops sending it and counts no failure). `409 Conflict` makes copies visible in
+    /// Appwrite's logs, at the cost of a failed attempt each.
+    pub fn with_duplicate_status(mut self, status: StatusCode) -> Self {
         self.duplicate_status = status;
         self
     }
 
+    /// The status a copy of a handled delivery is answered with.
+    pub fn duplicate_status(&self) -> StatusCode {
+        self.duplicate_status
+    }
+
     /// Refuses deliveries whose payload `$updatedAt` (or `$createdAt`) is older than `age`,
     /// with [`Error::Stale`] (401): a second defence for the timestamp-less scheme, covering
-    /// replays older than the TTL. Off by default. The trade-offs: the payload time is when the
-    /// resource changed, not when the delivery was sent, so a legitimate delivery retried after a
-    /// long outage is refused too; and the receiver's clock must be within a margin of
-    /// Appwrite's — leave minutes of slack. Payloads without either field pass.
-    pub fn max_age(mut self, age: Duration) -> Self {
+    /// replays older than the retention. Off by default. The trade-offs: the payload time is
+    /// when the resource changed, not when the delivery was sent, so a legitimate delivery
+    /// retried after a long outage is refused too; and the receiver's clock must be within a
+    /// margin of Appwrite's — leave minutes of slack. Payloads without either field pass.
+    pub fn with_max_age(mut self, age: Duration) -> Self {
         self.max_age = Some(age);
         self
+    }
+
+    /// Renamed [`with_retention`](Self::with_retention): one word for how long a handled
+    /// delivery is kept, in the guard and the inbox alike.
+    #[deprecated(note = "use with_retention")]
+    pub fn ttl(self, ttl: Duration) -> Self {
+        self.with_retention(ttl)
+    }
+
+    /// Renamed [`with_max_age`](Self::with_max_age).
+    #[deprecated(note = "use with_max_age")]
+    pub fn max_age(self, age: Duration) -> Self {
+        self.with_max_age(age)
+    }
+
+    /// Renamed [`with_store_failure`](Self::with_store_failure).
+    #[deprecated(note = "use with_store_failure")]
+    pub fn on_store_failure(self, policy: StoreFailure) -> Self {
+        self.with_store_failure(policy)
     }
 
     /// Checks a verified delivery and claims it as pending.
@@ -185,7 +228,7 @@ impl ReplayGuard {
         self.admit_at(delivery, SystemTime::now()).await
     }
 
-    /// [`admit`](Self::admit), with `now` as the time [`max_age`](Self::max_age) is measured
+    /// [`admit`](Self::admit), with `now` as the time [`max_age`](Self::with_max_age) is measured
     /// to: the verifier's [`Clock`](crate::Clock).
     pub(crate) async fn admit_at<B: AsRef<[u8]>>(
         &self,
@@ -196,7 +239,7 @@ impl ReplayGuard {
             check_age(delivery.body(), max_age, now)?;
         }
         let fingerprint = *delivery.fingerprint();
-        let token = ClaimToken::new();
+        let token = LeaseToken::new();
         let times = (self.ttl, self.lease);
         let claim = |uncertain| {
             Claim::held(

@@ -27,10 +27,10 @@ pub enum ClaimOutcome {
     Done,
 }
 
-/// Where claims are kept: in memory ([`MemoryStore`](crate::MemoryStore)), or shared between
+/// Where claims are kept: in memory ([`MemoryLedger`](crate::MemoryLedger)), or shared between
 /// replicas (`appwrite-webhooks-redis`).
 ///
-/// A fingerprint is absent, *pending* (owned by one attempt's [`ClaimToken`], for a lease), or
+/// A fingerprint is absent, *pending* (owned by one attempt's [`LeaseToken`], for a lease), or
 /// *done* (for the TTL). Every operation must be atomic, and [`complete`](Self::complete) and
 /// [`release`](Self::release) must act only on a claim the given owner still holds
 /// (compare-and-set, compare-and-delete): an attempt whose lease ran out must not delete or
@@ -41,7 +41,7 @@ pub trait ReplayStore: Send + Sync + 'static {
     fn claim<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,
-        owner: &'a ClaimToken,
+        owner: &'a LeaseToken,
         lease: Duration,
     ) -> StoreFuture<'a, ClaimOutcome>;
 
@@ -51,7 +51,7 @@ pub trait ReplayStore: Send + Sync + 'static {
     fn complete<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,
-        owner: &'a ClaimToken,
+        owner: &'a LeaseToken,
         ttl: Duration,
     ) -> StoreFuture<'a, bool>;
 
@@ -60,7 +60,7 @@ pub trait ReplayStore: Send + Sync + 'static {
     fn release<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,
-        owner: &'a ClaimToken,
+        owner: &'a LeaseToken,
     ) -> StoreFuture<'a, bool>;
 
     /// Records `label` (a delivery's fingerprint) as one of the labels the signed body `body`
@@ -83,18 +83,19 @@ impl fmt::Debug for dyn ReplayStore {
     }
 }
 
-/// Which attempt owns a pending claim: unique per attempt, across threads, processes and
-/// replicas. It is an owner tag, not a secret.
+/// Which attempt holds a lease on a delivery — a claim in the synchronous path, a take by an
+/// inbox worker: unique per attempt, across threads, processes and replicas, so a stale
+/// attempt can never settle the attempt after it. An owner tag, not a secret.
 ///
 /// ```
-/// use appwrite_webhooks::ClaimToken;
-/// assert_ne!(ClaimToken::new(), ClaimToken::new());
-/// assert_eq!(ClaimToken::new().to_string().len(), 32);
+/// use appwrite_webhooks::LeaseToken;
+/// assert_ne!(LeaseToken::new(), LeaseToken::new());
+/// assert_eq!(LeaseToken::new().to_string().len(), 32);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ClaimToken([u8; 16]);
+pub struct LeaseToken([u8; 16]);
 
-impl ClaimToken {
+impl LeaseToken {
     /// A new token: 64 bits from the standard library's randomly seeded hasher (seeded from the
     /// operating system once per thread) and a process-wide counter, so no two attempts share
     /// one.
@@ -115,14 +116,18 @@ impl ClaimToken {
     }
 }
 
-impl fmt::Display for ClaimToken {
+/// Renamed [`LeaseToken`]: one word for an attempt's hold, in the guard and the inbox alike.
+#[deprecated(note = "renamed LeaseToken")]
+pub type ClaimToken = LeaseToken;
+
+impl fmt::Display for LeaseToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&crate::crypto::hex::hex(&self.0))
     }
 }
 
-impl fmt::Debug for ClaimToken {
+impl fmt::Debug for LeaseToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ClaimToken({self})")
+        write!(f, "LeaseToken({self})")
     }
 }

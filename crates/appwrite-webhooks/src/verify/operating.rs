@@ -189,7 +189,7 @@ impl Verifier {
 /// The time.
 impl Verifier {
     /// Reads the time from `clock` instead of the system's: for the timestamped scheme's
-    /// tolerance, the replay guard's [`max_age`](crate::ReplayGuard::max_age), keys'
+    /// tolerance, the replay guard's [`max_age`](crate::ReplayGuard::with_max_age), keys'
     /// [`not_after`](SigningKey::not_after) and the key cache. For deterministic tests, and for
     /// tools that check deliveries as of another time.
     ///

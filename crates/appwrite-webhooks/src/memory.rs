@@ -1,0 +1,160 @@
+//! The ledger in this process's memory: claims for the synchronous path and deliveries for an
+//! inbox, with one set of label counts, for one process, tests and examples. Not durable: a
+//! restart forgets everything (use `SqliteLedger` or `RedisLedger` for that).
+
+#![allow(deprecated)] // its two halves keep their former public names as deprecated aliases
+
+use std::time::{Duration, SystemTime};
+
+use crate::delivery::Fingerprint;
+use crate::inbox::record::{Lease, Purge, Received, State, Stats, Stored, Taken};
+use crate::inbox::{InboxAdmin, InboxStore, MemoryInbox, Put};
+use crate::replay::{ClaimOutcome, LeaseToken, MemoryStore, ReplayStore, StoreFuture};
+
+/// A ledger in memory: a [`ReplayGuard`](crate::ReplayGuard)'s store and an
+/// [`Inbox`](crate::inbox::Inbox)'s alike, bounded (claims and label counts past the capacity
+/// forget the oldest first). It pairs with `SqliteLedger` and `RedisLedger`.
+///
+/// ```
+/// use appwrite_webhooks::{MemoryLedger, ReplayGuard, Verifier, inbox::{Inbox, Put}, sender::DeliveryBuilder};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), appwrite_webhooks::Error> {
+/// let url = "https://example.com/hook";
+/// let guard = ReplayGuard::new(MemoryLedger::with_capacity(10_000)); // or ReplayGuard::in_memory()
+/// let verifier = Verifier::new("k", url).replay_guard(guard);
+///
+/// let inbox = Inbox::new(MemoryLedger::default());
+/// let (parts, body) = DeliveryBuilder::new("k", url, "{}").build().into_request().into_parts();
+/// let accept = || inbox.accept(&verifier, &parts.uri, &parts.headers, http_body_util::Full::new(body.clone()));
+/// assert_eq!(accept().await?, Put::Stored(1));
+/// assert_eq!(accept().await?, Put::Duplicate(1));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryLedger {
+    claims: MemoryStore,
+    deliveries: MemoryInbox,
+}
+
+impl MemoryLedger {
+    /// A ledger remembering about `capacity` claims and label counts (100 000 by default, a
+    /// few MiB).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            claims: MemoryStore::with_capacity(capacity),
+            deliveries: MemoryInbox::default(),
+        }
+    }
+
+    /// How many claims are held now (expired ones included until they are swept).
+    pub fn len(&self) -> usize {
+        self.claims.len()
+    }
+
+    /// Whether no claim is held.
+    pub fn is_empty(&self) -> bool {
+        self.claims.is_empty()
+    }
+}
+
+impl ReplayStore for MemoryLedger {
+    fn claim<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+        owner: &'a LeaseToken,
+        lease: Duration,
+    ) -> StoreFuture<'a, ClaimOutcome> {
+        self.claims.claim(fingerprint, owner, lease)
+    }
+
+    fn complete<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+        owner: &'a LeaseToken,
+        retention: Duration,
+    ) -> StoreFuture<'a, bool> {
+        ReplayStore::complete(&self.claims, fingerprint, owner, retention)
+    }
+
+    fn release<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+        owner: &'a LeaseToken,
+    ) -> StoreFuture<'a, bool> {
+        self.claims.release(fingerprint, owner)
+    }
+
+    /// One label count for both paths: a body replayed to the guard and to the inbox shares
+    /// its limit.
+    fn label<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        label: &'a Fingerprint,
+        limit: u32,
+        keep: Duration,
+    ) -> StoreFuture<'a, bool> {
+        ReplayStore::label(&self.claims, body, label, limit, keep)
+    }
+}
+
+impl InboxStore for MemoryLedger {
+    fn put(&self, received: Received) -> StoreFuture<'_, Put> {
+        self.deliveries.put(received)
+    }
+
+    fn label<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        label: &'a Fingerprint,
+        limit: u32,
+        keep: Duration,
+    ) -> StoreFuture<'a, bool> {
+        ReplayStore::label(&self.claims, body, label, limit, keep)
+    }
+
+    fn take(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Taken>> {
+        self.deliveries.take(worker, lease)
+    }
+
+    fn complete(&self, lease: &Lease, retention: Duration) -> StoreFuture<'_, bool> {
+        InboxStore::complete(&self.deliveries, lease, retention)
+    }
+
+    fn fail(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {
+        self.deliveries.fail(lease, error, at)
+    }
+
+    fn dead(&self, lease: &Lease, error: &str) -> StoreFuture<'_, bool> {
+        self.deliveries.dead(lease, error)
+    }
+
+    fn hand_back(&self, lease: &Lease) -> StoreFuture<'_, bool> {
+        self.deliveries.hand_back(lease)
+    }
+}
+
+impl InboxAdmin for MemoryLedger {
+    fn stats(&self) -> StoreFuture<'_, Stats> {
+        self.deliveries.stats()
+    }
+
+    fn list(&self, state: Option<State>, limit: usize) -> StoreFuture<'_, Vec<Stored>> {
+        self.deliveries.list(state, limit)
+    }
+
+    fn get(&self, id: u64) -> StoreFuture<'_, Option<Stored>> {
+        self.deliveries.get(id)
+    }
+
+    fn requeue(&self, id: u64) -> StoreFuture<'_, bool> {
+        self.deliveries.requeue(id)
+    }
+
+    fn requeue_dead(&self) -> StoreFuture<'_, u64> {
+        self.deliveries.requeue_dead()
+    }
+
+    fn purge(&self, what: Purge) -> StoreFuture<'_, u64> {
+        self.deliveries.purge(what)
+    }
+}
