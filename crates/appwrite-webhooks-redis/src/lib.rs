@@ -90,6 +90,7 @@ mod durability;
 pub mod inbox;
 mod labels;
 mod ledger;
+mod prefix;
 mod replay;
 
 pub use durability::DataLossRisk;
