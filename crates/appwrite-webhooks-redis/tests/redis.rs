@@ -13,7 +13,7 @@ use appwrite_webhooks::{
     ClaimOutcome, ClaimToken, Delivery, Fingerprint, ReplayGuard, ReplayStore, StoreFailure,
     Verifier,
 };
-use appwrite_webhooks_redis::RedisLedger;
+use appwrite_webhooks_redis::{DEFAULT_REPLAY_PREFIX, RedisLedger};
 use appwrite_webhooks_tower::AppwriteWebhookLayer;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -334,9 +334,16 @@ async fn a_killed_receivers_claims_expire_with_their_lease() {
     let first = Receiver::start(&redis, 1500);
     let addr = first.1;
     let request = tokio::spawn(async move { testkit::net::send(&hanging, addr).await });
-    // Wait for the claim to be in Redis, then kill the process mid-handler.
+    // Wait for the claim to be in Redis (not only the body's label set, written first), then
+    // kill the process mid-handler.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while redis.cli(&["DBSIZE"]) != "1" {
+    let claimed = || {
+        redis
+            .cli(&["KEYS", &format!("{DEFAULT_REPLAY_PREFIX}*")])
+            .lines()
+            .any(|key| !key.is_empty() && !key.contains(":labels:"))
+    };
+    while !claimed() {
         assert!(
             Instant::now() < deadline,
             "the receiver never claimed the delivery"
