@@ -7,7 +7,7 @@ mod support;
 use actix_web::{HttpResponse, web};
 use appwrite_webhooks::ReplayGuard;
 use appwrite_webhooks_actix::Webhook;
-use appwrite_webhooks_redis::RedisStore;
+use appwrite_webhooks_redis::RedisLedger;
 use support::{start, start_route};
 use testkit::at_least_once::{self, Handler, Paths};
 use testkit::redis::RedisServer;
@@ -17,7 +17,7 @@ async fn behind_the_middleware_every_failure_path_gives_the_delivery_back() {
     let redis = RedisServer::start();
     for guard in [
         ReplayGuard::in_memory(),
-        ReplayGuard::new(RedisStore::connect(&redis.url()).await.unwrap()),
+        ReplayGuard::new(RedisLedger::connect(&redis.url()).await.unwrap()),
     ] {
         let handler = Handler::new();
         let addr = start(at_least_once::verifier(guard), handler.clone(), true);

@@ -6,7 +6,7 @@ mod support;
 
 use appwrite_webhooks::ReplayGuard;
 use appwrite_webhooks_axum::{AppwriteWebhookLayer, Webhook};
-use appwrite_webhooks_redis::RedisStore;
+use appwrite_webhooks_redis::RedisLedger;
 use axum::Router;
 use axum::routing::post;
 use support::spawn;
@@ -18,7 +18,7 @@ async fn under_the_layer_every_failure_path_gives_the_delivery_back() {
     let redis = RedisServer::start();
     for guard in [
         ReplayGuard::in_memory(),
-        ReplayGuard::new(RedisStore::connect(&redis.url()).await.unwrap()),
+        ReplayGuard::new(RedisLedger::connect(&redis.url()).await.unwrap()),
     ] {
         let handler = Handler::new();
         let addr = spawn(at_least_once::verifier(guard), handler.clone(), true).await;

@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use appwrite_webhooks::inbox::{Inbox, Purge, State, Stored};
-use appwrite_webhooks_redis::{DEFAULT_INBOX_PREFIX, RedisInbox};
+use appwrite_webhooks_redis::{DEFAULT_INBOX_PREFIX, RedisLedger};
 use appwrite_webhooks_sqlite::SqliteLedger;
 use clap::{Args, Subcommand};
 
@@ -115,10 +115,14 @@ impl StoreArgs {
                 Ok(Inbox::new(store))
             }
             (None, Some(url)) => {
-                let store = RedisInbox::connect(url)
+                let unavailable =
+                    |e| Failure::Connection(format!("cannot reach Redis at {url}: {e}"));
+                let store = RedisLedger::builder(url.as_str())
+                    .with_inbox_prefix(self.prefix.as_str())
+                    .connect()
                     .await
-                    .map_err(|e| Failure::Connection(format!("cannot reach Redis at {url}: {e}")))?
-                    .prefix(self.prefix.as_str());
+                    .map_err(unavailable)?;
+                store.check_inbox().await.map_err(unavailable)?;
                 Ok(Inbox::new(store))
             }
             (None, None) => Err(Failure::Usage(

@@ -372,25 +372,30 @@ async fn inbox_list_and_show_print_stored_hostile_deliveries_inert() {
 /// `202` without being stored, and `listen` says so in text and JSON.
 #[test]
 fn listen_reports_a_body_over_its_label_limit() {
-    let ids = ["d1", "d2", "d3", "d4", "d5"];
+    let limit = appwrite_webhooks::MAX_LABELS_PER_BODY as usize;
+    let ids: Vec<String> = (1..=limit + 1).map(|n| format!("d{n}")).collect();
+    let over = &ids[limit];
     let file = dir("labels").join("inbox.db");
     let (child, port) = listen(&["--inbox-sqlite", file.to_str().unwrap()]);
-    for id in ids {
+    for id in &ids {
         assert_eq!(post(&hostile(Some(id)), port), 202);
     }
     let out = printed(child);
     assert_inert(&out);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 5, "{out}");
-    assert_eq!(lines[3], "✔ stored 4 (delivery d4)");
-    assert!(
-        lines[4].starts_with("! duplicate body, not stored (delivery d5): this signed body already came under 4 other"),
-        "{out}"
+    assert_eq!(lines.len(), limit + 1, "{out}");
+    assert_eq!(
+        lines[limit - 1],
+        format!("✔ stored {limit} (delivery d{limit})")
     );
+    let expected = format!(
+        "! duplicate body, not stored (delivery {over}): this signed body already came under {limit} other"
+    );
+    assert!(lines[limit].starts_with(&expected), "{out}");
 
     let file = dir("labels-json").join("inbox.db");
     let (child, port) = listen(&["--json", "--inbox-sqlite", file.to_str().unwrap()]);
-    for id in ids {
+    for id in &ids {
         assert_eq!(post(&hostile(Some(id)), port), 202);
     }
     // The first again: a copy, stored before.
@@ -400,17 +405,17 @@ fn listen_reports_a_body_over_its_label_limit() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 6, "{out}");
+    assert_eq!(lines.len(), limit + 2, "{out}");
     assert_eq!(
         lines[0],
         serde_json::json!({"status": 202, "stored": 1, "duplicate": false, "over_label_limit": false, "delivery_id": "d1"})
     );
     assert_eq!(
-        lines[4],
-        serde_json::json!({"status": 202, "stored": null, "duplicate": true, "over_label_limit": true, "delivery_id": "d5"})
+        lines[limit],
+        serde_json::json!({"status": 202, "stored": null, "duplicate": true, "over_label_limit": true, "delivery_id": over})
     );
     assert_eq!(
-        lines[5],
+        lines[limit + 1],
         serde_json::json!({"status": 202, "stored": 1, "duplicate": true, "over_label_limit": false, "delivery_id": "d1"})
     );
 }

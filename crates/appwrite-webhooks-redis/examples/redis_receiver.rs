@@ -15,7 +15,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use appwrite_webhooks::{ReplayGuard, Verifier};
-use appwrite_webhooks_redis::RedisStore;
+use appwrite_webhooks_redis::RedisLedger;
 use appwrite_webhooks_tower::AppwriteWebhookLayer;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -32,11 +32,11 @@ async fn main() {
         .ok()
         .and_then(|ms| ms.parse().ok())
         .map_or(Duration::from_secs(30), Duration::from_millis);
-    let store = RedisStore::connect(&env("REDIS_URL"))
+    let ledger = RedisLedger::connect(&env("REDIS_URL"))
         .await
         .expect("connect to Redis");
     let verifier = Verifier::new(env("APPWRITE_WEBHOOK_KEY"), env("APPWRITE_WEBHOOK_URL"))
-        .replay_guard(ReplayGuard::new(store).with_lease(lease));
+        .replay_guard(ReplayGuard::new(ledger).with_lease(lease));
     let service = ServiceBuilder::new()
         .layer(AppwriteWebhookLayer::new(verifier))
         .service_fn(|request: Request<Full<Bytes>>| async move {

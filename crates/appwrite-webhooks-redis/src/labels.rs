@@ -1,14 +1,14 @@
-//! The labels each signed body was delivered under, one set per body, for both stores: a
-//! captured body is handled under at most
+//! The labels each signed body was delivered under, one set per body, for both uses of the
+//! ledger: a captured body is handled under at most
 //! [`MAX_LABELS_PER_BODY`](appwrite_webhooks::MAX_LABELS_PER_BODY) labels.
 
 use std::time::Duration;
 
 use appwrite_webhooks::{Fingerprint, StoreError};
-use redis::aio::ConnectionManager;
 
 use crate::connection::bounded;
-use crate::durability::Gate;
+use crate::durability::Needs;
+use crate::ledger::RedisLedger;
 
 /// 1 when the label is (now) in the body's set, 0 when the set is full without it. The set
 /// expires `keep` after its last new label.
@@ -23,30 +23,27 @@ return 1
 static SCRIPT: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(LABEL));
 
-/// What a store needs to label a body: its connection, its data-loss gate and its timeout.
-pub(crate) struct Labels<'a> {
-    pub(crate) connection: &'a ConnectionManager,
-    pub(crate) gate: &'a Gate,
-    pub(crate) timeout: Duration,
-    /// The key prefix of the store's label sets.
-    pub(crate) prefix: &'a str,
-}
-
-impl Labels<'_> {
-    pub(crate) async fn label(
+impl RedisLedger {
+    /// [`ReplayStore::label`](appwrite_webhooks::ReplayStore::label) and
+    /// [`InboxStore::label`](appwrite_webhooks::inbox::InboxStore::label): the set of `body`
+    /// under `prefix` (the replay guard's or the inbox's, each its own), once the server has
+    /// what `needs` asks.
+    pub(crate) async fn label_body(
         &self,
+        prefix: &str,
+        needs: Needs,
         body: &Fingerprint,
         label: &Fingerprint,
         limit: u32,
         keep: Duration,
     ) -> Result<bool, StoreError> {
-        self.gate.pass(self.connection, self.timeout).await?;
+        self.pass(needs).await?;
         // Redis refuses expiry times past about 292 million years; keep within the guard's
         // longest.
         let keep = u64::try_from(keep.min(appwrite_webhooks::MAX_TTL).as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
-        let mut invocation = SCRIPT.key(format!("{}labels:{body}", self.prefix));
+        let mut invocation = SCRIPT.key(format!("{prefix}labels:{body}"));
         invocation.arg(label.as_bytes()).arg(limit).arg(keep);
         let mut connection = self.connection.clone();
         let reply: i64 = bounded(self.timeout, invocation.invoke_async(&mut connection)).await?;

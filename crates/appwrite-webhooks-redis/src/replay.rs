@@ -1,179 +1,22 @@
-//! A [`ReplayStore`] in Redis: see the crate docs for its keys and scripts.
+//! The ledger as a [`ReplayStore`]: see the crate docs for its keys and scripts.
 
-use std::fmt;
 use std::time::Duration;
 
+use crate::connection::bounded;
+use crate::durability;
+use crate::ledger::RedisLedger;
 use appwrite_webhooks::{
     ClaimOutcome, Fingerprint, LeaseToken, ReplayStore, StoreError, StoreFuture,
 };
-use redis::aio::ConnectionManager;
 
-use crate::connection::{bounded, boxed, eager_connection, lazy_connection};
-use crate::durability::{Gate, Needs};
-
-/// A replay store needs no eviction of its keys; it does not need `appendonly`: a restart that
-/// forgets handled deliveries only means a later copy is handled again (handlers run at least
-/// once anyway), while an eviction would happen silently, at any time, under memory pressure.
-const NEEDS: Needs = Needs { append_only: false };
-
-/// The key prefix used unless [`RedisStore::prefix`] sets another.
-pub const DEFAULT_PREFIX: &str = "appwrite-webhooks:seen:";
-
-/// How long a command may take unless [`RedisStore::timeout`] sets another.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// A [`ReplayStore`] in Redis.
-#[derive(Clone)]
-pub struct RedisStore {
-    client: redis::Client,
-    connection: ConnectionManager,
-    prefix: String,
-    timeout: Duration,
-    gate: Gate,
-}
-
-/// The options of a [`RedisStore`], set before it connects.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use appwrite_webhooks_redis::RedisStore;
-///
-/// # async fn run() -> Result<(), appwrite_webhooks::StoreError> {
-/// let store = RedisStore::builder("redis://127.0.0.1:6379/")
-///     .prefix("shop:appwrite:")
-///     .timeout(Duration::from_millis(300))
-///     .connect()
-///     .await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct RedisStoreBuilder {
-    url: String,
-    prefix: String,
-    timeout: Duration,
-    allow_data_loss: bool,
-}
-
-impl RedisStoreBuilder {
-    /// Sets the key prefix (default [`DEFAULT_PREFIX`]).
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// Bounds each command and each (re)connection (default [`DEFAULT_TIMEOUT`]).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Runs on a Redis whose `maxmemory-policy` may evict keys, or whose settings cannot be
-    /// read (`CONFIG` renamed or forbidden, as on many managed services). Without it the
-    /// store refuses such a server with a [`DataLossRisk`](crate::DataLossRisk).
-    ///
-    /// The consequence: an evicted pending claim lets another replica handle a delivery while
-    /// its first handler still runs, and an evicted done record lets a repeat (or a relabelled
-    /// replay) be handled again within the TTL. Use it only for a server you have checked
-    /// yourself.
-    pub fn allow_data_loss(mut self) -> Self {
-        self.allow_data_loss = true;
-        self
-    }
-
-    /// Connects now, failing if Redis cannot be reached or may evict the store's keys
-    /// ([`DataLossRisk`](crate::DataLossRisk), unless [`allow_data_loss`](Self::allow_data_loss)).
-    pub async fn connect(self) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(self.url.as_str()).map_err(boxed)?;
-        let connection = eager_connection(&client, self.timeout).await?;
-        let gate = Gate::new(NEEDS, self.allow_data_loss);
-        gate.pass(&connection, self.timeout).await?;
-        Ok(RedisStore {
-            client,
-            connection,
-            prefix: self.prefix,
-            timeout: self.timeout,
-            gate,
-        })
-    }
-
-    /// Connects on first use: the receiver starts even while Redis is down, and the guard's
-    /// failure policy answers until it is back. The server's settings are checked before the
-    /// first command (every command fails with the [`DataLossRisk`](crate::DataLossRisk) until
-    /// they pass).
-    pub fn connect_lazily(self) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(self.url.as_str()).map_err(boxed)?;
-        let connection = lazy_connection(&client, self.timeout)?;
-        Ok(RedisStore {
-            client,
-            connection,
-            prefix: self.prefix,
-            timeout: self.timeout,
-            gate: Gate::new(NEEDS, self.allow_data_loss),
-        })
-    }
-}
-
-impl RedisStore {
-    /// A builder for a store at `url` (`redis://host:port/db`, `rediss://` for TLS if the
-    /// `redis` crate is built with it).
-    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
-        RedisStoreBuilder {
-            url: url.into(),
-            prefix: DEFAULT_PREFIX.to_owned(),
-            timeout: DEFAULT_TIMEOUT,
-            allow_data_loss: false,
-        }
-    }
-
-    /// Connects to `url` with the default options, failing if Redis cannot be reached now or
-    /// may evict the store's keys ([`DataLossRisk`](crate::DataLossRisk)).
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::builder(url).connect().await
-    }
-
-    /// Like [`connect`](Self::connect), but connects on first use.
-    pub fn connect_lazily(url: &str) -> Result<Self, StoreError> {
-        Self::builder(url).connect_lazily()
-    }
-
-    /// Sets the key prefix (default [`DEFAULT_PREFIX`]), to share a Redis between receivers or
-    /// environments.
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// Bounds each command and each (re)connection (default [`DEFAULT_TIMEOUT`]): past it the
-    /// store counts as unavailable. Keep it well under Appwrite's 15 s delivery timeout. Zero
-    /// makes every command fail at once (the guard's failure policy answers); `Duration::MAX`
-    /// waits as long as Redis takes.
-    ///
-    /// The connection manager fixes its own timeouts when it is made, so a new one with this
-    /// timeout replaces the current connection; it connects on first use.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        // Making a lazy manager from a client that already opened cannot fail on the network;
-        // should it fail anyway, the store keeps its connection and its timeout together.
-        if let Ok(connection) = lazy_connection(&self.client, timeout) {
-            self.connection = connection;
-            self.timeout = timeout;
-        }
-        self
-    }
-
-    /// For a store made with [`connect_lazily`](Self::connect_lazily): see
-    /// [`RedisStoreBuilder::allow_data_loss`]. (A store that connected has passed the check.)
-    pub fn allow_data_loss(mut self) -> Self {
-        self.gate.allow_data_loss();
-        self
-    }
-
+impl RedisLedger {
     fn key(&self, fingerprint: &Fingerprint) -> String {
-        format!("{}{fingerprint}", self.prefix)
+        format!("{}{fingerprint}", self.prefixes.replay)
     }
 
     /// Runs `command`, bounded by the timeout.
     async fn query<T: redis::FromRedisValue>(&self, command: redis::Cmd) -> Result<T, StoreError> {
-        self.gate.pass(&self.connection, self.timeout).await?;
+        self.pass(durability::REPLAY).await?;
         let mut connection = self.connection.clone();
         bounded(self.timeout, command.query_async(&mut connection)).await
     }
@@ -185,7 +28,7 @@ impl RedisStore {
         fingerprint: &Fingerprint,
         args: &[&str],
     ) -> Result<i64, StoreError> {
-        self.gate.pass(&self.connection, self.timeout).await?;
+        self.pass(durability::REPLAY).await?;
         let mut invocation = script.key(self.key(fingerprint));
         for arg in args {
             invocation.arg(*arg);
@@ -245,7 +88,7 @@ fn pending(owner: &LeaseToken) -> String {
     format!("p:{owner}")
 }
 
-impl ReplayStore for RedisStore {
+impl ReplayStore for RedisLedger {
     fn claim<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,
@@ -319,25 +162,16 @@ impl ReplayStore for RedisStore {
         keep: Duration,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let labels = crate::labels::Labels {
-                connection: &self.connection,
-                gate: &self.gate,
-                timeout: self.timeout,
-                prefix: &self.prefix,
-            };
-            labels.label(body, label, limit, keep).await
+            self.label_body(
+                &self.prefixes.replay,
+                durability::REPLAY,
+                body,
+                label,
+                limit,
+                keep,
+            )
+            .await
         })
-    }
-}
-
-impl fmt::Debug for RedisStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The URL may hold a password: show only what is safe.
-        f.debug_struct("RedisStore")
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .field("allow_data_loss", &self.gate.allows_data_loss())
-            .finish_non_exhaustive()
     }
 }
 
@@ -347,29 +181,12 @@ mod tests {
 
     #[tokio::test]
     async fn keys_are_prefixed_hex() {
-        let store = RedisStore::connect_lazily("redis://127.0.0.1:1/")
+        let ledger = RedisLedger::connect_lazily("redis://127.0.0.1:1/")
             .unwrap()
-            .prefix("p:");
+            .with_replay_prefix("p:");
         assert_eq!(
-            store.key(&Fingerprint::new(&[0xab; 20])),
+            ledger.key(&Fingerprint::new(&[0xab; 20])),
             format!("p:{}", "ab".repeat(20))
         );
-    }
-
-    #[tokio::test]
-    async fn options_reach_the_store_before_and_after_connecting() {
-        let before = RedisStore::builder("redis://127.0.0.1:1/")
-            .timeout(Duration::from_millis(250))
-            .prefix("a:")
-            .connect_lazily()
-            .unwrap();
-        assert_eq!(
-            (before.timeout, before.prefix.as_str()),
-            (Duration::from_millis(250), "a:")
-        );
-        let after = RedisStore::connect_lazily("redis://127.0.0.1:1/")
-            .unwrap()
-            .timeout(Duration::from_millis(250));
-        assert_eq!(after.timeout, Duration::from_millis(250));
     }
 }

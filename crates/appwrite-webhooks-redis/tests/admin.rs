@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use appwrite_webhooks::inbox::{InboxAdmin, InboxStore, Purge, Put, Received, State};
-use appwrite_webhooks_redis::RedisInbox;
+use appwrite_webhooks_redis::RedisLedger;
 use testkit::redis::RedisServer;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -23,7 +23,7 @@ fn received(n: u64) -> Received {
 
 /// Stores deliveries `from..to`, each taken and then completed (`done`) or dead, from 16
 /// tasks at once.
-async fn seed(store: &Arc<RedisInbox>, from: u64, to: u64, done: bool) {
+async fn seed(store: &Arc<RedisLedger>, from: u64, to: u64, done: bool) {
     let tasks: Vec<_> = (0..16)
         .map(|task| {
             let store = Arc::clone(store);
@@ -58,11 +58,11 @@ async fn purging_twenty_thousand_deliveries_never_holds_up_receivers() {
     const DONE: u64 = 20_000;
     let redis = RedisServer::start();
     let store = Arc::new(
-        RedisInbox::connect(&redis.url())
+        RedisLedger::connect(&redis.url())
             .await
             .unwrap()
-            .prefix("many:")
-            .timeout(Duration::from_secs(30)),
+            .with_inbox_prefix("many:")
+            .with_timeout(Duration::from_secs(30)),
     );
     seed(&store, 0, DONE, true).await;
     assert_eq!(store.stats().await.unwrap().done, DONE);
@@ -81,10 +81,10 @@ async fn purging_twenty_thousand_deliveries_never_holds_up_receivers() {
         let store = Arc::clone(&store);
         async move { store.purge(Purge::Done).await.unwrap() }
     });
-    let receiver = RedisInbox::connect(&redis.url())
+    let receiver = RedisLedger::connect(&redis.url())
         .await
         .unwrap()
-        .prefix("many:");
+        .with_inbox_prefix("many:");
     let mut done_after_each_put = Vec::new();
     for n in 1..=200 {
         let put = receiver.put(received(DONE + n)).await.unwrap();
@@ -119,11 +119,11 @@ async fn retrying_and_purging_more_dead_letters_than_a_batch() {
     const DEAD: u64 = 1_234;
     let redis = RedisServer::start();
     let store = Arc::new(
-        RedisInbox::connect(&redis.url())
+        RedisLedger::connect(&redis.url())
             .await
             .unwrap()
-            .prefix("letters:")
-            .timeout(Duration::from_secs(30)),
+            .with_inbox_prefix("letters:")
+            .with_timeout(Duration::from_secs(30)),
     );
     seed(&store, 0, DEAD, false).await;
     seed(&store, DEAD, DEAD + 700, true).await;

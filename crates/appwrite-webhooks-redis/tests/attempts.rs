@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime};
 
 use appwrite_webhooks::inbox::{Inbox, InboxStore, State, Taken};
-use appwrite_webhooks_redis::RedisInbox;
+use appwrite_webhooks_redis::RedisLedger;
 use testkit::inbox_suite::stored;
 use testkit::redis::RedisServer;
 
@@ -14,10 +14,10 @@ const MINUTE: Duration = Duration::from_secs(60);
 
 async fn inbox(redis: &RedisServer, prefix: &str) -> Inbox {
     Inbox::new(
-        RedisInbox::connect(&redis.url())
+        RedisLedger::connect(&redis.url())
             .await
             .unwrap()
-            .prefix(prefix),
+            .with_inbox_prefix(prefix),
     )
 }
 

@@ -11,7 +11,7 @@ use appwrite_webhooks::{
     Admission, ClaimOutcome, Delivery, Fingerprint, LeaseToken, MAX_TTL, ReplayGuard, ReplayStore,
     Verifier,
 };
-use appwrite_webhooks_redis::{RedisInbox, RedisStore};
+use appwrite_webhooks_redis::RedisLedger;
 use testkit::at_least_once;
 use testkit::inbox_suite::{self, accept, stored, until};
 use testkit::redis::RedisServer;
@@ -24,11 +24,11 @@ fn ttl_ms(redis: &RedisServer, key: &str) -> i64 {
 async fn an_inbox_takes_the_longest_visibility_retention_and_retry() {
     let redis = RedisServer::start();
     let inbox = Inbox::new(
-        RedisInbox::connect(&redis.url())
+        RedisLedger::connect(&redis.url())
             .await
             .unwrap()
-            .prefix("max:")
-            .timeout(Duration::MAX),
+            .with_inbox_prefix("max:")
+            .with_timeout(Duration::MAX),
     );
     let store = inbox.store();
     let id = stored(&inbox, r#"{"$id":"u1"}"#).await;
@@ -76,11 +76,11 @@ async fn an_inbox_takes_the_longest_visibility_retention_and_retry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_guard_at_max_ttl_keeps_its_claims() {
     let redis = RedisServer::start();
-    let store = RedisStore::connect(&redis.url())
+    let store = RedisLedger::connect(&redis.url())
         .await
         .unwrap()
-        .prefix("max:")
-        .timeout(Duration::MAX);
+        .with_replay_prefix("max:")
+        .with_timeout(Duration::MAX);
     let guard = ReplayGuard::new(store.clone())
         .with_retention(MAX_TTL)
         .with_lease(MAX_TTL);
@@ -116,8 +116,7 @@ async fn a_replay_guard_at_max_ttl_keeps_its_claims() {
         ClaimOutcome::Claimed
     );
     assert!(
-        store
-            .complete(&fingerprint, &owner, Duration::MAX)
+        ReplayStore::complete(&store, &fingerprint, &owner, Duration::MAX)
             .await
             .unwrap()
     );
@@ -128,24 +127,17 @@ async fn zero_timeouts_fail_every_command_without_panicking() {
     let redis = RedisServer::start();
     let url = redis.url();
     assert!(
-        RedisStore::builder(&url)
-            .timeout(Duration::ZERO)
-            .connect()
-            .await
-            .is_err()
-    );
-    assert!(
-        RedisInbox::builder(&url)
-            .timeout(Duration::ZERO)
+        RedisLedger::builder(&url)
+            .with_timeout(Duration::ZERO)
             .connect()
             .await
             .is_err()
     );
 
-    let store = RedisStore::connect(&url)
+    let store = RedisLedger::connect(&url)
         .await
         .unwrap()
-        .timeout(Duration::ZERO);
+        .with_timeout(Duration::ZERO);
     let fingerprint = Fingerprint::new(&[1; 20]);
     assert!(
         store
@@ -153,8 +145,8 @@ async fn zero_timeouts_fail_every_command_without_panicking() {
             .await
             .is_err()
     );
-    let lazy = RedisStore::builder(&url)
-        .timeout(Duration::ZERO)
+    let lazy = RedisLedger::builder(&url)
+        .with_timeout(Duration::ZERO)
         .connect_lazily()
         .unwrap();
     assert!(
@@ -164,21 +156,21 @@ async fn zero_timeouts_fail_every_command_without_panicking() {
     );
 
     let inbox = Inbox::new(
-        RedisInbox::connect(&url)
+        RedisLedger::connect(&url)
             .await
             .unwrap()
-            .timeout(Duration::ZERO),
+            .with_timeout(Duration::ZERO),
     );
     let error = accept(&inbox, r#"{"$id":"u1"}"#).await.unwrap_err();
     assert_eq!(error.status(), 503, "not acknowledged: {error}");
-    let lazy = RedisInbox::connect_lazily(&url)
+    let lazy = RedisLedger::connect_lazily(&url)
         .unwrap()
-        .timeout(Duration::ZERO);
+        .with_timeout(Duration::ZERO);
     assert!(lazy.take("w", Duration::ZERO).await.is_err());
     assert_eq!(redis.cli(&["DBSIZE"]), "0", "nothing was written");
 
     // The same store with a usable timeout again works: zero broke nothing.
-    let store = store.timeout(Duration::from_secs(5));
+    let store = store.with_timeout(Duration::from_secs(5));
     assert_eq!(
         store
             .claim(&fingerprint, &LeaseToken::new(), Duration::ZERO)

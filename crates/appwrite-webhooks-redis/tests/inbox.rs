@@ -7,12 +7,16 @@ use std::time::Duration;
 
 use appwrite_webhooks::inbox::{Inbox, Put, RetryPolicy, State, Workers};
 use appwrite_webhooks::{Delivery, Error};
-use appwrite_webhooks_redis::RedisInbox;
+use appwrite_webhooks_redis::RedisLedger;
 use testkit::inbox_suite::{self, accept, stored, until, verifier};
 use testkit::redis::{RedisServer, free_port};
 
 fn inbox(url: &str, prefix: &str) -> Inbox {
-    Inbox::new(RedisInbox::connect_lazily(url).unwrap().prefix(prefix))
+    Inbox::new(
+        RedisLedger::connect_lazily(url)
+            .unwrap()
+            .with_inbox_prefix(prefix),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,11 +222,11 @@ async fn an_outage_refuses_to_acknowledge_and_recovers() {
 async fn a_slow_redis_is_a_503_and_the_next_copy_is_held_exactly_once() {
     let redis = RedisServer::start();
     let inbox = Inbox::new(
-        RedisInbox::connect(&redis.url())
+        RedisLedger::connect(&redis.url())
             .await
             .unwrap()
-            .prefix("slow:")
-            .timeout(Duration::from_millis(200)),
+            .with_inbox_prefix("slow:")
+            .with_timeout(Duration::from_millis(200)),
     );
     let body = r#"{"$id":"paused"}"#;
     redis.cli(&["CLIENT", "PAUSE", "1000", "ALL"]);

@@ -13,7 +13,7 @@ use appwrite_webhooks::{
     ClaimOutcome, Delivery, Fingerprint, LeaseToken, ReplayGuard, ReplayStore, StoreFailure,
     Verifier,
 };
-use appwrite_webhooks_redis::RedisStore;
+use appwrite_webhooks_redis::{DEFAULT_REPLAY_PREFIX, RedisLedger};
 use appwrite_webhooks_tower::AppwriteWebhookLayer;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -27,10 +27,10 @@ const MINUTE: Duration = Duration::from_secs(60);
 #[tokio::test]
 async fn claims_are_atomic_owned_and_expire() {
     let redis = RedisServer::start();
-    let store = RedisStore::connect(&redis.url())
+    let store = RedisLedger::connect(&redis.url())
         .await
         .unwrap()
-        .prefix("test:");
+        .with_replay_prefix("test:");
     let fingerprint = Fingerprint::new(&[1; 20]);
     let (a, b) = (LeaseToken::new(), LeaseToken::new());
     assert_eq!(
@@ -77,10 +77,10 @@ async fn claims_are_atomic_owned_and_expire() {
     );
 
     // Concurrent claims of one fingerprint from separate connections: exactly one wins.
-    let other = RedisStore::connect(&redis.url())
+    let other = RedisLedger::connect(&redis.url())
         .await
         .unwrap()
-        .prefix("test:");
+        .with_replay_prefix("test:");
     let contested = Fingerprint::new(&[2; 20]);
     let (x, y) = tokio::join!(
         store.claim(&contested, &a, MINUTE),
@@ -91,10 +91,10 @@ async fn claims_are_atomic_owned_and_expire() {
     assert_eq!(outcomes, [ClaimOutcome::InProgress, ClaimOutcome::Claimed]);
 
     // Prefixes separate receivers; a far-future TTL is accepted.
-    let separate = RedisStore::connect(&redis.url())
+    let separate = RedisLedger::connect(&redis.url())
         .await
         .unwrap()
-        .prefix("other:");
+        .with_replay_prefix("other:");
     assert_eq!(
         separate.claim(&contested, &a, Duration::MAX).await.unwrap(),
         ClaimOutcome::Claimed
@@ -138,7 +138,7 @@ async fn deliver(addr: SocketAddr, sent: &SignedDelivery) -> u16 {
     testkit::net::send(sent, addr).await.0
 }
 
-fn verifier(store: RedisStore, policy: StoreFailure) -> Verifier {
+fn verifier(store: RedisLedger, policy: StoreFailure) -> Verifier {
     at_least_once::verifier(ReplayGuard::new(store).with_store_failure(policy))
 }
 
@@ -148,7 +148,7 @@ async fn two_replicas_sharing_redis_handle_each_delivery_once() {
     let handled = Arc::new(AtomicUsize::new(0));
     let mut replicas = Vec::new();
     for _ in 0..2 {
-        let store = RedisStore::connect(&redis.url()).await.unwrap();
+        let store = RedisLedger::connect(&redis.url()).await.unwrap();
         let verifier = verifier(store, StoreFailure::Reject);
         replicas.push(spawn_receiver(verifier, Arc::clone(&handled), 0).await);
     }
@@ -180,7 +180,7 @@ async fn two_replicas_sharing_redis_handle_each_delivery_once() {
 async fn a_failed_handler_releases_the_claim_for_the_retry() {
     let redis = RedisServer::start();
     let handled = Arc::new(AtomicUsize::new(0));
-    let store = RedisStore::connect(&redis.url()).await.unwrap();
+    let store = RedisLedger::connect(&redis.url()).await.unwrap();
     let addr = spawn_receiver(
         verifier(store, StoreFailure::Reject),
         Arc::clone(&handled),
@@ -207,8 +207,8 @@ async fn redis_down_applies_the_policy_and_recovers() {
     let receiver = |policy, count: &Arc<AtomicUsize>| {
         let (url, count) = (redis.url(), Arc::clone(count));
         async move {
-            let store = RedisStore::connect(&url).await.unwrap();
-            let store = store.timeout(Duration::from_millis(300));
+            let store = RedisLedger::connect(&url).await.unwrap();
+            let store = store.with_timeout(Duration::from_millis(300));
             spawn_receiver(verifier(store, policy), count, 0).await
         }
     };
@@ -266,10 +266,10 @@ async fn a_slow_redis_leaves_no_claim_behind() {
         (StoreFailure::Accept, 1, 500),
     ] {
         let handled = Arc::new(AtomicUsize::new(0));
-        let store = RedisStore::connect(&redis.url())
+        let store = RedisLedger::connect(&redis.url())
             .await
             .unwrap()
-            .timeout(Duration::from_millis(200));
+            .with_timeout(Duration::from_millis(200));
         let addr = spawn_receiver(verifier(store, policy), Arc::clone(&handled), fail_first).await;
         let sent = at_least_once::delivery("paused");
         assert_eq!(redis.cli(&["CLIENT", "PAUSE", "1000", "ALL"]), "OK");
@@ -334,9 +334,16 @@ async fn a_killed_receivers_claims_expire_with_their_lease() {
     let first = Receiver::start(&redis, 1500);
     let addr = first.1;
     let request = tokio::spawn(async move { testkit::net::send(&hanging, addr).await });
-    // Wait for the claim to be in Redis, then kill the process mid-handler.
+    // Wait for the claim to be in Redis (not only the body's label set, written first), then
+    // kill the process mid-handler.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while redis.cli(&["DBSIZE"]) != "1" {
+    let claimed = || {
+        redis
+            .cli(&["KEYS", &format!("{DEFAULT_REPLAY_PREFIX}*")])
+            .lines()
+            .any(|key| !key.is_empty() && !key.contains(":labels:"))
+    };
+    while !claimed() {
         assert!(
             Instant::now() < deadline,
             "the receiver never claimed the delivery"

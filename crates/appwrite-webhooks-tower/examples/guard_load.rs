@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 use appwrite_webhooks::{ReplayGuard, Verifier};
-use appwrite_webhooks_redis::RedisStore;
+use appwrite_webhooks_redis::RedisLedger;
 use appwrite_webhooks_tower::AppwriteWebhookLayer;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -101,7 +101,7 @@ async fn main() {
     let rounds = env_or("ROUNDS", 5);
     let requests = env_or("REQUESTS", 20_000);
     let redis = RedisServer::start();
-    let store = RedisStore::connect(&redis.url()).await.expect("Redis");
+    let store = RedisLedger::connect(&redis.url()).await.expect("Redis");
     let modes: [(&str, Verifier); 3] = [
         ("off", Verifier::new(KEY, URL)),
         (

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use appwrite_webhooks::inbox::{Inbox, Workers};
 use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 use appwrite_webhooks::{Delivery, Verifier};
-use appwrite_webhooks_redis::RedisInbox;
+use appwrite_webhooks_redis::RedisLedger;
 use appwrite_webhooks_sqlite::{Durability, SqliteLedger};
 use appwrite_webhooks_tower::{AppwriteWebhookLayer, InboxService};
 use bytes::Bytes;
@@ -169,7 +169,7 @@ async fn main() {
             .expect("SQLite"),
     );
     let redis = RedisServer::start_on(free_port(), true);
-    let redis_inbox = Inbox::new(RedisInbox::connect(&redis.url()).await.expect("Redis"));
+    let redis_inbox = Inbox::new(RedisLedger::connect(&redis.url()).await.expect("Redis"));
     let servers = [
         ("no inbox (204)", serve_plain().await, 204),
         ("SQLite inbox", serve_inbox(sqlite.clone()).await, 202),

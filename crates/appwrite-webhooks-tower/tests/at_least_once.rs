@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use appwrite_webhooks::ReplayGuard;
-use appwrite_webhooks_redis::RedisStore;
+use appwrite_webhooks_redis::RedisLedger;
 use support::spawn;
 use testkit::at_least_once::{self, Handler, Paths};
 use testkit::redis::RedisServer;
@@ -18,7 +18,7 @@ async fn every_failure_path_gives_the_delivery_back() {
     let redis = RedisServer::start();
     for guard in [
         ReplayGuard::in_memory(),
-        ReplayGuard::new(RedisStore::connect(&redis.url()).await.unwrap()),
+        ReplayGuard::new(RedisLedger::connect(&redis.url()).await.unwrap()),
     ] {
         let handler = Handler::new();
         let addr = spawn(at_least_once::verifier(guard), handler.clone(), None).await;
@@ -41,7 +41,7 @@ async fn a_timeout_layer_cancelling_the_handler_gives_the_delivery_back() {
     let redis = RedisServer::start();
     for guard in [
         ReplayGuard::in_memory(),
-        ReplayGuard::new(RedisStore::connect(&redis.url()).await.unwrap()),
+        ReplayGuard::new(RedisLedger::connect(&redis.url()).await.unwrap()),
     ] {
         let handler = Handler::new();
         let addr = spawn(

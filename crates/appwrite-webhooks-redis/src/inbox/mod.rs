@@ -1,7 +1,8 @@
-//! An [`InboxStore`](appwrite_webhooks::inbox::InboxStore) on Redis Streams: any number of
-//! replicas receive into one inbox and work from it.
+//! The ledger as an [`InboxStore`](appwrite_webhooks::inbox::InboxStore) on Redis Streams:
+//! any number of replicas receive into one inbox and work from it.
 //!
-//! Under the prefix `P` (default [`DEFAULT_INBOX_PREFIX`]):
+//! Under the inbox prefix `P` (default [`DEFAULT_INBOX_PREFIX`], the ledger's prefix then
+//! `inbox:`; see [`RedisLedgerBuilder::with_inbox_prefix`](crate::RedisLedgerBuilder::with_inbox_prefix)):
 //!
 //! | key | type | holds |
 //! |---|---|---|
@@ -12,6 +13,8 @@
 //! | `P dead` | stream | the dead letters, with their last error and attempts |
 //! | `P done` | sorted set | done deliveries by the end of their retention (their keys expire then) |
 //! | `P ids` | sorted set | every id held, for listing |
+//! | `P labels:<body>` | set | the labels (delivery ids, events) one signed body came under, at most [`MAX_LABELS_PER_BODY`](appwrite_webhooks::MAX_LABELS_PER_BODY) |
+//! | `P seq` | string | the last id given |
 //! | `P repair`, `P repair:due` | strings | where the search for deliveries whose stream entry vanished stands, and when it runs next |
 //!
 //! Every operation is a Lua script, so it happens whole or not at all, and each does a bounded
@@ -26,197 +29,34 @@
 //! nothing acknowledged; add `appendfsync always` to survive a power loss too (`everysec`, the
 //! default, may lose the last second). Replication is asynchronous: a failover can lose the last
 //! writes. So the inbox refuses a server with `appendonly no`, or a `maxmemory-policy` that may
-//! evict keys, unless built with [`allow_data_loss`](RedisInboxBuilder::allow_data_loss)
-//! ([`DataLossRisk`](crate::DataLossRisk)).
+//! evict keys ([`DataLossRisk`](crate::DataLossRisk)), unless the ledger is built with
+//! [`with_data_loss_allowed(true)`](crate::RedisLedgerBuilder::with_data_loss_allowed): before
+//! its first command, or at start-up with [`RedisLedger::check_inbox`]. A ledger used only as
+//! the replay guard never asks for `appendonly`.
 
 mod scripts;
 mod store;
 
-use std::fmt;
-use std::time::Duration;
-
 use appwrite_webhooks::StoreError;
-use redis::aio::ConnectionManager;
 
-use crate::connection::{bounded, boxed, eager_connection, lazy_connection};
-use crate::durability::{Gate, Needs};
+use crate::connection::bounded;
+use crate::durability;
+use crate::ledger::RedisLedger;
 use scripts::BATCH;
 
-/// The key prefix of a [`RedisInbox`] unless [`RedisInbox::prefix`] sets another.
-pub const DEFAULT_INBOX_PREFIX: &str = "appwrite-webhooks:inbox:";
+#[allow(deprecated)]
+pub use crate::deprecated::{DEFAULT_INBOX_TIMEOUT, RedisInbox, RedisInboxBuilder};
+pub use crate::ledger::DEFAULT_INBOX_PREFIX;
 
-/// How long an inbox command may take unless [`RedisInbox::timeout`] sets another.
-pub const DEFAULT_INBOX_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The inbox keeps deliveries answered `202`: they must survive a restart and never be evicted.
-const NEEDS: Needs = Needs { append_only: true };
-
-/// An inbox in Redis; see the [module docs](self).
-///
-/// ```no_run
-/// use appwrite_webhooks::inbox::Inbox;
-/// use appwrite_webhooks_redis::RedisInbox;
-///
-/// # async fn run() -> Result<(), appwrite_webhooks::StoreError> {
-/// let inbox = Inbox::new(RedisInbox::connect("redis://127.0.0.1:6379/").await?.prefix("shop:inbox:"));
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct RedisInbox {
-    client: redis::Client,
-    connection: ConnectionManager,
-    prefix: String,
-    timeout: Duration,
-    gate: Gate,
-}
-
-impl fmt::Debug for RedisInbox {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisInbox")
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .field("allow_data_loss", &self.gate.allows_data_loss())
-            .finish_non_exhaustive()
-    }
-}
-
-/// The options of a [`RedisInbox`], set before it connects.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use appwrite_webhooks_redis::RedisInbox;
-///
-/// # async fn run() -> Result<(), appwrite_webhooks::StoreError> {
-/// let inbox = RedisInbox::builder("redis://127.0.0.1:6379/")
-///     .prefix("shop:inbox:")
-///     .timeout(Duration::from_millis(500))
-///     .connect()
-///     .await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct RedisInboxBuilder {
-    url: String,
-    prefix: String,
-    timeout: Duration,
-    allow_data_loss: bool,
-}
-
-impl RedisInboxBuilder {
-    /// Sets the key prefix (default [`DEFAULT_INBOX_PREFIX`]): one inbox per prefix.
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// Bounds each command and each (re)connection (default [`DEFAULT_INBOX_TIMEOUT`]); see
-    /// [`RedisInbox::timeout`].
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Runs on a Redis that may lose deliveries: `appendonly no`, a `maxmemory-policy` that may
-    /// evict keys, or settings that cannot be read (`CONFIG` renamed or forbidden, as on many
-    /// managed services). Without it the inbox refuses such a server with a
-    /// [`DataLossRisk`](crate::DataLossRisk).
-    ///
-    /// The consequence: deliveries answered `202` may be gone — all of them since the last
-    /// snapshot when Redis restarts without its append-only file, any of them when it evicts
-    /// keys under memory pressure — and are never handled, with no error anywhere. An evicted
-    /// done record also lets a re-send be stored and handled again. Use it for tests, or for a
-    /// server whose settings you have checked yourself.
-    pub fn allow_data_loss(mut self) -> Self {
-        self.allow_data_loss = true;
-        self
-    }
-
-    /// Connects now, failing if Redis cannot be reached or may lose deliveries
-    /// ([`DataLossRisk`](crate::DataLossRisk), unless [`allow_data_loss`](Self::allow_data_loss)).
-    pub async fn connect(self) -> Result<RedisInbox, StoreError> {
-        let client = redis::Client::open(self.url.as_str()).map_err(boxed)?;
-        let connection = eager_connection(&client, self.timeout).await?;
-        let inbox = self.with(client, connection);
-        inbox.gate.pass(&inbox.connection, inbox.timeout).await?;
-        Ok(inbox)
-    }
-
-    /// Connects on first use: a receiver starts while Redis is down and answers `503` until it
-    /// is back. The server's settings are checked before the first command: until they pass,
-    /// every command fails with the [`DataLossRisk`](crate::DataLossRisk) (a `503`).
-    pub fn connect_lazily(self) -> Result<RedisInbox, StoreError> {
-        let client = redis::Client::open(self.url.as_str()).map_err(boxed)?;
-        let connection = lazy_connection(&client, self.timeout)?;
-        Ok(self.with(client, connection))
-    }
-
-    fn with(self, client: redis::Client, connection: ConnectionManager) -> RedisInbox {
-        RedisInbox {
-            client,
-            connection,
-            prefix: self.prefix,
-            timeout: self.timeout,
-            gate: Gate::new(NEEDS, self.allow_data_loss),
-        }
-    }
-}
-
-impl RedisInbox {
-    /// A builder for an inbox at `url` (`redis://host:port/db`).
-    pub fn builder(url: impl Into<String>) -> RedisInboxBuilder {
-        RedisInboxBuilder {
-            url: url.into(),
-            prefix: DEFAULT_INBOX_PREFIX.to_owned(),
-            timeout: DEFAULT_INBOX_TIMEOUT,
-            allow_data_loss: false,
-        }
-    }
-
-    /// Connects to `url`, failing if Redis cannot be reached now or may lose deliveries
-    /// ([`DataLossRisk`](crate::DataLossRisk)).
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::builder(url).connect().await
-    }
-
-    /// Like [`connect`](Self::connect), but connects on first use: a receiver starts while
-    /// Redis is down and answers `503` until it is back (or while its settings are unsafe).
-    pub fn connect_lazily(url: &str) -> Result<Self, StoreError> {
-        Self::builder(url).connect_lazily()
-    }
-
-    /// Sets the key prefix (default [`DEFAULT_INBOX_PREFIX`]): one inbox per prefix.
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// Bounds each command (default [`DEFAULT_INBOX_TIMEOUT`]); past it the store counts as
-    /// unavailable (a `put` answers `503`; if Redis applied it after all, Appwrite's next copy
-    /// is recognised as a duplicate and answered `202`). The connection is remade with it.
-    /// Zero makes every command time out; `Duration::MAX` waits as long as Redis takes.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        if let Ok(connection) = lazy_connection(&self.client, timeout) {
-            self.connection = connection;
-            self.timeout = timeout;
-        }
-        self
-    }
-
-    /// For an inbox made with [`connect_lazily`](Self::connect_lazily): see
-    /// [`RedisInboxBuilder::allow_data_loss`]. (An inbox that connected has passed the check.)
-    pub fn allow_data_loss(mut self) -> Self {
-        self.gate.allow_data_loss();
-        self
-    }
-
+impl RedisLedger {
     async fn script<T: redis::FromRedisValue>(
         &self,
         script: &redis::Script,
         args: Vec<Arg>,
     ) -> Result<T, StoreError> {
-        self.gate.pass(&self.connection, self.timeout).await?;
+        self.pass(durability::INBOX).await?;
         let mut invocation = script.prepare_invoke();
-        invocation.arg(self.prefix.as_bytes());
+        invocation.arg(self.prefixes.inbox.as_bytes());
         for arg in &args {
             match arg {
                 Arg::Text(text) => invocation.arg(text.as_bytes()),

@@ -9,9 +9,11 @@ use appwrite_webhooks::inbox::{
 };
 use appwrite_webhooks::{Fingerprint, LeaseToken, StoreError, StoreFuture};
 
+use super::Arg;
 use super::scripts::{BATCH, SCRIPTS};
-use super::{Arg, RedisInbox};
 use crate::connection::boxed;
+use crate::durability;
+use crate::ledger::RedisLedger;
 
 fn now() -> String {
     unix_millis(SystemTime::now()).to_string()
@@ -78,7 +80,7 @@ fn stored(row: Row) -> Result<Stored, StoreError> {
     })
 }
 
-impl RedisInbox {
+impl RedisLedger {
     fn outcome<'a>(
         &'a self,
         script: &'static redis::Script,
@@ -91,7 +93,7 @@ impl RedisInbox {
     }
 }
 
-impl InboxStore for RedisInbox {
+impl InboxStore for RedisLedger {
     fn label<'a>(
         &'a self,
         body: &'a Fingerprint,
@@ -100,13 +102,15 @@ impl InboxStore for RedisInbox {
         keep: Duration,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let labels = crate::labels::Labels {
-                connection: &self.connection,
-                gate: &self.gate,
-                timeout: self.timeout,
-                prefix: &self.prefix,
-            };
-            labels.label(body, label, limit, keep).await
+            self.label_body(
+                &self.prefixes.inbox,
+                durability::INBOX,
+                body,
+                label,
+                limit,
+                keep,
+            )
+            .await
         })
     }
 
@@ -179,7 +183,7 @@ impl InboxStore for RedisInbox {
     }
 }
 
-impl InboxAdmin for RedisInbox {
+impl InboxAdmin for RedisLedger {
     fn stats(&self) -> StoreFuture<'_, Stats> {
         Box::pin(async move {
             let (pending, in_flight, done, dead): (u64, u64, u64, u64) =
