@@ -53,6 +53,7 @@ use http::{HeaderMap, Uri};
 use tokio::sync::Notify;
 
 use crate::error::Error;
+use crate::verify::source::KeySource;
 use crate::verify::verifier::Verifier;
 
 pub use memory::MemoryInbox;
@@ -113,9 +114,9 @@ impl Inbox {
     /// resource than the signed body ([`Delivery::check_event_ids`](crate::Delivery::check_event_ids)).
     /// Runs in the delivery's span and records
     /// its outcome (`enqueued`, `duplicate` or `rejected`; see [`observe`](crate::observe)).
-    pub async fn accept<B>(
+    pub async fn accept<B, K: KeySource>(
         &self,
-        verifier: &Verifier,
+        verifier: &Verifier<K>,
         uri: &Uri,
         headers: &HeaderMap,
         body: B,
