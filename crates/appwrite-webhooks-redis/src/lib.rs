@@ -30,7 +30,7 @@
 //! # async fn run() -> Result<(), appwrite_webhooks::StoreError> {
 //! let store = RedisStore::connect("redis://127.0.0.1:6379/").await?.prefix("shop:appwrite:");
 //! let verifier = Verifier::new("whsec_…", "https://example.com/hooks/appwrite")
-//!     .replay_guard(ReplayGuard::new(store));
+//!     .with_replay_guard(ReplayGuard::new(store));
 //! # Ok(()) }
 //! ```
 

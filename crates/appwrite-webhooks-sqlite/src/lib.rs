@@ -78,7 +78,7 @@
 //! # let path = std::env::temp_dir().join(format!("aw-doc-guard-{}.db", std::process::id()));
 //! # let _ = std::fs::remove_file(&path);
 //! let verifier = Verifier::new("k", "https://example.com/hook")
-//!     .replay_guard(ReplayGuard::new(SqliteLedger::open(&path)?));
+//!     .with_replay_guard(ReplayGuard::new(SqliteLedger::open(&path)?));
 //! # drop(verifier); let _ = std::fs::remove_file(&path);
 //! # Ok::<(), appwrite_webhooks::StoreError>(())
 //! ```
