@@ -78,7 +78,7 @@ fn basic_auth(verifier: Verifier) -> Result<Verifier, String> {
         std::env::var("APPWRITE_WEBHOOK_HTTP_PASS"),
     ) {
         (Ok(user), Ok(password)) if !user.is_empty() && !password.is_empty() => {
-            Ok(verifier.require_basic_auth(&user, &password))
+            Ok(verifier.with_basic_auth(&user, &password))
         }
         (Err(_), Err(_)) => Ok(verifier),
         _ => Err(
@@ -94,7 +94,7 @@ fn basic_auth(verifier: Verifier) -> Result<Verifier, String> {
 /// how long a body may take to arrive.
 fn guarded(verifier: Verifier) -> Verifier {
     verifier
-        .replay_guard(ReplayGuard::in_memory())
+        .with_replay_guard(ReplayGuard::in_memory())
         .with_body_timeout(Duration::from_secs(10))
 }
 

@@ -71,7 +71,7 @@ fn generic_headers(signature: &str) -> HeaderMap {
 
 /// The vectors are old: a tolerance that accepts any timestamp isolates the signature check.
 fn any_time(key: &str) -> Verifier {
-    Verifier::timestamped(key).tolerance(Duration::from_secs(u64::MAX))
+    Verifier::timestamped(key).with_tolerance(Duration::from_secs(u64::MAX))
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn the_tolerance_window_rejects_old_and_future_timestamps() {
         Err(Error::TimestampOutOfTolerance { .. })
     ));
     // A tighter window.
-    let strict = Verifier::timestamped("k").tolerance(Duration::from_secs(10));
+    let strict = Verifier::timestamped("k").with_tolerance(Duration::from_secs(10));
     let signature = sign_timestamped("k", t - 60, body);
     assert!(
         strict
@@ -350,7 +350,7 @@ fn envelopes_are_typed() {
 
 #[tokio::test]
 async fn the_replay_guard_keys_on_the_event_id() {
-    let verifier = Verifier::timestamped("k").replay_guard(ReplayGuard::in_memory());
+    let verifier = Verifier::timestamped("k").with_replay_guard(ReplayGuard::in_memory());
     let body = br#"{"$id":"evt_1","event":"teams.t1.create","timestamp":"2025-01-15T10:30:00.000Z","payload":{}}"#;
     let t = now();
     let first = timestamped_headers(t, &sign_timestamped("k", t, body));
@@ -391,7 +391,7 @@ async fn senders_sharing_a_store_do_not_collide_on_event_ids() {
     let mut claims = Vec::new();
     let mut fingerprints = Vec::new();
     for key in ["sender-a", "sender-b"] {
-        let verifier = Verifier::generic(key).replay_guard(shared.clone());
+        let verifier = Verifier::generic(key).with_replay_guard(shared.clone());
         let sent = appwrite_webhooks::sender::DeliveryBuilder::new(key, "http://x/", &body[..])
             .scheme(Scheme::Generic)
             .build();

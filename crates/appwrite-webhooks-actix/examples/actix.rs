@@ -29,7 +29,7 @@ async fn main() -> std::io::Result<ExitCode> {
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}/hooks/appwrite");
     let verifier = Verifier::new(demo::KEY, url.as_str())
-        .replay_guard(ReplayGuard::in_memory())
+        .with_replay_guard(ReplayGuard::in_memory())
         .with_body_timeout(Duration::from_secs(10));
     let verifier = web::Data::new(verifier);
     let server = HttpServer::new(move || {

@@ -1,7 +1,8 @@
 //! [actix-web] integration for Appwrite webhooks: a [`Webhook<T>`] extractor for handlers, and
 //! the [`require_signature`] middleware for routes that only need "signed by Appwrite".
 //!
-//! Both read the [`Verifier`] from application data (`App::app_data(web::Data::new(verifier))`),
+//! Both read the [`Verifier`] from application data (`App::app_data(web::Data::new(verifier))`;
+//! a `Verifier` with fixed keys or a `Verifier<PerTenant>`),
 //! read the payload with the verifier's limit (`413` as soon as it is passed), verify the raw
 //! bytes as they arrive, and answer failures through [`WebhookError`]: `401`, `400` or `413`
 //! with a one-line reason.
@@ -44,7 +45,7 @@
 //!
 //! # async fn run() -> std::io::Result<()> {
 //! let verifier = Verifier::new("whsec_…", "https://example.com/hooks/appwrite")
-//!     .replay_guard(appwrite_webhooks::ReplayGuard::in_memory());
+//!     .with_replay_guard(appwrite_webhooks::ReplayGuard::in_memory());
 //! let verifier = web::Data::new(verifier);
 //! HttpServer::new(move || {
 //!     App::new().app_data(verifier.clone()).service(
@@ -72,7 +73,9 @@ use actix_web::guard::{Guard, GuardContext};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use appwrite_webhooks::inbox::Inbox;
-use appwrite_webhooks::{Answer, Delivery, Error, Event, FromDelivery, Scheme, Served, Verifier};
+use appwrite_webhooks::{
+    Answer, Delivery, Error, Event, FromDelivery, KeySource, PerTenant, Scheme, Served, Verifier,
+};
 use futures_util::StreamExt as _;
 use futures_util::future::{Either, LocalBoxFuture};
 
@@ -103,11 +106,17 @@ impl<T: FromDelivery + 'static> FromRequest for Webhook<T> {
             if verifier.has_replay_guard() {
                 warn_no_middleware();
             }
-            verifier
-                .extract(&head.uri, &head.headers, body_of(payload))
-                .await
-                .map(Webhook)
-                .map_err(WebhookError::from)
+            let body = body_of(payload);
+            match verifier {
+                Configured::Fixed(verifier) => {
+                    verifier.extract(&head.uri, &head.headers, body).await
+                }
+                Configured::PerTenant(verifier) => {
+                    verifier.extract(&head.uri, &head.headers, body).await
+                }
+            }
+            .map(Webhook)
+            .map_err(WebhookError::from)
         })
     }
 }
@@ -148,7 +157,11 @@ pub async fn require_signature<B: MessageBody>(
         None => Either::Right(std::future::ready(Err(taken()))),
     };
     let status = |response: &ServiceResponse<B>| response.status().as_u16();
-    Ok(match verifier.serve(parts, body, handler, status).await? {
+    let served = match verifier {
+        Configured::Fixed(verifier) => verifier.serve(parts, body, handler, status).await,
+        Configured::PerTenant(verifier) => verifier.serve(parts, body, handler, status).await,
+    };
+    Ok(match served? {
         Served::Handled(response) => response.map_into_left_body(),
         Served::Answered(answer) => match slot.take() {
             Some(request) => request
@@ -191,7 +204,7 @@ fn respond(answer: &Answer) -> HttpResponse {
 /// let inbox = Inbox::new(MemoryLedger::default()); // SqliteLedger::open("inbox.db")?
 /// let app = App::new().route("/hooks/appwrite", inbox_route(verifier, inbox));
 /// ```
-pub fn inbox_route(verifier: Verifier, inbox: Inbox) -> actix_web::Route {
+pub fn inbox_route<K: KeySource>(verifier: Verifier<K>, inbox: Inbox) -> actix_web::Route {
     web::post().to(move |request: HttpRequest, payload: web::Payload| {
         let (verifier, inbox) = (verifier.clone(), inbox.clone());
         async move {
@@ -235,11 +248,31 @@ impl Guard for AppwriteDelivery {
     }
 }
 
-fn configured_verifier(request: &HttpRequest) -> Result<Verifier, WebhookError> {
-    request
-        .app_data::<web::Data<Verifier>>()
-        .map(|data| data.get_ref().clone())
-        .or_else(|| request.app_data::<Verifier>().cloned())
+/// The verifier in the application data: one with fixed keys, or one resolving them per tenant.
+enum Configured {
+    Fixed(Verifier),
+    PerTenant(Verifier<PerTenant>),
+}
+
+impl Configured {
+    fn has_replay_guard(&self) -> bool {
+        match self {
+            Configured::Fixed(verifier) => verifier.has_replay_guard(),
+            Configured::PerTenant(verifier) => verifier.has_replay_guard(),
+        }
+    }
+}
+
+fn configured_verifier(request: &HttpRequest) -> Result<Configured, WebhookError> {
+    fn find<K: KeySource>(request: &HttpRequest) -> Option<Verifier<K>> {
+        request
+            .app_data::<web::Data<Verifier<K>>>()
+            .map(|data| data.get_ref().clone())
+            .or_else(|| request.app_data::<Verifier<K>>().cloned())
+    }
+    find(request)
+        .map(Configured::Fixed)
+        .or_else(|| find(request).map(Configured::PerTenant))
         .ok_or(WebhookError::NotConfigured)
 }
 
@@ -296,7 +329,8 @@ fn body_of(
 pub enum WebhookError {
     /// The delivery failed a check; see [`Error`].
     Rejected(Error),
-    /// No `web::Data<Verifier>` (or `Verifier`) in the application data: a server bug, `500`.
+    /// No `web::Data<Verifier>` (or `Verifier`, or either as `Verifier<PerTenant>`) in the
+    /// application data: a server bug, `500`.
     NotConfigured,
 }
 

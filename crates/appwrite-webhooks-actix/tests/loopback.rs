@@ -118,7 +118,8 @@ async fn replay_guard_in_middleware_and_extractor() {
 
     let url = "http://example.com/hook";
     let ran = Arc::new(AtomicUsize::new(0));
-    let verifier = web::Data::new(Verifier::new("k", url).replay_guard(ReplayGuard::in_memory()));
+    let verifier =
+        web::Data::new(Verifier::new("k", url).with_replay_guard(ReplayGuard::in_memory()));
     let counter = Arc::clone(&ran);
     let addr = start!(move || {
         let counter = Arc::clone(&counter);

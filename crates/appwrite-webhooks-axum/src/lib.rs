@@ -13,7 +13,7 @@
 //! }
 //!
 //! let verifier = Verifier::new("whsec_…", "https://example.com/hooks/appwrite")
-//!     .replay_guard(ReplayGuard::in_memory());
+//!     .with_replay_guard(ReplayGuard::in_memory());
 //! let app: Router = Router::new()
 //!     .route("/hooks/appwrite", post(on_event))
 //!     .route_layer(AppwriteWebhookLayer::new(verifier.clone())) // de-duplication, at least once
@@ -30,6 +30,11 @@
 //! [`Delivery`], your own payload type through [`Payload<T>`](appwrite_webhooks::Payload), or a
 //! `(Delivery, T)` pair. Under `appwrite-webhooks-tower`'s layer, the extractor takes the
 //! delivery the layer already verified instead of verifying again.
+//!
+//! The state holds a `Verifier` with fixed keys. A verifier that resolves keys per tenant
+//! ([`Verifier::per_tenant`], a `Verifier<PerTenant>`) goes in the layer —
+//! `.route_layer(AppwriteWebhookLayer::new(per_tenant))` — and the handler takes the verified
+//! delivery with `axum::Extension<Delivery>`.
 //!
 //! # Duplicates, and the delivery guarantee
 //! De-duplication needs to know whether the handler succeeded, which an extractor cannot see:

@@ -102,9 +102,9 @@ async fn duplicates_are_answered_without_running_the_handler() {
                 }),
             )
             .route_layer(appwrite_webhooks_axum::AppwriteWebhookLayer::new(
-                Verifier::new("k", url).replay_guard(guard.clone()),
+                Verifier::new("k", url).with_replay_guard(guard.clone()),
             ))
-            .with_state(Verifier::new("k", url).replay_guard(guard));
+            .with_state(Verifier::new("k", url).with_replay_guard(guard));
         let addr = spawn(app).await;
         let sent = http_suite::signed_for(url, "k");
         assert_eq!(send(&sent, addr).await.0, 204);

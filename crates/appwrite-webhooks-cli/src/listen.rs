@@ -185,7 +185,7 @@ fn with_basic_auth(
     }
     Ok(passwords
         .into_iter()
-        .fold(verifier, |v, password| v.require_basic_auth(user, password)))
+        .fold(verifier, |v, password| v.with_basic_auth(user, password)))
 }
 
 #[derive(Clone)]

@@ -44,7 +44,7 @@ impl SchemeArgs {
         Ok(match self.scheme {
             Scheme::Appwrite => Verifier::new(key, self.signed_url(url)?.unwrap_or_default()),
             Scheme::Generic => Verifier::generic(key),
-            _ => Verifier::timestamped(key).tolerance(Duration::from_secs(tolerance)),
+            _ => Verifier::timestamped(key).with_tolerance(Duration::from_secs(tolerance)),
         })
     }
 }

@@ -27,7 +27,7 @@ const URL: &str = "https://hooks.example.com/hooks/appwrite/%7Eacme?tenant=acme%
 
 fn verifier() -> Verifier {
     Verifier::new(KEY, URL)
-        .replay_guard(ReplayGuard::in_memory())
+        .with_replay_guard(ReplayGuard::in_memory())
         .with_body_timeout(Duration::from_secs(2))
 }
 

@@ -36,7 +36,7 @@ async fn main() {
         .await
         .expect("connect to Redis");
     let verifier = Verifier::new(env("APPWRITE_WEBHOOK_KEY"), env("APPWRITE_WEBHOOK_URL"))
-        .replay_guard(ReplayGuard::new(ledger).with_lease(lease));
+        .with_replay_guard(ReplayGuard::new(ledger).with_lease(lease));
     let service = ServiceBuilder::new()
         .layer(AppwriteWebhookLayer::new(verifier))
         .service_fn(|request: Request<Full<Bytes>>| async move {

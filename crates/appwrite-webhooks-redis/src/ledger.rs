@@ -164,7 +164,7 @@ impl RedisLedgerBuilder {
 /// # async fn run() -> Result<(), appwrite_webhooks::StoreError> {
 /// let ledger = RedisLedger::connect("redis://127.0.0.1:6379/").await?;
 /// let verifier = Verifier::new("whsec_…", "https://example.com/hooks/appwrite")
-///     .replay_guard(ReplayGuard::new(ledger.clone()));
+///     .with_replay_guard(ReplayGuard::new(ledger.clone()));
 /// ledger.check_inbox().await?; // appendonly yes, before answering any 202
 /// let inbox = Inbox::new(ledger);
 /// # Ok(()) }

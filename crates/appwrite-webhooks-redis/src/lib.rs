@@ -17,7 +17,7 @@
 //!     .await?;
 //! // Synchronous routes: each delivery handled once between the replicas.
 //! let verifier = Verifier::new("whsec_…", "https://example.com/hooks/appwrite")
-//!     .replay_guard(ReplayGuard::new(ledger.clone()));
+//!     .with_replay_guard(ReplayGuard::new(ledger.clone()));
 //! // Inbox routes: refuse a Redis that would lose acknowledged deliveries, at start-up.
 //! ledger.check_inbox().await?;
 //! let inbox = Inbox::new(ledger);

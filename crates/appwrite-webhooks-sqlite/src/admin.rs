@@ -79,7 +79,7 @@ const DONE: &str = "state = 'done'";
 const DONE_AND_DEAD: &str = "state IN ('done', 'dead')";
 const DEAD: &str = "state = 'dead' AND body IS NOT NULL";
 
-/// [`InboxStore::purge`](appwrite_webhooks::inbox::InboxStore::purge), in batches. Pending rows
+/// [`InboxAdmin::purge`](appwrite_webhooks::inbox::InboxAdmin::purge), in batches. Pending rows
 /// (deliveries and claims in flight) are never purged; done claims go with done deliveries.
 pub(crate) async fn purge(ledger: &SqliteLedger, what: Purge) -> Result<u64, StoreError> {
     fn batch(db: &Connection, range: Range, filter: &str) -> rusqlite::Result<Option<(u64, i64)>> {
@@ -99,7 +99,7 @@ pub(crate) async fn purge(ledger: &SqliteLedger, what: Purge) -> Result<u64, Sto
     }
 }
 
-/// [`InboxStore::retry_all_dead`](appwrite_webhooks::inbox::InboxStore::retry_all_dead), in
+/// [`InboxAdmin::requeue_dead`](appwrite_webhooks::inbox::InboxAdmin::requeue_dead), in
 /// batches: each dead letter as of the start is made pending once.
 pub(crate) async fn requeue_dead(ledger: &SqliteLedger) -> Result<u64, StoreError> {
     in_batches(ledger, |db, range| {

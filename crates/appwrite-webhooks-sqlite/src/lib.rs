@@ -34,8 +34,8 @@
 //! **Bounded, and never stuck.** [`SqliteLedgerBuilder::max_bytes`] caps the pages in use; a
 //! full ledger refuses new deliveries and claims (the route answers `503`, nothing stored
 //! half-way), while workers keep taking and settling and a purge frees room at once.
-//! Administration ([`purge`](appwrite_webhooks::inbox::InboxStore::purge),
-//! [`retry_all_dead`](appwrite_webhooks::inbox::InboxStore::retry_all_dead)) runs in
+//! Administration ([`purge`](appwrite_webhooks::inbox::InboxAdmin::purge),
+//! [`requeue_dead`](appwrite_webhooks::inbox::InboxAdmin::requeue_dead)) runs in
 //! transactions of at most [`ADMIN_BATCH`] rows, so deliveries keep being stored while it runs.
 //!
 //! ```
@@ -78,7 +78,7 @@
 //! # let path = std::env::temp_dir().join(format!("aw-doc-guard-{}.db", std::process::id()));
 //! # let _ = std::fs::remove_file(&path);
 //! let verifier = Verifier::new("k", "https://example.com/hook")
-//!     .replay_guard(ReplayGuard::new(SqliteLedger::open(&path)?));
+//!     .with_replay_guard(ReplayGuard::new(SqliteLedger::open(&path)?));
 //! # drop(verifier); let _ = std::fs::remove_file(&path);
 //! # Ok::<(), appwrite_webhooks::StoreError>(())
 //! ```

@@ -106,11 +106,11 @@ async fn main() {
         ("off", Verifier::new(KEY, URL)),
         (
             "memory",
-            Verifier::new(KEY, URL).replay_guard(ReplayGuard::in_memory()),
+            Verifier::new(KEY, URL).with_replay_guard(ReplayGuard::in_memory()),
         ),
         (
             "redis",
-            Verifier::new(KEY, URL).replay_guard(ReplayGuard::new(store)),
+            Verifier::new(KEY, URL).with_replay_guard(ReplayGuard::new(store)),
         ),
     ];
     let mut servers = Vec::new();

@@ -48,7 +48,7 @@ async fn main() -> ExitCode {
     let service = ServiceBuilder::new()
         .layer(AppwriteWebhookLayer::new(
             Verifier::new(demo::KEY, url.as_str())
-                .replay_guard(ReplayGuard::in_memory())
+                .with_replay_guard(ReplayGuard::in_memory())
                 .with_body_timeout(Duration::from_secs(10)),
         ))
         .service_fn(handle);

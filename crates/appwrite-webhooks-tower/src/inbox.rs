@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use appwrite_webhooks::inbox::Inbox;
-use appwrite_webhooks::{Answer, Verifier};
+use appwrite_webhooks::{Answer, FixedKeys, KeySource, Verifier};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
@@ -21,7 +21,7 @@ use crate::respond;
 /// nothing is acknowledged that is not stored.
 ///
 /// The verifier's [`ReplayGuard`](appwrite_webhooks::ReplayGuard), if any, is not used: the
-/// inbox de-duplicates.
+/// inbox de-duplicates. A verifier of either [`KeySource`] will do (`K` is inferred from it).
 ///
 /// ```
 /// use appwrite_webhooks::{MemoryLedger, Verifier, inbox::Inbox, sender::DeliveryBuilder};
@@ -39,19 +39,19 @@ use crate::respond;
 /// # }
 /// ```
 #[derive(Clone, Debug)]
-pub struct InboxService {
-    verifier: Verifier,
+pub struct InboxService<K: KeySource = FixedKeys> {
+    verifier: Verifier<K>,
     inbox: Inbox,
 }
 
-impl InboxService {
+impl<K: KeySource> InboxService<K> {
     /// A route verifying with `verifier` and storing into `inbox`.
-    pub fn new(verifier: Verifier, inbox: Inbox) -> Self {
+    pub fn new(verifier: Verifier<K>, inbox: Inbox) -> Self {
         Self { verifier, inbox }
     }
 }
 
-impl<B> Service<Request<B>> for InboxService
+impl<B, K: KeySource> Service<Request<B>> for InboxService<K>
 where
     B: http_body::Body + Send + 'static,
     B::Data: Send,

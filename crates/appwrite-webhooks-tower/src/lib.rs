@@ -2,7 +2,7 @@
 //!
 //! The layer reads the request body (bounded by the verifier's limit), checks the signature
 //! over the raw bytes as they arrive, and then calls the inner service with the verified
-//! [`Delivery`](appwrite_webhooks::Delivery) in the request extensions and the same bytes as the request body — shared, not
+//! [`Delivery`] in the request extensions and the same bytes as the request body — shared, not
 //! copied. Rejections are answered by the layer: `401` for a missing or wrong signature, `400`
 //! for malformed requests, `413` for bodies over the limit, each with a short text body.
 //!
@@ -56,7 +56,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use appwrite_webhooks::{Answer, Delivery, Error, Served, Verifier};
+use appwrite_webhooks::{Answer, Delivery, Error, FixedKeys, KeySource, Served, Verifier};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{Either, Full};
@@ -66,21 +66,22 @@ use tower_service::Service;
 /// Verifies Appwrite deliveries for the services it wraps.
 ///
 /// Configure everything — keys and rotation, the configured or rebuilt URL, the body limit — on
-/// the [`Verifier`]; the layer adds no options of its own.
+/// the [`Verifier`]; the layer adds no options of its own. A verifier of either [`KeySource`]
+/// will do, fixed keys or [`Verifier::per_tenant`] (`K` is inferred from it).
 #[derive(Clone, Debug)]
-pub struct AppwriteWebhookLayer {
-    verifier: Verifier,
+pub struct AppwriteWebhookLayer<K: KeySource = FixedKeys> {
+    verifier: Verifier<K>,
 }
 
-impl AppwriteWebhookLayer {
+impl<K: KeySource> AppwriteWebhookLayer<K> {
     /// A layer that verifies with `verifier`.
-    pub fn new(verifier: Verifier) -> Self {
+    pub fn new(verifier: Verifier<K>) -> Self {
         Self { verifier }
     }
 }
 
-impl<S> Layer<S> for AppwriteWebhookLayer {
-    type Service = AppwriteWebhook<S>;
+impl<S, K: KeySource> Layer<S> for AppwriteWebhookLayer<K> {
+    type Service = AppwriteWebhook<S, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
         AppwriteWebhook {
@@ -92,16 +93,17 @@ impl<S> Layer<S> for AppwriteWebhookLayer {
 
 /// The service made by [`AppwriteWebhookLayer`].
 #[derive(Clone, Debug)]
-pub struct AppwriteWebhook<S> {
+pub struct AppwriteWebhook<S, K: KeySource = FixedKeys> {
     inner: S,
-    verifier: Verifier,
+    verifier: Verifier<K>,
 }
 
 /// The response body: the inner service's, or the layer's own short rejection text.
 pub type ResponseBody<B> = Either<B, Full<Bytes>>;
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AppwriteWebhook<S>
+impl<S, K, ReqBody, ResBody> Service<Request<ReqBody>> for AppwriteWebhook<S, K>
 where
+    K: KeySource,
     S: Service<Request<Full<Bytes>>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send,
     ReqBody: http_body::Body + Send + 'static,

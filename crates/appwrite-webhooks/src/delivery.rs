@@ -18,7 +18,7 @@ use crate::scheme::Scheme;
 /// Only a [`Verifier`](crate::Verifier) makes one, so holding a `Delivery` means the body is
 /// exactly what Appwrite signed. `B` is the body: `&[u8]` borrowed from the caller by
 /// [`Verifier::verify`](crate::Verifier::verify), or [`Bytes`] owned when the body was read
-/// by [`Verifier::verify_body`](crate::Verifier::verify_body).
+/// from a streaming body ([`Verifier::serve`](crate::Verifier::serve), [`Verifier::extract`](crate::Verifier::extract), [`Verifier::receive`](crate::Verifier::receive)).
 ///
 /// **The headers are not signed.** Appwrite's signature covers the URL and the body only, so
 /// the id, name, project, user and events headers are as trustworthy as the network path that

@@ -133,7 +133,7 @@ pub enum Error {
     InvalidPayload(#[source] serde_json::Error),
 
     /// The verifier requires HTTP Basic credentials
-    /// ([`require_basic_auth`](crate::Verifier::require_basic_auth)) and the request's are
+    /// ([`with_basic_auth`](crate::Verifier::with_basic_auth)) and the request's are
     /// missing, malformed or not an accepted pair: `401` with
     /// [`www_authenticate`](Self::www_authenticate). Checked before the body is read.
     #[error("HTTP Basic authentication failed: {failure}")]
@@ -153,13 +153,6 @@ pub enum Error {
     /// The key resolver failed or did not answer in time: `503`, so Appwrite tries again.
     #[error("key resolver unavailable: {0}")]
     KeyResolver(#[source] StoreError),
-
-    /// A verifier that resolves keys per tenant was asked to verify synchronously
-    /// ([`Verifier::verify`](crate::Verifier::verify)): resolving is asynchronous, use
-    /// [`verify_body`](crate::Verifier::verify_body) or [`receive`](crate::Verifier::receive).
-    /// A server bug: `500`.
-    #[error("this verifier resolves keys per delivery: use verify_body or receive")]
-    KeysNeedAsync,
 }
 
 /// Why HTTP Basic credentials were refused.
@@ -200,7 +193,6 @@ impl Error {
             Error::ReplayStore(_) | Error::InboxStore(_) | Error::KeyResolver(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Error::KeysNeedAsync => StatusCode::INTERNAL_SERVER_ERROR,
             Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::MissingHeader(_)
             | Error::InvalidHeader { .. }
@@ -221,7 +213,7 @@ impl Error {
     /// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
     ///
     /// let url = "https://example.com/hook";
-    /// let verifier = Verifier::new("k", url).require_basic_auth("appwrite", "s3cret");
+    /// let verifier = Verifier::new("k", url).with_basic_auth("appwrite", "s3cret");
     /// let sent = DeliveryBuilder::new("k", url, "{}").build(); // no Authorization header
     /// let error = verifier.verify(sent.headers(), sent.body()).unwrap_err();
     /// assert_eq!(error.status(), 401);
@@ -261,7 +253,6 @@ impl Error {
             Error::BasicAuth { .. } => "basic_auth",
             Error::UnknownTenant => "unknown_tenant",
             Error::KeyResolver(_) => "key_resolver",
-            Error::KeysNeedAsync => "keys_need_async",
         }
     }
 }
@@ -283,7 +274,6 @@ impl Error {
                 "service unavailable: try again later".into()
             }
             Error::ReadBody(_) => "cannot read the request body".into(),
-            Error::KeysNeedAsync => "internal server error".into(),
             Error::InvalidPayload(_) => "payload is not valid JSON for this event".into(),
             other => other.to_string().into(),
         }

@@ -67,8 +67,9 @@
 //! # Operating it
 //! Each delivery runs in one `tracing` span and is counted through the `metrics` facade: see
 //! [`observe`] for the fields and the metrics table. One receiver can serve many projects with
-//! [`Verifier::per_tenant`]; keys rotate with [`SigningKey::not_after`] and
-//! [`Verifier::replace_keys`]; [`Verifier::require_basic_auth`] checks the HTTP Basic
+//! [`Verifier::per_tenant`] (a [`Verifier<PerTenant>`](PerTenant), which has only the
+//! asynchronous entry points); keys rotate with [`SigningKey::not_after`] and
+//! [`Verifier::replace_keys`]; [`Verifier::with_basic_auth`] checks the HTTP Basic
 //! credentials Appwrite sends when a webhook has them.
 //!
 //! # Other schemes
@@ -79,7 +80,7 @@
 //! # The public API, in one place
 //! | concern | items |
 //! |---|---|
-//! | verifying | [`rawurldecode`], [`Verifier`] ([`receive`](Verifier::receive), [`verify`](Verifier::verify), [`verify_body`](Verifier::verify_body), [`verify_signature`](Verifier::verify_signature)), [`SigningKey`], [`Signature`], [`ProxyHeaders`], [`DEFAULT_BODY_LIMIT`] |
+//! | verifying | [`rawurldecode`], [`Verifier`] (its entry points, one per use, are listed on it: [`serve`](Verifier::serve), [`extract`](Verifier::extract), [`receive`](Verifier::receive), [`admit`](Verifier::admit), [`verify`](Verifier::verify), [`verify_signature`](Verifier::verify_signature), [`verify_stored`](Verifier::verify_stored)), [`SigningKey`], [`Signature`], [`ProxyHeaders`], [`DEFAULT_BODY_LIMIT`] |
 //! | what failed | [`Error`] (with [`Error::status`]), [`MalformedSignature`], [`EmptyKey`] |
 //! | receiving | [`Verifier::receive`] (verify, then claim), [`Verifier::extract`] (verify, then build a [`FromDelivery`]; what bare extractors run), [`Verifier::with_body_timeout`] |
 //! | schemes | [`Scheme`], [`UnknownScheme`], [`TimestampedEnvelope`], [`GenericEnvelope`] |
@@ -87,8 +88,8 @@
 //! | events | [`EventName`], [`InvalidEventName`], [`MAX_ID_PAIRS`], [`Pattern`], [`Event`], [`EventKind`], [`Action`], [`DatabaseApi`], [`TokenKind`], [`DeploymentOwner`], [`models`] |
 //! | handing events to code | [`FromDelivery`], [`Payload`], [`Strict`], [`Router`], [`Incoming`], [`HandlerError`], [`Dispatched`], [`DispatchError`] |
 //! | de-duplication | [`ReplayGuard`], [`Claim`], [`ReplayStore`], [`ClaimOutcome`], [`LeaseToken`], [`MemoryLedger`], [`Fingerprint`], [`StoreError`], [`StoreFailure`], [`StoreFuture`], [`MAX_TTL`] |
-//! | operating | [`observe`] (the span, the metrics table, [`Observation`](observe::Observation), [`Outcome`](observe::Outcome)), [`Error::reason`] |
-//! | keys and credentials | [`Verifier::per_tenant`], [`KeyResolver`], [`Tenant`], [`KeysFuture`], [`MAX_KEYS_PER_DELIVERY`], [`DEFAULT_KEY_CACHE_TTL`], [`SigningKey::label`], [`SigningKey::not_after`], [`Verifier::replace_keys`], [`Verifier::require_basic_auth`], [`BasicAuthFailure`], [`Error::www_authenticate`] |
+//! | operating | [`observe`] (the span, the metrics table, [`Outcome`](observe::Outcome)), [`Error::reason`] |
+//! | keys and credentials | [`Verifier::per_tenant`], [`KeySource`] ([`FixedKeys`], [`PerTenant`]), [`KeyResolver`], [`Tenant`], [`KeysFuture`], [`MAX_KEYS_PER_DELIVERY`], [`DEFAULT_KEY_CACHE_TTL`], [`SigningKey::label`], [`SigningKey::not_after`], [`Verifier::replace_keys`], [`Verifier::with_basic_auth`], [`BasicAuthFailure`], [`Error::www_authenticate`] |
 //! | time | [`Clock`], [`SystemClock`], [`ManualClock`], [`Verifier::with_clock`] |
 //! | ack fast, process later | [`inbox`] ([`Inbox`](inbox::Inbox), [`Workers`](inbox::Workers), [`RetryPolicy`](inbox::RetryPolicy), [`InboxStore`](inbox::InboxStore)), [`Verifier::verify_stored`] |
 //! | sending, for tests and tools (feature `sender`) | `sender::{DeliveryBuilder, SignedDelivery}`, `sign`, `sign_rawurldecoded`, `sign_timestamped`, `sign_generic` |
@@ -141,5 +142,6 @@ pub use scheme::{sign, sign_generic, sign_rawurldecoded, sign_timestamped};
 pub use verify::resolver::{
     DEFAULT_KEY_CACHE_TTL, KeyResolver, KeysFuture, MAX_KEYS_PER_DELIVERY, Tenant,
 };
+pub use verify::source::{FixedKeys, KeySource, PerTenant};
 pub use verify::url::ProxyHeaders;
 pub use verify::verifier::{DEFAULT_BODY_LIMIT, Verifier};

@@ -21,7 +21,7 @@ use crate::replay::{ClaimOutcome, LeaseToken, MemoryStore, ReplayStore, StoreFut
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), appwrite_webhooks::Error> {
 /// let url = "https://example.com/hook";
 /// let guard = ReplayGuard::new(MemoryLedger::with_capacity(10_000)); // or ReplayGuard::in_memory()
-/// let verifier = Verifier::new("k", url).replay_guard(guard);
+/// let verifier = Verifier::new("k", url).with_replay_guard(guard);
 ///
 /// let inbox = Inbox::new(MemoryLedger::default());
 /// let (parts, body) = DeliveryBuilder::new("k", url, "{}").build().into_request().into_parts();

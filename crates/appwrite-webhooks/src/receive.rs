@@ -19,6 +19,7 @@ use crate::error::Error;
 use crate::inbox::Put;
 use crate::observe::Outcome;
 use crate::replay::Admission;
+use crate::verify::source::KeySource;
 use crate::verify::verifier::Verifier;
 
 /// What to answer a request whose handler does not run: a rejection, a copy of a delivery
@@ -150,12 +151,11 @@ pub enum Served<R> {
     Answered(Answer),
 }
 
-impl Verifier {
+impl<K: KeySource> Verifier<K> {
     /// The receive sequence every adapter with a layer or middleware runs, in one call:
     ///
-    /// 1. start the delivery's span and clock ([`observe`](Self::observe)) and run everything
-    ///    below in the span;
-    /// 2. verify the body as it arrives ([`verify_body`](Self::verify_body)) and check the ids
+    /// 1. start the delivery's span and clock and run everything below in the span;
+    /// 2. verify the body as it arrives and check the ids
     ///    its events header names ([`Delivery::check_event_ids`]);
     /// 3. admit it through the replay guard, if one is configured
     ///    ([`receive`](Self::receive)): a copy of a handled delivery, or of one being handled,
@@ -174,7 +174,7 @@ impl Verifier {
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let url = "https://example.com/hook";
-    /// let verifier = Verifier::new("k", url).replay_guard(ReplayGuard::in_memory());
+    /// let verifier = Verifier::new("k", url).with_replay_guard(ReplayGuard::in_memory());
     /// let request = || DeliveryBuilder::new("k", url, "{}").build().into_request().into_parts();
     /// let handler = |_delivery, _parts| async { Ok::<_, std::convert::Infallible>(204) };
     ///

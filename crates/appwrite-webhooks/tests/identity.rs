@@ -85,7 +85,7 @@ async fn the_guard_and_the_inbox_tell_the_same_deliveries_apart() {
         ),
     ];
 
-    let guarded = Verifier::new("k", URL).replay_guard(ReplayGuard::in_memory());
+    let guarded = Verifier::new("k", URL).with_replay_guard(ReplayGuard::in_memory());
     let inbox = Inbox::new(MemoryLedger::default());
     for (n, (sent, expected)) in traffic.iter().enumerate() {
         let delivery = guarded.verify(sent.headers(), sent.body()).unwrap();
@@ -117,7 +117,7 @@ async fn the_guard_and_the_inbox_tell_the_same_deliveries_apart() {
 #[tokio::test]
 async fn a_captured_body_is_handled_under_a_bounded_number_of_labels() {
     let body = r#"{"$id":"u9","name":"Mallory's target"}"#;
-    let guarded = Verifier::new("k", URL).replay_guard(ReplayGuard::in_memory());
+    let guarded = Verifier::new("k", URL).with_replay_guard(ReplayGuard::in_memory());
     let inbox = Inbox::new(MemoryLedger::default());
     let (mut handled, mut stored) = (0, 0);
     for n in 0..MAX_LABELS_PER_BODY + 5 {

@@ -6,8 +6,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 use appwrite_webhooks::{
-    Error, MAX_KEYS_PER_DELIVERY, ManualClock, ReplayGuard, SigningKey, StoreError, Tenant,
-    Verifier,
+    Delivery, Error, KeySource, MAX_KEYS_PER_DELIVERY, ManualClock, PerTenant, ReplayGuard,
+    SigningKey, StoreError, Tenant, Verifier,
 };
 use http_body_util::Full;
 
@@ -21,10 +21,13 @@ fn sent(key: &str, webhook: &str, project: &str) -> SignedDelivery {
         .build()
 }
 
-async fn receive(verifier: &Verifier, sent: &SignedDelivery) -> Result<String, Error> {
+async fn receive<K: KeySource>(
+    verifier: &Verifier<K>,
+    sent: &SignedDelivery,
+) -> Result<String, Error> {
     let (parts, body) = sent.clone().into_request().into_parts();
-    let delivery = verifier
-        .verify_body(&parts.uri, &parts.headers, Full::new(body))
+    let delivery: Delivery = verifier
+        .extract(&parts.uri, &parts.headers, Full::new(body))
         .await?;
     Ok(format!(
         "{}/{} key {}",
@@ -35,7 +38,7 @@ async fn receive(verifier: &Verifier, sent: &SignedDelivery) -> Result<String, E
 }
 
 /// A resolver for two projects, counting its calls; project `down` fails, `many` has six keys.
-fn resolver(calls: Arc<AtomicUsize>) -> Verifier {
+fn resolver(calls: Arc<AtomicUsize>) -> Verifier<PerTenant> {
     Verifier::per_tenant(
         move |tenant: Tenant| {
             let calls = Arc::clone(&calls);
@@ -61,7 +64,7 @@ async fn a_resolver_serves_two_projects_with_their_own_keys_and_caches_them() {
     let clock = ManualClock::at(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
     let verifier = resolver(Arc::clone(&calls))
         .with_clock(clock.clone())
-        .key_cache_ttl(Duration::from_secs(60));
+        .with_key_cache_ttl(Duration::from_secs(60));
 
     assert_eq!(
         receive(&verifier, &sent("shop-key", "wh1", "shop"))
@@ -126,13 +129,50 @@ async fn a_resolver_serves_two_projects_with_their_own_keys_and_caches_them() {
         .await
         .unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), before + 2);
+    // Synchronous verification cannot wait for a resolver: `verifier.verify(..)` does not
+    // compile on a `Verifier<PerTenant>` (the `compile_fail` examples on `KeySource`).
+}
 
-    // Synchronous verification cannot wait for a resolver.
+#[tokio::test]
+async fn every_asynchronous_entry_point_takes_a_per_tenant_verifier() {
+    use appwrite_webhooks::{Admission, Served, inbox::Received};
+    let verifier = resolver(Arc::new(AtomicUsize::new(0)))
+        .with_replay_guard(ReplayGuard::in_memory())
+        .with_url("https://other.example.com/appwrite");
     let shop = sent("shop-key", "wh1", "shop");
+
+    let (parts, body) = shop.clone().into_request().into_parts();
+    let (delivery, admission) = verifier
+        .receive(&parts.uri, &parts.headers, Full::new(body))
+        .await
+        .unwrap();
+    let Admission::Handle(claim) = admission else {
+        panic!("the first copy is handled")
+    };
+    claim.settle(true).await;
     assert!(matches!(
-        verifier.verify(shop.headers(), shop.body()),
-        Err(Error::KeysNeedAsync)
+        verifier.admit(&delivery).await,
+        Ok(Admission::Duplicate { .. })
     ));
+
+    let received = Received::new(&parts.uri, &parts.headers, &delivery);
+    assert_eq!(
+        verifier
+            .verify_stored(&received)
+            .await
+            .unwrap()
+            .project_id(),
+        "shop"
+    );
+
+    let (parts, body) = sent("blog-new", "wh2", "blog").into_request().into_parts();
+    let handler = |delivery: Delivery, _| async move {
+        Ok::<_, std::convert::Infallible>(delivery.project_id().to_owned())
+    };
+    let served = verifier
+        .serve(parts, Full::new(body), handler, |_| 200)
+        .await;
+    assert!(matches!(served, Ok(Served::Handled(project)) if project == "blog"));
 }
 
 #[tokio::test]
@@ -238,7 +278,7 @@ async fn max_age_and_tolerance_read_the_injected_clock() {
     let at = |secs| UNIX_EPOCH + Duration::from_secs(1_893_456_000) + Duration::from_secs(secs);
     let clock = ManualClock::at(at(30));
     let verifier = Verifier::new("k", URL)
-        .replay_guard(ReplayGuard::in_memory().with_max_age(Duration::from_secs(60)))
+        .with_replay_guard(ReplayGuard::in_memory().with_max_age(Duration::from_secs(60)))
         .with_clock(clock.clone());
     let delivery = verifier.verify(sent.headers(), sent.body()).unwrap();
     assert!(verifier.admit(&delivery).await.is_ok(), "30 s old");

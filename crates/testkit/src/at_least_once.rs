@@ -31,17 +31,17 @@ pub const BEHAVIOUR: &str = "x-test-behaviour";
 
 /// A verifier for the suite's deliveries, with `guard`.
 pub fn verifier(guard: ReplayGuard) -> Verifier {
-    Verifier::new(KEY, URL).replay_guard(guard)
+    Verifier::new(KEY, URL).with_replay_guard(guard)
 }
 
 /// Asks `guard` about a verified delivery, as a verifier with that guard does: `Ok` with the
 /// claim to settle when the delivery is to be handled, `Err` with the copy's outcome
-/// ([`Admission::Duplicate`], [`Admission::InProgress`]); a refusal panics.
+/// ([`Admission::Duplicate`](appwrite_webhooks::Admission::Duplicate), [`Admission::InProgress`](appwrite_webhooks::Admission::InProgress)); a refusal panics.
 pub async fn admit<B: AsRef<[u8]>>(
     guard: &ReplayGuard,
     delivery: &appwrite_webhooks::Delivery<B>,
 ) -> Result<appwrite_webhooks::Claim, appwrite_webhooks::Admission> {
-    let verifier = Verifier::new(KEY, URL).replay_guard(guard.clone());
+    let verifier = Verifier::new(KEY, URL).with_replay_guard(guard.clone());
     match verifier.admit(delivery).await {
         Ok(appwrite_webhooks::Admission::Handle(claim)) => Ok(claim),
         Ok(copy) => Err(copy),

@@ -29,10 +29,8 @@ pub const REALM: &str = "appwrite test";
 pub fn verifier() -> Verifier {
     PASSWORDS
         .iter()
-        .fold(Verifier::new(KEY, URL), |v, p| {
-            v.require_basic_auth(USER, p)
-        })
-        .basic_auth_realm(REALM)
+        .fold(Verifier::new(KEY, URL), |v, p| v.with_basic_auth(USER, p))
+        .with_basic_auth_realm(REALM)
 }
 
 /// A delivery every extractor accepts.

@@ -38,7 +38,7 @@ pub fn suite_verifier() -> Verifier {
     keys.dedup();
     let mut verifier = Verifier::new(keys[0], urls[0]).with_keys(keys[1..].iter().copied());
     for url in &urls[1..] {
-        verifier = verifier.also_accept_url(*url);
+        verifier = verifier.with_url(*url);
     }
     verifier.with_body_limit(LIMIT)
 }

@@ -534,7 +534,7 @@ pub async fn shutdown_finishes_quick_attempts_and_hands_back_slow_ones_uncounted
     assert_eq!((next.lease.id, next.attempt), (slow, 1));
 }
 
-/// `retry_all_dead` revives every dead letter; purging never touches pending deliveries.
+/// `requeue_dead` revives every dead letter; purging never touches pending deliveries.
 pub async fn retry_all_and_purge(inbox: Inbox) {
     for n in 0..3 {
         stored(&inbox, &format!(r#"{{"$id":"u{n}"}}"#)).await;

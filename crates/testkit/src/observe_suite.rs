@@ -35,7 +35,7 @@ const BODY_SECRET: &str = "body-content-never-logged";
 pub fn verifier() -> Verifier {
     Verifier::new(SigningKey::from(KEY).label("current"), URL)
         .with_key(SigningKey::from(OLD_KEY).label("previous"))
-        .replay_guard(ReplayGuard::in_memory())
+        .with_replay_guard(ReplayGuard::in_memory())
 }
 
 /// A metric's name and its labels, sorted.

@@ -28,7 +28,7 @@ pub fn timestamped_verifier() -> Verifier {
     Verifier::timestamped(KEY)
         .with_key(OLD_KEY)
         .with_body_limit(LIMIT)
-        .replay_guard(ReplayGuard::in_memory())
+        .with_replay_guard(ReplayGuard::in_memory())
 }
 
 /// The verifier a generic-scheme server under test uses.
@@ -36,7 +36,7 @@ pub fn generic_verifier() -> Verifier {
     Verifier::generic(KEY)
         .with_key(OLD_KEY)
         .with_body_limit(LIMIT)
-        .replay_guard(ReplayGuard::in_memory())
+        .with_replay_guard(ReplayGuard::in_memory())
 }
 
 fn now() -> u64 {

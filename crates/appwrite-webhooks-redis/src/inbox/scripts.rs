@@ -1,7 +1,7 @@
 //! The inbox's Lua scripts. Each runs whole or not at all, and each does a bounded amount of
 //! work: Redis runs one script at a time and nothing else meanwhile, so a script over an
 //! unbounded number of keys would stall every receiver's `put`. Administration that may touch
-//! many deliveries (`list`, `purge`, `retry_all_dead`) is a loop of calls from Rust, each over
+//! many deliveries (`list`, `purge`, `requeue_dead`) is a loop of calls from Rust, each over
 //! at most [`BATCH`] of them.
 
 /// The most deliveries one script call looks at.
@@ -205,7 +205,7 @@ const GET: &str = r"
 return row(ARGV[2])
 ";
 
-/// Makes a dead letter pending again; shared by `retry` and `retry_all_dead`.
+/// Makes a dead letter pending again; shared by `retry` and `requeue_dead`.
 const REVIVE: &str = r"
 local function revive(id)
   local key = p .. 'd:' .. id

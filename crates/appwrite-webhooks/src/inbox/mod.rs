@@ -54,6 +54,7 @@ use http::{HeaderMap, Uri};
 use tokio::sync::Notify;
 
 use crate::error::Error;
+use crate::verify::source::KeySource;
 use crate::verify::verifier::Verifier;
 
 pub use admin::InboxAdmin;
@@ -126,9 +127,9 @@ impl Inbox {
     /// resource than the signed body ([`Delivery::check_event_ids`](crate::Delivery::check_event_ids)).
     /// Runs in the delivery's span and records
     /// its outcome (`enqueued`, `duplicate` or `rejected`; see [`observe`](crate::observe)).
-    pub async fn accept<B>(
+    pub async fn accept<B, K: KeySource>(
         &self,
-        verifier: &Verifier,
+        verifier: &Verifier<K>,
         uri: &Uri,
         headers: &HeaderMap,
         body: B,

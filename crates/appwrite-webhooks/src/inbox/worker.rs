@@ -21,6 +21,7 @@ use crate::inbox::retry::RetryPolicy;
 use crate::observe::observation::PrimaryEvent;
 use crate::observe::{INBOX_ATTEMPT_DURATION, INBOX_ATTEMPTS, INBOX_DELIVERIES};
 use crate::router::{HandlerError, Router};
+use crate::verify::source::{AnyKeys, KeySource};
 use crate::verify::verifier::Verifier;
 
 /// What workers run for each delivery: a [`Router`], or any async function taking the verified
@@ -74,7 +75,7 @@ where
 /// letters.
 pub struct Workers {
     inbox: Inbox,
-    verifier: Verifier,
+    verifier: Verifier<AnyKeys>,
     handler: Arc<dyn InboxHandler>,
     concurrency: usize,
     policy: RetryPolicy,
@@ -86,10 +87,14 @@ pub struct Workers {
 
 impl Workers {
     /// Workers running `handler` for the deliveries in `inbox`, verified with `verifier`.
-    pub fn new(inbox: Inbox, verifier: Verifier, handler: impl InboxHandler) -> Self {
+    pub fn new<K: KeySource>(
+        inbox: Inbox,
+        verifier: Verifier<K>,
+        handler: impl InboxHandler,
+    ) -> Self {
         Self {
             inbox,
-            verifier,
+            verifier: verifier.any_keys(),
             handler: Arc::new(handler),
             concurrency: 4,
             policy: RetryPolicy::default(),
@@ -255,7 +260,7 @@ struct Shared {
     /// workers keep running rather than seeing a closed channel.
     _keep_open: watch::Sender<Option<Instant>>,
     inbox: Inbox,
-    verifier: Verifier,
+    verifier: Verifier<AnyKeys>,
     handler: Arc<dyn InboxHandler>,
     policy: RetryPolicy,
     visibility: Duration,

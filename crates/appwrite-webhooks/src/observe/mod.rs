@@ -38,7 +38,8 @@ pub(crate) mod health;
 pub(crate) mod observation;
 
 pub use health::{DISABLE_THRESHOLD, MAX_TRACKED_WEBHOOKS, WARN_THRESHOLD};
-pub use observation::{Observation, Outcome};
+pub(crate) use observation::Observation;
+pub use observation::Outcome;
 
 /// `appwrite_webhooks_deliveries_total{outcome, reason}`.
 pub const DELIVERIES: &str = "appwrite_webhooks_deliveries_total";

@@ -81,45 +81,14 @@ impl Outcome {
     }
 }
 
-/// One delivery's span and metrics, from its first byte to its answer.
-/// [`Verifier::serve`](crate::Verifier::serve) runs all of this for the adapters; a custom
-/// integration makes one per request with [`Verifier::observe`](crate::Verifier::observe), runs verification and the handler inside
-/// [`span`](Self::span), and [`finish`](Self::finish) it with the outcome; dropped unfinished
-/// it records [`Outcome::HandlerFailed`] while a panic unwinds, and [`Outcome::Cancelled`]
-/// otherwise (the request was dropped: a client that hung up, a timeout).
-///
-/// ```
-/// use appwrite_webhooks::{Admission, Verifier, observe::Outcome, sender::DeliveryBuilder};
-/// use tracing::Instrument as _;
-///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let url = "https://example.com/hook";
-/// let verifier = Verifier::new("k", url);
-/// let (parts, body) = DeliveryBuilder::new("k", url, "{}").build().into_request().into_parts();
-///
-/// let mut observation = verifier.observe(&parts.headers);
-/// let span = observation.span().clone();
-/// async {
-///     match verifier.receive(&parts.uri, &parts.headers, http_body_util::Full::new(body)).await {
-///         Ok((delivery, Admission::Handle(claim))) => {
-///             observation.verified(&delivery);
-///             // … the handler …
-///             claim.settle(true).await;
-///             observation.finish(Outcome::Accepted);
-///         }
-///         Ok((delivery, _copy)) => {
-///             observation.verified(&delivery);
-///             observation.finish(Outcome::Duplicate);
-///         }
-///         Err(error) => observation.finish(Outcome::of_error(&error)),
-///     }
-/// }
-/// .instrument(span)
-/// .await;
-/// # }
-/// ```
+/// One delivery's span and metrics, from its first byte to its answer. The receive sequences
+/// ([`Verifier::serve`](crate::Verifier::serve), [`Verifier::extract`](crate::Verifier::extract),
+/// an inbox's `accept`) make one per request with `Verifier::observe`, run verification and the
+/// handler inside [`span`](Self::span), and [`finish`](Self::finish) it with the outcome;
+/// dropped unfinished it records [`Outcome::HandlerFailed`] while a panic unwinds, and
+/// [`Outcome::Cancelled`] otherwise (the request was dropped: a client that hung up, a timeout).
 #[derive(Debug)]
-pub struct Observation {
+pub(crate) struct Observation {
     span: Span,
     started: Instant,
     health: Arc<Health>,

@@ -97,7 +97,7 @@ pub enum StoreFailure {
 }
 
 /// De-duplicates verified deliveries; set it with
-/// [`Verifier::replay_guard`](crate::Verifier::replay_guard) and every adapter applies it
+/// [`Verifier::with_replay_guard`](crate::Verifier::with_replay_guard) and every adapter applies it
 /// (see the module docs for the guarantee).
 ///
 /// ```
@@ -105,7 +105,7 @@ pub enum StoreFailure {
 /// use appwrite_webhooks::{ReplayGuard, Verifier};
 ///
 /// let verifier = Verifier::new("whsec_…", "https://example.com/hook")
-///     .replay_guard(ReplayGuard::in_memory().with_retention(Duration::from_secs(3600)));
+///     .with_replay_guard(ReplayGuard::in_memory().with_retention(Duration::from_secs(3600)));
 /// ```
 #[derive(Clone)]
 pub struct ReplayGuard {

@@ -132,20 +132,28 @@ impl Scheme {
         }
     }
 
-    /// This scheme with `tolerance` where it has one; schemes without a timestamp are returned
-    /// unchanged.
+    /// The timestamped scheme with `tolerance`.
+    ///
+    /// # Panics
+    /// On the other schemes, which sign no timestamp: a tolerance there would change nothing.
     ///
     /// ```
     /// use appwrite_webhooks::Scheme;
     /// use std::time::Duration;
     /// let minute = Duration::from_secs(60);
     /// assert_eq!(Scheme::timestamped().with_tolerance(minute).tolerance(), Some(minute));
-    /// assert_eq!(Scheme::Generic.with_tolerance(minute), Scheme::Generic);
     /// ```
+    ///
+    /// ```should_panic
+    /// let scheme = appwrite_webhooks::Scheme::Generic.with_tolerance(std::time::Duration::from_secs(60));
+    /// ```
+    #[track_caller]
     pub fn with_tolerance(self, tolerance: Duration) -> Self {
         match self {
             Self::Timestamped { .. } => Self::Timestamped { tolerance },
-            other => other,
+            other => panic!(
+                "with_tolerance on the {other} scheme: only the timestamped scheme signs a timestamp"
+            ),
         }
     }
 

@@ -106,12 +106,14 @@ impl Config {
         Ok(set)
     }
 
-    /// The keys for a synchronous entry point, which cannot wait for a resolver.
-    pub(crate) fn fixed_keys(&self) -> Result<Arc<KeySet>, Error> {
-        match self.resolver {
-            Some(_) => Err(Error::KeysNeedAsync),
-            None => Ok(self.keys.current()),
-        }
+    /// The keys for a synchronous entry point, which only a verifier with fixed keys has (a
+    /// `Verifier<PerTenant>` has none: the type rules the pairing out).
+    pub(crate) fn fixed_keys(&self) -> Arc<KeySet> {
+        debug_assert!(
+            self.resolver.is_none(),
+            "a synchronous entry point under a resolver"
+        );
+        self.keys.current()
     }
 
     /// Checks what can be checked before the body: the signature header is present and well
@@ -132,7 +134,7 @@ impl Config {
             (Urls::FromRequest(proxy), Some(uri)) => reconstruct(uri, headers, *proxy)?,
             (Urls::FromRequest(_), None) => {
                 return Err(Error::UrlUnavailable(
-                    "no request URI given; use verify_body",
+                    "no request URI given; use serve, extract or receive",
                 ));
             }
             (Urls::Configured(_), _) => Vec::new(),
@@ -237,7 +239,7 @@ mod tests {
         let sent = DeliveryBuilder::new("k", "https://b.example/hook", "{}").build();
         let verifier = Verifier::new("k", URL);
         assert!(verifier.verify(sent.headers(), sent.body()).is_err());
-        let verifier = verifier.also_accept_url("https://b.example/hook");
+        let verifier = verifier.with_url("https://b.example/hook");
         assert!(verifier.verify(sent.headers(), sent.body()).is_ok());
     }
 

@@ -1,8 +1,9 @@
-//! The verifier's entry points — the receive sequence every adapter runs
-//! ([`Verifier::receive`]), bytes in hand ([`Verifier::verify`]), a streaming body
-//! ([`Verifier::verify_body`]), a signature alone ([`Verifier::verify_signature`]) and a delivery
-//! kept in an inbox ([`Verifier::verify_stored`]) — and the
-//! replay guard's step between verifying and handling.
+//! The verifier's entry points besides [`Verifier::serve`]: a streaming body verified and
+//! admitted ([`Verifier::receive`]) or turned into a handler's argument
+//! ([`Verifier::extract`]), the replay guard's step alone ([`Verifier::admit`]), a delivery
+//! kept in an inbox ([`Verifier::verify_stored`]) — for every verifier — and, for a verifier
+//! with fixed keys only, bytes in hand ([`Verifier::verify`]) and a signature alone
+//! ([`Verifier::verify_signature`]).
 
 use std::sync::Arc;
 
@@ -15,13 +16,15 @@ use crate::extract::FromDelivery;
 use crate::inbox::record::Received;
 use crate::observe::{Observation, Outcome};
 use crate::replay::{Admission, Claim};
+use crate::verify::source::KeySource;
 use crate::verify::streaming::Verification;
 use crate::verify::verifier::Verifier;
 
-impl Verifier {
+/// The asynchronous entry points, which every verifier has.
+impl<K: KeySource> Verifier<K> {
     /// Verifies a request and admits it through the replay guard: the first half of
     /// [`serve`](Self::serve), for integrations that run the handler themselves. Reads and
-    /// verifies the body as it arrives ([`verify_body`](Self::verify_body)), checks the ids its
+    /// verifies the body as it arrives, checks the ids its
     /// events header names against the body ([`Delivery::check_event_ids`]), then asks the
     /// guard ([`admit`](Self::admit)). On [`Admission::Handle`], run the handler and settle the
     /// [`Claim`](crate::Claim) with its outcome; dropping it unsettled (a panic, a cancelled
@@ -33,7 +36,7 @@ impl Verifier {
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let url = "https://example.com/hook";
-    /// let verifier = Verifier::new("k", url).replay_guard(ReplayGuard::in_memory());
+    /// let verifier = Verifier::new("k", url).with_replay_guard(ReplayGuard::in_memory());
     /// let (parts, body) = DeliveryBuilder::new("k", url, "{}").build().into_request().into_parts();
     /// let receive = || verifier.receive(&parts.uri, &parts.headers, Full::new(body.clone()));
     ///
@@ -69,8 +72,8 @@ impl Verifier {
     }
 
     /// Starts observing one request: its span (with the webhook and project ids its headers
-    /// claim) and its clock; see [`Observation`] for how adapters use it.
-    pub fn observe(&self, headers: &HeaderMap) -> Observation {
+    /// claim) and its clock; see [`Observation`].
+    pub(crate) fn observe(&self, headers: &HeaderMap) -> Observation {
         Observation::start(self.scheme(), headers, Arc::clone(&self.inner.health))
     }
 
@@ -131,7 +134,7 @@ impl Verifier {
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let url = "https://example.com/hook";
-    /// let verifier = Verifier::new("k", url).replay_guard(ReplayGuard::in_memory());
+    /// let verifier = Verifier::new("k", url).with_replay_guard(ReplayGuard::in_memory());
     /// let sent = DeliveryBuilder::new("k", url, "{}").build();
     /// let delivery = verifier.verify(sent.headers(), sent.body()).unwrap();
     ///
@@ -148,56 +151,14 @@ impl Verifier {
         }
     }
 
-    /// Verifies a delivery whose raw body is in hand, and parses its headers.
-    ///
-    /// `body` must be the raw bytes as received: not parsed and re-serialised, not decoded.
-    ///
-    /// ```
-    /// use appwrite_webhooks::{Error, Verifier, sender::DeliveryBuilder};
-    ///
-    /// let url = "https://example.com/hook";
-    /// let sent = DeliveryBuilder::new("secret", url, r#"{"note":"a\/b"}"#).build();
-    /// let verifier = Verifier::new("secret", url);
-    /// assert!(verifier.verify(sent.headers(), sent.body()).is_ok());
-    ///
-    /// // Re-serialising the JSON changes `\/` to `/`, and the signature no longer matches:
-    /// let reencoded = br#"{"note":"a/b"}"#;
-    /// assert!(matches!(verifier.verify(sent.headers(), reencoded), Err(Error::SignatureMismatch)));
-    /// ```
-    pub fn verify<'b>(
-        &self,
-        headers: &HeaderMap,
-        body: &'b [u8],
-    ) -> Result<Delivery<&'b [u8]>, Error> {
-        self.inner.authorize(headers)?;
-        let keys = self.inner.fixed_keys()?;
-        let mut verification = self.inner.start(None, headers, keys, None)?;
-        verification.update_slice(body)?;
-        verification.finish_with(body)
-    }
-
-    /// Reads an [`http_body::Body`] and verifies it as it arrives: the one call an HTTP
-    /// integration needs. The HMAC advances with every chunk and the body is held once (a
+    /// Reads an [`http_body::Body`] and verifies it as it arrives: what [`receive`](Self::receive),
+    /// [`extract`](Self::extract) and [`serve`](Self::serve) start with. The HMAC advances with every chunk and the body is held once (a
     /// single-chunk body is not copied at all). Reading stops at the first chunk past the body
     /// limit ([`Error::BodyTooLarge`]), or before reading at all when the declared
     /// `Content-Length` is over it or the signature header is missing or malformed. Trailers
     /// are ignored. `uri` is only read by a verifier made with
-    /// [`for_request_url`](Self::for_request_url).
-    ///
-    /// ```
-    /// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
-    /// use http_body_util::Full;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), appwrite_webhooks::Error> {
-    /// let url = "https://example.com/hook";
-    /// let request = DeliveryBuilder::new("k", url, "{}").build().into_request();
-    /// let (parts, body) = request.into_parts();
-    ///
-    /// let delivery = Verifier::new("k", url).verify_body(&parts.uri, &parts.headers, Full::new(body)).await?;
-    /// assert_eq!(delivery.body(), b"{}");
-    /// # Ok(()) }
-    /// ```
-    pub async fn verify_body<B>(
+    /// [`for_request_url`](Verifier::for_request_url).
+    pub(crate) async fn verify_body<B>(
         &self,
         uri: &Uri,
         headers: &HeaderMap,
@@ -218,28 +179,6 @@ impl Verifier {
             None => read.await?,
         };
         verification.finish()
-    }
-
-    /// Checks only the signature over `body` — and, for the timestamped scheme, its timestamp
-    /// — from the scheme's signature (and timestamp) headers, and returns the index of the key
-    /// that produced it. No other header is read. For tools that hold a signature and a body
-    /// but no request, like the CLI's `verify`.
-    ///
-    /// ```
-    /// use appwrite_webhooks::{Scheme, Verifier, sign};
-    ///
-    /// let url = "https://example.com/hook";
-    /// let mut headers = http::HeaderMap::new();
-    /// headers.insert(Scheme::Appwrite.signature_header(), sign("old", url, b"{}").parse()?);
-    /// let verifier = Verifier::new("new", url).with_key("old");
-    /// assert_eq!(verifier.verify_signature(&headers, b"{}")?, 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn verify_signature(&self, headers: &HeaderMap, body: &[u8]) -> Result<usize, Error> {
-        let keys = self.inner.fixed_keys()?;
-        let mut verification = self.inner.start(None, headers, keys, None)?;
-        verification.update_slice(body)?;
-        verification.matching_key()
     }
 
     /// Verifies a delivery an inbox kept, again: the signature over the stored URI, headers and
@@ -277,6 +216,61 @@ impl Verifier {
             .start(Some(&uri), &received.headers, keys, Some(at))?;
         verification.update(received.body.clone())?;
         verification.finish()
+    }
+}
+
+/// The synchronous entry points, which need the keys at hand: a verifier with fixed keys only.
+impl Verifier {
+    /// Verifies a delivery whose raw body is in hand, and parses its headers.
+    ///
+    /// `body` must be the raw bytes as received: not parsed and re-serialised, not decoded.
+    /// For the raw body already in hand (a serverless function, a test); a server that
+    /// receives a streaming body uses [`serve`](Verifier::serve) or [`extract`](Verifier::extract).
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Error, Verifier, sender::DeliveryBuilder};
+    ///
+    /// let url = "https://example.com/hook";
+    /// let sent = DeliveryBuilder::new("secret", url, r#"{"note":"a\/b"}"#).build();
+    /// let verifier = Verifier::new("secret", url);
+    /// assert!(verifier.verify(sent.headers(), sent.body()).is_ok());
+    ///
+    /// // Re-serialising the JSON changes `\/` to `/`, and the signature no longer matches:
+    /// let reencoded = br#"{"note":"a/b"}"#;
+    /// assert!(matches!(verifier.verify(sent.headers(), reencoded), Err(Error::SignatureMismatch)));
+    /// ```
+    pub fn verify<'b>(
+        &self,
+        headers: &HeaderMap,
+        body: &'b [u8],
+    ) -> Result<Delivery<&'b [u8]>, Error> {
+        self.inner.authorize(headers)?;
+        let keys = self.inner.fixed_keys();
+        let mut verification = self.inner.start(None, headers, keys, None)?;
+        verification.update_slice(body)?;
+        verification.finish_with(body)
+    }
+
+    /// Checks only the signature over `body` — and, for the timestamped scheme, its timestamp
+    /// — from the scheme's signature (and timestamp) headers, and returns the index of the key
+    /// that produced it. No other header is read. For tools that hold a signature and a body
+    /// but no request, like the CLI's `verify`.
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Scheme, Verifier, sign};
+    ///
+    /// let url = "https://example.com/hook";
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert(Scheme::Appwrite.signature_header(), sign("old", url, b"{}").parse()?);
+    /// let verifier = Verifier::new("new", url).with_key("old");
+    /// assert_eq!(verifier.verify_signature(&headers, b"{}")?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify_signature(&self, headers: &HeaderMap, body: &[u8]) -> Result<usize, Error> {
+        let keys = self.inner.fixed_keys();
+        let mut verification = self.inner.start(None, headers, keys, None)?;
+        verification.update_slice(body)?;
+        verification.matching_key()
     }
 }
 

@@ -3,10 +3,13 @@
 
 pub(crate) mod basic;
 pub(crate) mod config;
+pub(crate) mod deprecated;
 pub(crate) mod entry;
 pub(crate) mod keys;
 pub(crate) mod operating;
+pub(crate) mod options;
 pub(crate) mod resolver;
+pub(crate) mod source;
 pub(crate) mod streaming;
 pub(crate) mod url;
 pub(crate) mod verifier;

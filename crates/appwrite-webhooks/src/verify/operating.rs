@@ -11,15 +11,16 @@ use crate::scheme::Scheme;
 use crate::verify::basic::{BasicAuth, valid_realm};
 use crate::verify::config::Urls;
 use crate::verify::resolver::{KeyResolver, Resolving};
+use crate::verify::source::{KeySource, PerTenant};
 use crate::verify::verifier::Verifier;
 
-/// One receiver for many tenants.
+/// A verifier with fixed keys becomes one for many tenants.
 impl Verifier {
     /// A verifier for Appwrite's scheme that asks `resolver` for the keys of each delivery's
     /// webhook and project ([`Tenant`](crate::Tenant)): one receiver for many Appwrite projects
-    /// and webhooks, posting to `url` (add more with [`also_accept_url`](Self::also_accept_url)).
+    /// and webhooks, posting to `url` (add more with [`with_url`](Verifier::with_url)).
     ///
-    /// Answers are cached per tenant for [`key_cache_ttl`](Self::key_cache_ttl) (60 s; "no
+    /// Answers are cached per tenant for [`with_key_cache_ttl`](Verifier::with_key_cache_ttl) (60 s; "no
     /// keys" for 5 s), a resolver that fails or takes over 5 s gives `503` (Appwrite retries),
     /// an unknown tenant `401`, and one delivery tries at most
     /// [`MAX_KEYS_PER_DELIVERY`](crate::MAX_KEYS_PER_DELIVERY) keys.
@@ -28,12 +29,14 @@ impl Verifier {
     /// keys to try, and keys chosen for the wrong tenant did not sign the body, so a sender who
     /// changes them fails verification. Only ids shaped like Appwrite's reach the resolver.
     ///
-    /// Resolving is asynchronous: use [`receive`](Self::receive) or
-    /// [`verify_body`](Self::verify_body) (every adapter does); [`verify`](Self::verify)
-    /// answers [`Error::KeysNeedAsync`](crate::Error::KeysNeedAsync).
+    /// Resolving is asynchronous, so the verifier is a [`Verifier<PerTenant>`](PerTenant): it
+    /// has the asynchronous entry points ([`serve`](Verifier::serve),
+    /// [`extract`](Verifier::extract), [`receive`](Verifier::receive),
+    /// [`verify_stored`](Verifier::verify_stored)), which every adapter takes, and no
+    /// synchronous one: calling [`verify`](Verifier::verify) on it does not compile.
     ///
     /// ```
-    /// use appwrite_webhooks::{SigningKey, StoreError, Tenant, Verifier, sender::DeliveryBuilder};
+    /// use appwrite_webhooks::{Delivery, SigningKey, StoreError, Tenant, Verifier, sender::DeliveryBuilder};
     /// use http_body_util::Full;
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -51,26 +54,29 @@ impl Verifier {
     /// );
     /// let sent = DeliveryBuilder::new("whsec_blog", url, "{}").project_id("blog").build();
     /// let (parts, body) = sent.into_request().into_parts();
-    /// let delivery = verifier.verify_body(&parts.uri, &parts.headers, Full::new(body)).await.unwrap();
+    /// let delivery: Delivery = verifier.extract(&parts.uri, &parts.headers, Full::new(body)).await.unwrap();
     /// assert_eq!(delivery.project_id(), "blog");
     /// # }
     /// ```
-    pub fn per_tenant(resolver: impl KeyResolver, url: impl Into<String>) -> Self {
-        let mut verifier = Self::empty(Scheme::Appwrite, Urls::Configured(vec![url.into()]));
+    pub fn per_tenant(resolver: impl KeyResolver, url: impl Into<String>) -> Verifier<PerTenant> {
+        let mut verifier =
+            Verifier::<PerTenant>::empty(Scheme::Appwrite, Urls::Configured(vec![url.into()]));
         Arc::make_mut(&mut verifier.inner).resolver = Some(Arc::new(Resolving::new(resolver)));
         verifier
     }
+}
 
-    /// How long a [`per_tenant`](Self::per_tenant) verifier reuses a resolver's answer
-    /// (default 60 s). Shorter picks up new keys sooner; every expiry costs one resolver call
-    /// per tenant. A verifier without a resolver ignores it.
+/// Options of a verifier that resolves keys per tenant, and only of it.
+impl Verifier<PerTenant> {
+    /// How long the verifier reuses a resolver's answer (default 60 s). Shorter picks up new
+    /// keys sooner; every expiry costs one resolver call per tenant.
     ///
     /// ```
     /// # use appwrite_webhooks::{StoreError, Tenant, Verifier};
     /// let verifier = Verifier::per_tenant(|_: Tenant| async { Ok::<_, StoreError>(vec![]) }, "https://example.com/hook")
-    ///     .key_cache_ttl(std::time::Duration::from_secs(10));
+    ///     .with_key_cache_ttl(std::time::Duration::from_secs(10));
     /// ```
-    pub fn key_cache_ttl(mut self, ttl: Duration) -> Self {
+    pub fn with_key_cache_ttl(mut self, ttl: Duration) -> Self {
         let config = Arc::make_mut(&mut self.inner);
         if let Some(resolving) = &config.resolver {
             let mut fresh = resolving.with_fresh_cache();
@@ -80,9 +86,14 @@ impl Verifier {
         self
     }
 
-    /// Forgets every key set a [`per_tenant`](Self::per_tenant) verifier cached: the next
-    /// delivery of each tenant asks the resolver again. Call it after changing a tenant's
-    /// keys in your store. Does nothing without a resolver.
+    /// Forgets every key set the verifier cached: the next delivery of each tenant asks the
+    /// resolver again. Call it after changing a tenant's keys in your store.
+    ///
+    /// ```
+    /// # use appwrite_webhooks::{StoreError, Tenant, Verifier};
+    /// let verifier = Verifier::per_tenant(|_: Tenant| async { Ok::<_, StoreError>(vec![]) }, "https://example.com/hook");
+    /// verifier.forget_cached_keys();
+    /// ```
     pub fn forget_cached_keys(&self) {
         if let Some(resolving) = &self.inner.resolver {
             resolving.clear();
@@ -97,8 +108,8 @@ impl Verifier {
     /// `keys`. For a rotation, pass the new key and the old one (with a
     /// [`not_after`](SigningKey::not_after) to end the window by itself), then the new key
     /// alone. Refuses an empty list or an empty key, leaving the keys as they were. A
-    /// [`per_tenant`](Self::per_tenant) verifier has no fixed keys: use
-    /// [`forget_cached_keys`](Self::forget_cached_keys).
+    /// [`per_tenant`](Self::per_tenant) verifier has no fixed keys, and no such method: use
+    /// [`forget_cached_keys`](Verifier::forget_cached_keys).
     ///
     /// ```
     /// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
@@ -127,9 +138,9 @@ impl Verifier {
 }
 
 /// HTTP Basic credentials, as Appwrite sends them.
-impl Verifier {
-    /// Requires HTTP Basic credentials on every delivery, as Appwrite sends them when the
-    /// webhook has a username and a password (`Authorization: Basic …`, only when both are
+impl<K: KeySource> Verifier<K> {
+    /// Requires HTTP Basic credentials on every delivery and accepts `user` with `password`,
+    /// as Appwrite sends them when the webhook has a username and a password (`Authorization: Basic …`, only when both are
     /// set). Call it again to accept more pairs, for a rotation: change them in Appwrite, then
     /// drop the old pair. Credentials are compared in constant time, checked before the body is
     /// read, and never logged; a missing, malformed or wrong header is `401` with
@@ -145,10 +156,11 @@ impl Verifier {
     /// ```
     /// use appwrite_webhooks::Verifier;
     /// let verifier = Verifier::new("k", "https://example.com/hook")
-    ///     .require_basic_auth("appwrite", "new-password")
-    ///     .require_basic_auth("appwrite", "old-password");
+    ///     .with_basic_auth("appwrite", "new-password")
+    ///     .with_basic_auth("appwrite", "old-password");
     /// ```
-    pub fn require_basic_auth(mut self, user: &str, password: &str) -> Self {
+    #[track_caller]
+    pub fn with_basic_auth(mut self, user: &str, password: &str) -> Self {
         assert!(
             !user.is_empty() && !password.is_empty(),
             "empty HTTP Basic user name or password: Appwrite sends credentials only when both are set"
@@ -168,10 +180,11 @@ impl Verifier {
     ///
     /// ```
     /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook")
-    ///     .require_basic_auth("appwrite", "s3cret")
-    ///     .basic_auth_realm("Appwrite webhooks");
+    ///     .with_basic_auth("appwrite", "s3cret")
+    ///     .with_basic_auth_realm("Appwrite webhooks");
     /// ```
-    pub fn basic_auth_realm(mut self, realm: &str) -> Self {
+    #[track_caller]
+    pub fn with_basic_auth_realm(mut self, realm: &str) -> Self {
         assert!(valid_realm(realm), "invalid HTTP Basic realm {realm:?}");
         Arc::make_mut(&mut self.inner)
             .basic_auth
@@ -187,7 +200,7 @@ impl Verifier {
 }
 
 /// The time.
-impl Verifier {
+impl<K: KeySource> Verifier<K> {
     /// Reads the time from `clock` instead of the system's: for the timestamped scheme's
     /// tolerance, the replay guard's [`max_age`](crate::ReplayGuard::with_max_age), keys'
     /// [`not_after`](SigningKey::not_after) and the key cache. For deterministic tests, and for

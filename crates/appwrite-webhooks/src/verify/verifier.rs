@@ -1,20 +1,18 @@
-//! The verifier's configuration and its three entry points: bytes in hand ([`Verifier::verify`]),
-//! a streaming body ([`Verifier::verify_body`]) and a signature alone
-//! ([`Verifier::verify_signature`]).
+//! The verifier: its type, and the constructors of a verifier with fixed keys, one per scheme
+//! and signed-URL source.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
-
-use std::time::Duration;
 
 use crate::clock::SystemClock;
 use crate::crypto::key::SigningKey;
 use crate::error::EmptyKey;
 use crate::observe::health::Health;
-use crate::replay::ReplayGuard;
 use crate::scheme::Scheme;
 use crate::verify::config::{Config, Urls};
 use crate::verify::keys::{KeyRing, KeySet};
+use crate::verify::source::{AnyKeys, FixedKeys, KeySource};
 use crate::verify::url::ProxyHeaders;
 
 /// Appwrite reads at most 5 MB of a response; we bound what a receiver buffers the same way.
@@ -25,9 +23,8 @@ pub const DEFAULT_BODY_LIMIT: usize = 5 * 1024 * 1024;
 ///
 /// Build it once from the webhook's signing key and its URL **exactly as configured in
 /// Appwrite** — scheme, host as typed, port if typed, path, trailing slash if typed, query
-/// string if typed — and share it (it is cheap to clone). Then hand each request's headers and
-/// raw body bytes to [`verify`](Self::verify), or its streaming body to
-/// [`verify_body`](Self::verify_body), before anything parses the body.
+/// string if typed — and share it (it is cheap to clone). Then hand each request to one entry
+/// point, before anything parses the body.
 ///
 /// ```
 /// use appwrite_webhooks::{Verifier, sender::DeliveryBuilder};
@@ -46,6 +43,29 @@ pub const DEFAULT_BODY_LIMIT: usize = 5 * 1024 * 1024;
 /// # Ok::<(), appwrite_webhooks::Error>(())
 /// ```
 ///
+/// # Entry points, one per use
+/// | entry point | for | keys |
+/// |---|---|---|
+/// | [`serve`](Self::serve) | adapters with a layer or middleware (tower, axum's `route_layer`, actix-web's `require_signature`): verify, admit, run the handler, settle, answer | any |
+/// | [`extract`](Self::extract) | bare framework extractors: verify a streaming body and build a [`FromDelivery`](crate::FromDelivery) type | any |
+/// | [`receive`](Self::receive) | custom integrations that run the handler themselves: verify a streaming body, then admit it | any |
+/// | [`admit`](Self::admit) | custom integrations holding a verified delivery: the replay guard's step alone | any |
+/// | [`verify`](Self::verify) | the raw body already in hand (serverless functions, tests) | fixed |
+/// | [`verify_signature`](Self::verify_signature) | a signature and a body without a request (the CLI's `verify`) | fixed |
+/// | [`verify_stored`](Self::verify_stored) | inbox workers: a delivery kept in a store, verified again | any |
+///
+/// # Options
+/// Setters consume the verifier and read `with_<option>(value)`; getters read `<option>()`.
+/// Options of one scheme or one key source exist only where they apply:
+///
+/// | option | where |
+/// |---|---|
+/// | [`with_key`](Self::with_key), [`with_keys`](Self::with_keys), [`replace_keys`](Self::replace_keys) | fixed keys (`Verifier`); a [`PerTenant`](crate::PerTenant) verifier has none: compile error |
+/// | [`with_key_cache_ttl`](Verifier::with_key_cache_ttl), [`forget_cached_keys`](Verifier::forget_cached_keys) | [`Verifier<PerTenant>`](crate::PerTenant) only: compile error elsewhere |
+/// | [`with_url`](Self::with_url) | Appwrite's scheme with configured URLs: a panic when the verifier is built otherwise |
+/// | [`with_tolerance`](Self::with_tolerance) | the timestamped scheme: a panic when the verifier is built otherwise |
+/// | [`with_body_limit`](Self::with_body_limit), [`with_body_timeout`](Self::with_body_timeout), [`with_replay_guard`](Self::with_replay_guard), [`with_basic_auth`](Self::with_basic_auth), [`with_basic_auth_realm`](Self::with_basic_auth_realm), [`with_clock`](Self::with_clock) | every verifier |
+///
 /// # URL pitfalls
 /// - `https://example.com/hook` and `https://example.com/hook/` are different URLs to the
 ///   signature, although many servers route them alike.
@@ -54,9 +74,45 @@ pub const DEFAULT_BODY_LIMIT: usize = 5 * 1024 * 1024;
 /// - Behind a proxy the request this server sees (`http://10.0.0.5:3000/hook`) is not the URL
 ///   Appwrite used (`https://hooks.example.com/hook`). The configured URL is unaffected; see
 ///   [`for_request_url`](Self::for_request_url) for the alternative and its risks.
-#[derive(Clone)]
-pub struct Verifier {
+pub struct Verifier<K: KeySource = FixedKeys> {
     pub(crate) inner: Arc<Config>,
+    source: PhantomData<fn() -> K>,
+}
+
+impl<K: KeySource> Clone for Verifier<K> {
+    fn clone(&self) -> Self {
+        Self::from_inner(Arc::clone(&self.inner))
+    }
+}
+
+impl<K: KeySource> Verifier<K> {
+    pub(crate) fn from_inner(inner: Arc<Config>) -> Self {
+        Self {
+            inner,
+            source: PhantomData,
+        }
+    }
+
+    /// The same verifier, for code that only runs asynchronous entry points on it.
+    pub(crate) fn any_keys(&self) -> Verifier<AnyKeys> {
+        Verifier::from_inner(Arc::clone(&self.inner))
+    }
+
+    pub(crate) fn empty(scheme: Scheme, urls: Urls) -> Self {
+        let config = Config {
+            scheme,
+            urls,
+            keys: Arc::new(KeyRing::new(KeySet::new(scheme, &[], Vec::new()))),
+            resolver: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: None,
+            replay_guard: None,
+            basic_auth: None,
+            clock: Arc::new(SystemClock),
+            health: Arc::new(Health::default()),
+        };
+        Self::from_inner(Arc::new(config))
+    }
 }
 
 impl Verifier {
@@ -94,7 +150,7 @@ impl Verifier {
 
     /// A verifier for the opt-in timestamped scheme ([`Scheme::Timestamped`]): hex
     /// HMAC-SHA256 over `"{timestamp}.{raw body}"`, with the default five-minute tolerance
-    /// (change it with [`tolerance`](Self::tolerance)). No URL is signed.
+    /// (change it with [`with_tolerance`](Self::with_tolerance)). No URL is signed.
     ///
     /// ```
     /// use appwrite_webhooks::{Scheme, Verifier, sender::DeliveryBuilder};
@@ -137,11 +193,12 @@ impl Verifier {
     /// passing your proxy choose the URL that gets verified — still not enough to forge a
     /// signature without the key, but enough to replay a delivery captured for another URL.
     ///
-    /// Such a verifier needs the request URI: use [`verify_body`](Self::verify_body), which
-    /// takes it ([`verify`](Self::verify) answers [`Error::UrlUnavailable`](crate::Error::UrlUnavailable)).
+    /// Such a verifier needs the request URI: use an entry point that takes it
+    /// ([`serve`](Self::serve), [`extract`](Self::extract), [`receive`](Self::receive));
+    /// [`verify`](Self::verify) answers [`Error::UrlUnavailable`](crate::Error::UrlUnavailable).
     ///
     /// ```
-    /// use appwrite_webhooks::{ProxyHeaders, Verifier, sender::DeliveryBuilder};
+    /// use appwrite_webhooks::{Delivery, ProxyHeaders, Verifier, sender::DeliveryBuilder};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let verifier = Verifier::for_request_url("secret", ProxyHeaders::Ignore);
@@ -149,52 +206,12 @@ impl Verifier {
     /// let (mut parts, body) = sent.into_request().into_parts();
     /// parts.headers.insert("host", "localhost:3000".parse().unwrap());
     /// let body = http_body_util::Full::new(body);
-    /// assert!(verifier.verify_body(&parts.uri, &parts.headers, body).await.is_ok());
+    /// let delivery: Result<Delivery, _> = verifier.extract(&parts.uri, &parts.headers, body).await;
+    /// assert!(delivery.is_ok());
     /// # }
     /// ```
     pub fn for_request_url(key: impl Into<SigningKey>, proxy: ProxyHeaders) -> Self {
         Self::build(Scheme::Appwrite, key, Urls::FromRequest(proxy))
-    }
-
-    fn build(scheme: Scheme, key: impl Into<SigningKey>, urls: Urls) -> Self {
-        Self::empty(scheme, urls).with_key(key)
-    }
-
-    pub(crate) fn empty(scheme: Scheme, urls: Urls) -> Self {
-        let config = Config {
-            scheme,
-            urls,
-            keys: Arc::new(KeyRing::new(KeySet::new(scheme, &[], Vec::new()))),
-            resolver: None,
-            body_limit: DEFAULT_BODY_LIMIT,
-            body_timeout: None,
-            replay_guard: None,
-            basic_auth: None,
-            clock: Arc::new(SystemClock),
-            health: Arc::new(Health::default()),
-        };
-        Self {
-            inner: Arc::new(config),
-        }
-    }
-}
-
-/// Configuration: keys, URLs, limits and the replay guard, set once when the verifier is built.
-impl Verifier {
-    /// Sets how far a [`Scheme::Timestamped`] delivery's timestamp may be from this server's
-    /// clock, either way (default [`Scheme::DEFAULT_TOLERANCE`], five minutes). The other
-    /// schemes sign no timestamp, and keep no tolerance: there it changes nothing.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let verifier = appwrite_webhooks::Verifier::timestamped("k").tolerance(Duration::from_secs(60));
-    /// assert_eq!(verifier.scheme().tolerance(), Some(Duration::from_secs(60)));
-    /// ```
-    pub fn tolerance(mut self, tolerance: Duration) -> Self {
-        let config = Arc::make_mut(&mut self.inner);
-        config.scheme = config.scheme.with_tolerance(tolerance);
-        config.rebuild(config.keys.current().keys.clone());
-        self
     }
 
     /// Also accepts deliveries signed with `key`: for a key rotation, add the new key beside the
@@ -231,116 +248,12 @@ impl Verifier {
         keys.into_iter().fold(self, Self::with_key)
     }
 
-    /// Also accepts deliveries signed for `url`: for a receiver that several webhooks reach
-    /// under different names (`https://a.example/hook`, `https://b.example/hook`). Each extra
-    /// URL costs one more HMAC per key and request. Only Appwrite's scheme signs the URL; the
-    /// others, and a verifier that rebuilds the URL from the request, ignore it.
-    ///
-    /// ```
-    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://a.example/hook")
-    ///     .also_accept_url("https://b.example/hook");
-    /// ```
-    pub fn also_accept_url(mut self, url: impl Into<String>) -> Self {
-        let config = Arc::make_mut(&mut self.inner);
-        if let Urls::Configured(urls) = &mut config.urls {
-            urls.push(url.into());
-        }
-        config.rebuild(config.keys.current().keys.clone());
-        if let Some(resolving) = &config.resolver {
-            // Cached sets were prepared for the old URLs: start afresh.
-            config.resolver = Some(Arc::new(resolving.with_fresh_cache()));
-        }
-        self
-    }
-
-    /// Sets the largest body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`](crate::DEFAULT_BODY_LIMIT), 5 MiB).
-    /// Larger bodies fail with [`Error::BodyTooLarge`](crate::Error::BodyTooLarge) (413) — before reading when the request
-    /// declares its `Content-Length`, and as soon as the limit is passed otherwise.
-    ///
-    /// ```
-    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook")
-    ///     .with_body_limit(256 * 1024);
-    /// assert_eq!(verifier.body_limit(), 256 * 1024);
-    /// ```
-    pub fn with_body_limit(mut self, bytes: usize) -> Self {
-        Arc::make_mut(&mut self.inner).body_limit = bytes;
-        self
-    }
-
-    /// The largest body accepted, in bytes.
-    ///
-    /// ```
-    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook");
-    /// assert_eq!(verifier.body_limit(), appwrite_webhooks::DEFAULT_BODY_LIMIT);
-    /// ```
-    pub fn body_limit(&self) -> usize {
-        self.inner.body_limit
-    }
-
-    /// Gives up on a request body that has not fully arrived `timeout` after reading began:
-    /// [`Error::BodyTimeout`](crate::Error::BodyTimeout) (408), and the connection is closed rather than held by a sender
-    /// that stopped sending. Off by default; Appwrite itself gives up after 15 s, so anything
-    /// from a few seconds up to that suits. Applies to [`verify_body`](Self::verify_body) and
-    /// [`receive`](Self::receive) (every adapter), and needs a Tokio runtime with time enabled.
-    ///
-    /// This bounds the body only; bound slow headers on the server (hyper's
-    /// `http1::Builder::header_read_timeout`, actix-web's `HttpServer::client_request_timeout`).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook")
-    ///     .with_body_timeout(Duration::from_secs(10));
-    /// assert_eq!(verifier.body_timeout(), Some(Duration::from_secs(10)));
-    /// ```
-    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
-        Arc::make_mut(&mut self.inner).body_timeout = Some(timeout);
-        self
-    }
-
-    /// The body timeout set by [`with_body_timeout`](Self::with_body_timeout), if any.
-    pub fn body_timeout(&self) -> Option<Duration> {
-        self.inner.body_timeout
-    }
-
-    /// The scheme this verifier checks.
-    ///
-    /// ```
-    /// use appwrite_webhooks::{Scheme, Verifier};
-    /// assert_eq!(Verifier::new("k", "https://example.com/hook").scheme(), Scheme::Appwrite);
-    /// assert_eq!(Verifier::generic("k").scheme(), Scheme::Generic);
-    /// ```
-    pub fn scheme(&self) -> Scheme {
-        self.inner.scheme
-    }
-
-    /// De-duplicates verified deliveries with `guard`: [`receive`](Self::receive) claims each
-    /// one, and the adapters that see the handler's outcome (the tower layer, under axum too,
-    /// and the actix-web middleware) settle the claim with it. See [`ReplayGuard`] for the
-    /// guarantee.
-    ///
-    /// ```
-    /// use appwrite_webhooks::{ReplayGuard, Verifier};
-    /// let verifier = Verifier::new("k", "https://example.com/hook").replay_guard(ReplayGuard::in_memory());
-    /// ```
-    pub fn replay_guard(mut self, guard: ReplayGuard) -> Self {
-        Arc::make_mut(&mut self.inner).replay_guard = Some(guard);
-        self
-    }
-
-    /// Whether a [`replay_guard`](Self::replay_guard) is set.
-    ///
-    /// ```
-    /// use appwrite_webhooks::{ReplayGuard, Verifier};
-    /// let verifier = Verifier::new("k", "https://example.com/hook");
-    /// assert!(!verifier.has_replay_guard());
-    /// assert!(verifier.replay_guard(ReplayGuard::in_memory()).has_replay_guard());
-    /// ```
-    pub fn has_replay_guard(&self) -> bool {
-        self.inner.replay_guard.is_some()
+    fn build(scheme: Scheme, key: impl Into<SigningKey>, urls: Urls) -> Self {
+        Self::empty(scheme, urls).with_key(key)
     }
 }
 
-impl fmt::Debug for Verifier {
+impl<K: KeySource> fmt::Debug for Verifier<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
             .field("scheme", &self.inner.scheme)
@@ -388,22 +301,14 @@ mod tests {
     }
 
     #[test]
-    fn tolerance_never_panics_and_applies_only_where_the_scheme_has_one() {
-        let minute = Duration::from_secs(60);
-        assert_eq!(
-            Verifier::new("k", URL).tolerance(minute).scheme(),
-            Scheme::Appwrite
+    fn a_per_tenant_verifier_is_its_own_type() {
+        fn fixed(_: &Verifier<FixedKeys>) {}
+        fixed(&Verifier::new("k", URL));
+        let tenant = Verifier::per_tenant(
+            |_: crate::Tenant| async { Ok::<_, crate::StoreError>(vec![]) },
+            URL,
         );
-        assert_eq!(
-            Verifier::generic("k").tolerance(minute).scheme(),
-            Scheme::Generic
-        );
-        assert_eq!(
-            Verifier::timestamped("k")
-                .tolerance(minute)
-                .scheme()
-                .tolerance(),
-            Some(minute)
-        );
+        let _: Verifier<crate::PerTenant> = tenant.clone();
+        assert!(format!("{tenant:?}").contains("resolver"));
     }
 }
