@@ -90,31 +90,6 @@ impl RedisLedgerBuilder {
         self
     }
 
-    /// The ledger's key prefix.
-    pub fn prefix(&self) -> &str {
-        &self.prefixes.base
-    }
-
-    /// The replay guard's key prefix.
-    pub fn replay_prefix(&self) -> &str {
-        &self.prefixes.replay
-    }
-
-    /// The inbox's key prefix.
-    pub fn inbox_prefix(&self) -> &str {
-        &self.prefixes.inbox
-    }
-
-    /// The bound on each command.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// Whether the ledger runs on a server that may lose its keys.
-    pub fn data_loss_allowed(&self) -> bool {
-        self.data_loss_allowed
-    }
-
     /// Connects now, failing if Redis cannot be reached or may evict the ledger's keys
     /// ([`DataLossRisk`](crate::DataLossRisk), unless
     /// [`with_data_loss_allowed(true)`](Self::with_data_loss_allowed)). What only the inbox

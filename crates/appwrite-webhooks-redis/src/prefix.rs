@@ -65,11 +65,11 @@ impl Prefixes {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_default_prefixes_are_the_keys_of_old() {
-        let builder = crate::RedisLedger::builder("redis://127.0.0.1:1/");
-        assert_eq!(builder.replay_prefix(), DEFAULT_REPLAY_PREFIX);
-        assert_eq!(builder.inbox_prefix(), DEFAULT_INBOX_PREFIX);
+    #[tokio::test]
+    async fn the_default_prefixes_are_the_keys_of_old() {
+        let ledger = crate::RedisLedger::connect_lazily("redis://127.0.0.1:1/").unwrap();
+        assert_eq!(ledger.replay_prefix(), DEFAULT_REPLAY_PREFIX);
+        assert_eq!(ledger.inbox_prefix(), DEFAULT_INBOX_PREFIX);
         assert_eq!(
             DEFAULT_REPLAY_PREFIX,
             format!("{DEFAULT_LEDGER_PREFIX}{REPLAY_SUFFIX}")
