@@ -24,11 +24,11 @@ fn serve(inbox: &Inbox) -> std::net::SocketAddr {
 #[actix_web::test]
 async fn stores_every_version_once_and_refuses_forgeries() {
     let inbox = inbox_suite::sqlite_inbox("actix-suite", None);
-    inbox_suite::over_http(serve(&inbox), &inbox).await;
+    testkit::inbox_http::over_http(serve(&inbox), &inbox).await;
 }
 
 #[actix_web::test]
 async fn a_full_store_is_a_503_and_nothing_half_way() {
     let inbox = inbox_suite::sqlite_inbox("actix-full", Some(64 * 1024));
-    inbox_suite::answers_503_when_the_store_fails(serve(&inbox), &inbox).await;
+    testkit::inbox_http::answers_503_when_the_store_fails(serve(&inbox), &inbox).await;
 }

@@ -22,11 +22,11 @@ async fn serve(inbox: &Inbox) -> std::net::SocketAddr {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_every_version_once_and_refuses_forgeries() {
     let inbox = inbox_suite::sqlite_inbox("axum-suite", None);
-    inbox_suite::over_http(serve(&inbox).await, &inbox).await;
+    testkit::inbox_http::over_http(serve(&inbox).await, &inbox).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_store_is_a_503_and_nothing_half_way() {
     let inbox = inbox_suite::sqlite_inbox("axum-full", Some(64 * 1024));
-    inbox_suite::answers_503_when_the_store_fails(serve(&inbox).await, &inbox).await;
+    testkit::inbox_http::answers_503_when_the_store_fails(serve(&inbox).await, &inbox).await;
 }

@@ -11,7 +11,7 @@ async fn stores_every_version_once_and_refuses_forgeries() {
         inbox.clone(),
     ))
     .await;
-    inbox_suite::over_http(addr, &inbox).await;
+    testkit::inbox_http::over_http(addr, &inbox).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,5 +22,5 @@ async fn a_full_store_is_a_503_and_nothing_half_way() {
         inbox.clone(),
     ))
     .await;
-    inbox_suite::answers_503_when_the_store_fails(addr, &inbox).await;
+    testkit::inbox_http::answers_503_when_the_store_fails(addr, &inbox).await;
 }

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::delivery::Fingerprint;
+use crate::fingerprint::Fingerprint;
 use crate::inbox::record::{Lease, Purge, Received, State, Stats, Stored, Taken};
 use crate::inbox::{InboxAdmin, InboxStore, MemoryInbox, Put};
 use crate::replay::{ClaimOutcome, LeaseToken, MemoryStore, ReplayStore, StoreFuture};

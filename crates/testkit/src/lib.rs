@@ -8,6 +8,8 @@ pub mod at_least_once;
 pub mod auth_suite;
 pub mod demo;
 pub mod http_suite;
+pub mod inbox_http;
+pub mod inbox_identity;
 pub mod inbox_suite;
 pub mod net;
 pub mod observe_suite;

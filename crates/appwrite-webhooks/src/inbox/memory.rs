@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use crate::delivery::Fingerprint;
+use crate::fingerprint::Fingerprint;
 use crate::inbox::admin::InboxAdmin;
 use crate::inbox::record::{Lease, Purge, Received, State, Stats, Stored, Taken};
 use crate::inbox::store::{InboxStore, Put};

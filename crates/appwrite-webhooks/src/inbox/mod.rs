@@ -41,6 +41,7 @@
 //! ```
 
 pub(crate) mod admin;
+pub(crate) mod attempt;
 pub(crate) mod memory;
 pub(crate) mod record;
 pub(crate) mod retry;

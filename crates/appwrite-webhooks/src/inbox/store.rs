@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::delivery::Fingerprint;
+use crate::fingerprint::Fingerprint;
 use crate::inbox::record::{Lease, Received, Taken};
 use crate::replay::store::StoreFuture;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Waker};
 use std::time::Duration;
 
-use crate::delivery::Fingerprint;
+use crate::fingerprint::Fingerprint;
 use crate::replay::store::{LeaseToken, ReplayStore};
 
 /// A pending claim on a delivery, held while its handler runs.

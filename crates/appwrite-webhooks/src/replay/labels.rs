@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::delivery::Fingerprint;
+use crate::fingerprint::Fingerprint;
 
 /// The most labels one signed body is handled under within the retention: deliveries of one
 /// body under more distinct labels (events headers, delivery ids) are answered as copies

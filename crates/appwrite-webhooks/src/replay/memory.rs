@@ -8,7 +8,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::delivery::Fingerprint;
+use crate::fingerprint::Fingerprint;
 use crate::replay::labels::LabelSets;
 use crate::replay::store::{ClaimOutcome, LeaseToken, ReplayStore, StoreFuture};
 

@@ -8,8 +8,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::delivery::Fingerprint;
 use crate::error::StoreError;
+use crate::fingerprint::Fingerprint;
 
 /// A boxed, sendable future, as [`ReplayStore`] returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;

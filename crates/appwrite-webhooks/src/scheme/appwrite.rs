@@ -9,8 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderName};
 
 use crate::crypto::signature::{Form, Signature};
-use crate::delivery::Fingerprint;
 use crate::error::{Error, MalformedSignature};
+use crate::fingerprint::Fingerprint;
 use crate::headers::{
     DeliveryHeaders, WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID,
     WEBHOOK_SIGNATURE, WEBHOOK_USER_ID, delivery_id, optional, required,

@@ -1,0 +1,55 @@
+//! A delivery's identity: what every ledger (a replay guard's store, an inbox) keys on. Each
+//! scheme defines it ([`Delivery::fingerprint`](crate::Delivery::fingerprint)).
+
+use std::fmt;
+
+use crate::crypto::hex::hex;
+
+/// A delivery's identity, what every ledger keys on: up to 32 bytes, chosen by the delivery's
+/// scheme (see [`Delivery::fingerprint`](crate::Delivery::fingerprint)). Its `Display` is lower-case hex, for stores that key on text.
+///
+/// ```
+/// use appwrite_webhooks::Fingerprint;
+/// let fingerprint = Fingerprint::new(&[0xab; 20]);
+/// assert_eq!(fingerprint.as_bytes().len(), 20);
+/// assert_eq!(fingerprint.to_string(), "ab".repeat(20));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint {
+    bytes: [u8; Self::MAX_LEN],
+    len: u8,
+}
+
+impl Fingerprint {
+    /// The longest fingerprint, in bytes.
+    pub const MAX_LEN: usize = 32;
+
+    /// A fingerprint of `bytes`; bytes past [`MAX_LEN`](Self::MAX_LEN) are not kept. For
+    /// stores' tests; the guard computes deliveries' fingerprints itself.
+    pub fn new(bytes: &[u8]) -> Self {
+        let len = bytes.len().min(Self::MAX_LEN);
+        let mut fingerprint = Self {
+            bytes: [0; Self::MAX_LEN],
+            len: len as u8,
+        };
+        fingerprint.bytes[..len].copy_from_slice(&bytes[..len]);
+        fingerprint
+    }
+
+    /// The fingerprint's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex(self.as_bytes()))
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}

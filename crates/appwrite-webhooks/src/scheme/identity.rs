@@ -1,0 +1,63 @@
+//! What identifies a delivery, scheme by scheme: the one identity a replay guard and an inbox
+//! key on, and the key of a signed body whose labels are counted.
+
+use crate::crypto::mac::KeyedMac;
+use crate::crypto::signature::Signature;
+use crate::fingerprint::Fingerprint;
+use crate::headers::DeliveryHeaders;
+use crate::scheme::{Scheme, appwrite, generic, timestamped};
+
+impl Scheme {
+    /// The delivery's identity, the [`Fingerprint`] every ledger keys on (a replay guard, an
+    /// inbox): two requests with the same fingerprint are copies of one delivery, handled once.
+    ///
+    /// | scheme | identity |
+    /// |---|---|
+    /// | Appwrite | the signature (URL ++ body, under the key that verified it) with the `X-Appwrite-Webhook-Delivery-Id` when sent, else with the events header as sent |
+    /// | timestamped, generic | the signed envelope's event id (`$id`, `id`), under the key that verified it |
+    ///
+    /// Appwrite sends one body under several events (a row created, then deleted unchanged),
+    /// so the signature alone would make the second genuine delivery a duplicate; its own
+    /// redeliveries repeat the bytes *and* the delivery id (or, on servers without ids, the
+    /// events header), so they stay copies. The opt-in schemes sign their event id, which a
+    /// sender keeps across retries with a fresh timestamp and signature.
+    ///
+    /// `keyed` is the HMAC state of the key that verified the delivery, absorbing nothing yet.
+    pub(crate) fn fingerprint(
+        &self,
+        signature: &Signature,
+        meta: &DeliveryHeaders,
+        body: &[u8],
+        keyed: impl FnOnce() -> KeyedMac,
+    ) -> Fingerprint {
+        let envelope_id = match self {
+            Self::Appwrite => return appwrite::fingerprint(signature, meta),
+            Self::Timestamped { .. } => timestamped::event_id(body),
+            Self::Generic => generic::event_id(body),
+        };
+        match envelope_id {
+            // The envelope's id under the key that verified it: two senders sharing a store
+            // never collide, and the store learns nothing about the id.
+            Some(id) => {
+                let mut mac = keyed();
+                for part in [self.name().as_bytes(), b"\0", id.as_bytes()] {
+                    mac.update(part);
+                }
+                Fingerprint::new(&mac.finalize())
+            }
+            // An envelope without an id has nothing that survives a retry: its signature.
+            None => Fingerprint::new(signature.as_bytes()),
+        }
+    }
+
+    /// What identifies the signed body apart from its labels, where the labels are unsigned:
+    /// Appwrite's scheme, whose events header and delivery id are not signed. A ledger counts
+    /// the labels of each body ([`MAX_LABELS_PER_BODY`](crate::MAX_LABELS_PER_BODY)). The
+    /// opt-in schemes sign their identity, so there is nothing to count.
+    pub(crate) fn body_key(&self, signature: &Signature) -> Option<Fingerprint> {
+        match self {
+            Self::Appwrite => Some(appwrite::body_key(signature)),
+            Self::Timestamped { .. } | Self::Generic => None,
+        }
+    }
+}
