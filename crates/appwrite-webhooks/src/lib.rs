@@ -22,15 +22,56 @@
 //!
 //! Framework adapters (`appwrite-webhooks-axum`, `-actix`, `-tower`) wrap this in one line.
 //!
-//! # Replays, and the delivery guarantee
-//! The signature has no timestamp: a captured delivery verifies forever, and Appwrite itself may
-//! send a delivery again byte for byte. [`ReplayGuard`] de-duplicates, and **if any copy of a
-//! delivery was answered 2xx, a handler finished successfully with it**: a delivery is claimed as
-//! pending (with a lease) by [`Verifier::receive`] while its handler runs and marked done only on
-//! success; an error, a panic, a cancelled request or a disconnected sender gives it back, copies
-//! arriving meanwhile get `409`, and copies of a handled delivery `200` without the handler. The
-//! tower layer (also under axum) and the actix-web middleware settle claims from the response;
-//! the bare extractors verify without de-duplicating. See the [`ReplayGuard`] module docs.
+//! # One ledger: what a delivery is, and where it stands
+//! The signature has no timestamp: a captured delivery verifies forever, and Appwrite itself
+//! sends deliveries again byte for byte. Both ways of handling deliveries — synchronously, with
+//! a [`ReplayGuard`] on the [`Verifier`], or later, through an [`inbox`] — keep them in one
+//! *ledger* ([`MemoryLedger`], `SqliteLedger`, `RedisLedger`), keyed on one identity and
+//! moving through one state machine.
+//!
+//! **Identity** ([`Delivery::fingerprint`]), defined by the [`Scheme`]:
+//!
+//! | scheme | a delivery is | copies are |
+//! |---|---|---|
+//! | Appwrite | the signature (URL ++ body under the verifying key) with the `X-Appwrite-Webhook-Delivery-Id` when sent, else with the events header as sent | Appwrite's redeliveries: same bytes, same id (or events) |
+//! | timestamped, generic | the signed envelope's event id under the verifying key | a sender's retries with a fresh timestamp and signature |
+//!
+//! One body under two events (a user created, then deleted unchanged) is two deliveries, both
+//! handled. The labels are unsigned: a captured body replayed under invented events or ids is a
+//! new delivery, up to [`MAX_LABELS_PER_BODY`] per body within the retention, then answered as
+//! a copy — keep handlers idempotent.
+//!
+//! **States.** A delivery is *received*, then *in flight* under one attempt's lease (a
+//! [`Claim`] in the synchronous path, an inbox [`Lease`](inbox::Lease) for a worker; both owned
+//! by a [`LeaseToken`], so a stale attempt never settles the next one), then *done* (kept for
+//! the retention, so copies are recognised) or, in an inbox, *dead* (every attempt failed; an
+//! operator can requeue it). A lease that runs out (its process died) makes the delivery due
+//! again.
+//!
+//! ```text
+//!            claim / put+take             handler succeeded
+//! received ─────────────────► in flight ─────────────────────► done ──(retention)──► forgotten
+//!                               │  ▲
+//!     handler failed, panicked, │  │ due again (the guard: next copy; the inbox: retry time)
+//!     timed out, or lease ran   ▼  │
+//!     out ──────────────────► released / pending ──(inbox: last attempt failed)──► dead ──requeue──► pending
+//! ```
+//!
+//! **The guarantee.** If any copy of a delivery was answered 2xx, a handler finished
+//! successfully with it (synchronous path), or it is stored durably and will be handled or end
+//! in the dead letters (inbox). [`Verifier::serve`] runs the synchronous sequence for every
+//! adapter: copies arriving while one is in flight get `409`, copies of a handled delivery
+//! `200` without the handler; an error, a panic, a cancelled request or a disconnected sender
+//! gives the delivery back. The bare extractors verify without de-duplicating.
+//!
+//! | vocabulary | word |
+//! |---|---|
+//! | what a delivery is | fingerprint ([`Fingerprint`]) |
+//! | one attempt's hold | lease ([`LeaseToken`]; `with_lease` on [`ReplayGuard`] and [`inbox::Workers`]) |
+//! | how long done deliveries are kept | retention (`with_retention` on [`ReplayGuard`] and [`inbox::Inbox`]) |
+//! | busy | in flight ([`Admission::InProgress`], [`inbox::Stats::in_flight`]) |
+//! | settle | complete, release (a claim); complete, fail, dead, hand back (a worker's lease) |
+//! | an operator's do-over | requeue ([`inbox::InboxAdmin::requeue`]) |
 //!
 //! # What is signed, and what is not
 //! Only the URL and the body. The events, id, name, project and user headers are not. The typed
