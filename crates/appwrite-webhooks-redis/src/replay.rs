@@ -47,6 +47,21 @@ if held and string.sub(held, 1, 2) == 'd:' then return 2 end
 return 0
 ";
 
+/// A new delivery's label and claim in one round trip: -1 when the body (KEYS[1], its label
+/// set) already has ARGV[2] other labels; otherwise the label (ARGV[1]) is recorded for ARGV[3]
+/// ms and the claim (KEYS[2]) answered as `CLAIM` does, with ARGV[4] and ARGV[5].
+const LABEL_AND_CLAIM: &str = r"
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
+  if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
+  redis.call('SADD', KEYS[1], ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+if redis.call('SET', KEYS[2], ARGV[4], 'NX', 'PX', ARGV[5]) then return 1 end
+local held = redis.call('GET', KEYS[2])
+if held and string.sub(held, 1, 2) == 'd:' then return 2 end
+return 0
+";
+
 /// Marks done when this owner holds the key as pending, or nobody does: 1 if it did.
 const COMPLETE: &str = r"
 local held = redis.call('GET', KEYS[1])
@@ -66,12 +81,14 @@ return 0
 /// The scripts, hashed once (`EVALSHA`, falling back to `EVAL` when the server lacks them).
 struct Scripts {
     claim: redis::Script,
+    label_and_claim: redis::Script,
     complete: redis::Script,
     release: redis::Script,
 }
 
 static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::new(|| Scripts {
     claim: redis::Script::new(CLAIM),
+    label_and_claim: redis::Script::new(LABEL_AND_CLAIM),
     complete: redis::Script::new(COMPLETE),
     release: redis::Script::new(RELEASE),
 });
@@ -118,6 +135,38 @@ impl ReplayStore for RedisLedger {
                 1 => ClaimOutcome::Claimed,
                 2 => ClaimOutcome::Done,
                 _ => ClaimOutcome::InProgress,
+            })
+        })
+    }
+
+    /// One round trip: the label set and the claim in one script.
+    fn label_and_claim<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        fingerprint: &'a Fingerprint,
+        owner: &'a LeaseToken,
+        (limit, keep): (u32, Duration),
+        lease: Duration,
+    ) -> StoreFuture<'a, Option<ClaimOutcome>> {
+        Box::pin(async move {
+            self.pass(durability::REPLAY).await?;
+            let mut invocation = SCRIPTS.label_and_claim.prepare_invoke();
+            invocation
+                .key(format!("{}labels:{body}", self.prefixes.replay))
+                .key(self.key(fingerprint))
+                .arg(fingerprint.as_bytes())
+                .arg(limit)
+                .arg(millis(keep))
+                .arg(pending(owner))
+                .arg(millis(lease));
+            let mut connection = self.connection.clone();
+            let reply: i64 =
+                bounded(self.timeout, invocation.invoke_async(&mut connection)).await?;
+            Ok(match reply {
+                -1 => None,
+                1 => Some(ClaimOutcome::Claimed),
+                2 => Some(ClaimOutcome::Done),
+                _ => Some(ClaimOutcome::InProgress),
             })
         })
     }

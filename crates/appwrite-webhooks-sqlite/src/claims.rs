@@ -117,6 +117,27 @@ impl ReplayStore for SqliteLedger {
         })
     }
 
+    /// One transaction: the label and the claim together.
+    fn label_and_claim<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        fingerprint: &'a Fingerprint,
+        owner: &'a LeaseToken,
+        (limit, keep): (u32, Duration),
+        lease: Duration,
+    ) -> StoreFuture<'a, Option<ClaimOutcome>> {
+        let (body, fingerprint) = (body.as_bytes().to_vec(), fingerprint.as_bytes().to_vec());
+        let owner = owner.to_string();
+        let (max_bytes, sweep) = (self.max_bytes(), self.sweep_if_due());
+        self.run(move |db| {
+            sweep(db, now_ms())?;
+            if !crate::labels::label_now(db, &body, &fingerprint, limit, keep)? {
+                return Ok(None);
+            }
+            claim_now(db, &fingerprint, &owner, lease, max_bytes).map(Some)
+        })
+    }
+
     fn complete<'a>(
         &'a self,
         fingerprint: &'a Fingerprint,

@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS labels (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS labels_expiry ON labels (keep_until_ms)";
 
-fn label_now(
+pub(crate) fn label_now(
     db: &Connection,
     body: &[u8],
     label: &[u8],

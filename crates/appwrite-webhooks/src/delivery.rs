@@ -43,7 +43,9 @@ pub struct Delivery<B = Bytes> {
     pub(crate) scheme: Scheme,
     pub(crate) meta: DeliveryHeaders,
     pub(crate) signature: Signature,
-    pub(crate) fingerprint: Fingerprint,
+    /// Computed when first asked for where it costs a hash over unsigned headers (Appwrite's
+    /// scheme): a verifier without a guard or an inbox never pays for it.
+    pub(crate) fingerprint: std::sync::OnceLock<Fingerprint>,
     pub(crate) key_index: usize,
     pub(crate) key_label: Option<std::sync::Arc<str>>,
     pub(crate) body: B,
@@ -193,7 +195,8 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert_eq!(identity(&created), identity(&created.clone())); // a redelivery is a copy
     /// ```
     pub fn fingerprint(&self) -> &Fingerprint {
-        &self.fingerprint
+        self.fingerprint
+            .get_or_init(|| self.scheme.label_fingerprint(&self.signature, &self.meta))
     }
 
     /// The signed body's key where the delivery's labels are unsigned (Appwrite's scheme): a

@@ -252,17 +252,22 @@ impl ReplayGuard {
         };
         // One captured body is handled under a bounded number of labels, whatever unsigned
         // events or delivery ids an attacker invents for it.
-        let labelled = match delivery.body_key() {
+        let claimed = match delivery.body_key() {
             Some(body) => {
+                let limit = (MAX_LABELS_PER_BODY, self.ttl);
                 self.store
-                    .label(&body, &fingerprint, MAX_LABELS_PER_BODY, self.ttl)
+                    .label_and_claim(&body, &fingerprint, &token, limit, self.lease)
                     .await
             }
-            None => Ok(true),
+            None => self
+                .store
+                .claim(&fingerprint, &token, self.lease)
+                .await
+                .map(Some),
         };
-        let claimed = match labelled {
-            Ok(true) => self.store.claim(&fingerprint, &token, self.lease).await,
-            Ok(false) => {
+        let claimed = match claimed {
+            Ok(Some(outcome)) => Ok(outcome),
+            Ok(None) => {
                 tracing::warn!(
                     limit = MAX_LABELS_PER_BODY,
                     "a signed body arrived under more labels than allowed; answered as a copy, not handled (a replay?)"

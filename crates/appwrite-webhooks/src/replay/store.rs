@@ -75,6 +75,27 @@ pub trait ReplayStore: Send + Sync + 'static {
         limit: u32,
         keep: Duration,
     ) -> StoreFuture<'a, bool>;
+
+    /// [`label`](Self::label) `fingerprint` as one of `body`'s labels, then — if it is one —
+    /// [`claim`](Self::claim) it; `None` when the body has `limit` other labels. What the
+    /// guard asks of every new delivery of Appwrite's scheme: a networked store overrides it
+    /// to answer in one round trip instead of two.
+    #[allow(clippy::too_many_arguments)]
+    fn label_and_claim<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        fingerprint: &'a Fingerprint,
+        owner: &'a LeaseToken,
+        (limit, keep): (u32, Duration),
+        lease: Duration,
+    ) -> StoreFuture<'a, Option<ClaimOutcome>> {
+        Box::pin(async move {
+            if !self.label(body, fingerprint, limit, keep).await? {
+                return Ok(None);
+            }
+            self.claim(fingerprint, owner, lease).await.map(Some)
+        })
+    }
 }
 
 impl fmt::Debug for dyn ReplayStore {

@@ -22,20 +22,21 @@ impl Scheme {
     /// events header), so they stay copies. The opt-in schemes sign their event id, which a
     /// sender keeps across retries with a fresh timestamp and signature.
     ///
-    /// `keyed` is the HMAC state of the key that verified the delivery, absorbing nothing yet.
-    pub(crate) fn fingerprint(
+    /// `keyed` is the HMAC state of the key that verified the delivery, absorbing nothing yet;
+    /// `None` for Appwrite's scheme, whose identity [`label_fingerprint`](Self::label_fingerprint)
+    /// computes when asked for.
+    pub(crate) fn envelope_fingerprint(
         &self,
         signature: &Signature,
-        meta: &DeliveryHeaders,
         body: &[u8],
         keyed: impl FnOnce() -> KeyedMac,
-    ) -> Fingerprint {
+    ) -> Option<Fingerprint> {
         let envelope_id = match self {
-            Self::Appwrite => return appwrite::fingerprint(signature, meta),
+            Self::Appwrite => return None,
             Self::Timestamped { .. } => timestamped::event_id(body),
             Self::Generic => generic::event_id(body),
         };
-        match envelope_id {
+        Some(match envelope_id {
             // The envelope's id under the key that verified it: two senders sharing a store
             // never collide, and the store learns nothing about the id.
             Some(id) => {
@@ -47,6 +48,22 @@ impl Scheme {
             }
             // An envelope without an id has nothing that survives a retry: its signature.
             None => Fingerprint::new(signature.as_bytes()),
+        })
+    }
+
+    /// The identity of a scheme whose labels are unsigned (Appwrite's), from the signature and
+    /// the delivery id or events header; for the others, [`envelope_fingerprint`] set it when
+    /// the delivery was verified, and this is only their signature.
+    ///
+    /// [`envelope_fingerprint`]: Self::envelope_fingerprint
+    pub(crate) fn label_fingerprint(
+        &self,
+        signature: &Signature,
+        meta: &DeliveryHeaders,
+    ) -> Fingerprint {
+        match self {
+            Self::Appwrite => appwrite::fingerprint(signature, meta),
+            Self::Timestamped { .. } | Self::Generic => Fingerprint::new(signature.as_bytes()),
         }
     }
 

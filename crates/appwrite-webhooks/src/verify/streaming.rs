@@ -130,11 +130,17 @@ impl Verification {
         if let Some(signed) = self.scheme.signed_event_names(body.as_ref()) {
             meta.events = signed;
         }
-        let fingerprint = self
-            .scheme
-            .fingerprint(&self.signature, &meta, body.as_ref(), || {
-                self.keys.keyed[key_index].clone()
-            });
+        // The opt-in schemes key their identity with the verifying key, which only this step
+        // holds; Appwrite's is a hash of the signature and a label, computed when asked for.
+        let fingerprint = std::sync::OnceLock::new();
+        if let Some(keyed) =
+            self.scheme
+                .envelope_fingerprint(&self.signature, body.as_ref(), || {
+                    self.keys.keyed[key_index].clone()
+                })
+        {
+            let _ = fingerprint.set(keyed);
+        }
         Ok(Delivery {
             scheme: self.scheme,
             meta,
