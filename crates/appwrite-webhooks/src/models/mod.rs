@@ -6,9 +6,10 @@
 //!
 //! Decisions that keep receivers working as Appwrite evolves (every release sends a slightly
 //! different body: fields are added, dropped and reshaped over time, nested models included):
-//! - only identity fields are required: a model's `$id`, and the parent id that decides the
-//!   payload's kind (a [`Row`]'s `$tableId`, a [`Document`]'s `$collectionId`). A body without
-//!   them, or with one that is not a string, does not fit ([`Event::Unparsed`](crate::Event::Unparsed));
+//! - only identity fields are required: a model's `$id` (where every release sends one: an
+//!   [`Index`] of 1.4 has none), and the parent id that decides the payload's kind (a [`Row`]'s
+//!   `$tableId`, a [`Document`]'s `$collectionId`). A body without them, or with one that is not
+//!   a string, does not fit its model: [`Event::Unparsed`](crate::Event::Unparsed);
 //! - every other field is lenient, at the top level and in nested models alike: absent, `null`,
 //!   or of an unexpected JSON type, it reads as `None` (an `Option` field) or its type's default
 //!   (`""`, `0`, `false`, an empty list or map), silently. Lists keep the items that fit and drop
