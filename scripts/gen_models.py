@@ -7,9 +7,23 @@ parses with it.
 
 Read: ../shared/appwrite/models.json (Appwrite's main branch), and the bodies of every release's
 deliveries in ../shared/appwrite/versions/ (whichever releases are there: 1.4.14, 1.6.2, 1.8.1 and
-1.9.6 when this was written). The models are the union of what the releases send: a field main
-requires but some release's body of that model lacks (1.4's User has no `mfa` or `targets`) is
-optional or defaulted, and a field a release renamed is accepted under both names (`RENAMED`).
+1.9.6 when this was written). Those releases are a sample, not the list: users run others, and
+Appwrite adds, drops and reshapes fields from one release to the next, nested models included.
+
+The rule, for every model (including ones no release here sends):
+- Identity fields are required and strict: `$id` (unless a release's body of the model lacks it,
+  as 1.4's index does), and the parent id that decides a payload's kind (`$tableId` of a row,
+  `$collectionId` of a document; `IDENTITY`). A body without them, or with
+  one of another JSON type, does not fit the model (the event is `Event::Unparsed`).
+- Every other field is lenient: absent, `null`, or of an unexpected JSON type, it reads as
+  `None` (an `Option` field) or its type's default (`""`, `0`, `false`, empty list or map). It
+  never fails the model, at the top level or inside a nested model. Lists drop the items that do
+  not fit (a user's `targets` keeps the targets that parse). Nested single models (a subscriber's
+  `target`) and dates (`$createdAt` included) are `Option`s, `None` when absent or malformed.
+  Nothing is logged per field; the raw body stays available (`Delivery::json`).
+- A field is an `Option` when main declares it optional or nullable, or some release's body here
+  lacks it (1.4's User has no `mfa`); otherwise it keeps its plain type, defaulted. Renamed
+  fields are accepted under both names (`RENAMED`).
 The generated files name the releases read. Attribute models whose fields are exactly their
 column twin's are written as type aliases of it.
 """
@@ -24,6 +38,18 @@ VERSIONS = os.path.join(ROOT, "..", "shared", "appwrite", "versions")
 
 # Fields a release renamed: (model, main's name) -> the older names, accepted too.
 RENAMED = {("execution", "resourceId"): ["functionId"]}
+# Required, strictly typed fields beyond every model's `$id`: the parent ids that decide the kind
+# (a row announced under a documents name is told apart by its `$tableId`).
+IDENTITY = {("row", "$tableId"), ("document", "$collectionId")}
+
+
+def is_identity(key, field, rule):
+    """`$id` where main requires it and every release here sends it (1.4's index has none: its
+    `key` names it), and the kind-deciding parent ids of `IDENTITY`."""
+    if (key, field) in IDENTITY:
+        return True
+    return (field == "$id" and rule["required"] and not rule["nullable"]
+            and not sometimes_absent(key, field))
 
 
 def generic_model(model):
@@ -253,32 +279,30 @@ def gen_struct(key, model, models):
             attrs.append(f'rename = "{field}"')
         for old in RENAMED.get((key, field), []):
             attrs.append(f'alias = "{old}"')
-        required = rule["required"] and not rule["nullable"] and not sometimes_absent(key, field)
-        ty = base
-        if rule["array"]:
-            ty = f"Vec<{base}>"
-        if base == "OffsetDateTime":
+        ty = f"Vec<{base}>" if rule["array"] else base
+        if is_identity(key, field, rule):
+            # Required and strict: a body without it is not this model.
+            if rule["array"] or base != "String":
+                raise SystemExit(f"identity field {key}.{field} is not a string")
+        elif base == "OffsetDateTime":
             if rule["array"]:
                 raise SystemExit("datetime arrays are not supported")
-            # `$createdAt`/`$updatedAt` are always set; other dates may be empty or null.
-            if required and field in ("$createdAt", "$updatedAt"):
-                attrs.append('with = "crate::models::datetime"')
-            else:
-                ty = "Option<OffsetDateTime>"
-                attrs.append('default, with = "crate::models::datetime::option"')
+            # Dates may be absent, empty, null or not a date: all `None`.
+            ty = "Option<OffsetDateTime>"
+            attrs.append('default, with = "crate::models::datetime::lenient"')
         elif rule.get("type") == "id" and not rule["array"]:
-            # An id some release leaves out is empty rather than missing.
-            attrs.append(('' if required else 'default, ') + 'deserialize_with = "crate::models::string_or_number"')
-        elif not required:
-            if rule["array"]:
-                attrs.append("default")
-            else:
-                ty = f"Option<{ty}>"
-                attrs.append('default, skip_serializing_if = "Option::is_none"')
-        # Rows and documents built outside Appwrite (the timestamped scheme's documented
-        # payloads) omit these system fields; an empty default loses nothing Appwrite sends.
-        if key in GENERIC_MODELS and field in ("$sequence", "$permissions") and not any(a.startswith("default") for a in attrs):
-            attrs.append("default")
+            # `$sequence`: a string, or a number in older releases; empty when absent.
+            attrs.append('default, deserialize_with = "crate::models::lenient::id"')
+        elif rule["array"]:
+            attrs.append('default, deserialize_with = "crate::models::lenient::list"')
+        elif (rule["required"] and not rule["nullable"] and not sometimes_absent(key, field)
+              and nested_model(rule, models) in (None, *HAND_WRITTEN)):
+            # Always sent by the releases read: its plain type, defaulted when a release lacks it.
+            attrs.append('default, deserialize_with = "crate::models::lenient::or_default"')
+        else:
+            ty = f"Option<{ty}>"
+            attrs.append('default, deserialize_with = "crate::models::lenient::option", '
+                         'skip_serializing_if = "Option::is_none"')
         if attrs:
             out.append(f"    #[serde({', '.join(attrs)})]\n")
         out.append(f"    pub {fname}: {ty},\n")

@@ -342,7 +342,7 @@ fn ctrl_c_stops_listen_cleanly() {
     }
 }
 
-/// A signed delivery whose body does not fit its model (another Appwrite version) is accepted,
+/// A signed delivery whose body does not fit its model (its `$id` is not a string) is accepted,
 /// reported with a 2xx status and the kind `Unparsed`, never refused: a refusal would count
 /// towards Appwrite disabling the webhook.
 #[test]
@@ -364,7 +364,7 @@ fn listen_accepts_a_payload_that_does_not_fit_its_model() {
             "teamId=t1",
             "-",
         ],
-        br#"{"$id":"t1","name":17,"total":"many"}"#,
+        br#"{"$id":17,"name":"t1","total":"many"}"#,
     );
     assert_sent(&sent, 0, "204");
     let line = listener.next_json();

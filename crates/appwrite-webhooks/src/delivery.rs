@@ -342,7 +342,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// ```
     /// use appwrite_webhooks::{Event, Verifier, sender::DeliveryBuilder};
     /// let url = "https://example.com/hook";
-    /// let sent = DeliveryBuilder::new("k", url, r#"{"$id":"t1","name":17}"#)
+    /// let sent = DeliveryBuilder::new("k", url, r#"{"$id":17,"name":"t1"}"#)
     ///     .events(["teams.t1.create"])
     ///     .build();
     /// let delivery = Verifier::new("k", url).verify(sent.headers(), sent.body())?;

@@ -55,11 +55,12 @@ async fn the_inbox_reports_its_outcomes_depth_and_dead_letters() {
     );
     workers.shutdown(Duration::from_secs(1)).await;
 
-    // A payload that does not fit its model is counted (and still handed on).
+    // A payload that does not fit its model (its `$id` is not a string; any other field may be
+    // of any shape) is counted (and still handed on).
     let url = "https://example.com/hook";
     let misfit =
-        appwrite_webhooks::sender::DeliveryBuilder::new("k", url, r#"{"$id":"u1","name":5}"#)
-            .event(&"users.u1.create".parse().unwrap())
+        appwrite_webhooks::sender::DeliveryBuilder::new("k", url, r#"{"$id":5,"name":"t"}"#)
+            .event(&"teams.t1.create".parse().unwrap())
             .build();
     let delivery = appwrite_webhooks::Verifier::new("k", url)
         .verify(misfit.headers(), misfit.body())

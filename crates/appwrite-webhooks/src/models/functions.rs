@@ -17,64 +17,114 @@ pub struct Deployment {
     #[serde(rename = "$id")]
     pub id: String,
     /// Deployment creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Deployment update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Type of deployment.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Resource ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub resource_id: String,
     /// Resource type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub resource_type: String,
     /// The entrypoint file to use to execute the deployment code.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub entrypoint: String,
     /// The code size in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_size: Option<i64>,
     /// The build output size in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub build_size: Option<i64>,
     /// The total size in bytes (source and build output).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub total_size: Option<i64>,
     /// The current build ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub build_id: String,
     /// Whether the deployment should be automatically activated.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub activate: bool,
     /// Screenshot with light theme preference file ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub screenshot_light: Option<String>,
     /// Screenshot with dark theme preference file ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub screenshot_dark: Option<String>,
     /// The deployment status. Possible values are "waiting", "processing", "building", "ready", "canceled" and "failed".
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// The build logs.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub build_logs: String,
     /// The current build time in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub build_duration: Option<i64>,
     /// The name of the vcs provider repository
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_repository_name: String,
     /// The name of the vcs provider repository owner
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_repository_owner: String,
     /// The url of the vcs provider repository
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_repository_url: String,
     /// The commit hash of the vcs commit
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_commit_hash: String,
     /// The url of vcs commit author
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_commit_author_url: String,
     /// The name of vcs commit author
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_commit_author: String,
     /// The commit message
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_commit_message: String,
     /// The url of the vcs commit
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_commit_url: String,
     /// The branch of the vcs repository
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_branch: String,
     /// The branch of the vcs repository
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_branch_url: String,
 }
 
@@ -86,47 +136,82 @@ pub struct Execution {
     #[serde(rename = "$id")]
     pub id: String,
     /// Execution creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Execution update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Execution roles.
-    #[serde(rename = "$permissions")]
+    #[serde(
+        rename = "$permissions",
+        default,
+        deserialize_with = "crate::models::lenient::list"
+    )]
     pub permissions: Vec<String>,
     /// Function or site ID.
-    #[serde(alias = "functionId")]
+    #[serde(
+        alias = "functionId",
+        default,
+        deserialize_with = "crate::models::lenient::or_default"
+    )]
     pub resource_id: String,
     /// Execution resource type. One of: `functions`, `sites` (new values may appear).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub resource_type: Option<String>,
     /// Deployment ID used to create the execution.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deployment_id: Option<String>,
     /// The trigger that caused the resource to execute. Possible values can be: `http`, `schedule`, or `event`.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub trigger: String,
     /// The status of the resource execution. Possible values can be: `waiting`, `processing`, `completed`, `failed`, or `scheduled`.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// HTTP request method type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub request_method: String,
     /// HTTP request path and query.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub request_path: String,
     /// HTTP request headers as a key-value object. This will return only whitelisted headers. All headers are returned if execution is created as synchronous.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub request_headers: Vec<Headers>,
     /// HTTP response status code.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub response_status_code: i64,
     /// HTTP response body. This will return empty unless execution is created as synchronous.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub response_body: String,
     /// HTTP response headers as a key-value object. This will return only whitelisted headers. All headers are returned if execution is created as synchronous.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub response_headers: Vec<Headers>,
     /// Resource logs. Includes the last 4,000 characters. This will return an empty string unless the response is returned using an API key or as part of a webhook payload.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub logs: String,
     /// Resource errors. Includes the last 4,000 characters. This will return an empty string unless the response is returned using an API key or as part of a webhook payload.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub errors: String,
     /// Resource(function/site) execution duration in seconds.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub duration: f64,
     /// The scheduled time for execution. If left empty, execution will be queued immediately.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub scheduled_at: Option<OffsetDateTime>,
 }
 
@@ -138,79 +223,129 @@ pub struct Function {
     #[serde(rename = "$id")]
     pub id: String,
     /// Function creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Function update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Execution permissions.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub execute: Vec<String>,
     /// Function name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub name: String,
     /// Function enabled.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub enabled: bool,
     /// Is the function deployed with the latest configuration? This is set to false if you've changed an environment variables, entrypoint, commands, or other settings that needs redeploy to be applied. When the value is false, redeploy the function to update it with the latest configuration.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub live: bool,
     /// When disabled, executions will exclude logs and errors, and will be slightly faster.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub logging: bool,
     /// Function execution and build runtime.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub runtime: String,
     /// How many days to keep the non-active deployments before they will be automatically deleted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deployment_retention: Option<i64>,
     /// Function's active deployment ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deployment_id: Option<String>,
     /// Active deployment creation date in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub deployment_created_at: Option<OffsetDateTime>,
     /// Function's latest deployment ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub latest_deployment_id: Option<String>,
     /// Latest deployment creation date in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub latest_deployment_created_at: Option<OffsetDateTime>,
     /// Status of latest deployment. Possible values are "waiting", "processing", "building", "ready", and "failed".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub latest_deployment_status: Option<String>,
     /// Allowed permission scopes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub scopes: Vec<String>,
     /// Function variables.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub vars: Vec<Variable>,
     /// Function trigger events.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub events: Vec<String>,
     /// Function execution schedule in CRON format.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub schedule: String,
     /// Function execution timeout in seconds.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub timeout: i64,
     /// The entrypoint file used to execute the deployment.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub entrypoint: String,
     /// The build command used to build the deployment.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub commands: String,
     /// Version of Open Runtimes used for the function.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub version: String,
     /// Function VCS (Version Control System) installation id.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub installation_id: String,
     /// VCS (Version Control System) Repository ID
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_repository_id: String,
     /// VCS (Version Control System) branch name
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_branch: String,
     /// Path to function in VCS (Version Control System) repository
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_root_directory: String,
     /// Is VCS (Version Control System) connection is in silent mode? When in silence mode, no comments will be posted on the repository pull or merge requests
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_silent_mode: bool,
     /// List of branch name patterns that trigger automatic deployments. Supports glob wildcards. Empty list deploys on all branches.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub provider_branches: Vec<String>,
     /// List of file path patterns that trigger automatic deployments. Supports glob wildcards. Empty list deploys on all file changes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub provider_paths: Vec<String>,
     /// Machine specification for deployment builds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub build_specification: Option<String>,
     /// Machine specification for executions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub runtime_specification: Option<String>,
 }
 
@@ -219,8 +354,10 @@ pub struct Function {
 #[serde(rename_all = "camelCase")]
 pub struct Headers {
     /// Header name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub name: String,
     /// Header value.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub value: String,
 }
 
@@ -232,20 +369,36 @@ pub struct Variable {
     #[serde(rename = "$id")]
     pub id: String,
     /// Variable creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Variable creation date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Variable key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Variable value.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub value: String,
     /// Variable secret flag. Secret variables can only be updated or deleted, but never read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub secret: Option<bool>,
     /// Service to which the variable belongs. Possible values are "project", "function"
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub resource_type: String,
     /// ID of resource to which the variable belongs. If resourceType is "project", it is empty. If resourceType is "function", it is ID of the function.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub resource_id: String,
 }

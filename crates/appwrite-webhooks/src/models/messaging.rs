@@ -17,33 +17,48 @@ pub struct Message {
     #[serde(rename = "$id")]
     pub id: String,
     /// Message creation time in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Message update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Message provider type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_type: String,
     /// Topic IDs set as recipients.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub topics: Vec<String>,
     /// User IDs set as recipients.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub users: Vec<String>,
     /// Target IDs set as recipients.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub targets: Vec<String>,
     /// The scheduled time for message.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub scheduled_at: Option<OffsetDateTime>,
     /// The time when the message was delivered.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub delivered_at: Option<OffsetDateTime>,
     /// Delivery errors if any.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub delivery_errors: Vec<String>,
     /// Number of recipients the message was delivered to.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub delivered_total: i64,
     /// Data of the message.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub data: serde_json::Value,
     /// Status of delivery. One of: `draft`, `processing`, `scheduled`, `sent`, `failed` (new values may appear).
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
 }
 
@@ -55,23 +70,40 @@ pub struct Provider {
     #[serde(rename = "$id")]
     pub id: String,
     /// Provider creation time in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Provider update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// The name for the provider instance.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub name: String,
     /// The name of the provider service.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider: String,
     /// Is provider enabled?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub enabled: bool,
     /// Type of provider.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Provider credentials.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub credentials: serde_json::Value,
     /// Provider options.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub options: Option<serde_json::Value>,
 }
 
@@ -83,22 +115,40 @@ pub struct Subscriber {
     #[serde(rename = "$id")]
     pub id: String,
     /// Subscriber creation time in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Subscriber update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Target ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub target_id: String,
     /// Target.
-    pub target: Target,
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub target: Option<Target>,
     /// Topic ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub user_id: String,
     /// User Name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub user_name: String,
     /// Topic ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub topic_id: String,
     /// The target provider type. Can be one of the following: `email`, `sms` or `push`.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_type: String,
 }
 
@@ -110,19 +160,32 @@ pub struct Topic {
     #[serde(rename = "$id")]
     pub id: String,
     /// Topic creation time in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Topic update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// The name of the topic.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub name: String,
     /// Total count of email subscribers subscribed to the topic.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub email_total: i64,
     /// Total count of SMS subscribers subscribed to the topic.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub sms_total: i64,
     /// Total count of push subscribers subscribed to the topic.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub push_total: i64,
     /// Subscribe permissions.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub subscribe: Vec<String>,
 }

@@ -4,15 +4,41 @@
 //! resource family. Field names follow Rust conventions and are renamed to Appwrite's on the
 //! wire (`$id` → `id`, `$createdAt` → `created_at`, `emailVerification` → `email_verification`).
 //!
-//! Decisions that keep receivers working as Appwrite evolves:
+//! Decisions that keep receivers working as Appwrite evolves (every release sends a slightly
+//! different body: fields are added, dropped and reshaped over time, nested models included):
+//! - only identity fields are required: a model's `$id` (where every release sends one: an
+//!   [`Index`] of 1.4 has none), and the parent id that decides the payload's kind (a [`Row`]'s
+//!   `$tableId`, a [`Document`]'s `$collectionId`). A body without them, or with one that is not
+//!   a string, does not fit its model: [`Event::Unparsed`](crate::Event::Unparsed);
+//! - every other field is lenient, at the top level and in nested models alike: absent, `null`,
+//!   or of an unexpected JSON type, it reads as `None` (an `Option` field) or its type's default
+//!   (`""`, `0`, `false`, an empty list or map), silently. Lists keep the items that fit and drop
+//!   the others (a user's `targets`), and a nested model that does not fit (a subscriber's
+//!   `target`) is `None`. The raw value stays available through
+//!   [`Delivery::json`](crate::Delivery::json);
+//! - fields Appwrite marks optional or nullable, or that a release leaves out, are `Option`;
+//!   fields every release sends keep their plain type (defaulted as above);
 //! - unknown fields are ignored (or kept, in [`Row`], [`Document`], [`Column`], [`Attribute`]);
-//! - fields Appwrite marks optional or nullable are `Option`;
 //! - enumerations are `String`s, documented with their current values, so a new value does not
 //!   break deserialization;
-//! - `$createdAt`/`$updatedAt` are [`OffsetDateTime`]; other dates are `Option<OffsetDateTime>`
-//!   and read an empty string, `null`, or a value that is not a date as `None` (Appwrite's own
-//!   example for a proxy rule's `renewAt` is the string `"datetime"`); the raw value stays
-//!   available through [`Delivery::json`](crate::Delivery::json).
+//! - dates are `Option<OffsetDateTime>` and read an absent field, an empty string, `null`, or a
+//!   value that is not a date as `None` (Appwrite's own example for a proxy rule's `renewAt` is
+//!   the string `"datetime"`).
+//!
+//! ```
+//! use appwrite_webhooks::models::User;
+//!
+//! // An older release's user: no `mfa`, no `targets`; a later one's nested target lacks a field.
+//! let body = r#"{"$id":"u1","name":"Zoë","status":"yes","targets":[
+//!   {"$id":"t1","providerType":"email","identifier":"zoe@example.com"},{"broken":true}]}"#;
+//! let user: User = serde_json::from_str(body)?;
+//! assert_eq!((user.id.as_str(), user.name.as_str()), ("u1", "Zoë"));
+//! assert!(!user.status, "a value of another type reads as the default");
+//! assert_eq!((user.mfa, user.created_at), (None, None));
+//! assert_eq!(user.targets.len(), 1, "the target without an `$id` is dropped");
+//! assert_eq!(user.targets[0].identifier, "zoe@example.com");
+//! # Ok::<(), serde_json::Error>(())
+//! ```
 //!
 //! ```
 //! use appwrite_webhooks::models::Row;
@@ -127,21 +153,78 @@ pub(crate) mod datetime {
             Ok(text.and_then(|text| OffsetDateTime::parse(&text, &Rfc3339).ok()))
         }
     }
+
+    /// A model's dates: like [`option`], and a value that is not a string (a number, a list)
+    /// is `None` too rather than an error.
+    pub(crate) mod lenient {
+        use super::*;
+
+        pub(crate) use super::option::serialize;
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<OffsetDateTime>, D::Error> {
+            Ok(match serde_json::Value::deserialize(d)? {
+                serde_json::Value::String(text) => OffsetDateTime::parse(&text, &Rfc3339).ok(),
+                _ => None,
+            })
+        }
+    }
 }
 
-/// `$sequence` is declared an id: a string in current payloads, a number in older ones.
-pub(crate) fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    use serde::Deserialize;
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Id {
-        Text(String),
-        Number(serde_json::Number),
+/// Lenient fields: every field but a model's identity reads any JSON value without failing the
+/// model. A value of the expected shape is kept; any other one is `None` or the type's default,
+/// silently (one wrong field must not turn a whole event into `Unparsed`, nor flood the logs).
+pub(crate) mod lenient {
+    use serde::de::DeserializeOwned;
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    /// The field as `T`, or `T::default()` for a value of another shape (`null` included).
+    pub(crate) fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: DeserializeOwned + Default,
+    {
+        Ok(T::deserialize(Value::deserialize(d)?).unwrap_or_default())
     }
-    Ok(match Id::deserialize(d)? {
-        Id::Text(text) => text,
-        Id::Number(number) => number.to_string(),
-    })
+
+    /// The field as `Some(T)`, or `None` for `null` or a value of another shape.
+    pub(crate) fn option<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: DeserializeOwned,
+    {
+        Ok(match Value::deserialize(d)? {
+            Value::Null => None,
+            value => T::deserialize(value).ok(),
+        })
+    }
+
+    /// A list: the items that fit `T`, in order; empty for a value that is not a list.
+    pub(crate) fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: DeserializeOwned,
+    {
+        Ok(match Value::deserialize(d)? {
+            Value::Array(items) => items
+                .into_iter()
+                .filter_map(|item| T::deserialize(item).ok())
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    /// An id declared as a string (`$sequence`): a string in current payloads, a number in
+    /// older ones (written in decimal); empty for any other value.
+    pub(crate) fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(text) => text,
+            Value::Number(number) => number.to_string(),
+            _ => String::new(),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -17,42 +17,85 @@ pub struct ProxyRule {
     #[serde(rename = "$id")]
     pub id: String,
     /// Rule creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Rule update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Domain name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub domain: String,
     /// Action definition for the rule. Possible values are "api", "deployment", or "redirect"
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub r#type: Option<String>,
     /// Defines how the rule was created. Possible values are "manual" or "deployment"
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub trigger: Option<String>,
     /// URL to redirect to. Used if type is "redirect"
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub redirect_url: Option<String>,
     /// Status code to apply during redirect. Used if type is "redirect"
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub redirect_status_code: Option<i64>,
     /// ID of deployment. Used if type is "deployment"
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deployment_id: Option<String>,
     /// Type of deployment. Possible values are "function", "site". Used if rule's type is "deployment".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deployment_resource_type: Option<String>,
     /// ID of deployment's resource (site or function ID). Used if type is "deployment"
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deployment_resource_id: Option<String>,
     /// Name of Git branch that updates rule. Used if type is "deployment"
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deployment_vcs_provider_branch: Option<String>,
     /// Domain verification status. Possible values are "unverified", "verifying", "verified"
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Logs from rule verification or certificate generation. Certificate generation logs are prioritized if both are available.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub logs: String,
     /// Certificate auto-renewal date in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub renew_at: Option<OffsetDateTime>,
 }

@@ -17,41 +17,64 @@ pub struct Insight {
     #[serde(rename = "$id")]
     pub id: String,
     /// Insight creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Insight update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Parent report ID. Insights always belong to a report.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub report_id: String,
     /// Insight type. One of databaseIndex (legacy), tablesDBIndex, documentsDBIndex, vectorsDBIndex, databasePerformance, sitePerformance, siteAccessibility, siteSeo, functionPerformance. The index types are engine-specific so each CTA can pair the right service+method (databases.createIndex, tablesDB.createIndex, documentsDB.createIndex, or vectorsDB.createIndex).
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Insight severity. One of info, warning, critical.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub severity: String,
     /// Insight status. One of active, dismissed.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Type of the resource the insight is about. Plural noun, e.g. databases, sites, functions.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub resource_type: String,
     /// ID of the resource the insight is about.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub resource_id: String,
     /// Plural noun for the parent resource that contains the insight's resource, e.g. an insight about a column index on a table → resourceType=indexes, parentResourceType=tables. Empty when the resource has no parent.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub parent_resource_type: String,
     /// ID of the parent resource. Empty when the resource has no parent.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub parent_resource_id: String,
     /// Insight title.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub title: String,
     /// Short markdown summary describing the insight.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub summary: String,
     /// List of call-to-action buttons attached to this insight.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub ctas: Vec<InsightCta>,
     /// Time the insight was analyzed in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub analyzed_at: Option<OffsetDateTime>,
     /// Time the insight was dismissed in ISO 8601 format. Empty when not dismissed.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub dismissed_at: Option<OffsetDateTime>,
     /// User ID that dismissed the insight. Empty when not dismissed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub dismissed_by: Option<String>,
 }
 
@@ -60,12 +83,16 @@ pub struct Insight {
 #[serde(rename_all = "camelCase")]
 pub struct InsightCta {
     /// Human-readable label for the CTA, used in UI.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub label: String,
     /// Public API service (SDK namespace) the client should invoke. Must match the engine that owns the resource — for index suggestions: databases (legacy), tablesDB, documentsDB, or vectorsDB.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub service: String,
     /// Public API method on the chosen service the client should invoke when this CTA is triggered.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub method: String,
     /// Parameter map the client should pass to the service method when this CTA is triggered. Keys match the target API's parameter names (e.g. databaseId/tableId/columns for tablesDB, databaseId/collectionId/attributes for the legacy Databases API).
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub params: serde_json::Value,
 }
 
@@ -77,28 +104,44 @@ pub struct Report {
     #[serde(rename = "$id")]
     pub id: String,
     /// Report creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Report update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// ID of the third-party app that submitted the report.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub app_id: String,
     /// Analyzer that produced this report. e.g. lighthouse, audit, databaseAnalyzer.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Short, human-readable title for the report.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub title: String,
     /// Markdown summary describing the report.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub summary: String,
     /// Plural noun describing what the report analyzes, e.g. databases, sites, urls.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub target_type: String,
     /// Free-form target identifier (URL for lighthouse, resource ID for db).
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub target: String,
     /// Categories covered by the report, e.g. performance, accessibility.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub categories: Vec<String>,
     /// Insights nested under this report.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub insights: Vec<Insight>,
     /// Time the report was analyzed in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub analyzed_at: Option<OffsetDateTime>,
 }

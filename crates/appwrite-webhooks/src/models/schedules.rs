@@ -17,26 +17,41 @@ pub struct Schedule {
     #[serde(rename = "$id")]
     pub id: String,
     /// Schedule creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Schedule update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// The resource type associated with this schedule.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub resource_type: String,
     /// The resource ID associated with this schedule.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub resource_id: String,
     /// Change-tracking timestamp used by the scheduler to detect resource changes in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub resource_updated_at: Option<OffsetDateTime>,
     /// The project ID associated with this schedule.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub project_id: String,
     /// The CRON schedule expression.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub schedule: String,
     /// Schedule data used to store resource-specific context needed for execution.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub data: serde_json::Value,
     /// Whether the schedule is active.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub active: bool,
     /// The region where the schedule is deployed.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub region: String,
 }

@@ -17,82 +17,129 @@ pub struct Site {
     #[serde(rename = "$id")]
     pub id: String,
     /// Site creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Site update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Site name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub name: String,
     /// Site enabled.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub enabled: bool,
     /// Is the site deployed with the latest configuration? This is set to false if you've changed an environment variables, entrypoint, commands, or other settings that needs redeploy to be applied. When the value is false, redeploy the site to update it with the latest configuration.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub live: bool,
     /// When disabled, request logs will exclude logs and errors, and site responses will be slightly faster.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub logging: bool,
     /// Site framework.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub framework: String,
     /// How many days to keep the non-active deployments before they will be automatically deleted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deployment_retention: Option<i64>,
     /// Site's active deployment ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub deployment_id: String,
     /// Active deployment creation date in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub deployment_created_at: Option<OffsetDateTime>,
     /// Screenshot of active deployment with light theme preference file ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub deployment_screenshot_light: String,
     /// Screenshot of active deployment with dark theme preference file ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub deployment_screenshot_dark: String,
     /// Site's latest deployment ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub latest_deployment_id: String,
     /// Latest deployment creation date in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub latest_deployment_created_at: Option<OffsetDateTime>,
     /// Status of latest deployment. Possible values are "waiting", "processing", "building", "ready", and "failed".
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub latest_deployment_status: String,
     /// Allowed permission scopes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub scopes: Vec<String>,
     /// Site variables.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub vars: Vec<Variable>,
     /// Site request timeout in seconds.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub timeout: i64,
     /// The install command used to install the site dependencies.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub install_command: String,
     /// The build command used to build the site.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub build_command: String,
     /// Custom command to use when starting site runtime.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start_command: Option<String>,
     /// The directory where the site build output is located.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub output_directory: String,
     /// Site VCS (Version Control System) installation id.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub installation_id: String,
     /// VCS (Version Control System) Repository ID
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_repository_id: String,
     /// VCS (Version Control System) branch name
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_branch: String,
     /// Path to site in VCS (Version Control System) repository
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_root_directory: String,
     /// Is VCS (Version Control System) connection is in silent mode? When in silence mode, no comments will be posted on the repository pull or merge requests
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_silent_mode: bool,
     /// List of branch name patterns that trigger automatic deployments. Supports glob wildcards. Empty list deploys on all branches.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub provider_branches: Vec<String>,
     /// List of file path patterns that trigger automatic deployments. Supports glob wildcards. Empty list deploys on all file changes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub provider_paths: Vec<String>,
     /// Machine specification for deployment builds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub build_specification: Option<String>,
     /// Machine specification for SSR executions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub runtime_specification: Option<String>,
     /// Site build runtime.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub build_runtime: String,
     /// Site framework adapter.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub adapter: String,
     /// Name of fallback file to use instead of 404 page. If null, Appwrite 404 page will be displayed.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub fallback_file: String,
 }

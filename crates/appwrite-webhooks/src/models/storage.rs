@@ -17,35 +17,63 @@ pub struct Bucket {
     #[serde(rename = "$id")]
     pub id: String,
     /// Bucket creation time in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Bucket update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Bucket permissions. [Learn more about permissions](https://appwrite.io/docs/permissions).
-    #[serde(rename = "$permissions")]
+    #[serde(
+        rename = "$permissions",
+        default,
+        deserialize_with = "crate::models::lenient::list"
+    )]
     pub permissions: Vec<String>,
     /// Whether file-level security is enabled. [Learn more about permissions](https://appwrite.io/docs/permissions).
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub file_security: bool,
     /// Bucket name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub name: String,
     /// Bucket enabled.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub enabled: bool,
     /// Maximum file size supported.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub maximum_file_size: i64,
     /// Allowed file extensions.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub allowed_file_extensions: Vec<String>,
     /// Compression algorithm chosen for compression. Will be one of none, [gzip](https://en.wikipedia.org/wiki/Gzip), or [zstd](https://en.wikipedia.org/wiki/Zstd).
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub compression: String,
     /// Bucket is encrypted.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub encryption: bool,
     /// Virus scanning is enabled.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub antivirus: bool,
     /// Image transformations are enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub transformations: Option<bool>,
     /// Total size of this bucket in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub total_size: Option<i64>,
 }
 
@@ -57,41 +85,80 @@ pub struct File {
     #[serde(rename = "$id")]
     pub id: String,
     /// Bucket ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub bucket_id: String,
     /// File creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// File update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// File permissions. [Learn more about permissions](https://appwrite.io/docs/permissions).
-    #[serde(rename = "$permissions")]
+    #[serde(
+        rename = "$permissions",
+        default,
+        deserialize_with = "crate::models::lenient::list"
+    )]
     pub permissions: Vec<String>,
     /// File name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub name: String,
     /// Virtual folder containing the file, with a trailing slash. Empty for the bucket root.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub folder: Option<String>,
     /// Full virtual path of the file: the folder followed by the file name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub key: Option<String>,
     /// File MD5 signature.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub signature: String,
     /// File mime type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub mime_type: String,
     /// File original size in bytes.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub size_original: i64,
     /// File actual stored size in bytes after compression and/or encryption.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub size_actual: Option<i64>,
     /// Total number of chunks available
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub chunks_total: i64,
     /// Total number of chunks uploaded
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub chunks_uploaded: i64,
     /// Whether file contents are encrypted at rest.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encryption: Option<bool>,
     /// Compression algorithm used for the file. Will be one of none, [gzip](https://en.wikipedia.org/wiki/Gzip), or [zstd](https://en.wikipedia.org/wiki/Zstd).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub compression: Option<String>,
 }

@@ -17,39 +17,62 @@ pub struct Membership {
     #[serde(rename = "$id")]
     pub id: String,
     /// Membership creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Membership update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// User ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub user_id: String,
     /// User name. Hide this attribute by toggling membership privacy in the Console.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub user_name: String,
     /// User email address. Hide this attribute by toggling membership privacy in the Console.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub user_email: String,
     /// User phone number. Hide this attribute by toggling membership privacy in the Console.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub user_phone: Option<String>,
     /// Team ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub team_id: String,
     /// Team name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub team_name: String,
     /// Date, the user has been invited to join the team in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub invited: Option<OffsetDateTime>,
     /// Date, the user has accepted the invitation to join the team in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub joined: Option<OffsetDateTime>,
     /// User confirmation status, true if the user has joined the team or false otherwise.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub confirm: bool,
     /// Multi factor authentication status, true if the user has MFA enabled or false otherwise. Hide this attribute by toggling membership privacy in the Console.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub mfa: Option<bool>,
     /// Most recent access date in ISO 8601 format. Show this attribute by toggling membership privacy in the Console.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub user_accessed_at: Option<OffsetDateTime>,
     /// User list of roles
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub roles: Vec<String>,
 }
 
@@ -61,15 +84,26 @@ pub struct Team {
     #[serde(rename = "$id")]
     pub id: String,
     /// Team creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Team update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Team name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub name: String,
     /// Total number of team members.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub total: i64,
     /// Team preferences as a key-value object
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub prefs: Preferences,
 }

@@ -14,12 +14,16 @@ use crate::models::*;
 #[serde(rename_all = "camelCase")]
 pub struct AlgoArgon2 {
     /// Algo type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Memory used to compute hash.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub memory_cost: i64,
     /// Amount of time consumed to compute hash
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub time_cost: i64,
     /// Number of threads used to compute hash.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub threads: i64,
 }
 
@@ -28,6 +32,7 @@ pub struct AlgoArgon2 {
 #[serde(rename_all = "camelCase")]
 pub struct AlgoBcrypt {
     /// Algo type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
 }
 
@@ -36,6 +41,7 @@ pub struct AlgoBcrypt {
 #[serde(rename_all = "camelCase")]
 pub struct AlgoMd5 {
     /// Algo type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
 }
 
@@ -44,6 +50,7 @@ pub struct AlgoMd5 {
 #[serde(rename_all = "camelCase")]
 pub struct AlgoPhpass {
     /// Algo type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
 }
 
@@ -52,14 +59,19 @@ pub struct AlgoPhpass {
 #[serde(rename_all = "camelCase")]
 pub struct AlgoScrypt {
     /// Algo type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// CPU complexity of computed hash.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub cost_cpu: i64,
     /// Memory complexity of computed hash.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub cost_memory: i64,
     /// Parallelization of computed hash.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub cost_parallel: i64,
     /// Length used to compute hash.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub length: i64,
 }
 
@@ -68,12 +80,16 @@ pub struct AlgoScrypt {
 #[serde(rename_all = "camelCase")]
 pub struct AlgoScryptModified {
     /// Algo type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Salt used to compute hash.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub salt: String,
     /// Separator used to compute hash.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub salt_separator: String,
     /// Key used to compute hash.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub signer_key: String,
 }
 
@@ -82,6 +98,7 @@ pub struct AlgoScryptModified {
 #[serde(rename_all = "camelCase")]
 pub struct AlgoSha {
     /// Algo type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
 }
 
@@ -93,71 +110,100 @@ pub struct Session {
     #[serde(rename = "$id")]
     pub id: String,
     /// Session creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Session update date in ISO 8601 format.
     #[serde(
         rename = "$updatedAt",
         default,
-        with = "crate::models::datetime::option"
+        with = "crate::models::datetime::lenient"
     )]
     pub updated_at: Option<OffsetDateTime>,
     /// User ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub user_id: String,
     /// Session expiration date in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub expire: Option<OffsetDateTime>,
     /// Session Provider.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider: String,
     /// Session Provider User ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_uid: String,
     /// Session Provider Access Token.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_access_token: String,
     /// The date of when the access token expires in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub provider_access_token_expiry: Option<OffsetDateTime>,
     /// Session Provider Refresh Token.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_refresh_token: String,
     /// IP in use when the session was created.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub ip: String,
     /// Operating system code name. View list of [available options](https://github.com/appwrite/appwrite/blob/master/docs/lists/os.json).
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub os_code: String,
     /// Operating system name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub os_name: String,
     /// Operating system version.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub os_version: String,
     /// Client type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub client_type: String,
     /// Client code name. View list of [available options](https://github.com/appwrite/appwrite/blob/master/docs/lists/clients.json).
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub client_code: String,
     /// Client name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub client_name: String,
     /// Client version.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub client_version: String,
     /// Client engine name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub client_engine: String,
     /// Client engine name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub client_engine_version: String,
     /// Device name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub device_name: String,
     /// Device brand name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub device_brand: String,
     /// Device model name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub device_model: String,
     /// Country two-character ISO 3166-1 alpha code.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub country_code: String,
     /// Country name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub country_name: String,
     /// Returns true if this the current user session.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub current: bool,
     /// Returns a list of active session factors.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub factors: Vec<String>,
     /// Secret used to authenticate the user. Only included if the request was made with an API key
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub secret: Option<String>,
     /// Most recent date in ISO 8601 format when the session successfully passed MFA challenge.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub mfa_updated_at: Option<OffsetDateTime>,
 }
 
@@ -169,23 +215,40 @@ pub struct Target {
     #[serde(rename = "$id")]
     pub id: String,
     /// Target creation time in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Target update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Target Name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub name: String,
     /// User ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub user_id: String,
     /// Provider ID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub provider_id: Option<String>,
     /// The target provider type. Can be one of the following: `email`, `sms` or `push`.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub provider_type: String,
     /// The target identifier.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub identifier: String,
     /// Is the target expired.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub expired: bool,
 }
 
@@ -197,17 +260,27 @@ pub struct Token {
     #[serde(rename = "$id")]
     pub id: String,
     /// Token creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// User ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub user_id: String,
     /// Token secret key. This will return an empty string unless the response is returned using an API key or as part of a webhook payload.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub secret: String,
     /// Token expiration date in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub expire: Option<OffsetDateTime>,
     /// Security phrase of a token. Empty if security phrase was not requested when creating a token. It includes randomly generated phrase which is also sent in the external resource such as email.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub phrase: Option<String>,
 }
 
@@ -219,70 +292,130 @@ pub struct User {
     #[serde(rename = "$id")]
     pub id: String,
     /// User creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// User update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// User name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub name: String,
     /// Hashed user password.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub password: Option<String>,
     /// Password hashing algorithm.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hash: Option<String>,
     /// Password hashing algorithm configuration. One of the models AlgoArgon2, AlgoScrypt, AlgoScryptModified, AlgoBcrypt, AlgoPhpass, AlgoSha, AlgoMd5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hash_options: Option<serde_json::Value>,
     /// User registration date in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub registration: Option<OffsetDateTime>,
     /// User status. Pass `true` for enabled and `false` for disabled.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: bool,
     /// Labels for the user.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub labels: Vec<String>,
     /// Password update time in ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub password_update: Option<OffsetDateTime>,
     /// User email address.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub email: String,
     /// User phone number in E.164 format.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub phone: String,
     /// Email verification status.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub email_verification: bool,
     /// Canonical form of the user email address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub email_canonical: Option<String>,
     /// Whether the user email is from a free email provider.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub email_is_free: Option<bool>,
     /// Whether the user email is from a disposable email provider.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub email_is_disposable: Option<bool>,
     /// Whether the user email is from a corporate domain.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub email_is_corporate: Option<bool>,
     /// Whether the user email is in its canonical form.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub email_is_canonical: Option<bool>,
     /// Phone verification status.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub phone_verification: bool,
     /// Multi factor authentication status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub mfa: Option<bool>,
     /// User preferences as a key-value object
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub prefs: Preferences,
     /// A user-owned message receiver. A single user may have multiple e.g. emails, phones, and a browser. Each target is registered with a single provider.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub targets: Vec<Target>,
     /// Most recent access date in ISO 8601 format. This attribute is only updated again after 24 hours.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub accessed_at: Option<OffsetDateTime>,
     /// Whether the user can impersonate other users.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub impersonator: Option<bool>,
     /// ID of the original actor performing the impersonation. Present only when the current request is impersonating another user. Internal audit logs attribute the action to this user, while the impersonated target is recorded only in internal audit payload data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub impersonator_user_id: Option<String>,
 }

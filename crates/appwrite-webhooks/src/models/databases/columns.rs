@@ -70,35 +70,58 @@ pub type AttributePolygon = ColumnPolygon;
 #[serde(rename_all = "camelCase")]
 pub struct AttributeRelationship {
     /// Attribute Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Attribute type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Attribute status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an attribute.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is attribute required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is attribute an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Attribute creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Attribute update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// The ID of the related collection.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub related_collection: String,
     /// The type of the relationship.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub relation_type: String,
     /// Is the relationship two-way?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub two_way: bool,
     /// The key of the two-way relationship.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub two_way_key: String,
     /// How deleting the parent document will propagate to child documents.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub on_delete: String,
     /// Whether this is the parent or child side of the relationship
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub side: String,
 }
 
@@ -126,30 +149,39 @@ pub type AttributeVarchar = ColumnVarchar;
 #[serde(rename_all = "camelCase")]
 pub struct Column {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
     #[serde(
         rename = "$createdAt",
         default,
-        with = "crate::models::datetime::option"
+        with = "crate::models::datetime::lenient"
     )]
     pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
     #[serde(
         rename = "$updatedAt",
         default,
-        with = "crate::models::datetime::option"
+        with = "crate::models::datetime::lenient"
     )]
     pub updated_at: Option<OffsetDateTime>,
     /// Fields of the concrete variant (size, default, elements, …).
@@ -162,32 +194,61 @@ pub struct Column {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnBigint {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Minimum value to enforce for new documents.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub min: Option<i64>,
     /// Maximum value to enforce for new documents.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max: Option<i64>,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<i64>,
 }
 
@@ -196,26 +257,47 @@ pub struct ColumnBigint {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnBoolean {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<bool>,
 }
 
@@ -224,29 +306,50 @@ pub struct ColumnBoolean {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnDatetime {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// ISO 8601 format.
-    #[serde(default, with = "crate::models::datetime::option")]
+    #[serde(default, with = "crate::models::datetime::lenient")]
     pub format: Option<OffsetDateTime>,
     /// Default value for column when not provided. Only null is optional
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<String>,
 }
 
@@ -255,28 +358,50 @@ pub struct ColumnDatetime {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnEmail {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// String format.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub format: String,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<String>,
 }
 
@@ -285,30 +410,53 @@ pub struct ColumnEmail {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnEnum {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Array of elements in enumerated type.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub elements: Vec<String>,
     /// String format.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub format: String,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<String>,
 }
 
@@ -317,32 +465,61 @@ pub struct ColumnEnum {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnFloat {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Minimum value to enforce for new documents.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub min: Option<f64>,
     /// Maximum value to enforce for new documents.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max: Option<f64>,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<f64>,
 }
 
@@ -351,32 +528,61 @@ pub struct ColumnFloat {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnInteger {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Minimum value to enforce for new documents.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub min: Option<i64>,
     /// Maximum value to enforce for new documents.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max: Option<i64>,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<i64>,
 }
 
@@ -385,28 +591,50 @@ pub struct ColumnInteger {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnIp {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// String format.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub format: String,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<String>,
 }
 
@@ -415,26 +643,47 @@ pub struct ColumnIp {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnLine {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<serde_json::Value>,
 }
 
@@ -443,29 +692,54 @@ pub struct ColumnLine {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnLongtext {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<String>,
     /// Defines whether this column is encrypted or not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encrypt: Option<bool>,
 }
 
@@ -474,29 +748,54 @@ pub struct ColumnLongtext {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnMediumtext {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<String>,
     /// Defines whether this column is encrypted or not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encrypt: Option<bool>,
 }
 
@@ -505,26 +804,47 @@ pub struct ColumnMediumtext {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnPoint {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<serde_json::Value>,
 }
 
@@ -533,26 +853,47 @@ pub struct ColumnPoint {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnPolygon {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<serde_json::Value>,
 }
 
@@ -561,35 +902,58 @@ pub struct ColumnPolygon {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnRelationship {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// The ID of the related table.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub related_table: String,
     /// The type of the relationship.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub relation_type: String,
     /// Is the relationship two-way?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub two_way: bool,
     /// The key of the two-way relationship.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub two_way_key: String,
     /// How deleting the parent document will propagate to child documents.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub on_delete: String,
     /// Whether this is the parent or child side of the relationship
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub side: String,
 }
 
@@ -598,39 +962,57 @@ pub struct ColumnRelationship {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnString {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
     #[serde(
         rename = "$createdAt",
         default,
-        with = "crate::models::datetime::option"
+        with = "crate::models::datetime::lenient"
     )]
     pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
     #[serde(
         rename = "$updatedAt",
         default,
-        with = "crate::models::datetime::option"
+        with = "crate::models::datetime::lenient"
     )]
     pub updated_at: Option<OffsetDateTime>,
     /// Column size.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub size: i64,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<String>,
     /// Defines whether this column is encrypted or not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encrypt: Option<bool>,
 }
 
@@ -639,29 +1021,54 @@ pub struct ColumnString {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnText {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<String>,
     /// Defines whether this column is encrypted or not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encrypt: Option<bool>,
 }
 
@@ -670,28 +1077,50 @@ pub struct ColumnText {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnUrl {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// String format.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub format: String,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<String>,
 }
 
@@ -700,30 +1129,56 @@ pub struct ColumnUrl {
 #[serde(rename_all = "camelCase")]
 pub struct ColumnVarchar {
     /// Column Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Column type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Column status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an column.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Is column required?
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub required: bool,
     /// Is column an array?
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub array: Option<bool>,
     /// Column creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Column update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Column size.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub size: i64,
     /// Default value for column when not provided. Cannot be set when column is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<String>,
     /// Defines whether this column is encrypted or not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encrypt: Option<bool>,
 }

@@ -18,31 +18,57 @@ pub struct Collection {
     #[serde(rename = "$id")]
     pub id: String,
     /// Collection creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Collection update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Collection permissions. [Learn more about permissions](https://appwrite.io/docs/permissions).
-    #[serde(rename = "$permissions")]
+    #[serde(
+        rename = "$permissions",
+        default,
+        deserialize_with = "crate::models::lenient::list"
+    )]
     pub permissions: Vec<String>,
     /// Database ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub database_id: String,
     /// Collection name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub name: String,
     /// Collection enabled. Can be 'enabled' or 'disabled'. When disabled, the collection is inaccessible to users, but remains accessible to Server SDKs using API keys.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub enabled: bool,
     /// Whether document-level permissions are enabled. [Learn more about permissions](https://appwrite.io/docs/permissions).
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub document_security: bool,
     /// Collection attributes.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub attributes: Vec<Attribute>,
     /// Collection indexes.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub indexes: Vec<Index>,
     /// Maximum document size in bytes. Returns 0 when no limit applies.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bytes_max: Option<i64>,
     /// Currently used document size in bytes based on defined attributes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bytes_used: Option<i64>,
 }
 
@@ -54,25 +80,39 @@ pub struct ColumnIndex {
     #[serde(rename = "$id")]
     pub id: String,
     /// Index creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Index update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Index Key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Index type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Index status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an index.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Index columns.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub columns: Vec<String>,
     /// Index columns length.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub lengths: Vec<i64>,
     /// Index orders.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub orders: Vec<String>,
 }
 
@@ -84,20 +124,38 @@ pub struct Database {
     #[serde(rename = "$id")]
     pub id: String,
     /// Database name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub name: String,
     /// Database creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Database update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// If database is enabled. Can be 'enabled' or 'disabled'. When disabled, the database is inaccessible to users, but remains accessible to Server SDKs using API keys.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub enabled: bool,
     /// Database type. One of: `legacy`, `tablesdb`, `documentsdb`, `vectorsdb` (new values may appear).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub r#type: Option<String>,
     /// Database status. Possible values: `provisioning`, `ready` or `failed`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status: Option<String>,
 }
 
@@ -116,23 +174,39 @@ pub struct Document<T = JsonMap> {
     #[serde(
         rename = "$sequence",
         default,
-        deserialize_with = "crate::models::string_or_number"
+        deserialize_with = "crate::models::lenient::id"
     )]
     pub sequence: String,
     /// Collection ID.
     #[serde(rename = "$collectionId")]
     pub collection_id: String,
     /// Database ID.
-    #[serde(rename = "$databaseId")]
+    #[serde(
+        rename = "$databaseId",
+        default,
+        deserialize_with = "crate::models::lenient::or_default"
+    )]
     pub database_id: String,
     /// Document creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Document update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Document permissions. [Learn more about permissions](https://appwrite.io/docs/permissions).
-    #[serde(rename = "$permissions", default)]
+    #[serde(
+        rename = "$permissions",
+        default,
+        deserialize_with = "crate::models::lenient::list"
+    )]
     pub permissions: Vec<String>,
     /// The fields Appwrite does not declare: the user's own columns or preferences.
     #[serde(flatten)]
@@ -144,37 +218,47 @@ pub struct Document<T = JsonMap> {
 #[serde(rename_all = "camelCase")]
 pub struct Index {
     /// Index ID.
-    #[serde(rename = "$id", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "$id",
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub id: Option<String>,
     /// Index creation date in ISO 8601 format.
     #[serde(
         rename = "$createdAt",
         default,
-        with = "crate::models::datetime::option"
+        with = "crate::models::datetime::lenient"
     )]
     pub created_at: Option<OffsetDateTime>,
     /// Index update date in ISO 8601 format.
     #[serde(
         rename = "$updatedAt",
         default,
-        with = "crate::models::datetime::option"
+        with = "crate::models::datetime::lenient"
     )]
     pub updated_at: Option<OffsetDateTime>,
     /// Index key.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub key: String,
     /// Index type.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub r#type: String,
     /// Index status. Possible values: `available`, `processing`, `deleting`, `stuck`, or `failed`
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub status: String,
     /// Error message. Displays error generated on failure of creating or deleting an index.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub error: String,
     /// Index attributes.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub attributes: Vec<String>,
     /// Index attributes length.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub lengths: Vec<i64>,
     /// Index orders.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub orders: Vec<String>,
 }
 
@@ -192,24 +276,40 @@ pub struct Row<T = JsonMap> {
     /// Row sequence ID.
     #[serde(
         rename = "$sequence",
-        deserialize_with = "crate::models::string_or_number",
-        default
+        default,
+        deserialize_with = "crate::models::lenient::id"
     )]
     pub sequence: String,
     /// Table ID.
     #[serde(rename = "$tableId")]
     pub table_id: String,
     /// Database ID.
-    #[serde(rename = "$databaseId")]
+    #[serde(
+        rename = "$databaseId",
+        default,
+        deserialize_with = "crate::models::lenient::or_default"
+    )]
     pub database_id: String,
     /// Row creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Row update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Row permissions. [Learn more about permissions](https://appwrite.io/docs/permissions).
-    #[serde(rename = "$permissions", default)]
+    #[serde(
+        rename = "$permissions",
+        default,
+        deserialize_with = "crate::models::lenient::list"
+    )]
     pub permissions: Vec<String>,
     /// The fields Appwrite does not declare: the user's own columns or preferences.
     #[serde(flatten)]
@@ -224,30 +324,56 @@ pub struct Table {
     #[serde(rename = "$id")]
     pub id: String,
     /// Table creation date in ISO 8601 format.
-    #[serde(rename = "$createdAt", with = "crate::models::datetime")]
-    pub created_at: OffsetDateTime,
+    #[serde(
+        rename = "$createdAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub created_at: Option<OffsetDateTime>,
     /// Table update date in ISO 8601 format.
-    #[serde(rename = "$updatedAt", with = "crate::models::datetime")]
-    pub updated_at: OffsetDateTime,
+    #[serde(
+        rename = "$updatedAt",
+        default,
+        with = "crate::models::datetime::lenient"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
     /// Table permissions. [Learn more about permissions](https://appwrite.io/docs/permissions).
-    #[serde(rename = "$permissions")]
+    #[serde(
+        rename = "$permissions",
+        default,
+        deserialize_with = "crate::models::lenient::list"
+    )]
     pub permissions: Vec<String>,
     /// Database ID.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub database_id: String,
     /// Table name.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub name: String,
     /// Table enabled. Can be 'enabled' or 'disabled'. When disabled, the table is inaccessible to users, but remains accessible to Server SDKs using API keys.
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub enabled: bool,
     /// Whether row-level permissions are enabled. [Learn more about permissions](https://appwrite.io/docs/permissions).
+    #[serde(default, deserialize_with = "crate::models::lenient::or_default")]
     pub row_security: bool,
     /// Table columns.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub columns: Vec<Column>,
     /// Table indexes.
+    #[serde(default, deserialize_with = "crate::models::lenient::list")]
     pub indexes: Vec<ColumnIndex>,
     /// Maximum row size in bytes. Returns 0 when no limit applies.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bytes_max: Option<i64>,
     /// Currently used row size in bytes based on defined columns.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::models::lenient::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bytes_used: Option<i64>,
 }
