@@ -228,6 +228,15 @@ pub async fn run_generic(addr: SocketAddr) {
     );
 }
 
+/// A captured alert as sent, to the server's `/hook`.
+fn at_hook(sample: &crate::alerts::SampleAlert) -> SignedDelivery {
+    SignedDelivery::from_parts(
+        "http://receiver.test/hook".into(),
+        sample.header_map(),
+        sample.body.clone().into(),
+    )
+}
+
 fn alert(key: &str, body: &str, timestamp: u64) -> SignedDelivery {
     DeliveryBuilder::new(key, "http://receiver.test/hook", body.to_owned())
         .scheme(Scheme::alert())
@@ -242,7 +251,8 @@ pub async fn run_alert(addr: SocketAddr) {
 
     // Every alert Appwrite signed, byte for byte, typed as an alert; each once.
     for sample in data.iter().filter(|a| a.signed) {
-        let sent = sample.signed();
+        // Posted to the server's `/hook`: no URL is signed.
+        let sent = at_hook(sample);
         let expected_text = expected(&verifier, &sent);
         assert!(expected_text.starts_with("Alert"), "{expected_text}");
         assert_eq!(
@@ -273,7 +283,7 @@ pub async fn run_alert(addr: SocketAddr) {
 
     // Unsigned (a channel without a secret): refused, as this verifier was not told otherwise.
     let unsigned = data.iter().find(|a| !a.signed).expect("an unsigned alert");
-    let (status, text) = send(addr, &unsigned.signed()).await;
+    let (status, text) = send(addr, &at_hook(unsigned)).await;
     assert_eq!(
         (status, text.contains("missing signature")),
         (401, true),
