@@ -86,6 +86,7 @@
 //! | what failed | [`Error`] (with [`Error::status`]), [`MalformedSignature`], [`EmptyKey`] |
 //! | receiving | [`Verifier::receive`] (verify, then claim), [`Verifier::extract`] (verify, then build a [`FromDelivery`]; what bare extractors run), [`Verifier::with_body_timeout`] |
 //! | schemes | [`Scheme`], [`UnknownScheme`], [`TimestampedEnvelope`], [`GenericEnvelope`] |
+//! | Appwrite's alerts | [`Verifier::alert`], [`Verifier::alert_unsigned`], [`Verifier::with_unsigned_alerts`], [`Alert`] ([`Event::Alert`]), [`Delivery::is_signed`], `sign_alert` (feature `sender`) |
 //! | a verified delivery | [`Delivery`] (with [`event`](Delivery::event), [`event_strict`](Delivery::event_strict), [`fingerprint`](Delivery::fingerprint)), [`headers`] (the header names) |
 //! | events | [`EventName`], [`InvalidEventName`], [`MAX_ID_PAIRS`], [`Pattern`], [`Event`], [`EventKind`], [`Action`], [`DatabaseApi`], [`TokenKind`], [`DeploymentOwner`], [`models`] |
 //! | handing events to code | [`FromDelivery`], [`Payload`], [`Strict`], [`Router`], [`Incoming`], [`HandlerError`], [`Dispatched`], [`DispatchError`] |
