@@ -11,7 +11,6 @@ use appwrite_webhooks::{
     Alert, Error, Event, EventKind, ManualClock, MemoryLedger, Scheme, Signature, Verifier,
     sign_alert, sign_timestamped,
 };
-use bytes::Bytes;
 use http_body_util::Full;
 use testkit::alerts::{ALERT_KEY, DATA_NOW, SampleAlert, alert, alerts, data_now};
 
@@ -349,12 +348,7 @@ async fn the_inbox_accepts_alerts_once_and_verifies_them_again_as_of_their_arriv
         let (inbox, verifier) = (&inbox, &verifier);
         async move {
             inbox
-                .accept(
-                    verifier,
-                    &parts.uri,
-                    &parts.headers,
-                    Full::new(Bytes::from(body)),
-                )
+                .accept(verifier, &parts.uri, &parts.headers, Full::new(body))
                 .await
         }
     };
