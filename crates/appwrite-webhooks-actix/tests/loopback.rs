@@ -183,10 +183,14 @@ async fn replay_guard_in_middleware_and_extractor() {
 #[actix_web::test]
 async fn opt_in_schemes_with_extractor_and_middleware() {
     let schemes = [
-        (scheme_suite::timestamped_verifier as fn() -> Verifier, true),
-        (scheme_suite::generic_verifier, false),
+        (
+            scheme_suite::timestamped_verifier as fn() -> Verifier,
+            "timestamped",
+        ),
+        (scheme_suite::generic_verifier, "generic"),
+        (scheme_suite::alert_verifier, "alert"),
     ];
-    for (make_verifier, timestamped) in schemes {
+    for (make_verifier, scheme) in schemes {
         for behind_middleware in [false, true] {
             let verifier = web::Data::new(make_verifier());
             let addr = if behind_middleware {
@@ -201,10 +205,10 @@ async fn opt_in_schemes_with_extractor_and_middleware() {
                     .wrap(from_fn(require_signature))
                     .route("/hook", web::post().to(on_event)))
             };
-            if timestamped {
-                scheme_suite::run_timestamped(addr).await;
-            } else {
-                scheme_suite::run_generic(addr).await;
+            match scheme {
+                "timestamped" => scheme_suite::run_timestamped(addr).await,
+                "generic" => scheme_suite::run_generic(addr).await,
+                _ => scheme_suite::run_alert(addr).await,
             }
         }
     }

@@ -140,6 +140,40 @@ async fn generic_scheme() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appwrite_alerts() {
+    scheme_suite::run_alert(spawn_hook(scheme_suite::alert_verifier()).await).await;
+}
+
+/// The bare extractor types an alert on its own: `Webhook<Alert>`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_extractor_hands_over_an_alert() {
+    async fn on_alert(Webhook(alert): Webhook<appwrite_webhooks::Alert>) -> String {
+        format!("{} / {:?}", alert.subject, alert.project)
+    }
+    let verifier = scheme_suite::alert_verifier();
+    let addr = spawn(
+        Router::new()
+            .route("/hook", post(on_alert))
+            .with_state(verifier),
+    )
+    .await;
+    let sample = testkit::alerts::alert("usage-alert-no-project");
+    let sent = appwrite_webhooks::sender::SignedDelivery::from_parts(
+        "http://receiver.test/hook".into(),
+        sample.header_map(),
+        sample.body.clone().into(),
+    );
+    assert_eq!(send(&sent, addr).await, (200, "Usage at 90% / None".into()));
+    let unsigned = testkit::alerts::alert("unsigned");
+    let sent = appwrite_webhooks::sender::SignedDelivery::from_parts(
+        "http://receiver.test/hook".into(),
+        unsigned.header_map(),
+        unsigned.body.clone().into(),
+    );
+    assert_eq!(send(&sent, addr).await.0, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_basic_auth_is_checked_before_the_body() {
     let verifier = testkit::auth_suite::verifier();
     // The bare extractor, and the layer in front of it.

@@ -29,7 +29,7 @@ pub struct InspectArgs {
     name: Option<String>,
     #[command(flatten)]
     scheme: SchemeArgs,
-    /// Timestamped scheme: how far the timestamp may be from now, in seconds.
+    /// Timestamped and alert schemes: how far the timestamp may be from now, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     tolerance: u64,
 }
@@ -62,6 +62,10 @@ pub fn run(args: InspectArgs, style: Style) -> Result<(), Failure> {
         .iter()
         .collect();
     match values.as_slice() {
+        [] if matches!(scheme, appwrite_webhooks::Scheme::Alert { .. }) => {
+            report.fail(&format!("{header} header is missing: Appwrite sends alerts unsigned when the alert channel has no secret; give it one (receivers refuse unsigned alerts unless told to accept them, and then anyone can post alerts)"));
+            return report.finish();
+        }
         [] => {
             report.fail(&format!("{header} header is missing: the sender always sends it; a proxy may have dropped it"));
             return report.finish();

@@ -26,9 +26,14 @@ pub struct ListenArgs {
     keys: KeyArgs,
     #[command(flatten)]
     scheme: SchemeArgs,
-    /// Timestamped scheme: how far a delivery's timestamp may be from now, in seconds.
+    /// Timestamped and alert schemes: how far a delivery's timestamp may be from now, in
+    /// seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     tolerance: u64,
+    /// Alert scheme: also accept alerts sent with no signature (an alert channel without a
+    /// secret). Anyone who can reach the port can then post alerts.
+    #[arg(long)]
+    unsigned_alerts: bool,
     /// The webhook URL exactly as configured in Appwrite (the public URL, e.g. your tunnel's);
     /// the appwrite scheme needs it or --request-url.
     #[arg(long)]
@@ -109,6 +114,20 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
     }
     .with_keys(keys)
     .with_body_timeout(std::time::Duration::from_secs(args.body_timeout.max(1)));
+    let verifier = match (args.unsigned_alerts, args.scheme.scheme) {
+        (false, _) => verifier,
+        (true, Scheme::Alert { .. }) => {
+            if !style.quiet {
+                eprintln!("accepting unsigned alerts: anyone who can reach this port can post one");
+            }
+            verifier.with_unsigned_alerts(true)
+        }
+        (true, _) => {
+            return Err(Failure::Usage(
+                "--unsigned-alerts applies to --scheme alert only".into(),
+            ));
+        }
+    };
     let verifier = match (&args.http_user, &args.http_pass_file) {
         (Some(user), Some(path)) => with_basic_auth(verifier, user, path)?,
         _ => verifier,
@@ -316,6 +335,7 @@ impl Printer {
                 "user_id": delivery.user_id(),
                 "delivery_id": delivery.delivery_id(),
                 "key_index": delivery.key_index(),
+                "signed": delivery.is_signed(),
                 "payload": payload,
             });
             println!("{}", json_line(&line));
@@ -324,11 +344,13 @@ impl Printer {
         // Everything below but the kind, the key index and the length comes from the request
         // (signed or not): escaped, each in the place it is printed.
         let style = self.style;
-        let event = name
-            .as_ref()
-            .map_or(Cow::Borrowed("(no concrete event)"), |n| {
-                escape(n.as_str(), Fit::Word)
-            });
+        // An alert names no event: its subject says what it is about.
+        let subject = payload["subject"].as_str().filter(|_| kind == "Alert");
+        let event = match (&name, subject) {
+            (Some(n), _) => escape(n.as_str(), Fit::Word),
+            (None, Some(subject)) => escape(subject, Fit::Line),
+            (None, None) => Cow::Borrowed("(no concrete event)"),
+        };
         println!(
             "{} {} {}",
             style.good("✔"),

@@ -10,9 +10,10 @@ use crate::Failure;
 
 #[derive(Args, Clone)]
 pub struct SchemeArgs {
-    /// Signing scheme: `appwrite` (base64 HMAC-SHA1 over URL and body, what Appwrite sends),
-    /// `timestamped` (hex HMAC-SHA256 over "TIMESTAMP.BODY") or `generic` (sha256=HEX over
-    /// the body). Only `appwrite` needs --url.
+    /// Signing scheme: `appwrite` (base64 HMAC-SHA1 over URL and body, what Appwrite sends for
+    /// events), `alert` (sha256=HEX HMAC-SHA256 over "TIMESTAMP.BODY", what Appwrite sends for
+    /// alerts), `timestamped` (bare hex over "TIMESTAMP.BODY", the seed document's form) or
+    /// `generic` (sha256=HEX over the body). Only `appwrite` needs --url.
     #[arg(long, default_value = "appwrite", value_parser = parse_scheme)]
     pub scheme: Scheme,
 }
@@ -44,8 +45,17 @@ impl SchemeArgs {
         Ok(match self.scheme {
             Scheme::Appwrite => Verifier::new(key, self.signed_url(url)?.unwrap_or_default()),
             Scheme::Generic => Verifier::generic(key),
+            Scheme::Alert { .. } => {
+                Verifier::alert(key).with_tolerance(Duration::from_secs(tolerance))
+            }
             _ => Verifier::timestamped(key).with_tolerance(Duration::from_secs(tolerance)),
         })
+    }
+
+    /// Whether the scheme signs a timestamp (`timestamped`, `alert`): `--timestamp` and
+    /// `--tolerance` apply to it.
+    pub fn timestamped(&self) -> bool {
+        self.scheme.tolerance().is_some()
     }
 }
 

@@ -241,12 +241,12 @@ fn built(args: &SendArgs) -> Result<SignedDelivery, Failure> {
         .project_id(&args.project_id)
         .user_id(&args.user_id);
     match (args.timestamp, args.scheme.scheme) {
-        (Some(timestamp), appwrite_webhooks::Scheme::Timestamped { .. }) => {
+        (Some(timestamp), _) if args.scheme.timestamped() => {
             builder = builder.timestamp(timestamp);
         }
         (Some(_), _) => {
             return Err(Failure::Usage(
-                "--timestamp applies to --scheme timestamped only".into(),
+                "--timestamp applies to --scheme timestamped and --scheme alert only".into(),
             ));
         }
         (None, _) => {}

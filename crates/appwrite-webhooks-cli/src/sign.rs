@@ -1,6 +1,8 @@
 //! `sign`: print the signature header's value for a body (a pinned contract).
 
-use appwrite_webhooks::{Scheme, sign, sign_generic, sign_rawurldecoded, sign_timestamped};
+use appwrite_webhooks::{
+    Scheme, sign, sign_alert, sign_generic, sign_rawurldecoded, sign_timestamped,
+};
 use clap::Args;
 
 use crate::keys::KeyArgs;
@@ -16,7 +18,7 @@ pub struct SignArgs {
     input: Input,
     #[command(flatten)]
     scheme: SchemeArgs,
-    /// Timestamped scheme: the unix time to sign (default now, printed on stderr).
+    /// Timestamped and alert schemes: the unix time to sign (default now, printed on stderr).
     #[arg(long, value_name = "SECS")]
     timestamp: Option<u64>,
     /// Sign over the percent-decoded URL (PHP's rawurldecode), as every Appwrite release up to
@@ -29,10 +31,9 @@ pub struct SignArgs {
 pub fn run(args: SignArgs, style: Style) -> Result<(), Failure> {
     let key = args.keys.first()?;
     let url = args.scheme.signed_url(args.input.url.as_deref())?;
-    let timestamped = args.scheme.scheme.tolerance().is_some();
-    if args.timestamp.is_some() && !timestamped {
+    if args.timestamp.is_some() && !args.scheme.timestamped() {
         return Err(Failure::Usage(
-            "--timestamp applies to --scheme timestamped only".into(),
+            "--timestamp applies to --scheme timestamped and --scheme alert only".into(),
         ));
     }
     if args.decode_url && args.scheme.scheme != Scheme::Appwrite {
@@ -47,7 +48,7 @@ pub fn run(args: SignArgs, style: Style) -> Result<(), Failure> {
         }
         Scheme::Appwrite => sign(key, url.unwrap_or_default(), &body),
         Scheme::Generic => sign_generic(key, &body),
-        _ => {
+        scheme => {
             let timestamp = args.timestamp.unwrap_or_else(|| {
                 let now = scheme::now();
                 if !style.quiet {
@@ -55,7 +56,10 @@ pub fn run(args: SignArgs, style: Style) -> Result<(), Failure> {
                 }
                 now
             });
-            sign_timestamped(key, timestamp, &body)
+            match scheme {
+                Scheme::Alert { .. } => sign_alert(key, timestamp, &body),
+                _ => sign_timestamped(key, timestamp, &body),
+            }
         }
     };
     println!("{signature}");

@@ -20,10 +20,10 @@ pub struct VerifyArgs {
     signature: String,
     #[command(flatten)]
     scheme: SchemeArgs,
-    /// Timestamped scheme: the X-Appwrite-Webhook-Timestamp value (required).
+    /// Timestamped and alert schemes: the X-Appwrite-Webhook-Timestamp value (required).
     #[arg(long, value_name = "SECS")]
     timestamp: Option<u64>,
-    /// Timestamped scheme: how far the timestamp may be from now, in seconds.
+    /// Timestamped and alert schemes: how far the timestamp may be from now, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     tolerance: u64,
 }
@@ -39,7 +39,7 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
         .with_body_limit(usize::MAX);
     if scheme.tolerance().is_some() != args.timestamp.is_some() {
         return Err(Failure::Usage(
-            "--timestamp is required with --scheme timestamped, and only there".into(),
+            "--timestamp is required with --scheme timestamped or alert, and only there".into(),
         ));
     }
     let value = args.signature.trim();

@@ -116,6 +116,11 @@ async fn generic_scheme() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appwrite_alerts() {
+    scheme_suite::run_alert(spawn(scheme_suite::alert_verifier()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_basic_auth_is_checked_before_the_body() {
     testkit::auth_suite::run_all(spawn(testkit::auth_suite::verifier()).await).await;
 }

@@ -128,6 +128,19 @@ impl<B: AsRef<[u8]>> Delivery<B> {
         &self.signature
     }
 
+    /// Whether the delivery carried a signature that verified: always, except for an alert a
+    /// verifier [accepting unsigned alerts](crate::Verifier::with_unsigned_alerts) let in without
+    /// one — anyone could have sent that. Its [`signature`](Self::signature) is then empty and
+    /// its [`key_label`](Self::key_label) `"unsigned"`.
+    ///
+    /// ```
+    /// # let d = appwrite_webhooks::sender::example_delivery();
+    /// assert!(d.is_signed());
+    /// ```
+    pub fn is_signed(&self) -> bool {
+        !self.signature.is_unsigned()
+    }
+
     /// The scheme the delivery was verified with.
     ///
     /// ```
@@ -139,7 +152,8 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     }
 
     /// The signed `X-Appwrite-Webhook-Timestamp` (unix seconds) of a [`Scheme::Timestamped`]
-    /// delivery, already checked against the tolerance; `None` for the other schemes.
+    /// or [`Scheme::Alert`] delivery, already checked against the tolerance; `None` for the
+    /// other schemes.
     ///
     /// ```
     /// # let d = appwrite_webhooks::sender::example_delivery();

@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 
 use crate::delivery::Delivery;
 use crate::error::Error;
+use crate::events::alert::Alert;
 use crate::events::event::Event;
 use crate::scheme::{GenericEnvelope, TimestampedEnvelope};
 
@@ -90,6 +91,13 @@ impl<T: FromDelivery> FromDelivery for (Delivery<Bytes>, T) {
 }
 
 impl FromDelivery for TimestampedEnvelope {
+    fn from_delivery(delivery: Delivery<Bytes>) -> Result<Self, Error> {
+        Self::parse(delivery.body())
+    }
+}
+
+/// An Appwrite alert, for `Webhook<Alert>` behind a [`Verifier::alert`](crate::Verifier::alert).
+impl FromDelivery for Alert {
     fn from_delivery(delivery: Delivery<Bytes>) -> Result<Self, Error> {
         Self::parse(delivery.body())
     }

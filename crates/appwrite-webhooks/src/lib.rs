@@ -116,7 +116,9 @@
 //! # Other schemes
 //! [`Verifier::timestamped`] and [`Verifier::generic`] verify two opt-in schemes (a
 //! timestamped HMAC-SHA256 and `X-Webhook-Signature: sha256=…`) with the same API; see
-//! [`Scheme`] for how they compare.
+//! [`Scheme`] for how they compare. [`Verifier::alert`] verifies Appwrite's alerts (its
+//! notifications worker's `sha256=` HMAC-SHA256 over `"{timestamp}.{body}"`), typed as
+//! [`Alert`].
 //!
 //! # The public API, in one place
 //! | concern | items |
@@ -125,6 +127,7 @@
 //! | what failed | [`Error`] (with [`Error::status`]), [`MalformedSignature`], [`EmptyKey`] |
 //! | receiving | [`Verifier::receive`] (verify, then claim), [`Verifier::extract`] (verify, then build a [`FromDelivery`]; what bare extractors run), [`Verifier::with_body_timeout`] |
 //! | schemes | [`Scheme`], [`UnknownScheme`], [`TimestampedEnvelope`], [`GenericEnvelope`] |
+//! | Appwrite's alerts | [`Verifier::alert`], [`Verifier::alert_unsigned`], [`Verifier::with_unsigned_alerts`], [`Alert`] ([`Event::Alert`]), [`Delivery::is_signed`], `sign_alert` (feature `sender`) |
 //! | a verified delivery | [`Delivery`] (with [`event`](Delivery::event), [`event_strict`](Delivery::event_strict), [`fingerprint`](Delivery::fingerprint)), [`headers`] (the header names) |
 //! | events | [`EventName`], [`InvalidEventName`], [`MAX_ID_PAIRS`], [`Pattern`], [`Event`], [`EventKind`], [`Action`], [`DatabaseApi`], [`TokenKind`], [`DeploymentOwner`], [`models`] |
 //! | handing events to code | [`FromDelivery`], [`Payload`], [`Strict`], [`Router`], [`Incoming`], [`HandlerError`], [`Dispatched`], [`DispatchError`] |
@@ -164,6 +167,7 @@ pub use crypto::key::SigningKey;
 pub use crypto::signature::Signature;
 pub use delivery::Delivery;
 pub use error::{BasicAuthFailure, EmptyKey, Error, MalformedSignature, StoreError};
+pub use events::alert::Alert;
 pub use events::event::{Action, DatabaseApi, DeploymentOwner, Event, TokenKind};
 pub use events::kind::EventKind;
 pub use events::name::{EventName, InvalidEventName, MAX_ID_PAIRS};
@@ -181,7 +185,7 @@ pub use replay::{ClaimToken, MemoryStore};
 pub use router::{DispatchError, Dispatched, HandlerError, Incoming, Router};
 pub use scheme::{GenericEnvelope, Scheme, TimestampedEnvelope, UnknownScheme, rawurldecode};
 #[cfg(feature = "sender")]
-pub use scheme::{sign, sign_generic, sign_rawurldecoded, sign_timestamped};
+pub use scheme::{sign, sign_alert, sign_generic, sign_rawurldecoded, sign_timestamped};
 pub use verify::resolver::{
     DEFAULT_KEY_CACHE_TTL, KeyResolver, KeysFuture, MAX_KEYS_PER_DELIVERY, Tenant,
 };

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod alerts;
 pub mod at_least_once;
 pub mod auth_suite;
 pub mod demo;

@@ -2,8 +2,8 @@
 //! real server on loopback.
 //!
 //! The server under test must:
-//! - verify with [`timestamped_verifier`] or [`generic_verifier`] (two keys, body limit
-//!   [`LIMIT`], an in-memory replay guard);
+//! - verify with [`timestamped_verifier`], [`generic_verifier`] or [`alert_verifier`] (two
+//!   keys, body limit [`LIMIT`], an in-memory replay guard);
 //! - answer `POST /hook` with its adapter, and on success `200` with the body
 //!   [`expected_body`] of the delivery's event;
 //! - answer rejections with the adapter's status and the error's text.
@@ -12,10 +12,11 @@ use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
-use appwrite_webhooks::{ReplayGuard, Scheme, Verifier};
+use appwrite_webhooks::{ManualClock, ReplayGuard, Scheme, Verifier};
 use bytes::Bytes;
 use http::HeaderMap;
 
+use crate::alerts::{ALERT_KEY, DATA_NOW, alerts, data_now};
 use crate::http_suite::{LIMIT, expected_body};
 
 /// The current key.
@@ -37,6 +38,17 @@ pub fn generic_verifier() -> Verifier {
         .with_key(OLD_KEY)
         .with_body_limit(LIMIT)
         .with_replay_guard(ReplayGuard::in_memory())
+}
+
+/// The verifier an alert-scheme server under test uses: Appwrite's alert data's key and an
+/// old one, its clock at the data's time ([`DATA_NOW`]) so the fixed timestamps are within the
+/// default tolerance.
+pub fn alert_verifier() -> Verifier {
+    Verifier::alert(ALERT_KEY)
+        .with_key(OLD_KEY)
+        .with_body_limit(LIMIT)
+        .with_replay_guard(ReplayGuard::in_memory())
+        .with_clock(ManualClock::at(data_now()))
 }
 
 fn now() -> u64 {
@@ -212,6 +224,115 @@ pub async fn run_generic(addr: SocketAddr) {
     assert_eq!(post(addr, &no_event, fresh.body().to_vec()).await.0, 400);
     assert_eq!(
         send(addr, &generic(KEY, &" ".repeat(LIMIT + 1))).await.0,
+        413
+    );
+}
+
+/// A captured alert as sent, to the server's `/hook`.
+fn at_hook(sample: &crate::alerts::SampleAlert) -> SignedDelivery {
+    SignedDelivery::from_parts(
+        "http://receiver.test/hook".into(),
+        sample.header_map(),
+        sample.body.clone().into(),
+    )
+}
+
+fn alert(key: &str, body: &str, timestamp: u64) -> SignedDelivery {
+    DeliveryBuilder::new(key, "http://receiver.test/hook", body.to_owned())
+        .scheme(Scheme::alert())
+        .timestamp(timestamp)
+        .build()
+}
+
+/// Every check for a server verifying with [`alert_verifier`].
+pub async fn run_alert(addr: SocketAddr) {
+    let verifier = alert_verifier();
+    let data = alerts();
+
+    // Every alert Appwrite signed, byte for byte, typed as an alert; each once.
+    for sample in data.iter().filter(|a| a.signed) {
+        // Posted to the server's `/hook`: no URL is signed.
+        let sent = at_hook(sample);
+        let expected_text = expected(&verifier, &sent);
+        assert!(expected_text.starts_with("Alert"), "{expected_text}");
+        assert_eq!(
+            send(addr, &sent).await,
+            (200, expected_text),
+            "{}",
+            sample.name
+        );
+        // A copy (same deduplication key, or same signature): a duplicate.
+        assert_eq!(
+            send(addr, &sent).await,
+            (200, "duplicate delivery: already handled".into()),
+            "{}",
+            sample.name
+        );
+    }
+
+    // Appwrite's alert resent later with a fresh timestamp and signature: the same alert.
+    let paused = &data[0];
+    let resent = alert(ALERT_KEY, &paused.body, DATA_NOW - 5);
+    assert_eq!(
+        send(addr, &resent).await,
+        (200, "duplicate delivery: already handled".into())
+    );
+    // The key being rotated out still verifies.
+    let body = paused.body.replace("wh_01:paused", "wh_09:paused");
+    assert_eq!(send(addr, &alert(OLD_KEY, &body, DATA_NOW)).await.0, 200);
+
+    // Unsigned (a channel without a secret): refused, as this verifier was not told otherwise.
+    let unsigned = data.iter().find(|a| !a.signed).expect("an unsigned alert");
+    let (status, text) = send(addr, &at_hook(unsigned)).await;
+    assert_eq!(
+        (status, text.contains("missing signature")),
+        (401, true),
+        "{text}"
+    );
+
+    // Outside the tolerance, either way; the timestamp moved; tampered; wrong key: 401.
+    for (timestamp, word) in [(DATA_NOW - 301, "past"), (DATA_NOW + 301, "future")] {
+        let (status, text) = send(addr, &alert(ALERT_KEY, &body, timestamp)).await;
+        assert_eq!(status, 401, "{text}");
+        assert!(text.contains(word) && text.contains("tolerance"), "{text}");
+    }
+    let fresh = alert(ALERT_KEY, &body.replace("wh_09", "wh_10"), DATA_NOW);
+    let mut moved = fresh.headers().clone();
+    moved.insert("x-appwrite-webhook-timestamp", (DATA_NOW - 1).into());
+    assert_eq!(post(addr, &moved, fresh.body().to_vec()).await.0, 401);
+    let tampered = fresh
+        .body()
+        .to_vec()
+        .into_iter()
+        .map(|b| if b == b'1' { b'2' } else { b });
+    assert_eq!(
+        post(addr, fresh.headers(), tampered.collect::<Vec<_>>())
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        send(addr, &alert("whsec_other", &body, DATA_NOW)).await.0,
+        401
+    );
+    // Bare hex (the timestamped scheme's form) is not an alert signature.
+    let mut bare = fresh.headers().clone();
+    let hex = bare["x-appwrite-webhook-signature"].to_str().unwrap()["sha256=".len()..].to_owned();
+    bare.insert("x-appwrite-webhook-signature", hex.parse().unwrap());
+    let (status, text) = post(addr, &bare, fresh.body().to_vec()).await;
+    assert_eq!((status, text.contains("sha256=")), (401, true), "{text}");
+
+    // Signed but not an alert: 400. Over the limit: 413.
+    assert_eq!(
+        send(addr, &alert(ALERT_KEY, r#"{"subject":1}"#, DATA_NOW))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        send(addr, &alert(ALERT_KEY, &" ".repeat(LIMIT + 1), DATA_NOW))
+            .await
+            .0,
         413
     );
 }

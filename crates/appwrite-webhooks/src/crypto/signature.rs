@@ -39,6 +39,8 @@ pub(crate) enum Form {
     Hex,
     /// `sha256=` then hex.
     PrefixedHex,
+    /// No signature header: an unsigned alert a verifier was told to accept.
+    Unsigned,
 }
 
 impl Signature {
@@ -63,6 +65,17 @@ impl Signature {
         Ok(Self::from_tag(&tag, form))
     }
 
+    /// The stand-in for an alert sent without a signature: no tag, shown as nothing. Only a
+    /// verifier that [accepts unsigned alerts](crate::Verifier::with_unsigned_alerts) makes it.
+    pub(crate) fn unsigned() -> Self {
+        Self::from_tag(&[], Form::Unsigned)
+    }
+
+    /// Whether this stands for a missing signature ([`unsigned`](Self::unsigned)).
+    pub(crate) fn is_unsigned(&self) -> bool {
+        matches!(self.form, Form::Unsigned)
+    }
+
     /// The raw tag: 20 bytes (HMAC-SHA1) or 32 bytes (HMAC-SHA256).
     ///
     /// ```
@@ -80,6 +93,7 @@ impl fmt::Display for Signature {
             Form::Base64 => f.write_str(&STANDARD.encode(self.as_bytes())),
             Form::Hex => f.write_str(&hex(self.as_bytes())),
             Form::PrefixedHex => write!(f, "sha256={}", hex(self.as_bytes())),
+            Form::Unsigned => Ok(()),
         }
     }
 }

@@ -402,6 +402,9 @@ pub enum Event {
         /// The insight.
         insight: Insight,
     },
+    /// An alert from Appwrite's notifications worker ([`Scheme::Alert`](crate::Scheme::Alert)):
+    /// not an event about a resource, so it has no action.
+    Alert(crate::events::alert::Alert),
     /// An event this version does not map (a new service or resource, an MFA factor, a
     /// challenge, recovery codes, an empty body), or a delivery with no concrete event name.
     Unknown {

@@ -20,6 +20,8 @@ macro_rules! kinds {
                 #[doc = concat!("[`Event::", stringify!($variant), "`], a `", $model, "` payload.")]
                 $variant,
             )*
+            /// [`Event::Alert`]: an Appwrite alert, not an event about a resource.
+            Alert,
             /// [`Event::Unknown`].
             Unknown,
             /// [`Event::Unparsed`]: the body did not fit its model.
@@ -54,12 +56,13 @@ macro_rules! kinds {
             pub fn kind(&self) -> EventKind {
                 match self {
                     $(Event::$variant { .. } => EventKind::$variant,)*
+                    Event::Alert(_) => EventKind::Alert,
                     Event::Unknown { .. } => EventKind::Unknown,
                     Event::Unparsed { .. } => EventKind::Unparsed,
                 }
             }
 
-            /// The action, `None` for [`Event::Unknown`] and [`Event::Unparsed`].
+            /// The action, `None` for [`Event::Alert`], [`Event::Unknown`] and [`Event::Unparsed`].
             ///
             /// ```
             /// # let delivery = appwrite_webhooks::sender::example_delivery();
@@ -69,7 +72,7 @@ macro_rules! kinds {
             pub fn action(&self) -> Option<&Action> {
                 match self {
                     $(Event::$variant { action, .. } => Some(action),)*
-                    Event::Unknown { .. } | Event::Unparsed { .. } => None,
+                    Event::Alert(_) | Event::Unknown { .. } | Event::Unparsed { .. } => None,
                 }
             }
         }

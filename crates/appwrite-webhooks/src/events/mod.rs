@@ -1,6 +1,7 @@
 //! Events: names as Appwrite writes them, its expansion of one event into many names,
 //! subscription patterns, and the typed [`Event`] a delivery carries.
 
+pub(crate) mod alert;
 pub(crate) mod event;
 pub(crate) mod expand;
 pub(crate) mod kind;

@@ -5,7 +5,7 @@ use crate::crypto::mac::KeyedMac;
 use crate::crypto::signature::Signature;
 use crate::fingerprint::Fingerprint;
 use crate::headers::DeliveryHeaders;
-use crate::scheme::{Scheme, appwrite, generic, timestamped};
+use crate::scheme::{Scheme, alert, appwrite, generic, timestamped};
 
 impl Scheme {
     /// The delivery's identity, the [`Fingerprint`] every ledger keys on (a replay guard, an
@@ -15,6 +15,7 @@ impl Scheme {
     /// |---|---|
     /// | Appwrite | the signature (URL ++ body, under the key that verified it) with the `X-Appwrite-Webhook-Delivery-Id` when sent, else with the events header as sent |
     /// | timestamped, generic | the signed envelope's event id (`$id`, `id`), under the key that verified it |
+    /// | alert | the alert's `deduplicationKey` under the key that verified it; the signature when the key is empty; unkeyed (SHA-256) for an [unsigned](crate::Verifier::with_unsigned_alerts) alert |
     ///
     /// Appwrite sends one body under several events (a row created, then deleted unchanged),
     /// so the signature alone would make the second genuine delivery a duplicate; its own
@@ -28,6 +29,7 @@ impl Scheme {
     pub(crate) fn envelope_fingerprint(
         &self,
         signature: &Signature,
+        meta: &DeliveryHeaders,
         body: &[u8],
         keyed: impl FnOnce() -> KeyedMac,
     ) -> Option<Fingerprint> {
@@ -35,6 +37,11 @@ impl Scheme {
             Self::Appwrite => return None,
             Self::Timestamped { .. } => timestamped::event_id(body),
             Self::Generic => generic::event_id(body),
+            // No key verified it: nothing to key the identity with.
+            Self::Alert { .. } if signature.is_unsigned() => {
+                return Some(alert::unsigned_fingerprint(meta, body));
+            }
+            Self::Alert { .. } => alert::deduplication_key(body),
         };
         Some(match envelope_id {
             // The envelope's id under the key that verified it: two senders sharing a store
@@ -63,7 +70,9 @@ impl Scheme {
     ) -> Fingerprint {
         match self {
             Self::Appwrite => appwrite::fingerprint(signature, meta),
-            Self::Timestamped { .. } | Self::Generic => Fingerprint::new(signature.as_bytes()),
+            Self::Timestamped { .. } | Self::Generic | Self::Alert { .. } => {
+                Fingerprint::new(signature.as_bytes())
+            }
         }
     }
 
@@ -74,7 +83,7 @@ impl Scheme {
     pub(crate) fn body_key(&self, signature: &Signature) -> Option<Fingerprint> {
         match self {
             Self::Appwrite => Some(appwrite::body_key(signature)),
-            Self::Timestamped { .. } | Self::Generic => None,
+            Self::Timestamped { .. } | Self::Generic | Self::Alert { .. } => None,
         }
     }
 }

@@ -5,12 +5,13 @@
 //! which headers a delivery must carry, what the replay guard keys on, its envelope, and how a
 //! sender signs. This file is the only place that chooses between them.
 
+mod alert;
 mod appwrite;
 mod generic;
 mod identity;
+mod parse;
 mod timestamped;
 
-use std::fmt;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName};
@@ -23,8 +24,11 @@ use crate::events::name::EventName;
 use crate::headers::DeliveryHeaders;
 
 pub use generic::GenericEnvelope;
+pub use parse::UnknownScheme;
 pub use timestamped::TimestampedEnvelope;
 
+#[cfg(feature = "sender")]
+pub use alert::sign_alert;
 pub use appwrite::rawurldecode;
 #[cfg(feature = "sender")]
 pub use appwrite::{sign, sign_rawurldecoded};
@@ -33,16 +37,23 @@ pub use generic::sign_generic;
 #[cfg(feature = "sender")]
 pub use timestamped::sign_timestamped;
 
-/// How deliveries are signed. [`Scheme::Appwrite`] is what Appwrite's server sends; the other
-/// two are opt-in.
+/// How deliveries are signed. [`Scheme::Appwrite`] is what Appwrite's server sends for events,
+/// [`Scheme::Alert`] what its notifications worker sends for alerts; the other two are opt-in.
 ///
 /// | scheme | signature header | what is signed | replay protection |
 /// |---|---|---|---|
 /// | [`Scheme::Appwrite`] | `X-Appwrite-Webhook-Signature: base64(HMAC-SHA1)` | URL ++ raw body | none in the scheme; [`ReplayGuard`](crate::ReplayGuard) on the signature with the delivery id (or events) |
-/// | [`Scheme::Timestamped`] | `X-Appwrite-Webhook-Signature: hex(HMAC-SHA256)` + `X-Appwrite-Webhook-Timestamp` | `"{timestamp}.{raw body}"` | tolerance window (300 s default); guard on the envelope's `$id` |
+/// | [`Scheme::Alert`] (Appwrite's alerts) | `X-Appwrite-Webhook-Signature: sha256=hex(HMAC-SHA256)` + `X-Appwrite-Webhook-Timestamp`; none when the channel has no secret (refused unless [allowed](crate::Verifier::with_unsigned_alerts)) | `"{timestamp}.{raw body}"` | tolerance window (300 s default); guard on the alert's `deduplicationKey` |
+/// | [`Scheme::Timestamped`] (seed `003_*`) | `X-Appwrite-Webhook-Signature: hex(HMAC-SHA256)` + `X-Appwrite-Webhook-Timestamp` | `"{timestamp}.{raw body}"` | tolerance window (300 s default); guard on the envelope's `$id` |
 /// | [`Scheme::Generic`] | `X-Webhook-Signature: sha256=hex(HMAC-SHA256)` | raw body | none in the scheme; guard on the envelope's event `id` |
 ///
-/// All three share the [`Verifier`](crate::Verifier)'s key rotation, body limit, errors,
+/// The alert and timestamped schemes sign the same string with the same hash; they differ in
+/// the header's form (`sha256=` before the hex, or bare hex) and the body (an alert, or the
+/// `{ "$id", "event", "timestamp", "payload" }` envelope the seed document `003_*` describes).
+/// Appwrite's own notifications worker sends the alert form; the timestamped scheme is the
+/// seed's, for senders that follow that document. Both verify.
+///
+/// All of them share the [`Verifier`](crate::Verifier)'s key rotation, body limit, errors,
 /// streaming verification and adapters. The documents describing the other two compute their
 /// example HMAC over `JSON.stringify(req.body)` — JSON parsed and serialised again. That only
 /// works when the sender's serialiser happens to produce the same bytes (key order, spacing,
@@ -74,6 +85,16 @@ pub enum Scheme {
     /// `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, with `X-Webhook-Id`
     /// (the webhook) and `X-Webhook-Event` (the event type).
     Generic,
+    /// Appwrite's alerts: `X-Appwrite-Webhook-Timestamp` (unix seconds) and
+    /// `X-Appwrite-Webhook-Signature: sha256=<lower-case hex HMAC-SHA256 over
+    /// "{timestamp}.{raw body}">`, a body typed as [`Alert`](crate::Alert), no URL signed.
+    /// Deliveries whose timestamp is further than `tolerance` from this server's clock are
+    /// rejected, as for [`Scheme::Timestamped`].
+    Alert {
+        /// How far the timestamp may be from now, either way. Appwrite sets none: the
+        /// timestamp is the send time.
+        tolerance: Duration,
+    },
 }
 
 impl Scheme {
@@ -92,6 +113,17 @@ impl Scheme {
         }
     }
 
+    /// Appwrite's alert scheme with the default tolerance of five minutes.
+    ///
+    /// ```
+    /// assert_eq!(appwrite_webhooks::Scheme::alert().tolerance(), Some(std::time::Duration::from_secs(300)));
+    /// ```
+    pub fn alert() -> Self {
+        Self::Alert {
+            tolerance: Self::DEFAULT_TOLERANCE,
+        }
+    }
+
     /// The scheme's name as the CLI's `--scheme` spells it.
     ///
     /// ```
@@ -102,6 +134,7 @@ impl Scheme {
             Self::Appwrite => "appwrite",
             Self::Timestamped { .. } => "timestamped",
             Self::Generic => "generic",
+            Self::Alert { .. } => "alert",
         }
     }
 
@@ -117,6 +150,7 @@ impl Scheme {
             Self::Appwrite => appwrite::SIGNATURE,
             Self::Timestamped { .. } => timestamped::SIGNATURE,
             Self::Generic => generic::SIGNATURE,
+            Self::Alert { .. } => alert::SIGNATURE,
         }
     }
 
@@ -127,12 +161,12 @@ impl Scheme {
     /// ```
     pub fn tolerance(&self) -> Option<Duration> {
         match self {
-            Self::Timestamped { tolerance } => Some(*tolerance),
+            Self::Timestamped { tolerance } | Self::Alert { tolerance } => Some(*tolerance),
             Self::Appwrite | Self::Generic => None,
         }
     }
 
-    /// The timestamped scheme with `tolerance`.
+    /// The timestamped or alert scheme with `tolerance`.
     ///
     /// # Panics
     /// On the other schemes, which sign no timestamp: a tolerance there would change nothing.
@@ -151,8 +185,9 @@ impl Scheme {
     pub fn with_tolerance(self, tolerance: Duration) -> Self {
         match self {
             Self::Timestamped { .. } => Self::Timestamped { tolerance },
+            Self::Alert { .. } => Self::Alert { tolerance },
             other => panic!(
-                "with_tolerance on the {other} scheme: only the timestamped scheme signs a timestamp"
+                "with_tolerance on the {other} scheme: only the timestamped and alert schemes sign a timestamp"
             ),
         }
     }
@@ -161,7 +196,8 @@ impl Scheme {
     /// scheme sends one. A key resolver chooses keys from them.
     pub(crate) fn tenant_headers(&self) -> (HeaderName, Option<HeaderName>) {
         match self {
-            Self::Appwrite | Self::Timestamped { .. } => (
+            // Alerts carry neither; a per-tenant verifier is Appwrite's scheme only.
+            Self::Appwrite | Self::Timestamped { .. } | Self::Alert { .. } => (
                 crate::headers::WEBHOOK_ID,
                 Some(crate::headers::WEBHOOK_PROJECT_ID),
             ),
@@ -173,7 +209,7 @@ impl Scheme {
     pub(crate) fn hash(&self) -> Hash {
         match self {
             Self::Appwrite => Hash::Sha1,
-            Self::Timestamped { .. } | Self::Generic => Hash::Sha256,
+            Self::Timestamped { .. } | Self::Generic | Self::Alert { .. } => Hash::Sha256,
         }
     }
 
@@ -183,6 +219,7 @@ impl Scheme {
             Self::Appwrite => appwrite::parse_signature(value),
             Self::Timestamped { .. } => timestamped::parse_signature(value),
             Self::Generic => generic::parse_signature(value),
+            Self::Alert { .. } => alert::parse_signature(value),
         }
     }
 
@@ -192,7 +229,7 @@ impl Scheme {
         match self {
             Self::Appwrite => appwrite::url_prefixes(configured_urls),
             Self::Generic => vec![Vec::new()],
-            Self::Timestamped { .. } => Vec::new(),
+            Self::Timestamped { .. } | Self::Alert { .. } => Vec::new(),
         }
     }
 
@@ -207,7 +244,9 @@ impl Scheme {
     ) -> Result<(Vec<Vec<u8>>, Option<u64>), Error> {
         match self {
             Self::Appwrite => Ok((appwrite::url_prefixes(rebuilt_urls), None)),
-            Self::Timestamped { tolerance } => timestamped::request_prefix(headers, *tolerance, at),
+            Self::Timestamped { tolerance } | Self::Alert { tolerance } => {
+                timestamped::request_prefix(headers, *tolerance, at)
+            }
             Self::Generic => Ok((Vec::new(), None)),
         }
     }
@@ -232,6 +271,7 @@ impl Scheme {
             Self::Appwrite => appwrite::parse_headers(headers),
             Self::Timestamped { .. } => timestamped::parse_headers(headers, timestamp),
             Self::Generic => generic::parse_headers(headers),
+            Self::Alert { .. } => Ok(alert::parse_headers(timestamp)),
         }
     }
 
@@ -244,6 +284,7 @@ impl Scheme {
             Self::Appwrite => None,
             Self::Timestamped { .. } => Some(timestamped::event_name(body).unwrap_or_default()),
             Self::Generic => Some(generic::event_type(body).unwrap_or_default()),
+            Self::Alert { .. } => Some(alert::event_names(body)),
         }
     }
 
@@ -273,6 +314,7 @@ impl Scheme {
             Self::Appwrite => Event::from_parts(primary, body, strict),
             Self::Timestamped { .. } => TimestampedEnvelope::parse(body).map(|e| e.payload),
             Self::Generic => generic::event(body),
+            Self::Alert { .. } => crate::events::alert::Alert::parse(body).map(Event::Alert),
         }
     }
 
@@ -283,6 +325,7 @@ impl Scheme {
             Self::Appwrite => appwrite::signed_headers(outgoing),
             Self::Timestamped { .. } => timestamped::signed_headers(outgoing),
             Self::Generic => generic::signed_headers(outgoing),
+            Self::Alert { .. } => alert::signed_headers(outgoing),
         }
     }
 }
@@ -302,69 +345,4 @@ pub(crate) struct Outgoing<'a> {
     /// Appwrite's delivery id, sent only when set.
     pub(crate) delivery_id: Option<&'a str>,
     pub(crate) timestamp: Option<u64>,
-}
-
-impl Signature {
-    /// Decodes a signature header value as `scheme` writes it: base64 for
-    /// [`Scheme::Appwrite`], 64 hex digits for [`Scheme::Timestamped`], `sha256=` and 64 hex
-    /// digits for [`Scheme::Generic`]. The one parser; `str::parse` is this for Appwrite's.
-    ///
-    /// ```
-    /// use appwrite_webhooks::{Scheme, Signature, sign_generic};
-    ///
-    /// let header = sign_generic("k", b"{}");
-    /// let sig = Signature::parse(Scheme::Generic, header.as_bytes())?;
-    /// assert_eq!(sig.as_bytes().len(), 32);
-    /// assert_eq!(sig.to_string(), header);
-    /// # Ok::<(), appwrite_webhooks::MalformedSignature>(())
-    /// ```
-    pub fn parse(scheme: Scheme, value: &[u8]) -> Result<Self, MalformedSignature> {
-        scheme.parse_signature(value)
-    }
-}
-
-impl std::str::FromStr for Signature {
-    type Err = MalformedSignature;
-
-    /// Parses Appwrite's base64 form; see [`Signature::parse`] for the other schemes.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(Scheme::Appwrite, s.as_bytes())
-    }
-}
-
-impl fmt::Display for Scheme {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The scheme name was not one of `appwrite`, `timestamped`, `generic`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scheme {0:?}: expected appwrite, timestamped or generic")]
-pub struct UnknownScheme(String);
-
-impl std::str::FromStr for Scheme {
-    type Err = UnknownScheme;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "appwrite" => Ok(Self::Appwrite),
-            "timestamped" => Ok(Self::timestamped()),
-            "generic" => Ok(Self::Generic),
-            other => Err(UnknownScheme(other.to_owned())),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_round_trip() {
-        for scheme in [Scheme::Appwrite, Scheme::timestamped(), Scheme::Generic] {
-            assert_eq!(scheme.name().parse::<Scheme>(), Ok(scheme));
-        }
-        assert!("sha1".parse::<Scheme>().is_err());
-    }
 }

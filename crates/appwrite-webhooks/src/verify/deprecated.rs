@@ -133,7 +133,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "only the timestamped scheme signs a timestamp")]
+    #[should_panic(expected = "only the timestamped and alert schemes sign a timestamp")]
     fn the_former_tolerance_refuses_where_it_used_to_do_nothing() {
         drop(Verifier::new("k", URL).tolerance(Duration::from_secs(60)));
     }

@@ -1,6 +1,6 @@
 //! The verifier's options: those every verifier has (limits, the replay guard) and those of
-//! one scheme (the timestamped scheme's tolerance, Appwrite's configured URLs), which refuse a
-//! verifier of another scheme where it is built.
+//! one scheme (the timestamped and alert schemes' tolerance, unsigned alerts, Appwrite's
+//! configured URLs), which refuse a verifier of another scheme where it is built.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +13,11 @@ use crate::verify::verifier::Verifier;
 
 /// Options every verifier has, and the two that belong to one scheme.
 impl<K: KeySource> Verifier<K> {
-    /// Sets how far a [`Scheme::Timestamped`] delivery's timestamp may be from this server's
+    /// Sets how far a [`Scheme::Timestamped`] or [`Scheme::Alert`] delivery's timestamp may be from this server's
     /// clock, either way (default [`Scheme::DEFAULT_TOLERANCE`], five minutes).
     ///
     /// # Panics
-    /// On a verifier of another scheme: Appwrite's and the generic scheme sign no timestamp,
+    /// On a verifier of another scheme: Appwrite's event scheme and the generic one sign no timestamp,
     /// so a tolerance there would change nothing. The panic happens where the verifier is
     /// built, at start-up.
     ///
@@ -38,6 +38,51 @@ impl<K: KeySource> Verifier<K> {
         config.scheme = config.scheme.with_tolerance(tolerance);
         config.rebuild(config.keys.current().keys.clone());
         self
+    }
+
+    /// Whether a [`Scheme::Alert`] verifier accepts alerts that carry **no signature header**,
+    /// as Appwrite sends them for a channel with no secret (default `false`: they are refused
+    /// with `401`, [`Error::MissingSignature`](crate::Error::MissingSignature)). Turned on,
+    /// **anyone who can reach the URL can post alerts** — nothing proves they come from
+    /// Appwrite — so act on them only in ways a forged alert cannot abuse. Signed alerts are
+    /// still verified against the keys, and a wrong or malformed signature is still refused;
+    /// [`Delivery::is_signed`](crate::Delivery::is_signed) tells the two apart.
+    ///
+    /// # Panics
+    /// On a verifier of another scheme: only alerts are ever sent unsigned. The panic happens
+    /// where the verifier is built, at start-up.
+    ///
+    /// ```
+    /// let verifier = appwrite_webhooks::Verifier::alert("k").with_unsigned_alerts(true);
+    /// assert!(verifier.unsigned_alerts());
+    /// ```
+    ///
+    /// ```should_panic
+    /// // Appwrite's event scheme always signs: refused when the verifier is built.
+    /// let verifier = appwrite_webhooks::Verifier::new("k", "https://example.com/hook")
+    ///     .with_unsigned_alerts(true);
+    /// ```
+    #[track_caller]
+    pub fn with_unsigned_alerts(mut self, accept: bool) -> Self {
+        let config = Arc::make_mut(&mut self.inner);
+        if !matches!(config.scheme, Scheme::Alert { .. }) {
+            panic!(
+                "with_unsigned_alerts on a verifier of the {} scheme: only alerts are sent unsigned",
+                config.scheme
+            );
+        }
+        config.unsigned_alerts = accept;
+        self
+    }
+
+    /// Whether alerts without a signature are accepted
+    /// ([`with_unsigned_alerts`](Self::with_unsigned_alerts)).
+    ///
+    /// ```
+    /// assert!(!appwrite_webhooks::Verifier::alert("k").unsigned_alerts());
+    /// ```
+    pub fn unsigned_alerts(&self) -> bool {
+        self.inner.unsigned_alerts
     }
 
     /// Also accepts deliveries signed for `url`: for a receiver that several webhooks reach

@@ -30,6 +30,9 @@ pub(crate) fn check_len(len: u64, limit: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// The key label of an alert accepted without a signature.
+pub(crate) const UNSIGNED_LABEL: &str = "unsigned";
+
 /// The most a delivery's buffer reserves ahead of what has arrived: a declared `Content-Length`
 /// is the sender's word, not bytes, and before the signature is checked it earns no memory.
 const UNVERIFIED_RESERVE: usize = 64 * 1024;
@@ -118,14 +121,26 @@ impl Verification {
         Ok(())
     }
 
-    /// The index of the key whose tag over everything fed equals the signature.
+    /// The index of the key whose tag over everything fed equals the signature. An unsigned
+    /// alert has none: [`Error::MissingSignature`].
     pub(crate) fn matching_key(self) -> Result<usize, Error> {
+        if self.signature.is_unsigned() {
+            return Err(Error::MissingSignature);
+        }
         self.candidates.matching_key(&self.signature)
     }
 
     /// Checks the signature, then the headers, and returns the delivery around `body`.
     pub(crate) fn finish_with<B: AsRef<[u8]>>(self, body: B) -> Result<Delivery<B>, Error> {
-        let key_index = self.candidates.matching_key(&self.signature)?;
+        // An unsigned alert reaches here only from a verifier told to accept them: no key
+        // verified it, which its key label says.
+        let (key_index, key_label) = match self.signature.is_unsigned() {
+            true => (0, Some(std::sync::Arc::from(UNSIGNED_LABEL))),
+            false => {
+                let index = self.candidates.matching_key(&self.signature)?;
+                (index, self.keys.label(index))
+            }
+        };
         let mut meta = self.headers?;
         if let Some(signed) = self.scheme.signed_event_names(body.as_ref()) {
             meta.events = signed;
@@ -135,7 +150,7 @@ impl Verification {
         let fingerprint = std::sync::OnceLock::new();
         if let Some(keyed) =
             self.scheme
-                .envelope_fingerprint(&self.signature, body.as_ref(), || {
+                .envelope_fingerprint(&self.signature, &meta, body.as_ref(), || {
                     self.keys.keyed[key_index].clone()
                 })
         {
@@ -147,7 +162,7 @@ impl Verification {
             signature: self.signature,
             fingerprint,
             key_index,
-            key_label: self.keys.label(key_index),
+            key_label,
             body,
         })
     }

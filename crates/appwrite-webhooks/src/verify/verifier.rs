@@ -109,6 +109,7 @@ impl<K: KeySource> Verifier<K> {
             replay_guard: None,
             basic_auth: None,
             clock: Arc::new(SystemClock),
+            unsigned_alerts: false,
             health: Arc::new(Health::default()),
         };
         Self::from_inner(Arc::new(config))
@@ -182,6 +183,52 @@ impl Verifier {
     /// ```
     pub fn generic(key: impl Into<SigningKey>) -> Self {
         Self::build(Scheme::Generic, key, Urls::Configured(Vec::new()))
+    }
+
+    /// A verifier for Appwrite's alerts ([`Scheme::Alert`]), which its notifications worker
+    /// sends — "Webhook deliveries have been paused", usage thresholds — signed with the alert
+    /// channel's secret: `sha256=` and hex HMAC-SHA256 over `"{timestamp}.{raw body}"`, with
+    /// the default five-minute tolerance (change it with [`with_tolerance`](Self::with_tolerance);
+    /// it is read from the verifier's [`Clock`](crate::Clock)). No URL is signed. The typed
+    /// event is [`Event::Alert`](crate::Event::Alert). Alerts sent without a signature (a
+    /// channel with no secret) are refused with `401`; see
+    /// [`with_unsigned_alerts`](Self::with_unsigned_alerts).
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Event, Scheme, Verifier, sender::DeliveryBuilder};
+    ///
+    /// let body = r#"{"subject":"Webhook deliveries have been paused","body":"…","template":"","params":[],"project":"p1","deduplicationKey":"webhook:wh_01:paused:2026-11-30T08:12:44.120+00:00","events":[]}"#;
+    /// let sent = DeliveryBuilder::new("alert-secret", "https://example.com/alerts", body).scheme(Scheme::alert()).build();
+    /// let delivery = Verifier::alert("alert-secret").verify(sent.headers(), sent.body())?;
+    /// let Event::Alert(alert) = delivery.event()? else { panic!("an alert") };
+    /// assert_eq!(alert.project.as_deref(), Some("p1"));
+    /// # Ok::<(), appwrite_webhooks::Error>(())
+    /// ```
+    pub fn alert(key: impl Into<SigningKey>) -> Self {
+        Self::build(Scheme::alert(), key, Urls::Configured(Vec::new()))
+    }
+
+    /// A verifier for the alerts of a channel with **no secret**, which Appwrite sends without a
+    /// signature header: it accepts them, with the tolerance and typing of
+    /// [`alert`](Self::alert). **Anyone who can reach the URL can then post alerts**: nothing
+    /// proves they come from Appwrite. It has no key, so a signed alert does not verify
+    /// (`401`) until one is added with [`with_key`](Self::with_key). Prefer giving the channel
+    /// a secret and [`alert`](Self::alert).
+    ///
+    /// ```
+    /// use appwrite_webhooks::{Scheme, Verifier, sender::DeliveryBuilder};
+    ///
+    /// let body = r#"{"subject":"s","body":"b","template":"","params":[],"project":null,"deduplicationKey":"","events":[]}"#;
+    /// let sent = DeliveryBuilder::new("ignored", "https://example.com/alerts", body).scheme(Scheme::alert()).build();
+    /// let (url, mut headers, body) = sent.into_parts();
+    /// headers.remove("x-appwrite-webhook-signature"); // as a channel without a secret sends it
+    /// let delivery = Verifier::alert_unsigned().verify(&headers, &body)?;
+    /// assert!(!delivery.is_signed());
+    /// assert!(Verifier::alert("secret").verify(&headers, &body).is_err()); // 401 by default
+    /// # Ok::<(), appwrite_webhooks::Error>(())
+    /// ```
+    pub fn alert_unsigned() -> Self {
+        Self::empty(Scheme::alert(), Urls::Configured(Vec::new())).with_unsigned_alerts(true)
     }
 
     /// A verifier that rebuilds the signed URL from each request instead of using a configured
@@ -265,6 +312,7 @@ impl<K: KeySource> fmt::Debug for Verifier<K> {
             .field("body_limit", &self.inner.body_limit)
             .field("body_timeout", &self.inner.body_timeout)
             .field("replay_guard", &self.inner.replay_guard)
+            .field("unsigned_alerts", &self.inner.unsigned_alerts)
             .finish()
     }
 }
