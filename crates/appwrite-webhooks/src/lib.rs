@@ -64,6 +64,16 @@
 //! `200` without the handler; an error, a panic, a cancelled request or a disconnected sender
 //! gives the delivery back. The bare extractors verify without de-duplicating.
 //!
+//! **What our answers make Appwrite do.** Appwrite counts any status ≥ 400, or no answer
+//! within 15 s, as a failure, and disables a webhook after 10 in a row; releases up to 1.9.6
+//! never send a failed delivery again by themselves, newer servers redeliver it (same bytes,
+//! same delivery id). So: a `2xx` (handled, a copy of a handled delivery, or stored by an
+//! inbox) ends it; a `409` (a copy while another is in flight), a `503` (a store or key
+//! resolver down), a `401`/`400`/`413`/`408` (forged, malformed, too large, stalled) and a
+//! handler's error status each count toward the ten, and Appwrite ≥ 2.x sends it again — a
+//! `409`'s redelivery then meets the first copy's outcome. The
+//! `appwrite_webhooks_consecutive_failures` gauge counts our answers the same way ([`observe`]).
+//!
 //! | vocabulary | word |
 //! |---|---|
 //! | what a delivery is | fingerprint ([`Fingerprint`]) |

@@ -189,6 +189,7 @@ fn delivery(key: &str, name: &str) -> SignedDelivery {
     .event(&format!("teams.{unique}.create").parse().unwrap())
     .webhook_id(WEBHOOK)
     .project_id("observe-project")
+    .delivery_id(format!("delivery-{unique}"))
     .build()
 }
 
@@ -281,6 +282,7 @@ pub async fn run(
     for (field, value) in [
         ("webhook_id", WEBHOOK),
         ("project_id", "observe-project"),
+        ("delivery_id", "delivery-first-"),
         ("event", "teams.first-"),
         ("scheme", "appwrite"),
         ("key", "current"),

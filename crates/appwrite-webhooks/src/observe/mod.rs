@@ -6,7 +6,8 @@
 //! `appwrite_webhook` (level INFO), entered while the delivery is verified and while the
 //! handler runs (under the tower layer, axum's `route_layer`, the actix-web middleware and the
 //! inbox routes; a bare extractor's span covers verification only, since the handler runs
-//! outside it, and its outcome is `verified`). Its fields: `webhook_id` and `project_id` (as the unsigned headers claim
+//! outside it, and its outcome is `verified`). Its fields: `delivery_id` (Appwrite's `X-Appwrite-Webhook-Delivery-Id`, recorded once the
+//! signature verified), `webhook_id` and `project_id` (as the unsigned headers claim
 //! them, when they look like Appwrite ids), `event` (the primary event, once verified),
 //! `scheme`, `key` (the verifying key's label, or its index), `outcome`, `reason` (why it was
 //! rejected), `body_len` and `duration_ms`. Never a key, a signature, credentials or body

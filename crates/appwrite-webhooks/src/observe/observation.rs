@@ -108,6 +108,7 @@ impl Observation {
             "appwrite_webhook",
             webhook_id = Empty,
             project_id = Empty,
+            delivery_id = Empty,
             event = Empty,
             scheme = scheme.name(),
             key = Empty,
@@ -154,6 +155,10 @@ impl Observation {
         if !self.span.is_disabled() {
             let event = PrimaryEvent(delivery.events_header());
             self.span.record("event", tracing::field::display(&event));
+            // Validated as visible ASCII when the headers were read: safe in any log line.
+            if let Some(id) = delivery.delivery_id() {
+                self.span.record("delivery_id", id);
+            }
             self.span.record("key", &*key);
             self.span.record("body_len", delivery.body().len());
         }
