@@ -200,7 +200,7 @@ async fn run_checks(
         );
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(args.max_seconds.max(1));
-    // A receiver that has stopped answering is not waited for 550 times.
+    // A receiver that has stopped answering is not waited for 551 times.
     let mut silent = 0;
     let mut outcomes = Vec::with_capacity(checks.len());
     for (i, check) in checks.iter().enumerate() {
