@@ -408,7 +408,8 @@ mod tablesdb_aliases {
     /// The same through the axum adapter: the layer verifies, the extractor types the event.
     #[tokio::test]
     async fn the_axum_adapter_gives_the_same_event_for_either_order() {
-        let got: Arc<Mutex<Vec<(Event, Option<EventName>)>>> = Arc::default();
+        type Seen = Vec<(Event, Option<EventName>)>;
+        let got: Arc<Mutex<Seen>> = Arc::default();
         let record = got.clone();
         let verifier = Verifier::new(KEY, URL);
         let app = axum::Router::new()
