@@ -6,7 +6,7 @@ use appwrite_webhooks::{rawurldecode, sign};
 use crate::conformance::data::{Genuine, UrlRule};
 use crate::conformance::forgeries;
 use crate::conformance::plan::{
-    Check, EVENTS, Expect, Group, Plan, base, genuine_request, request, signature,
+    Check, EVENTS, Expect, Group, Plan, base, delivery_id, genuine_request, request, signature,
 };
 use crate::conformance::wire::Body;
 
@@ -15,18 +15,23 @@ use crate::conformance::wire::Body;
 pub fn all(plan: &Plan) -> Vec<Check> {
     let mut checks = Vec::new();
     for version in plan.versions {
-        for delivery in &version.deliveries {
+        for (index, delivery) in version.deliveries.iter().enumerate() {
+            let id = delivery_id(plan, version, index);
             checks.push(Check {
                 id: format!("genuine/{}/{}", version.version, delivery.name),
                 group: Group::Genuine,
                 required: true,
                 sent: format!(
-                    "{} as Appwrite {} sends it, signed over {}",
+                    "{} as Appwrite {} sends it, signed over {}{}",
                     delivery.name,
                     version.version,
                     match version.rule {
                         UrlRule::Raw => "the URL as typed",
                         UrlRule::RawUrlDecode => "rawurldecode(URL)",
+                    },
+                    match &id {
+                        Some(id) => format!(", with its own delivery id {id}"),
+                        None => String::new(),
                     }
                 ),
                 expect: Expect::Accept,
@@ -35,7 +40,7 @@ pub fn all(plan: &Plan) -> Vec<Check> {
                      attempt, and disables the webhook after 10 in a row",
                     version.version
                 ),
-                request: Ok(genuine_request(plan, version.rule, delivery)),
+                request: Ok(genuine_request(plan, version.rule, delivery, id.as_deref())),
             });
         }
     }
@@ -111,8 +116,8 @@ fn optional(plan: &Plan, checks: &mut Vec<Check>) {
         .versions
         .iter()
         .find(|v| !v.deliveries.is_empty())
-        .map(|v| (v.rule, &v.deliveries[0]));
-    if let Some((rule, delivery)) = first {
+        .map(|v| (v.rule, &v.deliveries[0], delivery_id(plan, v, 0)));
+    if let Some((rule, delivery, id)) = first {
         checks.push(Check {
             id: "optional/replay".into(),
             group: Group::Optional,
@@ -125,7 +130,7 @@ fn optional(plan: &Plan, checks: &mut Vec<Check>) {
             meaning: "a re-send of an acknowledged delivery is refused: Appwrite counts a failed \
                       attempt for every re-send (answer 2xx, and do not handle it twice)"
                 .into(),
-            request: Ok(genuine_request(plan, rule, delivery)),
+            request: Ok(genuine_request(plan, rule, delivery, id.as_deref())),
         });
         let signed = signature(rule, plan.key, plan.url, &delivery.body);
         let half = delivery.body[..delivery.body.len() / 2].to_vec();
@@ -153,6 +158,42 @@ fn optional(plan: &Plan, checks: &mut Vec<Check>) {
             )),
         });
     }
+    // Appwrite after 1.9.6 retries a failed delivery with the id and the bytes of the attempt
+    // it repeats: main's last delivery, sent again with its id.
+    let main = plan
+        .versions
+        .iter()
+        .find(|v| v.version == "main" && !v.deliveries.is_empty());
+    let redelivery = match main {
+        Some(version) => {
+            let index = version.deliveries.len() - 1;
+            let delivery = &version.deliveries[index];
+            let id = delivery_id(plan, version, index);
+            Ok((
+                delivery.name.clone(),
+                genuine_request(plan, version.rule, delivery, id.as_deref()),
+            ))
+        }
+        None => Err("main's deliveries, which carry delivery ids, were not sent".to_owned()),
+    };
+    checks.push(Check {
+        id: "optional/redelivery".into(),
+        group: Group::Optional,
+        required: false,
+        sent: match &redelivery {
+            Ok((name, _)) => format!(
+                "{name} of main again, with the same X-Appwrite-Webhook-Delivery-Id and the same \
+                 bytes, as Appwrite after 1.9.6 retries it"
+            ),
+            Err(_) => "a delivery of main again, with the same delivery id and bytes".into(),
+        },
+        expect: Expect::Accept,
+        meaning: "a retry with the delivery id of an earlier attempt is refused: Appwrite retries \
+                  until it gets a 2xx and counts every refusal toward disabling the webhook \
+                  (answer 2xx for an id already handled, and do not handle it twice)"
+            .into(),
+        request: redelivery.map(|(_, request)| request),
+    });
     // Only main signs the URL as typed; releases sign rawurldecode(url), so a receiver that
     // serves them must accept the decoded form. Accepting it is no forgery (it takes the key):
     // reported, never required.

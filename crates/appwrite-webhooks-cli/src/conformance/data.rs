@@ -63,6 +63,31 @@ pub fn versions() -> Vec<Version> {
         .collect()
 }
 
+/// Appwrite's alert deliveries (`data/appwrite-alerts.json`, a copy of the testkit's
+/// `data/alerts.json`, made by the code of Appwrite's notifications worker): the signed ones'
+/// names and exact bodies, to be re-signed for the receiver's key with the current time.
+const ALERTS: &str = include_str!("../../data/appwrite-alerts.json");
+
+/// One genuine alert: its name and exact body.
+pub struct Alert {
+    pub name: String,
+    pub body: Vec<u8>,
+}
+
+/// Every signed alert of the data, in order.
+pub fn alerts() -> Vec<Alert> {
+    let data: Value = serde_json::from_str(ALERTS).expect("the embedded alerts are JSON");
+    data.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["signed"].as_bool() == Some(true))
+        .map(|a| Alert {
+            name: a["name"].as_str().unwrap_or_default().to_owned(),
+            body: a["body"].as_str().unwrap_or_default().as_bytes().to_vec(),
+        })
+        .collect()
+}
+
 /// The version names, for `--appwrite-version`'s help and errors.
 pub fn names() -> Vec<String> {
     versions().into_iter().map(|v| v.version).collect()
@@ -84,5 +109,13 @@ mod tests {
                 .iter()
                 .all(|v| v.rule == UrlRule::RawUrlDecode)
         );
+    }
+
+    #[test]
+    fn the_signed_alerts_are_embedded() {
+        let alerts = alerts();
+        assert!(alerts.len() >= 4);
+        assert!(alerts.iter().all(|a| a.body.starts_with(b"{\"subject\"")));
+        assert!(alerts.iter().all(|a| a.name != "unsigned"));
     }
 }

@@ -2,8 +2,10 @@
 //! sends the receiver at `--to` genuine deliveries of every Appwrite version the crate knows
 //! (re-signed for the receiver's URL and key, with each version's URL rule and User-Agent),
 //! forgeries, oversized bodies and optional checks, and reports what came back and what it
-//! means.
+//! means. With `--scheme alert` it grades a receiver of Appwrite's alerts instead: genuine
+//! alerts signed now, and forged, stale, future-dated and unsigned ones.
 
+mod alerts;
 mod checks;
 mod data;
 mod forgeries;
@@ -40,6 +42,10 @@ pub struct ConformanceArgs {
     url: String,
     #[command(flatten)]
     keys: KeyArgs,
+    /// What the receiver receives: `appwrite` (event deliveries, the default) or `alert`
+    /// (Appwrite's alerts, signed with the alert channel's secret; --url gives the path only).
+    #[arg(long, value_name = "SCHEME", default_value = "appwrite", value_parser = ["appwrite", "alert"])]
+    scheme: String,
     /// Send the genuine deliveries of this Appwrite version only (`1.4.14`, …, `main`), or `all`.
     #[arg(long, value_name = "V", default_value = "all")]
     appwrite_version: String,
@@ -103,23 +109,60 @@ pub async fn run(args: ConformanceArgs, style: Style) -> Result<(), Failure> {
         )));
     }
     let addr = address(&args.to).await?;
+    let alerts;
+    let versions: Vec<data::Version>;
+    let checks: Vec<plan::Check> = if args.scheme == "alert" {
+        if args.appwrite_version != "all" {
+            return Err(Failure::Usage(
+                "--appwrite-version applies to the appwrite scheme only".into(),
+            ));
+        }
+        alerts = data::alerts();
+        alerts::all(&alerts::AlertPlan {
+            url: &args.url,
+            key: &key,
+            alerts: &alerts,
+            now: crate::scheme::now(),
+        })
+    } else {
+        versions = selected_versions(&args.appwrite_version)?;
+        let all = data::versions();
+        let main = all
+            .iter()
+            .find(|v| v.version == "main")
+            .expect("main is embedded");
+        checks::all(&Plan {
+            url: &args.url,
+            key: &key,
+            versions: &versions,
+            main,
+            oversized: args.oversized_bytes,
+            run: plan::run_prefix(),
+        })
+    };
+    let checks: Vec<plan::Check> = checks
+        .into_iter()
+        .filter(|c| c.required || !args.no_optional)
+        .collect();
+    let alert_scheme = args.scheme == "alert";
+    run_checks(args, style, addr, &checks, alert_scheme).await
+}
+
+/// The genuine deliveries of the versions `--appwrite-version` asks for.
+fn selected_versions(asked: &str) -> Result<Vec<data::Version>, Failure> {
     let all = data::versions();
-    let main = all
-        .iter()
-        .find(|v| v.version == "main")
-        .expect("main is embedded");
     let selected: Vec<&data::Version> = all
         .iter()
-        .filter(|v| args.appwrite_version == "all" || v.version == args.appwrite_version)
+        .filter(|v| asked == "all" || v.version == asked)
         .collect();
     if selected.is_empty() {
         return Err(Failure::Usage(format!(
             "--appwrite-version {:?}: known versions are {} (or all)",
-            args.appwrite_version,
+            asked,
             data::names().join(", ")
         )));
     }
-    let versions: Vec<data::Version> = selected
+    Ok(selected
         .into_iter()
         .map(|v| data::Version {
             version: v.version.clone(),
@@ -134,18 +177,17 @@ pub async fn run(args: ConformanceArgs, style: Style) -> Result<(), Failure> {
                 })
                 .collect(),
         })
-        .collect();
-    let plan = Plan {
-        url: &args.url,
-        key: &key,
-        versions: &versions,
-        main,
-        oversized: args.oversized_bytes,
-    };
-    let checks: Vec<plan::Check> = checks::all(&plan)
-        .into_iter()
-        .filter(|c| c.required || !args.no_optional)
-        .collect();
+        .collect())
+}
+
+/// Sends the checks one at a time and reports.
+async fn run_checks(
+    args: ConformanceArgs,
+    style: Style,
+    addr: SocketAddr,
+    checks: &[plan::Check],
+    alert_scheme: bool,
+) -> Result<(), Failure> {
     let host = host(&args.url);
     let timeout = Duration::from_secs(args.timeout.max(1));
     let stall = Duration::from_secs(args.stall_seconds.max(1));
@@ -158,7 +200,7 @@ pub async fn run(args: ConformanceArgs, style: Style) -> Result<(), Failure> {
         );
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(args.max_seconds.max(1));
-    // A receiver that has stopped answering is not waited for 550 times.
+    // A receiver that has stopped answering is not waited for 551 times.
     let mut silent = 0;
     let mut outcomes = Vec::with_capacity(checks.len());
     for (i, check) in checks.iter().enumerate() {
@@ -219,7 +261,7 @@ pub async fn run(args: ConformanceArgs, style: Style) -> Result<(), Failure> {
     if args.json {
         println!("{}", report::json(&outcomes, &target, &args.url));
     } else {
-        report::print_text(&outcomes, &target, &args.url, style);
+        report::print_text(&outcomes, &target, &args.url, style, alert_scheme);
     }
     if let Some(path) = &args.junit {
         std::fs::write(path, report::junit(&outcomes, &target))

@@ -71,6 +71,24 @@ pub struct Plan<'a> {
     /// All known versions, for the forgeries' base delivery (main's).
     pub main: &'a Version,
     pub oversized: usize,
+    /// What this run's delivery ids start with (13 hex digits of the start time), so they are
+    /// unique across runs as Appwrite's are.
+    pub run: String,
+}
+
+/// The `X-Appwrite-Webhook-Delivery-Id` of a version's `index`th genuine delivery: main's only
+/// (Appwrite after 1.9.6 sends one id per delivery; releases up to 1.9.6 send none). Twenty hex
+/// digits like Appwrite's ids, fresh for each delivery of each run.
+pub fn delivery_id(plan: &Plan, version: &Version, index: usize) -> Option<String> {
+    (version.version == "main").then(|| format!("{}{index:07x}", plan.run))
+}
+
+/// A run's delivery id prefix: the start time in microseconds, 13 hex digits.
+pub fn run_prefix() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    format!("{:013x}", micros & 0x1f_ffff_ffff_ffff)
 }
 
 /// The path and query the receiver is reached at: the configured URL's, undecoded.
@@ -98,6 +116,7 @@ pub fn signature(rule: UrlRule, key: &str, url: &str, body: &[u8]) -> String {
 
 pub const SIGNATURE: &str = "X-Appwrite-Webhook-Signature";
 pub const EVENTS: &str = "X-Appwrite-Webhook-Events";
+pub const DELIVERY_ID: &str = "X-Appwrite-Webhook-Delivery-Id";
 
 /// A delivery's request with `signatures` as its signature header lines (none, one or more).
 pub fn request(
@@ -123,15 +142,33 @@ pub fn request(
     }
 }
 
-pub fn genuine_request(plan: &Plan, rule: UrlRule, delivery: &Genuine) -> Request {
+/// A genuine delivery as its version sends it, with its delivery id when it has one.
+pub fn genuine_request(
+    plan: &Plan,
+    rule: UrlRule,
+    delivery: &Genuine,
+    delivery_id: Option<&str>,
+) -> Request {
     let signed = signature(rule, plan.key, plan.url, &delivery.body);
-    request(
+    let mut request = request(
         plan,
         delivery,
         Body::Full(delivery.body.clone()),
         &[signed],
         None,
-    )
+    );
+    if let Some(id) = delivery_id {
+        // Not signed, like every X-Appwrite-* header but the signature: after the others.
+        let at = request
+            .headers
+            .iter()
+            .position(|(name, _)| name == SIGNATURE)
+            .unwrap_or(request.headers.len());
+        request
+            .headers
+            .insert(at, (DELIVERY_ID.to_owned(), id.to_owned()));
+    }
+    request
 }
 
 /// The main delivery whose body has `needle`, or the first.
@@ -154,5 +191,12 @@ mod tests {
         assert_eq!(host(url), "hooks.example.com");
         assert_eq!(target("http://h:3000"), "/");
         assert_eq!(host("http://h:3000?x"), "h:3000");
+    }
+
+    #[test]
+    fn run_prefixes_make_twenty_digit_ids() {
+        let prefix = run_prefix();
+        assert_eq!(prefix.len(), 13);
+        assert_eq!(format!("{prefix}{:07x}", 5).len(), 20);
     }
 }

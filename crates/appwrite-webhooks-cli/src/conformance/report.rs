@@ -94,7 +94,17 @@ pub fn diagnoses(outcomes: &[Outcome]) -> Vec<String> {
                 _ => false,
             })
     });
-    if genuine_failed > 0 && genuine_failed == total_genuine {
+    let alerts = outcomes
+        .iter()
+        .any(|o| o.check.id.starts_with("genuine/alert/"));
+    if alerts && genuine_failed > 0 && genuine_failed == total_genuine {
+        notes.push(
+            "every genuine alert was refused: check the key (the alert channel's secret), the \
+             receiver's clock, and that the HMAC-SHA256 covers \"TIMESTAMP.BODY\" over the raw \
+             body bytes, compared with the hex after `sha256=`"
+                .into(),
+        );
+    } else if genuine_failed > 0 && genuine_failed == total_genuine {
         notes.push(
             "every genuine delivery was refused: check the key and the URL (exactly as configured \
              in Appwrite: scheme, host, port, path, trailing slash, query), and that the HMAC is \
@@ -127,17 +137,32 @@ pub fn diagnoses(outcomes: &[Outcome]) -> Vec<String> {
                 .into(),
         );
     }
+    if failed(&|o| o.check.id == "forgery/alert-unsigned") > 0 {
+        notes.push(
+            "an alert without a signature is accepted: refuse it (401) unless you chose to accept \
+             unsigned alerts, and give the alert channel a secret"
+                .into(),
+        );
+    }
+    if failed(&|o| o.check.id == "forgery/alert-stale" || o.check.id == "forgery/alert-future") > 0
+    {
+        notes.push(
+            "alerts far from the receiver's clock are accepted: refuse a timestamp more than the \
+             tolerance (five minutes) before or after now"
+                .into(),
+        );
+    }
     notes
 }
 
 /// The human report, on stdout.
-pub fn print_text(outcomes: &[Outcome], target: &str, url: &str, style: Style) {
-    println!(
-        "{}",
-        style.bold(&format!(
-            "appwrite-webhooks conformance: {target}, signed for {url}"
-        ))
-    );
+pub fn print_text(outcomes: &[Outcome], target: &str, url: &str, style: Style, alerts: bool) {
+    let header = if alerts {
+        format!("appwrite-webhooks conformance: {target}, alerts posted to {url}")
+    } else {
+        format!("appwrite-webhooks conformance: {target}, signed for {url}")
+    };
+    println!("{}", style.bold(&header));
     let mut genuine_by_version: Vec<(String, Tally)> = Vec::new();
     for o in outcomes.iter().filter(|o| o.check.group == Group::Genuine) {
         let version = o.check.id.split('/').nth(1).unwrap_or("").to_owned();
@@ -152,11 +177,19 @@ pub fn print_text(outcomes: &[Outcome], target: &str, url: &str, style: Style) {
         }
     }
     for (version, t) in &genuine_by_version {
-        let line = format!(
-            "genuine deliveries of Appwrite {version}: {}/{} accepted",
-            t.passed,
-            t.passed + t.failed
-        );
+        let line = if version == "alert" {
+            format!(
+                "genuine alerts of Appwrite: {}/{} accepted",
+                t.passed,
+                t.passed + t.failed
+            )
+        } else {
+            format!(
+                "genuine deliveries of Appwrite {version}: {}/{} accepted",
+                t.passed,
+                t.passed + t.failed
+            )
+        };
         println!(
             "  {} {line}",
             mark(

@@ -368,8 +368,11 @@ pub(crate) fn mirror_word(word: &str) -> Option<&'static str> {
 
 /// The most specific concrete name in a comma-joined events header (most segments; the first
 /// among equals, as Appwrite lists the primary name first), parsed; `None` if it does not parse.
+/// A `tablesdb.` name is preferred to an equally specific `databases.` one: TablesDB deliveries
+/// carry both families, in either order (Appwrite PR #13597 keeps the legacy `databases.`
+/// aliases), and the event is the same whichever comes first.
 pub(crate) fn primary(events: &str) -> Option<EventName> {
-    let mut best: Option<(&str, usize)> = None;
+    let mut best: Option<(&str, (usize, bool))> = None;
     for name in events.split(',').filter(|e| !e.is_empty()) {
         if name.split('.').any(|s| s == "*") {
             continue;
@@ -379,8 +382,9 @@ pub(crate) fn primary(events: &str) -> Option<EventName> {
         if len > MAX_SEGMENTS {
             continue;
         }
-        if best.is_none_or(|(_, n)| len > n) {
-            best = Some((name, len));
+        let rank = (len, name.starts_with("tablesdb."));
+        if best.is_none_or(|(_, r)| rank > r) {
+            best = Some((name, rank));
         }
     }
     best.and_then(|(name, _)| EventName::parse(name).ok())
@@ -432,6 +436,16 @@ mod tests {
             Some("users.u1.update.email".to_owned())
         );
         assert_eq!(primary("users.*"), None);
+        // Both database families, either order: the tablesdb name.
+        for names in [
+            "databases.db.create,tablesdb.db.create,databases.db,tablesdb.db",
+            "tablesdb.db.create,databases.db.create,tablesdb.db,databases.db",
+        ] {
+            assert_eq!(
+                primary(names).map(|n| n.to_string()),
+                Some("tablesdb.db.create".to_owned())
+            );
+        }
         assert_eq!(primary(""), None);
     }
 }
