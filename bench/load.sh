@@ -9,7 +9,9 @@
 # SUITE=extractor compares the bare axum extractor (`Webhook<Event>`, no layer) with the same
 # receiver written by hand (Bytes, HMAC-SHA1, constant-time compare, serde_json into the same
 # typed `Team`), with a body that is a team, at SIZES (default 65536), ROUNDS times each
-# (default 3, alternating which mode goes first), and prints the medians and the ratio.
+# (default 3, alternating which mode goes first), and prints the medians and the ratio. The
+# team's name is padded with `a\/` (PAD=escaped, the default: an escape every third byte, as
+# the layer suite's body) or with plain letters (PAD=plain).
 #
 #   SUITE=extractor DURATION=6s bash bench/load.sh
 set -euo pipefail
@@ -35,13 +37,15 @@ if [ "$SUITE" = extractor ]; then
     # A team of exactly `size` bytes (its name padded with escaped slashes, which serde has to
     # unescape into an owned String), signed here with Python's hmac, and a wrk script for it.
     make_team_script() {
-        python3 - "$1" "$url" > "$WORK/team-$1.lua" <<'PY'
+        python3 - "$1" "$url" "${PAD:-escaped}" > "$WORK/team-$1.lua" <<'PY'
 import base64, hashlib, hmac, json, sys
-n, url = int(sys.argv[1]), sys.argv[2]
+n, url, pad_kind = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 head = '{"$id":"t1","$createdAt":"2026-12-05T10:00:00.000+00:00","$updatedAt":"2026-12-05T10:00:00.000+00:00","name":"'
 tail = '","total":1,"prefs":{}}'
 pad = n - len(head) - len(tail)
 body = head + ('a\\/' * (pad // 3 + 1))[:pad] + tail
+if pad_kind == 'plain':
+    body = head + 'abcdefghij' * (pad // 10) + 'a' * (pad % 10) + tail
 if body[len(head):len(body) - len(tail)].endswith('\\'):
     body = head + ('a\\/' * (pad // 3 + 1))[:pad - 1] + 'a' + tail
 assert len(body) == n and json.loads(body)["total"] == 1
@@ -74,11 +78,11 @@ PY
                 kill $pid; wait $pid 2>/dev/null || true
             done
         done
-        python3 - "$WORK/results-$size" "$size" <<'PY'
+        python3 - "$WORK/results-$size" "$size" "${PAD:-escaped}" <<'PY'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1])]
 med = {m: statistics.median(float(r) for k, r in rows if k == m) for m in ("hand", "extractor")}
-print(f"median at {sys.argv[2]} bytes: hand {med['hand']:.0f} req/s, extractor {med['extractor']:.0f} req/s, "
+print(f"median at {sys.argv[2]} bytes ({sys.argv[3]}): hand {med['hand']:.0f} req/s, extractor {med['extractor']:.0f} req/s, "
       f"extractor/hand {med['extractor'] / med['hand']:.3f}")
 PY
     done
