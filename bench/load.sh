@@ -5,6 +5,15 @@
 # that the 413 path does not buffer more than the limit.
 #
 #   bash bench/load.sh            # DURATION=10s CONNECTIONS=32 by default
+#
+# SUITE=extractor compares the bare axum extractor (`Webhook<Event>`, no layer) with the same
+# receiver written by hand (Bytes, HMAC-SHA1, constant-time compare, serde_json into the same
+# typed `Team`), with a body that is a team, at SIZES (default 65536), ROUNDS times each
+# (default 3, alternating which mode goes first), and prints the medians and the ratio. The
+# team's name is padded with `a\/` (PAD=escaped, the default: an escape every third byte, as
+# the layer suite's body) or with plain letters (PAD=plain).
+#
+#   SUITE=extractor DURATION=6s bash bench/load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
@@ -13,14 +22,75 @@ PORT=${PORT:-18080}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 
+SUITE=${SUITE:-layer}
 cargo build -q --release --example bench_server -p appwrite-webhooks-tower
-cargo build -q --release -p appwrite-webhooks-cli
 SERVER=target/release/examples/bench_server
-CLI=target/release/appwrite-webhooks
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 url="http://127.0.0.1/hooks/appwrite"   # the URL both servers verify against
+peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+if [ "$SUITE" = extractor ]; then
+    SIZES=${SIZES:-65536}
+    ROUNDS=${ROUNDS:-3}
+    # A team of exactly `size` bytes (its name padded with escaped slashes, which serde has to
+    # unescape into an owned String), signed here with Python's hmac, and a wrk script for it.
+    make_team_script() {
+        python3 - "$1" "$url" "${PAD:-escaped}" > "$WORK/team-$1.lua" <<'PY'
+import base64, hashlib, hmac, json, sys
+n, url, pad_kind = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+head = '{"$id":"t1","$createdAt":"2026-12-05T10:00:00.000+00:00","$updatedAt":"2026-12-05T10:00:00.000+00:00","name":"'
+tail = '","total":1,"prefs":{}}'
+pad = n - len(head) - len(tail)
+body = head + ('a\\/' * (pad // 3 + 1))[:pad] + tail
+if pad_kind == 'plain':
+    body = head + 'abcdefghij' * (pad // 10) + 'a' * (pad % 10) + tail
+if body[len(head):len(body) - len(tail)].endswith('\\'):
+    body = head + ('a\\/' * (pad // 3 + 1))[:pad - 1] + 'a' + tail
+assert len(body) == n and json.loads(body)["total"] == 1
+sig = base64.b64encode(hmac.new(b"whsec_bench", (url + body).encode(), hashlib.sha1).digest()).decode()
+print('wrk.method = "POST"')
+print('wrk.body = ' + json.dumps(body))
+for k, v in {"Content-Type": "application/json", "X-Appwrite-Webhook-Id": "wh_bench",
+             "X-Appwrite-Webhook-Events": "teams.t1.create,teams.*.create,teams.t1,teams.*",
+             "X-Appwrite-Webhook-Name": "", "X-Appwrite-Webhook-User-Id": "",
+             "X-Appwrite-Webhook-Project-Id": "bench", "X-Appwrite-Webhook-Signature": sig}.items():
+    print(f'wrk.headers["{k}"] = {json.dumps(v)}')
+PY
+    }
+    printf '%-5s %-9s %-7s %12s %10s %12s\n' round mode body req/s p99 peak_rss_KiB
+    for size in $SIZES; do
+        make_team_script "$size"
+        : > "$WORK/results-$size"
+        for round in $(seq 1 "$ROUNDS"); do
+            if [ $((round % 2)) -eq 1 ]; then order="hand extractor"; else order="extractor hand"; fi
+            for mode in $order; do
+                $SERVER "$mode" "$PORT" & pid=$!
+                sleep 0.5
+                wrk -t1 -c"$CONNECTIONS" -d2s -s "$WORK/team-$size.lua" "http://127.0.0.1:$PORT/hooks/appwrite" >/dev/null
+                out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/team-$size.lua" "http://127.0.0.1:$PORT/hooks/appwrite")
+                if echo "$out" | grep -q "Non-2xx"; then echo "$out"; echo "unexpected rejections" >&2; exit 1; fi
+                r=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+                p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+                printf '%-5s %-9s %-7s %12s %10s %12s\n' "$round" "$mode" "$size" "$r" "$p99" "$(peak_rss_kib $pid)"
+                echo "$mode $r" >> "$WORK/results-$size"
+                kill $pid; wait $pid 2>/dev/null || true
+            done
+        done
+        python3 - "$WORK/results-$size" "$size" "${PAD:-escaped}" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+med = {m: statistics.median(float(r) for k, r in rows if k == m) for m in ("hand", "extractor")}
+print(f"median at {sys.argv[2]} bytes ({sys.argv[3]}): hand {med['hand']:.0f} req/s, extractor {med['extractor']:.0f} req/s, "
+      f"extractor/hand {med['extractor'] / med['hand']:.3f}")
+PY
+    done
+    exit 0
+fi
+
+cargo build -q --release -p appwrite-webhooks-cli
+CLI=target/release/appwrite-webhooks
 make_script() { # size -> wrk Lua script posting a correctly signed delivery of that size
     local size=$1 body="$WORK/body-$1"
     python3 -c "import sys; n=int(sys.argv[1]); s='{\"note\":\"'+'a\\\\/'*((n-12)//3); s=s[:n-2]+'\"}'; sys.stdout.write(s)" "$size" > "$body"
@@ -37,8 +107,6 @@ for k, v in {"Content-Type": "application/json", "X-Appwrite-Webhook-Id": "wh_be
     print(f'wrk.headers["{k}"] = {json.dumps(v)}')
 PY
 }
-
-peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 printf '%-7s %-7s %12s %10s %12s\n' mode body req/s p99 peak_rss_KiB
 for size in 1024 65536; do

@@ -1,12 +1,16 @@
-//! Load on loopback: the tower layer without a replay guard, with the in-memory guard and with
-//! a Redis guard (a `redis-server` it starts itself), each answering unique, correctly signed
-//! 1 KiB deliveries — every request is a new delivery, so the guard claims and completes each.
+//! Load on loopback: the tower layer without a replay guard, with the in-memory guard
+//! (`MemoryLedger`), with a Redis guard (a `redis-server` it starts itself) and with SQLite
+//! guards (`SqliteLedger` in a temporary file: the default `Durability::Full`, and
+//! `Durability::Normal`), each answering unique, correctly signed 1 KiB deliveries — every
+//! request is a new delivery, so the guard labels and claims (one round trip) and completes each.
 //!
 //! ```sh
 //! cargo run --release -p appwrite-webhooks-tower --example guard_load   # ROUNDS=5 REQUESTS=20000
+//! MODES=off,memory,redis cargo run --release -p appwrite-webhooks-tower --example guard_load
 //! ```
 //!
-//! Modes run in turn (off, memory, redis, off, …) for several rounds, so a drift in the
+//! Modes (`MODES`, default `off,memory,redis,sqlite,sqlite-normal`; `off` is always first, the
+//! baseline) run in turn (off, memory, redis, …, off, …) for several rounds, so a drift in the
 //! machine's speed hits them alike; it prints each round, then the median requests/s per mode and
 //! the ratios against "off" from the same run. Not a test: run by hand, results in BENCHMARKS.md.
 
@@ -19,6 +23,7 @@ use std::time::Instant;
 use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 use appwrite_webhooks::{ReplayGuard, Verifier};
 use appwrite_webhooks_redis::RedisLedger;
+use appwrite_webhooks_sqlite::{Durability, SqliteLedger};
 use appwrite_webhooks_tower::AppwriteWebhookLayer;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -100,19 +105,39 @@ fn median(mut values: Vec<f64>) -> f64 {
 async fn main() {
     let rounds = env_or("ROUNDS", 5);
     let requests = env_or("REQUESTS", 20_000);
-    let redis = RedisServer::start();
-    let store = RedisLedger::connect(&redis.url()).await.expect("Redis");
-    let modes: [(&str, Verifier); 3] = [
-        ("off", Verifier::new(KEY, URL)),
-        (
-            "memory",
-            Verifier::new(KEY, URL).with_replay_guard(ReplayGuard::in_memory()),
-        ),
-        (
-            "redis",
-            Verifier::new(KEY, URL).with_replay_guard(ReplayGuard::new(store)),
-        ),
-    ];
+    let wanted: Vec<String> = std::env::var("MODES")
+        .unwrap_or_else(|_| "off,memory,redis,sqlite,sqlite-normal".into())
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty() && *m != "off")
+        .map(String::from)
+        .collect();
+    let dir = std::env::temp_dir().join(format!("guard-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut redis = None;
+    let mut modes: Vec<(&str, Verifier)> = vec![("off", Verifier::new(KEY, URL))];
+    for mode in &wanted {
+        let guard = match mode.as_str() {
+            "memory" => ReplayGuard::in_memory(),
+            "redis" => {
+                let server = RedisServer::start();
+                let store = RedisLedger::connect(&server.url()).await.expect("Redis");
+                redis = Some(server);
+                ReplayGuard::new(store)
+            }
+            // The default durability: every claim's commit is flushed.
+            "sqlite" => ReplayGuard::new(SqliteLedger::open(dir.join("full.db")).expect("SQLite")),
+            "sqlite-normal" => ReplayGuard::new(
+                SqliteLedger::builder(dir.join("normal.db"))
+                    .durability(Durability::Normal)
+                    .open()
+                    .expect("SQLite"),
+            ),
+            other => panic!("unknown mode {other}: off, memory, redis, sqlite, sqlite-normal"),
+        };
+        let name: &'static str = Box::leak(mode.clone().into_boxed_str());
+        modes.push((name, Verifier::new(KEY, URL).with_replay_guard(guard)));
+    }
     let mut servers = Vec::new();
     for (name, verifier) in modes {
         servers.push((name, serve(verifier).await));
@@ -137,8 +162,10 @@ async fn main() {
     );
     for ((name, _), rps) in servers.iter().zip(&medians) {
         println!(
-            "  {name:<7} {rps:>9.0} req/s   {:.2}x of off",
+            "  {name:<13} {rps:>9.0} req/s   {:.2}x of off",
             rps / medians[0]
         );
     }
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
 }
