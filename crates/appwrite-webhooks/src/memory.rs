@@ -84,6 +84,20 @@ impl ReplayStore for MemoryLedger {
         self.claims.release(fingerprint, owner)
     }
 
+    fn label_and_claim<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        fingerprint: &'a Fingerprint,
+        owner: &'a LeaseToken,
+        limit: (u32, Duration),
+        lease: Duration,
+    ) -> StoreFuture<'a, Option<ClaimOutcome>> {
+        let outcome = self
+            .claims
+            .label_and_claim_now(body, fingerprint, owner, limit, lease);
+        Box::pin(std::future::ready(Ok(outcome)))
+    }
+
     /// One label count for both paths: a body replayed to the guard and to the inbox shares
     /// its limit.
     fn label<'a>(

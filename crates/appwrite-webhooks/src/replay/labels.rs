@@ -20,11 +20,15 @@ pub const MAX_LABELS_PER_BODY: u32 = 16;
 
 /// The label sets of the bodies seen, in memory, for the memory stores: bounded by `capacity`
 /// bodies (the oldest forgotten first), each set kept until `keep` after its last new label.
+/// Sharded by body, as the claims are, so concurrent deliveries rarely meet on one lock.
 #[derive(Debug)]
 pub(crate) struct LabelSets {
-    inner: Mutex<Sets>,
-    capacity: usize,
+    shards: Box<[Mutex<Sets>]>,
+    hasher: std::hash::RandomState,
+    per_shard: usize,
 }
+
+const SHARDS: usize = 16;
 
 #[derive(Debug, Default)]
 struct Sets {
@@ -42,8 +46,9 @@ impl Default for LabelSets {
 impl LabelSets {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         Self {
-            inner: Mutex::new(Sets::default()),
-            capacity: capacity.max(1),
+            shards: (0..SHARDS).map(|_| Mutex::new(Sets::default())).collect(),
+            hasher: std::hash::RandomState::new(),
+            per_shard: capacity.div_ceil(SHARDS).max(1),
         }
     }
 
@@ -57,7 +62,9 @@ impl LabelSets {
     ) -> bool {
         let now = Instant::now();
         let expiry = now.checked_add(keep).unwrap_or(now + super::MAX_TTL);
-        let mut sets = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        use std::hash::BuildHasher as _;
+        let shard = (self.hasher.hash_one(body) as usize) % SHARDS;
+        let mut sets = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
         if let Some((labels, until)) = sets.bodies.get_mut(body) {
             if *until <= now {
                 labels.clear();
@@ -75,7 +82,7 @@ impl LabelSets {
         if limit == 0 {
             return false;
         }
-        while sets.bodies.len() >= self.capacity {
+        while sets.bodies.len() >= self.per_shard {
             let Some(oldest) = sets.order.pop_front() else {
                 break;
             };
@@ -112,7 +119,12 @@ mod tests {
         for n in 0..10u8 {
             assert!(sets.admit(&Fingerprint::new(&[n; 32]), &label, 1, Duration::MAX));
         }
-        assert!(sets.inner.lock().unwrap().bodies.len() <= 2);
+        let held: usize = sets
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap().bodies.len())
+            .sum();
+        assert!(held <= SHARDS, "{held}");
         let body = Fingerprint::new(&[42; 32]);
         assert!(sets.admit(&body, &label, 1, Duration::ZERO));
         assert!(sets.admit(&body, &Fingerprint::new(&[8; 32]), 1, Duration::ZERO));

@@ -206,6 +206,21 @@ impl MemoryStore {
         }
     }
 
+    /// The guard's first question about a delivery, answered at once: its label, then its
+    /// claim (`None` when the body has `limit` other labels).
+    pub(crate) fn label_and_claim_now(
+        &self,
+        body: &Fingerprint,
+        fingerprint: &Fingerprint,
+        owner: &LeaseToken,
+        (limit, keep): (u32, Duration),
+        lease: Duration,
+    ) -> Option<ClaimOutcome> {
+        self.labels
+            .admit(body, fingerprint, limit, keep)
+            .then(|| self.claim_now(fingerprint, owner, lease))
+    }
+
     fn release_now(&self, fingerprint: &Fingerprint, owner: &LeaseToken) -> bool {
         let mut shard = self.shard(fingerprint);
         let owned = shard
