@@ -5,7 +5,6 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_appwrite-webhooks");
@@ -96,22 +95,38 @@ impl Listener {
         Self::start_with(&["--key", key, "--url", url])
     }
 
+    /// Starts `listen` on a free port and returns once *it* says it is listening: a port found
+    /// free may be taken by a parallel test before `listen` binds it, and a connect would then
+    /// reach that other server. A `listen` that could not bind exits; it is started again on
+    /// another port (a few times at most).
     pub fn start_with(options: &[&str]) -> Self {
-        let port = free_port();
-        let mut child = Command::new(BIN)
-            .args(["listen", "--json", "--port", &port.to_string()])
-            .args(options)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "listen did not start");
-            std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(BIN)
+                .args(["listen", "--json", "--port", &port.to_string()])
+                .args(options)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+            // `listen` writes a handful of start-up lines; EOF means it exited.
+            let listening = stderr
+                .by_ref()
+                .take(20)
+                .map_while(Result::ok)
+                .any(|line| line.starts_with("listening on "));
+            if !listening {
+                let _ = child.kill();
+                let _ = child.wait();
+                continue;
+            }
+            // Keep draining its stderr so it never blocks on a full pipe.
+            std::thread::spawn(move || stderr.for_each(drop));
+            let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+            return Self { child, lines, port };
         }
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Self { child, lines, port }
+        panic!("listen did not start on any of 5 free ports");
     }
 
     pub fn next_json(&mut self) -> serde_json::Value {
