@@ -147,6 +147,14 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| Failure::Usage(format!("cannot listen on {address}: {e}")))?;
+    // Ctrl-C's handler is registered when its future is first polled: poll it once now, so a
+    // Ctrl-C right after the "listening" line stops the server cleanly instead of killing it.
+    let mut interrupted = Box::pin(tokio::signal::ctrl_c());
+    std::future::poll_fn(|cx| {
+        let _ = interrupted.as_mut().poll(cx);
+        std::task::Poll::Ready(())
+    })
+    .await;
     if !style.quiet {
         let signed_for = match args.scheme.scheme {
             Scheme::Appwrite => args.url.as_deref().unwrap_or("the request's own URL"),
@@ -171,7 +179,7 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
         });
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+            let _ = interrupted.await;
         })
         .await
         .map_err(|e| Failure::Usage(format!("server error: {e}")))?;

@@ -371,3 +371,32 @@ async fn the_inbox_accepts_alerts_once_and_verifies_them_again_as_of_their_arriv
         matches!(delivery.event().unwrap(), Event::Alert(a) if a.project.as_deref() == Some("6571d0f5a1b2c3d4e5f6"))
     );
 }
+
+/// The repository keeps its own copies of Appwrite's alert deliveries (testkit's, and the
+/// CLI's embedded one for `conformance --scheme alert`); when `../shared` is beside it, every
+/// alert file there must be one of them, byte for byte, so new data reaches the tests.
+#[test]
+fn the_repositorys_alert_data_is_shared_s_own() {
+    let ours = std::fs::read(testkit::alerts::alerts_path()).unwrap();
+    let cli = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../appwrite-webhooks-cli/data/appwrite-alerts.json");
+    assert_eq!(
+        std::fs::read(cli).unwrap(),
+        ours,
+        "the CLI's copy differs from testkit's"
+    );
+    let Ok(entries) = std::fs::read_dir(testkit::shared_dir().join("alerts")) else {
+        return; // a clone with nothing beside it
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                ours,
+                "{} is new or changed: copy it into crates/testkit/data/",
+                path.display()
+            );
+        }
+    }
+}
