@@ -177,11 +177,15 @@ fn taken() -> actix_web::Error {
     actix_web::error::ErrorInternalServerError("the request was taken twice")
 }
 
+/// A status in actix-web's `http` 0.2 type.
+fn status_of(status: http::StatusCode) -> actix_web::http::StatusCode {
+    actix_web::http::StatusCode::from_u16(status.as_u16())
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 /// An [`Answer`] as an actix-web response: its status, text and challenge.
 fn respond(answer: &Answer) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(answer.status().as_u16())
-        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = HttpResponse::build(status);
+    let mut response = HttpResponse::build(status_of(answer.status()));
     response.content_type(Answer::CONTENT_TYPE);
     if let Some(challenge) = answer.www_authenticate() {
         response.insert_header(("WWW-Authenticate", challenge.as_bytes()));
@@ -360,7 +364,10 @@ impl std::error::Error for WebhookError {
 
 impl ResponseError for WebhookError {
     fn status_code(&self) -> actix_web::http::StatusCode {
-        self.error_response().status()
+        match self {
+            WebhookError::Rejected(error) => status_of(error.status()),
+            WebhookError::NotConfigured => actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
     }
 
     fn error_response(&self) -> HttpResponse {
