@@ -295,7 +295,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert_eq!((name.service(), name.user_id()), ("users", Some("u1")));
     /// ```
     pub fn primary_event(&self) -> Option<EventName> {
-        crate::events::name::primary(&self.meta.events)
+        crate::events::header::primary(&self.meta.events)
     }
 
     /// Checks the ids the (unsigned) events header names against the signed body (`$id`,

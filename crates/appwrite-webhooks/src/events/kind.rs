@@ -2,7 +2,8 @@
 //! is. It yields [`EventKind`], [`Event::kind`], [`Event::action`] and
 //! [`EventKind::from_model`], so no second copy of the mapping exists anywhere.
 
-use crate::events::event::{Action, Event};
+use crate::events::event::Event;
+use crate::events::fields::Action;
 
 macro_rules! kinds {
     ($($variant:ident => $model:literal,)*) => {

@@ -4,6 +4,8 @@
 pub(crate) mod alert;
 pub(crate) mod event;
 pub(crate) mod expand;
+pub(crate) mod fields;
+pub(crate) mod header;
 pub(crate) mod kind;
 pub(crate) mod name;
 pub(crate) mod pattern;

@@ -14,7 +14,7 @@ pub(crate) const KNOWN_ACTIONS: [&str; 4] = ["create", "update", "delete", "upse
 pub const MAX_ID_PAIRS: usize = 6;
 
 /// The most segments a name may have: the pairs, then an action and an attribute.
-const MAX_SEGMENTS: usize = 2 * MAX_ID_PAIRS + 2;
+pub(crate) const MAX_SEGMENTS: usize = 2 * MAX_ID_PAIRS + 2;
 
 /// One event name, parsed into its parts: a service and its id, then nested resources with
 /// their ids, then an optional action and attribute.
@@ -366,30 +366,6 @@ pub(crate) fn mirror_word(word: &str) -> Option<&'static str> {
     })
 }
 
-/// The most specific concrete name in a comma-joined events header (most segments; the first
-/// among equals, as Appwrite lists the primary name first), parsed; `None` if it does not parse.
-/// A `tablesdb.` name is preferred to an equally specific `databases.` one: TablesDB deliveries
-/// carry both families, in either order (Appwrite PR #13597 keeps the legacy `databases.`
-/// aliases), and the event is the same whichever comes first.
-pub(crate) fn primary(events: &str) -> Option<EventName> {
-    let mut best: Option<(&str, (usize, bool))> = None;
-    for name in events.split(',').filter(|e| !e.is_empty()) {
-        if name.split('.').any(|s| s == "*") {
-            continue;
-        }
-        let len = name.split('.').count();
-        // A name past the bound cannot parse; it must not hide the real one.
-        if len > MAX_SEGMENTS {
-            continue;
-        }
-        let rank = (len, name.starts_with("tablesdb."));
-        if best.is_none_or(|(_, r)| rank > r) {
-            best = Some((name, rank));
-        }
-    }
-    best.and_then(|(name, _)| EventName::parse(name).ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,26 +402,5 @@ mod tests {
         ] {
             assert!(EventName::parse(bad).is_err(), "{bad:?} parsed");
         }
-    }
-
-    #[test]
-    fn primary_prefers_the_most_specific() {
-        let names = "users.u1.update,users.*.update,users.u1.update.email,users.u1";
-        assert_eq!(
-            primary(names).map(|n| n.to_string()),
-            Some("users.u1.update.email".to_owned())
-        );
-        assert_eq!(primary("users.*"), None);
-        // Both database families, either order: the tablesdb name.
-        for names in [
-            "databases.db.create,tablesdb.db.create,databases.db,tablesdb.db",
-            "tablesdb.db.create,databases.db.create,tablesdb.db,databases.db",
-        ] {
-            assert_eq!(
-                primary(names).map(|n| n.to_string()),
-                Some("tablesdb.db.create".to_owned())
-            );
-        }
-        assert_eq!(primary(""), None);
     }
 }

@@ -3,7 +3,8 @@
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::events::event::{Action, DatabaseApi, DeploymentOwner, Event, TokenKind};
+use crate::events::event::Event;
+use crate::events::fields::{Action, DatabaseApi, DeploymentOwner, TokenKind};
 use crate::events::name::EventName;
 
 impl Event {

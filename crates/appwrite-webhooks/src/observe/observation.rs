@@ -245,7 +245,7 @@ pub(crate) struct PrimaryEvent<'a>(pub(crate) &'a str);
 
 impl std::fmt::Display for PrimaryEvent<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match crate::events::name::primary(self.0) {
+        match crate::events::header::primary(self.0) {
             Some(name) => std::fmt::Display::fmt(&name, f),
             None => Ok(()),
         }
