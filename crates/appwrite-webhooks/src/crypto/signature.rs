@@ -65,6 +65,16 @@ impl Signature {
         Ok(Self::from_tag(&tag, form))
     }
 
+    /// `sha256=` then 64 hex digits of either case: the form of the generic and alert schemes
+    /// (Appwrite writes lower case).
+    pub(crate) fn from_prefixed_hex(value: &[u8]) -> Result<Self, MalformedSignature> {
+        const PREFIX: &str = "sha256=";
+        let hex = value
+            .strip_prefix(PREFIX.as_bytes())
+            .ok_or(MalformedSignature::MissingPrefix(PREFIX))?;
+        Self::from_hex(hex, Form::PrefixedHex)
+    }
+
     /// The stand-in for an alert sent without a signature: no tag, shown as nothing. Only a
     /// verifier that [accepts unsigned alerts](crate::Verifier::with_unsigned_alerts) makes it.
     pub(crate) fn unsigned() -> Self {

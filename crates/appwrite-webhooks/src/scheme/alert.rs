@@ -10,22 +10,10 @@
 use http::HeaderName;
 use serde::Deserialize;
 
-use crate::crypto::signature::{Form, Signature};
-use crate::error::MalformedSignature;
 use crate::fingerprint::Fingerprint;
 use crate::headers::{DeliveryHeaders, WEBHOOK_SIGNATURE};
 
 pub(super) const SIGNATURE: HeaderName = WEBHOOK_SIGNATURE;
-
-const PREFIX: &str = "sha256=";
-
-/// `sha256=` and 64 hex digits (Appwrite writes them lower-case; either case is read).
-pub(super) fn parse_signature(value: &[u8]) -> Result<Signature, MalformedSignature> {
-    let hex = value
-        .strip_prefix(PREFIX.as_bytes())
-        .ok_or(MalformedSignature::MissingPrefix(PREFIX))?;
-    Signature::from_hex(hex, Form::PrefixedHex)
-}
 
 /// Alerts carry no webhook, project, user or events headers: only the timestamp, already
 /// checked. What they are about is in the signed body (see [`Alert`](crate::Alert)).
@@ -106,7 +94,7 @@ pub fn sign_alert(
     body: &[u8],
 ) -> String {
     format!(
-        "{PREFIX}{}",
+        "sha256={}",
         super::timestamped::sign_timestamped(key, timestamp, body)
     )
 }

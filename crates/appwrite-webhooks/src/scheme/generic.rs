@@ -6,23 +6,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-use crate::crypto::signature::{Form, Signature};
-use crate::error::{Error, MalformedSignature};
+use crate::error::Error;
 use crate::events::event::Event;
 use crate::headers::{DeliveryHeaders, GENERIC_EVENT, GENERIC_ID, GENERIC_SIGNATURE, required};
 use crate::models::datetime;
 
 pub(super) const SIGNATURE: HeaderName = GENERIC_SIGNATURE;
-
-const PREFIX: &str = "sha256=";
-
-/// `sha256=` and 64 hex digits.
-pub(super) fn parse_signature(value: &[u8]) -> Result<Signature, MalformedSignature> {
-    let hex = value
-        .strip_prefix(PREFIX.as_bytes())
-        .ok_or(MalformedSignature::MissingPrefix(PREFIX))?;
-    Signature::from_hex(hex, Form::PrefixedHex)
-}
 
 /// The webhook id and the event type; this scheme has no name, project or user headers.
 pub(super) fn parse_headers(headers: &HeaderMap) -> Result<DeliveryHeaders, Error> {
@@ -117,7 +106,7 @@ pub fn sign_generic(key: impl Into<crate::crypto::key::SigningKey>, body: &[u8])
     use crate::crypto::mac::{Hash, KeyedMac};
     let mut mac = KeyedMac::new(Hash::Sha256, &key.into());
     mac.update(body);
-    format!("{PREFIX}{}", hex(&mac.finalize()))
+    format!("sha256={}", hex(&mac.finalize()))
 }
 
 /// The webhook id, the first event name as the event type, and the signature.
