@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use appwrite_webhooks::{Fingerprint, StoreError};
+use appwrite_webhooks::{Fingerprint, LabelStore, StoreFuture};
 
 use crate::connection::bounded;
-use crate::durability::Needs;
+use crate::durability;
 use crate::ledger::RedisLedger;
 
 /// 1 when the label is (now) in the body's set, 0 when the set is full without it. The set
@@ -23,30 +23,30 @@ return 1
 static SCRIPT: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(LABEL));
 
-impl RedisLedger {
-    /// [`ReplayStore::label`](appwrite_webhooks::ReplayStore::label) and
-    /// [`InboxStore::label`](appwrite_webhooks::inbox::InboxStore::label): the set of `body`
-    /// under `prefix` (the replay guard's or the inbox's, each its own), once the server has
-    /// what `needs` asks.
-    pub(crate) async fn label_body(
-        &self,
-        prefix: &str,
-        needs: Needs,
-        body: &Fingerprint,
-        label: &Fingerprint,
+/// One set per body under the replay prefix, for both uses of the ledger: a body replayed to
+/// the guard and to the inbox shares its limit. Labels need no append-only file (a lost set
+/// only forgets which labels were seen; the inbox checks its own needs when it stores).
+impl LabelStore for RedisLedger {
+    fn label<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        label: &'a Fingerprint,
         limit: u32,
         keep: Duration,
-    ) -> Result<bool, StoreError> {
-        self.pass(needs).await?;
-        // Redis refuses expiry times past about 292 million years; keep within the guard's
-        // longest.
-        let keep = u64::try_from(keep.min(appwrite_webhooks::MAX_TTL).as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let mut invocation = SCRIPT.key(format!("{prefix}labels:{body}"));
-        invocation.arg(label.as_bytes()).arg(limit).arg(keep);
-        let mut connection = self.connection.clone();
-        let reply: i64 = bounded(self.timeout, invocation.invoke_async(&mut connection)).await?;
-        Ok(reply == 1)
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            self.pass(durability::REPLAY).await?;
+            // Redis refuses expiry times past about 292 million years; keep within the guard's
+            // longest.
+            let keep = u64::try_from(keep.min(appwrite_webhooks::MAX_TTL).as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            let mut invocation = SCRIPT.key(format!("{}labels:{body}", self.prefixes.replay));
+            invocation.arg(label.as_bytes()).arg(limit).arg(keep);
+            let mut connection = self.connection.clone();
+            let reply: i64 =
+                bounded(self.timeout, invocation.invoke_async(&mut connection)).await?;
+            Ok(reply == 1)
+        })
     }
 }

@@ -38,8 +38,8 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `R <fingerprint>` | string | a guard's claim: `p:<owner>` while its handler runs (expires with the lease), `d:<owner>` once it succeeded (for the TTL) |
-//! | `R labels:<body>` | set | the labels one signed body came under at the guard, at most [`MAX_LABELS_PER_BODY`](appwrite_webhooks::MAX_LABELS_PER_BODY) |
-//! | `I d:<id>`, `I fp:<fingerprint>`, `I ready`, `I retry`, `I dead`, `I done`, `I ids`, `I seq`, `I labels:<body>`, `I repair`, `I repair:due` | | the inbox: see the [`inbox`] module |
+//! | `R labels:<body>` | set | the labels one signed body came under (at the guard and in the inbox alike), at most [`MAX_LABELS_PER_BODY`](appwrite_webhooks::MAX_LABELS_PER_BODY) |
+//! | `I d:<id>`, `I fp:<fingerprint>`, `I ready`, `I retry`, `I dead`, `I done`, `I ids`, `I seq`, `I repair`, `I repair:due` | | the inbox: see the [`inbox`] module |
 //!
 //! The two uses keep apart: a fingerprint the guard claimed is not an inbox delivery, nor the
 //! reverse, and each counts the labels of a body on its own (the SQLite ledger, one table,

@@ -202,26 +202,6 @@ impl ReplayStore for RedisLedger {
             Ok(reply == 1)
         })
     }
-
-    fn label<'a>(
-        &'a self,
-        body: &'a Fingerprint,
-        label: &'a Fingerprint,
-        limit: u32,
-        keep: Duration,
-    ) -> StoreFuture<'a, bool> {
-        Box::pin(async move {
-            self.label_body(
-                &self.prefixes.replay,
-                durability::REPLAY,
-                body,
-                label,
-                limit,
-                keep,
-            )
-            .await
-        })
-    }
 }
 
 #[cfg(test)]

@@ -156,14 +156,4 @@ impl ReplayStore for SqliteLedger {
         let (fingerprint, owner) = (fingerprint.as_bytes().to_vec(), owner.to_string());
         self.run(move |db| release_now(db, &fingerprint, &owner))
     }
-
-    fn label<'a>(
-        &'a self,
-        body: &'a Fingerprint,
-        label: &'a Fingerprint,
-        limit: u32,
-        keep: Duration,
-    ) -> StoreFuture<'a, bool> {
-        self.label_body(body, label, limit, keep)
-    }
 }

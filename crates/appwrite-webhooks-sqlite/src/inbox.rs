@@ -6,7 +6,7 @@ use appwrite_webhooks::inbox::{
     InboxAdmin, InboxStore, Lease, Purge, Put, Received, State, Stats, Stored, Taken,
     from_unix_millis,
 };
-use appwrite_webhooks::{Fingerprint, LeaseToken, StoreFuture};
+use appwrite_webhooks::{LeaseToken, StoreFuture};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -159,16 +159,6 @@ fn settle<'a>(
 }
 
 impl InboxStore for SqliteLedger {
-    fn label<'a>(
-        &'a self,
-        body: &'a Fingerprint,
-        label: &'a Fingerprint,
-        limit: u32,
-        keep: Duration,
-    ) -> StoreFuture<'a, bool> {
-        self.label_body(body, label, limit, keep)
-    }
-
     fn put(&self, received: Received) -> StoreFuture<'_, Put> {
         let max_bytes = self.max_bytes();
         self.run_flushed(true, move |db| put_now(db, &received, max_bytes))

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use appwrite_webhooks::{Fingerprint, StoreFuture};
+use appwrite_webhooks::{Fingerprint, LabelStore, StoreFuture};
 use rusqlite::{Connection, params};
 
 use crate::ledger::SqliteLedger;
@@ -51,13 +51,11 @@ pub(crate) fn label_now(
     }
 }
 
-impl SqliteLedger {
-    /// [`ReplayStore::label`](appwrite_webhooks::ReplayStore::label) and
-    /// [`InboxStore::label`](appwrite_webhooks::inbox::InboxStore::label), once.
-    pub(crate) fn label_body<'a>(
+impl LabelStore for SqliteLedger {
+    fn label<'a>(
         &'a self,
-        body: &Fingerprint,
-        label: &Fingerprint,
+        body: &'a Fingerprint,
+        label: &'a Fingerprint,
         limit: u32,
         keep: Duration,
     ) -> StoreFuture<'a, bool> {

@@ -38,7 +38,8 @@
 //!
 //! One body under two events (a user created, then deleted unchanged) is two deliveries, both
 //! handled. The labels are unsigned: a captured body replayed under invented events or ids is a
-//! new delivery, up to [`MAX_LABELS_PER_BODY`] per body within the retention, then answered as
+//! new delivery, up to [`MAX_LABELS_PER_BODY`] per body within the retention (one count per ledger,
+//! whichever path it takes: [`LabelStore`]), then answered as
 //! a copy — keep handlers idempotent.
 //!
 //! **States.** A delivery is *received*, then *in flight* under one attempt's lease (a
@@ -141,7 +142,7 @@
 //! | a verified delivery | [`Delivery`] (with [`event`](Delivery::event), [`event_strict`](Delivery::event_strict), [`fingerprint`](Delivery::fingerprint)), [`headers`] (the header names) |
 //! | events | [`EventName`], [`InvalidEventName`], [`MAX_ID_PAIRS`], [`Pattern`], [`Event`], [`EventKind`], [`Action`], [`DatabaseApi`], [`TokenKind`], [`DeploymentOwner`], [`models`] |
 //! | handing events to code | [`FromDelivery`], [`Payload`], [`Strict`], [`Router`], [`Incoming`], [`HandlerError`], [`Dispatched`], [`DispatchError`] |
-//! | de-duplication | [`ReplayGuard`], [`Claim`], [`ReplayStore`], [`ClaimOutcome`], [`LeaseToken`], [`MemoryLedger`], [`Fingerprint`], [`StoreError`], [`StoreFailure`], [`StoreFuture`], [`MAX_TTL`] |
+//! | de-duplication | [`ReplayGuard`], [`Claim`], [`ReplayStore`], [`LabelStore`] (shared with the inbox), [`ClaimOutcome`], [`LeaseToken`], [`MemoryLedger`], [`Fingerprint`], [`StoreError`], [`StoreFailure`], [`StoreFuture`], [`MAX_TTL`] |
 //! | operating | [`observe`] (the span, the metrics table, [`Outcome`](observe::Outcome)), [`Error::reason`] |
 //! | keys and credentials | [`Verifier::per_tenant`], [`KeySource`] ([`FixedKeys`], [`PerTenant`]), [`KeyResolver`], [`Tenant`], [`KeysFuture`], [`MAX_KEYS_PER_DELIVERY`], [`DEFAULT_KEY_CACHE_TTL`], [`SigningKey::label`], [`SigningKey::not_after`], [`Verifier::replace_keys`], [`Verifier::with_basic_auth`], [`BasicAuthFailure`], [`Error::www_authenticate`] |
 //! | time | [`Clock`], [`SystemClock`], [`ManualClock`], [`Verifier::with_clock`] |
@@ -188,8 +189,8 @@ pub use fingerprint::Fingerprint;
 pub use memory::MemoryLedger;
 pub use receive::{Answer, Served};
 pub use replay::{
-    Admission, Claim, ClaimOutcome, LeaseToken, MAX_LABELS_PER_BODY, MAX_TTL, ReplayGuard,
-    ReplayStore, StoreFailure, StoreFuture,
+    Admission, Claim, ClaimOutcome, LabelStore, LeaseToken, MAX_LABELS_PER_BODY, MAX_TTL,
+    ReplayGuard, ReplayStore, StoreFailure, StoreFuture,
 };
 #[allow(deprecated)]
 pub use replay::{ClaimToken, MemoryStore};

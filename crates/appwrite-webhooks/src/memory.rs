@@ -4,11 +4,13 @@
 
 #![allow(deprecated)] // its two halves keep their former public names as deprecated aliases
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::fingerprint::Fingerprint;
 use crate::inbox::record::{Lease, Purge, Received, State, Stats, Stored, Taken};
 use crate::inbox::{InboxAdmin, InboxStore, MemoryInbox, Put};
+use crate::replay::labels::LabelStore;
 use crate::replay::{ClaimOutcome, LeaseToken, MemoryStore, ReplayStore, StoreFuture};
 
 /// A ledger in memory: a [`ReplayGuard`](crate::ReplayGuard)'s store and an
@@ -30,10 +32,13 @@ use crate::replay::{ClaimOutcome, LeaseToken, MemoryStore, ReplayStore, StoreFut
 /// assert_eq!(accept().await?, Put::Duplicate(1));
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Default)]
+///
+/// A clone is another handle on the same ledger (as with the durable ledgers), so one ledger
+/// can back a guard and an inbox at once, sharing its label counts.
+#[derive(Debug, Clone, Default)]
 pub struct MemoryLedger {
-    claims: MemoryStore,
-    deliveries: MemoryInbox,
+    claims: Arc<MemoryStore>,
+    deliveries: Arc<MemoryInbox>,
 }
 
 impl MemoryLedger {
@@ -41,8 +46,8 @@ impl MemoryLedger {
     /// few MiB).
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            claims: MemoryStore::with_capacity(capacity),
-            deliveries: MemoryInbox::default(),
+            claims: Arc::new(MemoryStore::with_capacity(capacity)),
+            deliveries: Arc::default(),
         }
     }
 
@@ -73,7 +78,7 @@ impl ReplayStore for MemoryLedger {
         owner: &'a LeaseToken,
         retention: Duration,
     ) -> StoreFuture<'a, bool> {
-        ReplayStore::complete(&self.claims, fingerprint, owner, retention)
+        ReplayStore::complete(&*self.claims, fingerprint, owner, retention)
     }
 
     fn release<'a>(
@@ -97,7 +102,9 @@ impl ReplayStore for MemoryLedger {
             .label_and_claim_now(body, fingerprint, owner, limit, lease);
         Box::pin(std::future::ready(Ok(outcome)))
     }
+}
 
+impl LabelStore for MemoryLedger {
     /// One label count for both paths: a body replayed to the guard and to the inbox shares
     /// its limit.
     fn label<'a>(
@@ -107,7 +114,7 @@ impl ReplayStore for MemoryLedger {
         limit: u32,
         keep: Duration,
     ) -> StoreFuture<'a, bool> {
-        ReplayStore::label(&self.claims, body, label, limit, keep)
+        LabelStore::label(&*self.claims, body, label, limit, keep)
     }
 }
 
@@ -116,22 +123,12 @@ impl InboxStore for MemoryLedger {
         self.deliveries.put(received)
     }
 
-    fn label<'a>(
-        &'a self,
-        body: &'a Fingerprint,
-        label: &'a Fingerprint,
-        limit: u32,
-        keep: Duration,
-    ) -> StoreFuture<'a, bool> {
-        ReplayStore::label(&self.claims, body, label, limit, keep)
-    }
-
     fn take(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Taken>> {
         self.deliveries.take(worker, lease)
     }
 
     fn complete(&self, lease: &Lease, retention: Duration) -> StoreFuture<'_, bool> {
-        InboxStore::complete(&self.deliveries, lease, retention)
+        InboxStore::complete(&*self.deliveries, lease, retention)
     }
 
     fn fail(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {

@@ -152,3 +152,37 @@ async fn a_captured_body_is_handled_under_a_bounded_number_of_labels() {
         Ok(Admission::Duplicate { .. })
     ));
 }
+
+/// One ledger counts a body's labels once for both paths: a captured body replayed to its guard
+/// under some invented labels and to its inbox under others is handled at most
+/// `MAX_LABELS_PER_BODY` times in all, not that many per path.
+#[tokio::test]
+async fn one_ledger_bounds_a_body_across_the_guard_and_the_inbox() {
+    let body = r#"{"$id":"u8","name":"both ways"}"#;
+    let ledger = MemoryLedger::default();
+    let guarded = Verifier::new("k", URL).with_replay_guard(ReplayGuard::new(ledger.clone()));
+    let inbox = Inbox::new(ledger);
+    let half = MAX_LABELS_PER_BODY / 2;
+    let (mut handled, mut stored) = (0, 0);
+    for n in 0..MAX_LABELS_PER_BODY + 4 {
+        let sent = sent(body, "users.u8.delete", Some(&format!("invented-{n}")));
+        if n < half {
+            let delivery = guarded.verify(sent.headers(), sent.body()).unwrap();
+            if let Admission::Handle(claim) = guarded.admit(&delivery).await.unwrap() {
+                handled += 1;
+                claim.settle(true).await;
+            }
+        } else {
+            let (parts, bytes) = sent.into_request().into_parts();
+            let put = inbox
+                .accept(&guarded, &parts.uri, &parts.headers, Full::new(bytes))
+                .await
+                .unwrap();
+            if let Put::Stored(_) = put {
+                stored += 1;
+            }
+        }
+    }
+    assert_eq!(handled, half as usize);
+    assert_eq!(handled + stored, MAX_LABELS_PER_BODY as usize);
+}

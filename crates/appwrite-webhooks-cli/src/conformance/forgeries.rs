@@ -247,6 +247,17 @@ pub fn all(plan: &Plan, checks: &mut Vec<Check>) {
     ));
 }
 
+/// `body` with one letter or digit changed, the first from its middle on (then from its start):
+/// a forgery only a check over the exact bytes catches. `None` when it has none to change.
+pub(super) fn tampered(body: &[u8]) -> Option<Vec<u8>> {
+    let mut tampered = body.to_vec();
+    let at = (body.len() / 2..body.len())
+        .chain(0..body.len() / 2)
+        .find(|&i| body[i].is_ascii_alphanumeric())?;
+    tampered[at] = if body[at] == b'a' { b'b' } else { b'a' };
+    Some(tampered)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,15 +286,4 @@ mod tests {
             "https://h:443/x"
         );
     }
-}
-
-/// `body` with one letter or digit changed, the first from its middle on (then from its start):
-/// a forgery only a check over the exact bytes catches. `None` when it has none to change.
-pub(super) fn tampered(body: &[u8]) -> Option<Vec<u8>> {
-    let mut tampered = body.to_vec();
-    let at = (body.len() / 2..body.len())
-        .chain(0..body.len() / 2)
-        .find(|&i| body[i].is_ascii_alphanumeric())?;
-    tampered[at] = if body[at] == b'a' { b'b' } else { b'a' };
-    Some(tampered)
 }

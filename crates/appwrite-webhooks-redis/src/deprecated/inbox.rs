@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use appwrite_webhooks::inbox::{
     InboxAdmin, InboxStore, Lease, Purge, Put, Received, State, Stats, Stored, Taken,
 };
-use appwrite_webhooks::{Fingerprint, StoreError, StoreFuture};
+use appwrite_webhooks::{Fingerprint, LabelStore, StoreError, StoreFuture};
 
 use super::DEFAULT_INBOX_TIMEOUT;
 use crate::{RedisLedger, RedisLedgerBuilder};
@@ -102,16 +102,6 @@ impl InboxStore for RedisInbox {
         self.0.put(received)
     }
 
-    fn label<'a>(
-        &'a self,
-        body: &'a Fingerprint,
-        label: &'a Fingerprint,
-        limit: u32,
-        keep: Duration,
-    ) -> StoreFuture<'a, bool> {
-        InboxStore::label(&self.0, body, label, limit, keep)
-    }
-
     fn take(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Taken>> {
         self.0.take(worker, lease)
     }
@@ -130,6 +120,18 @@ impl InboxStore for RedisInbox {
 
     fn hand_back(&self, lease: &Lease) -> StoreFuture<'_, bool> {
         self.0.hand_back(lease)
+    }
+}
+
+impl LabelStore for RedisInbox {
+    fn label<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        label: &'a Fingerprint,
+        limit: u32,
+        keep: Duration,
+    ) -> StoreFuture<'a, bool> {
+        LabelStore::label(&self.0, body, label, limit, keep)
     }
 }
 

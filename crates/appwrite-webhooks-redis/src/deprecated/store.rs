@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use appwrite_webhooks::{
-    ClaimOutcome, Fingerprint, LeaseToken, ReplayStore, StoreError, StoreFuture,
+    ClaimOutcome, Fingerprint, LabelStore, LeaseToken, ReplayStore, StoreError, StoreFuture,
 };
 
 use super::DEFAULT_TIMEOUT;
@@ -118,7 +118,9 @@ impl ReplayStore for RedisStore {
     ) -> StoreFuture<'a, bool> {
         self.0.release(fingerprint, owner)
     }
+}
 
+impl LabelStore for RedisStore {
     fn label<'a>(
         &'a self,
         body: &'a Fingerprint,
@@ -126,6 +128,6 @@ impl ReplayStore for RedisStore {
         limit: u32,
         keep: Duration,
     ) -> StoreFuture<'a, bool> {
-        ReplayStore::label(&self.0, body, label, limit, keep)
+        LabelStore::label(&self.0, body, label, limit, keep)
     }
 }

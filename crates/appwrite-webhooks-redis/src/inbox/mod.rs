@@ -13,7 +13,6 @@
 //! | `P dead` | stream | the dead letters, with their last error and attempts |
 //! | `P done` | sorted set | done deliveries by the end of their retention (their keys expire then) |
 //! | `P ids` | sorted set | every id held, for listing |
-//! | `P labels:<body>` | set | the labels (delivery ids, events) one signed body came under, at most [`MAX_LABELS_PER_BODY`](appwrite_webhooks::MAX_LABELS_PER_BODY) |
 //! | `P seq` | string | the last id given |
 //! | `P repair`, `P repair:due` | strings | where the search for deliveries whose stream entry vanished stands, and when it runs next |
 //!

@@ -12,7 +12,6 @@ use appwrite_webhooks::{Fingerprint, LeaseToken, StoreError, StoreFuture};
 use super::Arg;
 use super::scripts::{BATCH, SCRIPTS};
 use crate::connection::boxed;
-use crate::durability;
 use crate::ledger::RedisLedger;
 
 fn now() -> String {
@@ -94,26 +93,6 @@ impl RedisLedger {
 }
 
 impl InboxStore for RedisLedger {
-    fn label<'a>(
-        &'a self,
-        body: &'a Fingerprint,
-        label: &'a Fingerprint,
-        limit: u32,
-        keep: Duration,
-    ) -> StoreFuture<'a, bool> {
-        Box::pin(async move {
-            self.label_body(
-                &self.prefixes.inbox,
-                durability::INBOX,
-                body,
-                label,
-                limit,
-                keep,
-            )
-            .await
-        })
-    }
-
     fn put(&self, received: Received) -> StoreFuture<'_, Put> {
         Box::pin(async move {
             let args = vec![

@@ -11,7 +11,7 @@ use crate::fingerprint::Fingerprint;
 use crate::inbox::admin::InboxAdmin;
 use crate::inbox::record::{Lease, Purge, Received, State, Stats, Stored, Taken};
 use crate::inbox::store::{InboxStore, Put};
-use crate::replay::labels::LabelSets;
+use crate::replay::labels::{LabelSets, LabelStore};
 use crate::replay::store::StoreFuture;
 
 /// An [`InboxStore`] in memory, with the same semantics as the durable stores but none of
@@ -88,17 +88,6 @@ impl Held {
 }
 
 impl InboxStore for MemoryInbox {
-    fn label<'a>(
-        &'a self,
-        body: &'a Fingerprint,
-        label: &'a Fingerprint,
-        limit: u32,
-        keep: Duration,
-    ) -> StoreFuture<'a, bool> {
-        let labelled = self.labels.admit(body, label, limit, keep);
-        Box::pin(std::future::ready(Ok(labelled)))
-    }
-
     fn put(&self, received: Received) -> StoreFuture<'_, Put> {
         self.with(|held| {
             held.forget_expired(SystemTime::now());
@@ -180,6 +169,19 @@ impl InboxStore for MemoryInbox {
             row.due = SystemTime::now();
             row.stored.attempts = row.stored.attempts.saturating_sub(1);
         })
+    }
+}
+
+impl LabelStore for MemoryInbox {
+    fn label<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        label: &'a Fingerprint,
+        limit: u32,
+        keep: Duration,
+    ) -> StoreFuture<'a, bool> {
+        let labelled = self.labels.admit(body, label, limit, keep);
+        Box::pin(std::future::ready(Ok(labelled)))
     }
 }
 

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::fingerprint::Fingerprint;
 use crate::inbox::record::{Lease, Received, Taken};
+use crate::replay::labels::LabelStore;
 use crate::replay::store::StoreFuture;
 
 /// What [`InboxStore::put`] did.
@@ -51,7 +51,8 @@ impl Put {
 
 /// The protocol an [`Inbox`](crate::inbox::Inbox)'s storage speaks with the receive path and
 /// the workers: store a delivery, take one under a lease, settle the attempt. Administration
-/// (counting, listing, requeueing, purging) is [`InboxAdmin`](crate::inbox::InboxAdmin).
+/// (counting, listing, requeueing, purging) is [`InboxAdmin`](crate::inbox::InboxAdmin); the
+/// labels of a body, asked before [`put`](Self::put), are [`LabelStore`], as for the guard.
 ///
 /// A delivery is *pending* (due, or held by one worker's lease), *done* (kept for the
 /// retention to recognise copies) or *dead*. Every method either completes or fails as a
@@ -59,20 +60,9 @@ impl Put {
 /// methods (`complete`, `fail`, `dead`, `hand_back`) take effect only while `lease` is the
 /// delivery's current one — one attempt's, never its worker's name — and return `false`
 /// otherwise (the lease ran out and another attempt took it).
-pub trait InboxStore: Send + Sync + 'static {
+pub trait InboxStore: LabelStore {
     /// Stores `received` as pending unless its fingerprint is already held.
     fn put(&self, received: Received) -> StoreFuture<'_, Put>;
-
-    /// Records `label` as one of the labels the signed body `body` was delivered under, unless
-    /// it has `limit` others: exactly [`ReplayStore::label`](crate::ReplayStore::label). The
-    /// inbox asks before [`put`](Self::put).
-    fn label<'a>(
-        &'a self,
-        body: &'a Fingerprint,
-        label: &'a Fingerprint,
-        limit: u32,
-        keep: Duration,
-    ) -> StoreFuture<'a, bool>;
 
     /// Takes the oldest delivery that is due, if any, leasing it to this attempt for `lease`
     /// (hidden from other workers) and counting an attempt; a delivery taken earlier whose visibility passed

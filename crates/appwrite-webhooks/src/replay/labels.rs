@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::fingerprint::Fingerprint;
+use crate::replay::store::StoreFuture;
 
 /// The most labels one signed body is handled under within the retention: deliveries of one
 /// body under more distinct labels (events headers, delivery ids) are answered as copies
@@ -17,6 +18,23 @@ use crate::fingerprint::Fingerprint;
 /// make carry one user body under up to 14 events — so genuine deliveries stay below it, while
 /// a captured body replayed under invented labels is handled at most this many times.
 pub const MAX_LABELS_PER_BODY: u32 = 16;
+
+/// Where a ledger counts the labels each signed body was delivered under: the one operation the
+/// synchronous guard ([`ReplayStore`](crate::ReplayStore)) and the inbox
+/// ([`InboxStore`](crate::inbox::InboxStore)) share, implemented once per ledger.
+pub trait LabelStore: Send + Sync + 'static {
+    /// Records `label` (a delivery's fingerprint) as one of the labels the signed body `body`
+    /// was delivered under, kept for `keep` after the last new one, unless the body already
+    /// has `limit` others. Returns whether `label` is (now) one of them. Atomic: this is what
+    /// bounds how often one captured body is handled ([`MAX_LABELS_PER_BODY`]).
+    fn label<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        label: &'a Fingerprint,
+        limit: u32,
+        keep: Duration,
+    ) -> StoreFuture<'a, bool>;
+}
 
 /// The label sets of the bodies seen, in memory, for the memory stores: bounded by `capacity`
 /// bodies (the oldest forgotten first), each set kept until `keep` after its last new label.

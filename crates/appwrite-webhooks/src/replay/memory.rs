@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::fingerprint::Fingerprint;
-use crate::replay::labels::LabelSets;
+use crate::replay::labels::{LabelSets, LabelStore};
 use crate::replay::store::{ClaimOutcome, LeaseToken, ReplayStore, StoreFuture};
 
 /// A bounded in-memory store: claims expire with their lease or TTL, and past `capacity` live
@@ -269,7 +269,9 @@ impl ReplayStore for MemoryStore {
         let released = self.release_now(fingerprint, owner);
         Box::pin(std::future::ready(Ok(released)))
     }
+}
 
+impl LabelStore for MemoryStore {
     fn label<'a>(
         &'a self,
         body: &'a Fingerprint,

@@ -54,7 +54,7 @@ use crate::delivery::Delivery;
 use crate::error::Error;
 
 pub use claim::Claim;
-pub use labels::MAX_LABELS_PER_BODY;
+pub use labels::{LabelStore, MAX_LABELS_PER_BODY};
 #[allow(deprecated)]
 pub use memory::MemoryStore;
 #[allow(deprecated)]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::error::StoreError;
 use crate::fingerprint::Fingerprint;
+use crate::replay::labels::LabelStore;
 
 /// A boxed, sendable future, as [`ReplayStore`] returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -35,7 +36,7 @@ pub enum ClaimOutcome {
 /// [`release`](Self::release) must act only on a claim the given owner still holds
 /// (compare-and-set, compare-and-delete): an attempt whose lease ran out must not delete or
 /// finish the claim of the attempt that came after it.
-pub trait ReplayStore: Send + Sync + 'static {
+pub trait ReplayStore: LabelStore {
     /// Records `fingerprint` as pending for `owner` for `lease` if it is absent (or expired),
     /// and says where it stands.
     fn claim<'a>(
@@ -63,20 +64,7 @@ pub trait ReplayStore: Send + Sync + 'static {
         owner: &'a LeaseToken,
     ) -> StoreFuture<'a, bool>;
 
-    /// Records `label` (a delivery's fingerprint) as one of the labels the signed body `body`
-    /// was delivered under, kept for `keep` after the last new one, unless the body already
-    /// has `limit` others. Returns whether `label` is (now) one of them. Atomic, like the rest:
-    /// this is what bounds how often one captured body is handled
-    /// ([`MAX_LABELS_PER_BODY`](crate::MAX_LABELS_PER_BODY)).
-    fn label<'a>(
-        &'a self,
-        body: &'a Fingerprint,
-        label: &'a Fingerprint,
-        limit: u32,
-        keep: Duration,
-    ) -> StoreFuture<'a, bool>;
-
-    /// [`label`](Self::label) `fingerprint` as one of `body`'s labels, then — if it is one —
+    /// [`label`](LabelStore::label) `fingerprint` as one of `body`'s labels, then — if it is one —
     /// [`claim`](Self::claim) it; `None` when the body has `limit` other labels. What the
     /// guard asks of every new delivery of Appwrite's scheme: a networked store overrides it
     /// to answer in one round trip instead of two.
