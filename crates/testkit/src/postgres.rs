@@ -21,8 +21,10 @@ pub struct PostgresServer {
 
 impl PostgresServer {
     /// Makes a cluster in an empty temporary directory and starts it on a free loopback port.
-    /// Durability settings are relaxed (`fsync = off`): these tests are about concurrency, not
-    /// power loss.
+    /// Flushing is off (`fsync = off`): these tests are about concurrency and crashes of the
+    /// server process, not power loss. Commits still reach the WAL before they are answered
+    /// (`synchronous_commit` stays on), so an immediate [`stop`](Self::stop) loses nothing
+    /// acknowledged.
     pub fn start() -> Self {
         let bin = bin_dir();
         let port = free_port();
@@ -55,7 +57,7 @@ impl PostgresServer {
     /// Starts the cluster again after [`stop`](Self::stop), on the same port, with its data.
     pub fn resume(&self) {
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off \
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off \
              -c full_page_writes=off -c max_connections=200",
             self.port,
             self.dir.display()
