@@ -4,10 +4,12 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use appwrite_webhooks::inbox::{Inbox, InboxAdmin, InboxStore, Purge, State};
-use appwrite_webhooks::{Error, Fingerprint, LeaseToken, ReplayStore};
+use appwrite_webhooks::inbox::{Inbox, InboxAdmin, InboxStore, Purge, State, Workers};
+use appwrite_webhooks::{Delivery, Error, Fingerprint, LeaseToken, ReplayStore};
 use appwrite_webhooks_postgres::{ADMIN_BATCH, MIGRATIONS, PostgresLedger, SCHEMA_VERSION};
 use common::{PostgresServer, ledger};
 use testkit::inbox_suite::{accept, stored, until};
@@ -91,6 +93,27 @@ async fn a_stopped_database_is_a_503_and_a_restarted_one_works_again() {
     let ledger = ledger(&server, "outage").await;
     let inbox = Inbox::new(ledger.clone());
     let first = stored(&inbox, r#"{"$id":"before"}"#).await;
+    // Workers on another replica that poll once an hour: only their listener can wake them,
+    // so they handle what arrives after the outage only if it listens again on its own.
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&handled);
+    let workers = Workers::new(
+        Inbox::new(common::replica(&server, "outage")),
+        testkit::inbox_suite::verifier(),
+        move |_: Delivery| {
+            let counter = Arc::clone(&counter);
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, std::io::Error>(())
+            }
+        },
+    )
+    .with_poll_interval(Duration::from_secs(3600))
+    .start();
+    until("the first delivery handled", async || {
+        handled.load(Ordering::SeqCst) == 1
+    })
+    .await;
 
     server.stop();
     let error = accept(&inbox, r#"{"$id":"during"}"#).await.unwrap_err();
@@ -114,6 +137,11 @@ async fn a_stopped_database_is_a_503_and_a_restarted_one_works_again() {
     let listed = ledger.list(None, 10).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0].id, first);
+    until("the delivery after the outage handled", async || {
+        handled.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    workers.shutdown(MINUTE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
