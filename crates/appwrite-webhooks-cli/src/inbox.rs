@@ -1,10 +1,11 @@
-//! `inbox`: inspect and operate a durable inbox (SQLite file or Redis), and open one for
-//! `listen`.
+//! `inbox`: inspect and operate a durable inbox (SQLite file, Redis or Postgres), and open one
+//! for `listen`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 
 use appwrite_webhooks::inbox::{Inbox, Purge, State, Stored};
+use appwrite_webhooks_postgres::PostgresLedger;
 use appwrite_webhooks_redis::{DEFAULT_INBOX_PREFIX, RedisLedger};
 use appwrite_webhooks_sqlite::SqliteLedger;
 use clap::{Args, Subcommand};
@@ -12,15 +13,18 @@ use clap::{Args, Subcommand};
 use crate::Failure;
 use crate::output::{Fit, Style, escape, json_line, word};
 
-/// Which inbox: a SQLite file or a Redis.
+/// Which inbox: a SQLite file, a Redis or a Postgres database.
 #[derive(Args, Clone)]
 pub struct StoreArgs {
     /// The SQLite inbox file.
-    #[arg(long, value_name = "PATH", global = true, conflicts_with = "redis")]
+    #[arg(long, value_name = "PATH", global = true, conflicts_with_all = ["redis", "postgres"])]
     sqlite: Option<PathBuf>,
     /// The Redis holding the inbox (`redis://host:port/db`).
-    #[arg(long, value_name = "URL", global = true)]
+    #[arg(long, value_name = "URL", global = true, conflicts_with = "postgres")]
     redis: Option<String>,
+    /// The Postgres database holding the inbox (`postgres://user@host:port/db`).
+    #[arg(long, value_name = "URL", global = true)]
+    postgres: Option<String>,
     /// With --redis: the inbox's key prefix.
     #[arg(long, value_name = "PREFIX", global = true, default_value = DEFAULT_INBOX_PREFIX)]
     prefix: String,
@@ -89,17 +93,27 @@ fn parse_state(text: &str) -> Result<State, String> {
 }
 
 impl StoreArgs {
-    pub fn new(sqlite: Option<PathBuf>, redis: Option<String>, prefix: String) -> Self {
+    pub fn new(
+        sqlite: Option<PathBuf>,
+        redis: Option<String>,
+        postgres: Option<String>,
+        prefix: String,
+    ) -> Self {
         Self {
             sqlite,
             redis,
+            postgres,
             prefix,
         }
     }
 
     /// Opens the inbox the flags name. For inspection an inbox must exist: a SQLite path with
-    /// no file is an error, not a new inbox.
+    /// no file, or a Postgres database without the ledger's schema, is an error, not a new
+    /// inbox. To receive (`create`), a Postgres ledger's schema is created or upgraded.
     pub async fn open(&self, create: bool) -> Result<Inbox, Failure> {
+        if let Some(url) = &self.postgres {
+            return open_postgres(url, create).await;
+        }
         match (&self.sqlite, &self.redis) {
             (Some(path), _) => {
                 let mut builder = SqliteLedger::builder(path);
@@ -126,18 +140,56 @@ impl StoreArgs {
                 Ok(Inbox::new(store))
             }
             (None, None) => Err(Failure::Usage(
-                "which inbox? give --sqlite PATH or --redis URL".into(),
+                "which inbox? give --sqlite PATH or --redis URL (or --postgres URL)".into(),
             )),
         }
     }
 
     /// Where the deliveries go, for messages.
     pub fn describe(&self) -> String {
+        if let Some(url) = &self.postgres {
+            return format!("Postgres inbox {}", without_password(url));
+        }
         match (&self.sqlite, &self.redis) {
             (Some(path), _) => format!("SQLite inbox {}", path.display()),
             (None, Some(url)) => format!("Redis inbox {url} (prefix {})", self.prefix),
             (None, None) => "no inbox".into(),
         }
+    }
+}
+
+/// The Postgres ledger at `url`: migrated to receive into; for inspection, it must have been.
+async fn open_postgres(url: &str, create: bool) -> Result<Inbox, Failure> {
+    let shown = without_password(url);
+    let store = PostgresLedger::connect(url)
+        .await
+        .map_err(|e| Failure::Connection(format!("cannot reach Postgres at {shown}: {e}")))?;
+    if create {
+        store
+            .migrate()
+            .await
+            .map_err(|e| Failure::Usage(format!("cannot prepare the inbox: {e}")))?;
+    } else {
+        store
+            .check_schema()
+            .await
+            .map_err(|e| Failure::Usage(format!("no inbox at {shown}: {e}")))?;
+    }
+    Ok(Inbox::new(store))
+}
+
+/// `url` for messages: a password in it is replaced by `***`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     }
 }
 

@@ -61,11 +61,15 @@ pub struct ListenArgs {
     body_timeout: u64,
     /// Inbox mode: store each verified delivery durably in this SQLite file and answer 202
     /// (503 if it cannot be stored); workers process them later (`inbox` to inspect).
-    #[arg(long, value_name = "PATH", conflicts_with = "inbox_redis")]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["inbox_redis", "inbox_postgres"])]
     inbox_sqlite: Option<std::path::PathBuf>,
     /// Inbox mode with a Redis Streams inbox shared by replicas.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "inbox_postgres")]
     inbox_redis: Option<String>,
+    /// Inbox mode with a Postgres inbox shared by replicas (`postgres://user@host:port/db`);
+    /// creates or upgrades its schema on start.
+    #[arg(long, value_name = "URL")]
+    inbox_postgres: Option<String>,
     /// Require HTTP Basic credentials with this user name, as Appwrite sends them when the
     /// webhook has a username and password (401 with WWW-Authenticate otherwise).
     #[arg(long, value_name = "USER", requires = "http_pass_file")]
@@ -132,10 +136,15 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
         (Some(user), Some(path)) => with_basic_auth(verifier, user, path)?,
         _ => verifier,
     };
-    let inbox = match (&args.inbox_sqlite, &args.inbox_redis) {
-        (None, None) => None,
-        (sqlite, redis) => {
-            let store = StoreArgs::new(sqlite.clone(), redis.clone(), args.inbox_prefix.clone());
+    let inbox = match (&args.inbox_sqlite, &args.inbox_redis, &args.inbox_postgres) {
+        (None, None, None) => None,
+        (sqlite, redis, postgres) => {
+            let store = StoreArgs::new(
+                sqlite.clone(),
+                redis.clone(),
+                postgres.clone(),
+                args.inbox_prefix.clone(),
+            );
             let inbox = store.open(true).await?;
             if !style.quiet {
                 eprintln!("inbox mode: storing into the {}", store.describe());

@@ -4,7 +4,7 @@
 //! `inspect`) or the receiver answered >= 400 (`send`), reason on stderr; 2 usage errors
 //! (including unreadable input and missing keys); 3 `send` could not reach the receiver.
 //! `inbox`: 1 for an unknown id or one that is not a dead letter, 2 for a missing or unopenable
-//! inbox, 3 when Redis cannot be reached.
+//! inbox, 3 when Redis or Postgres cannot be reached.
 
 #![forbid(unsafe_code)]
 

@@ -376,3 +376,95 @@ async fn listen_and_inspect_a_redis_inbox() {
     // Another prefix is another inbox.
     assert_eq!(stats(&["--redis", url.as_str()])["stored"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_and_operate_a_postgres_inbox() {
+    let server = testkit::postgres::PostgresServer::start();
+    let url = server.database("cli");
+    // Inspecting a database listen never prepared is refused, and creates nothing.
+    let out = run(&["inbox", "stats", "--postgres", &url], b"");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no inbox at"), "{}", stderr(&out));
+
+    let (mut child, port) = listen(&["--inbox-postgres", &url]);
+    let sent = delivery(4);
+    let (status, text) = post(&sent, port).await.unwrap();
+    assert_eq!(status, 202, "{text}");
+    assert!(text.starts_with("stored "), "{text}");
+    let id = id_of(&text);
+    let (status, again) = post(&sent, port).await.unwrap();
+    assert_eq!(status, 202);
+    assert_eq!(again, format!("duplicate of {id}, already stored"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let store = ["--postgres", url.as_str()];
+    let counts = stats(&store);
+    assert_eq!(
+        (counts["stored"].as_u64(), counts["pending"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let out = run(
+        &[&["inbox", "show", &id.to_string(), "--body"][..], &store].concat(),
+        b"",
+    );
+    assert_eq!(out.stdout, sent.body());
+    let out = run(&[&["inbox", "list", "--json"][..], &store].concat(), b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 1);
+
+    // A dead letter, retried from the CLI; the handled delivery purged.
+    let marked = server.psql(
+        "cli",
+        "UPDATE appwrite_webhooks.deliveries SET state = 'dead', last_error = 'boom'",
+    );
+    assert!(marked.status.success());
+    let out = run(
+        &[&["inbox", "retry", "--all-dead"][..], &store].concat(),
+        b"",
+    );
+    assert_eq!(stdout(&out).trim(), "1 dead letter(s) pending again");
+    let done = server.psql(
+        "cli",
+        "UPDATE appwrite_webhooks.deliveries SET state = 'done', keep_until_ms = 0",
+    );
+    assert!(done.status.success());
+    let out = run(&[&["inbox", "purge"][..], &store].concat(), b"");
+    assert_eq!(stdout(&out).trim(), "purged 1 delivery");
+    assert_eq!(stats(&store)["stored"], 0);
+
+    // The inbox's flags exclude each other; an unreachable database is exit 3.
+    let out = run(
+        &[
+            "inbox",
+            "stats",
+            "--redis",
+            "redis://127.0.0.1:1/",
+            "--postgres",
+            &url,
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        &[
+            "inbox",
+            "stats",
+            "--postgres",
+            "postgres://nobody:secret@127.0.0.1:1/db",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot reach Postgres"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("secret"), "{}", stderr(&out));
+}

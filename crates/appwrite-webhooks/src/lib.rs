@@ -26,7 +26,7 @@
 //! The signature has no timestamp: a captured delivery verifies forever, and Appwrite itself
 //! sends deliveries again byte for byte. Both ways of handling deliveries — synchronously, with
 //! a [`ReplayGuard`] on the [`Verifier`], or later, through an [`inbox`] — keep them in one
-//! *ledger* ([`MemoryLedger`], `SqliteLedger`, `RedisLedger`), keyed on one identity and
+//! *ledger* ([`MemoryLedger`], `SqliteLedger`, `RedisLedger`, `PostgresLedger`), keyed on one identity and
 //! moving through one state machine.
 //!
 //! **Identity** ([`Delivery::fingerprint`]), defined by the [`Scheme`]:

@@ -14,6 +14,7 @@ pub mod inbox_identity;
 pub mod inbox_suite;
 pub mod net;
 pub mod observe_suite;
+pub mod postgres;
 pub mod redis;
 pub mod scheme_suite;
 pub mod versions;

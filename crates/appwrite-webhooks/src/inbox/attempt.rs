@@ -76,11 +76,13 @@ impl Worker {
         }
     }
 
-    /// Waits for a local delivery, the poll interval, or shutdown.
+    /// Waits for a local delivery, the store's word of another process's, the poll interval,
+    /// or shutdown.
     async fn idle(&mut self, wait: Duration) {
         let shared = Arc::clone(&self.shared);
         tokio::select! {
             () = shared.inbox.arrived() => {}
+            () = shared.inbox.store().arrived() => {}
             () = tokio::time::sleep(wait) => {}
             _ = self.stop.changed() => {}
         }

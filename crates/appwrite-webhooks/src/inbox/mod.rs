@@ -27,8 +27,9 @@
 //! was), and keep the newest you have applied per `$id`: apply a delivery only if its
 //! `$updatedAt` is later.
 //!
-//! The durable stores are separate crates: `appwrite-webhooks-sqlite` (a file, zero setup) and
-//! `appwrite-webhooks-redis` (Redis Streams, shared by replicas); [`MemoryLedger`](crate::MemoryLedger) is for
+//! The durable stores are separate crates: `appwrite-webhooks-sqlite` (a file, zero setup),
+//! `appwrite-webhooks-redis` (Redis Streams, shared by replicas) and `appwrite-webhooks-postgres`
+//! (shared by replicas, workers woken by `NOTIFY`); [`MemoryLedger`](crate::MemoryLedger) is for
 //! tests. Adapters put a route in inbox
 //! mode in one line (`InboxService` for tower and axum, `inbox_route` for actix-web).
 //!
@@ -209,7 +210,8 @@ impl Inbox {
         Ok(put)
     }
 
-    /// Resolves when this process stored a delivery (other processes' are found by polling).
+    /// Resolves when this process stored a delivery (other processes' are found by polling, or
+    /// by the store's [`InboxStore::arrived`]).
     pub(crate) async fn arrived(&self) {
         self.arrived.notified().await;
     }

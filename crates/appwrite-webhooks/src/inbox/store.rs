@@ -1,5 +1,7 @@
 //! The interface an inbox's storage implements.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use crate::inbox::record::{Lease, Received, Taken};
@@ -83,4 +85,15 @@ pub trait InboxStore: LabelStore {
     /// Gives an unfinished attempt back (a worker shutting down): due now, and the attempt
     /// not counted.
     fn hand_back(&self, lease: &Lease) -> StoreFuture<'_, bool>;
+
+    /// Resolves when a delivery may have become due that this process did not store (another
+    /// replica's `put`, a requeue by an operator), so an idle worker takes it at once rather
+    /// than at its next poll. The default never resolves: workers find other processes'
+    /// deliveries by polling ([`Workers::with_poll_interval`](crate::inbox::Workers::with_poll_interval)).
+    /// A store with a push channel (Postgres's `LISTEN`) overrides it. A wake-up that finds
+    /// nothing costs one [`take`](Self::take); the poll stays as the fallback, so a store may
+    /// miss one, and must never resolve over and over without cause (a lost connection, say).
+    fn arrived(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(std::future::pending())
+    }
 }

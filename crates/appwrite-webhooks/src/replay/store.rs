@@ -29,7 +29,7 @@ pub enum ClaimOutcome {
 }
 
 /// Where claims are kept: in memory ([`MemoryLedger`](crate::MemoryLedger)), or shared between
-/// replicas (`appwrite-webhooks-redis`).
+/// replicas (`appwrite-webhooks-redis`, `appwrite-webhooks-postgres`).
 ///
 /// A fingerprint is absent, *pending* (owned by one attempt's [`LeaseToken`], for a lease), or
 /// *done* (for the TTL). Every operation must be atomic, and [`complete`](Self::complete) and
