@@ -318,8 +318,10 @@ pub async fn run(addr: SocketAddr, handler: &Handler, paths: Paths) {
         let sent = delivery("err");
         let status = deliver(addr, handler, &sent, "err").await;
         assert!(status == 0 || status >= 500, "Err answered {status}");
+        // The dropped claim is released by a task: a networked store's release may land a
+        // moment after the answer, as after a panic.
         assert_eq!(
-            deliver(addr, handler, &sent, "ok").await,
+            once_settled(addr, handler, &sent).await,
             204,
             "retry after Err"
         );

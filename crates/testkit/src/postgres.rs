@@ -31,7 +31,7 @@ impl PostgresServer {
         let dir =
             std::env::temp_dir().join(format!("testkit-postgres-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let server = Self { bin, dir, port };
+        let mut server = Self { bin, dir, port };
         let made = server.as_server_user(
             "initdb",
             &[
@@ -50,12 +50,25 @@ impl PostgresServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&made.stderr)
         );
+        // A free port can be taken by a parallel test before the server binds it: another.
+        for _ in 0..4 {
+            if server.try_resume().is_ok() {
+                return server;
+            }
+            server.port = free_port();
+        }
         server.resume();
         server
     }
 
     /// Starts the cluster again after [`stop`](Self::stop), on the same port, with its data.
     pub fn resume(&self) {
+        if let Err(reason) = self.try_resume() {
+            panic!("{reason}");
+        }
+    }
+
+    fn try_resume(&self) -> Result<(), String> {
         let options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off \
              -c full_page_writes=off -c max_connections=200",
@@ -78,18 +91,22 @@ impl PostgresServer {
                 "start".as_ref(),
             ],
         );
-        assert!(
-            started.status.success(),
-            "postgres did not start on port {}: {}{}",
-            self.port,
-            String::from_utf8_lossy(&started.stderr),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
+        if !started.status.success() {
+            return Err(format!(
+                "postgres did not start on port {}: {}{}",
+                self.port,
+                String::from_utf8_lossy(&started.stderr),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ));
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         while !self.psql("postgres", "SELECT 1").status.success() {
-            assert!(Instant::now() < deadline, "postgres does not answer");
+            if Instant::now() > deadline {
+                return Err("postgres does not answer".into());
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
+        Ok(())
     }
 
     /// Stops it at once (`pg_ctl stop -m immediate`: like a crash, no checkpoint), keeping its
