@@ -123,6 +123,6 @@ mod tests {
     #[test]
     fn an_empty_hour_draws_flat_lines() {
         let svg = activity(&[Minute::default()]);
-        assert!(svg.contains("points=\"40.0,170.0\""));
+        assert!(svg.contains("points=\"40.0,160.0\""));
     }
 }

@@ -69,7 +69,7 @@ pub const PAGE_SIZE: usize = 50;
 /// use appwrite_webhooks::{MemoryLedger, inbox::Inbox};
 /// use appwrite_webhooks_web::{Credentials, InboxView};
 ///
-/// let view = InboxView::new(Inbox::new(MemoryLedger::new()))
+/// let view = InboxView::new(Inbox::new(MemoryLedger::with_capacity(10_000)))
 ///     .with_credentials(Credentials::new("ops", "correct horse"));
 /// let app: axum::Router = axum::Router::new().nest("/inbox", view.router());
 /// ```
