@@ -81,12 +81,17 @@ pub(crate) fn settled(
     Ok(())
 }
 
-/// How many rows `find` reads per statement while it looks for matches.
-const FIND_CHUNK: i64 = 200;
+/// How many ids one statement of a filtered `find` covers.
+const FIND_WINDOW: i64 = 2_000;
 
-/// [`InboxAdmin::find`](appwrite_webhooks::inbox::InboxAdmin::find): state, time range and
-/// cursor by index, highest id first; the other conditions in Rust over chunks of rows, at most
-/// [`FIND_SCAN_LIMIT`] rows per page (then the page ends early with a cursor to go on from).
+/// [`InboxAdmin::find`](appwrite_webhooks::inbox::InboxAdmin::find), highest id first.
+///
+/// Without conditions, or with a state alone, one indexed statement reads the page (the
+/// primary key, or `deliveries_state_id`). Other conditions are checked by SQLite where it can
+/// (a delivery id is a whole header line; a resource id must appear after a dot) and exactly in
+/// Rust, over windows of [`FIND_WINDOW`] ids going down from the cursor, at most
+/// [`FIND_SCAN_LIMIT`] ids per page: a page that reaches the bound ends early, with a cursor to
+/// go on from, so no request reads the whole table.
 pub(crate) fn find<'a>(
     ledger: &'a SqliteLedger,
     filter: &Filter,
@@ -103,59 +108,107 @@ fn find_now(
     before: Option<u64>,
     limit: usize,
 ) -> rusqlite::Result<Page> {
-    let state = filter.state().map(State::as_str);
-    let since = filter.since_millis().map(clamp);
-    let until = filter.until_millis().map(clamp);
-    // The state filter reads `deliveries_state_id`; without one, the primary key.
-    let sql = format!(
-        "SELECT id, state, attempts, last_error, {RECEIVED} FROM deliveries {index}
-         WHERE body IS NOT NULL AND id < ?1 AND (?2 IS NULL OR state = ?2)
-           AND (?3 IS NULL OR received_at_ms >= ?3) AND (?4 IS NULL OR received_at_ms < ?4)
-         ORDER BY id DESC LIMIT ?5",
-        index = if state.is_some() {
-            "INDEXED BY deliveries_state_id"
-        } else {
-            ""
-        }
-    );
     if limit == 0 {
         return Ok(Page::default());
     }
-    let mut query = db.prepare_cached(&sql)?;
-    let mut cursor = before.map_or(i64::MAX, rowid);
-    let mut items = Vec::new();
-    let mut scanned = 0usize;
-    loop {
-        let chunk = FIND_CHUNK.max(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX));
-        let rows: Vec<_> = query
-            .query_map(params![cursor, state, since, until, chunk], stored)?
+    let state = filter.state().map(State::as_str);
+    let want = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let cursor = before.map_or(i64::MAX, rowid);
+    let simple = filter.event().is_none()
+        && filter.resource().is_none()
+        && filter.delivery_id().is_none()
+        && filter.since_millis().is_none()
+        && filter.until_millis().is_none();
+    if simple {
+        let sql = format!(
+            "SELECT id, state, attempts, last_error, {RECEIVED} FROM deliveries {}
+             WHERE body IS NOT NULL AND id < ?1 AND {} ORDER BY id DESC LIMIT ?3",
+            if state.is_some() {
+                "INDEXED BY deliveries_state_id"
+            } else {
+                ""
+            },
+            if state.is_some() {
+                "state = ?2"
+            } else {
+                "?2 IS NULL"
+            },
+        );
+        let mut items: Vec<_> = db
+            .prepare_cached(&sql)?
+            .query_map(params![cursor, state, want], stored)?
             .collect::<rusqlite::Result<_>>()?;
-        let exhausted = i64::try_from(rows.len()).unwrap_or(i64::MAX) < chunk;
+        let next = (items.len() > limit).then(|| items[limit - 1].id);
+        items.truncate(limit);
+        return Ok(Page { items, next });
+    }
+
+    let sql = format!(
+        "SELECT id, state, attempts, last_error, {RECEIVED} FROM deliveries {}
+         WHERE body IS NOT NULL AND id < ?1 AND id >= ?2 AND {}
+           AND (?4 IS NULL OR received_at_ms >= ?4) AND (?5 IS NULL OR received_at_ms < ?5)
+           AND (?6 IS NULL OR instr(headers, CAST('x-appwrite-webhook-delivery-id: ' || ?6 || char(10) AS BLOB)) > 0)
+           AND (?7 IS NULL OR instr(headers, CAST('.' || ?7 AS BLOB)) > 0)
+         ORDER BY id DESC LIMIT ?8",
+        if state.is_some() { "INDEXED BY deliveries_state_id" } else { "" },
+        if state.is_some() { "state = ?3" } else { "?3 IS NULL" },
+    );
+    let mut query = db.prepare_cached(&sql)?;
+    let lowest: i64 = db
+        .prepare_cached("SELECT coalesce(min(id), 0) FROM deliveries")?
+        .query_row([], |row| row.get(0))?;
+    let highest: i64 = db
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM deliveries")?
+        .query_row([], |row| row.get(0))?;
+    let mut cursor = cursor.min(highest.saturating_add(1));
+    let floor = cursor
+        .saturating_sub(i64::try_from(FIND_SCAN_LIMIT).unwrap_or(i64::MAX))
+        .max(lowest);
+    let (since, until) = (
+        filter.since_millis().map(clamp),
+        filter.until_millis().map(clamp),
+    );
+    let mut items: Vec<appwrite_webhooks::inbox::Stored> = Vec::new();
+    while cursor > floor {
+        let low = cursor.saturating_sub(FIND_WINDOW).max(floor);
+        let need = want - i64::try_from(items.len()).unwrap_or(0);
+        let rows: Vec<_> = query
+            .query_map(
+                params![
+                    cursor,
+                    low,
+                    state,
+                    since,
+                    until,
+                    filter.delivery_id(),
+                    filter.resource(),
+                    need
+                ],
+                stored,
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) == need;
+        let last = rows.last().map(|row| rowid(row.id));
         for row in rows {
-            scanned += 1;
-            cursor = rowid(row.id);
             if filter.matches(&row) {
-                if items.len() == limit {
-                    // One more match exists: the page is full and goes on below its last.
-                    let next = items
-                        .last()
-                        .map(|last: &appwrite_webhooks::inbox::Stored| last.id);
+                items.push(row);
+                if items.len() > limit {
+                    items.truncate(limit);
+                    let next = items.last().map(|last| last.id);
                     return Ok(Page { items, next });
                 }
-                items.push(row);
             }
         }
-        if exhausted {
-            return Ok(Page { items, next: None });
-        }
-        if scanned >= FIND_SCAN_LIMIT {
-            // Bounded: answer with what was found, and a cursor below what was read.
-            return Ok(Page {
-                items,
-                next: u64::try_from(cursor).ok(),
-            });
-        }
+        // A window read in full goes on below its last row; otherwise below the window.
+        cursor = match (full, last) {
+            (true, Some(last)) => last,
+            _ => low,
+        };
     }
+    let next = (cursor > lowest)
+        .then(|| u64::try_from(cursor).ok())
+        .flatten();
+    Ok(Page { items, next })
 }
 
 fn clamp(millis: u64) -> i64 {

@@ -159,3 +159,36 @@ async fn one_dead_letter_is_deleted_and_nothing_else() {
     assert!(ledger.get(dead).await.unwrap().is_none());
     assert!(ledger.get(pending).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn a_filtered_page_reads_a_bounded_window_and_says_where_to_go_on() {
+    use appwrite_webhooks::inbox::FIND_SCAN_LIMIT;
+    let file = path("history-window");
+    let ledger = SqliteLedger::builder(&file)
+        .durability(appwrite_webhooks_sqlite::Durability::Normal)
+        .open()
+        .unwrap();
+    let total = FIND_SCAN_LIMIT as u64 + 500;
+    for n in 0..total {
+        let mut delivery = received(n, 1);
+        let id = if n == 3 {
+            "old".to_owned()
+        } else {
+            format!("r{n}")
+        };
+        delivery.headers.insert(
+            appwrite_webhooks::headers::WEBHOOK_EVENTS,
+            HeaderValue::from_str(&format!("users.{id}.create")).unwrap(),
+        );
+        put_new(&ledger, delivery).await;
+    }
+    // Only the fourth delivery matches: the first page reads FIND_SCAN_LIMIT ids and stops.
+    let filter = Filter::default().with_resource("old");
+    let first = ledger.find(&filter, None, 10).await.unwrap();
+    assert!(first.items.is_empty());
+    let next = first.next.expect("a cursor to go on from");
+    assert_eq!(next, total + 1 - FIND_SCAN_LIMIT as u64);
+    let second = ledger.find(&filter, Some(next), 10).await.unwrap();
+    assert_eq!(second.items.iter().map(|s| s.id).collect::<Vec<_>>(), [4]);
+    assert_eq!(second.next, None);
+}

@@ -316,7 +316,10 @@ async fn listing(
         );
     }
     main.push_str("</tbody></table>");
-    if found.items.is_empty() {
+    if found.items.is_empty() && found.next.is_some() {
+        // A store reads a bounded range per page: older deliveries may still match.
+        main.push_str("<p id=\"empty\">No match among the deliveries read for this page; older ones may match.</p>");
+    } else if found.items.is_empty() {
         main.push_str("<p id=\"empty\">No deliveries match.</p>");
     }
     let filters = escape(&query.query_without_cursor());
