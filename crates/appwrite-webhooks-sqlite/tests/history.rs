@@ -93,7 +93,7 @@ async fn pages_follow_a_keyset_cursor_under_filters() {
     let ledger = SqliteLedger::open(&file).unwrap();
     for n in 0..25u64 {
         let mut delivery = received(n, 4);
-        let event = if n % 2 == 0 {
+        let event = if n.is_multiple_of(2) {
             "users.u1.create"
         } else {
             "users.u2.delete"

@@ -100,7 +100,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// A user-created delivery of about 400 bytes, told apart by `n`.
 fn delivery(n: u64) -> Received {
     let mut headers = HeaderMap::new();
-    let event = if n % 3 == 0 { "create" } else { "update" };
+    let event = if n.is_multiple_of(3) {
+        "create"
+    } else {
+        "update"
+    };
     headers.insert(
         WEBHOOK_EVENTS,
         HeaderValue::from_str(&format!(

@@ -27,10 +27,9 @@ pub(crate) fn checked(
     state: &ViewState,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<ActionForm, Response> {
+) -> Result<ActionForm, guard::CsrfRefusal> {
     let form: ActionForm = serde_urlencoded::from_bytes(body).unwrap_or_default();
-    guard::check_csrf(headers, form.csrf.as_deref(), &state.csrf)
-        .map_err(IntoResponse::into_response)?;
+    guard::check_csrf(headers, form.csrf.as_deref(), &state.csrf)?;
     Ok(form)
 }
 
@@ -57,7 +56,7 @@ pub(crate) async fn requeue(
     body: Bytes,
 ) -> Response {
     if let Err(refused) = checked(&state, &headers, &body) {
-        return refused;
+        return refused.into_response();
     }
     let location = raw_base(&original, &uri);
     match state.admin().requeue(id).await {
@@ -81,7 +80,7 @@ pub(crate) async fn delete(
     body: Bytes,
 ) -> Response {
     if let Err(refused) = checked(&state, &headers, &body) {
-        return refused;
+        return refused.into_response();
     }
     let location = raw_base(&original, &uri);
     match state.admin().delete_dead(id).await {
@@ -104,7 +103,7 @@ pub(crate) async fn requeue_all(
     body: Bytes,
 ) -> Response {
     if let Err(refused) = checked(&state, &headers, &body) {
-        return refused;
+        return refused.into_response();
     }
     let location = raw_base(&original, &uri);
     match state.admin().requeue_dead().await {
@@ -126,7 +125,7 @@ pub(crate) async fn delete_all(
     body: Bytes,
 ) -> Response {
     if let Err(refused) = checked(&state, &headers, &body) {
-        return refused;
+        return refused.into_response();
     }
     let location = raw_base(&original, &uri);
     let admin = state.admin();
@@ -173,7 +172,7 @@ pub(crate) async fn replay(
 ) -> Response {
     let form = match checked(&state, &headers, &body) {
         Ok(form) => form,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     crate::replay::replay(&state, &base(&original, &uri), id, form).await
 }

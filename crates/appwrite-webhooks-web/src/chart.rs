@@ -10,8 +10,11 @@ const LEFT: u64 = 40;
 const BOTTOM: u64 = 20;
 const TOP: u64 = 10;
 
-/// The four series: name, colour, value.
-const SERIES: [(&str, &str, fn(&Minute) -> u64); 4] = [
+/// A series: name, colour, value.
+type Series = (&'static str, &'static str, fn(&Minute) -> u64);
+
+/// The four series.
+const SERIES: [Series; 4] = [
     ("received", "#2563eb", |m| m.received),
     ("done", "#16a34a", |m| m.done),
     ("retried", "#d97706", |m| m.retried),

@@ -12,7 +12,7 @@
 //!
 //! What stores record decides what is shown: the SQLite ledger keeps every attempt and answers
 //! filters with indexed queries; stores without a history of attempts say so instead of
-//! showing made-up numbers (see [`InboxAdmin`](appwrite_webhooks::inbox::InboxAdmin)).
+//! showing made-up numbers (see [`InboxAdmin`]).
 //!
 //! **Safe by construction.** Every stored value is escaped by one function, [`escape`]: a user
 //! named `<img src=x onerror=alert(1)>` renders as text. Every answer carries

@@ -63,10 +63,10 @@ impl Driver {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(status) = driver.call(Method::GET, "/status", None).await {
-                if status["value"]["ready"] == json!(true) {
-                    return driver;
-                }
+            if let Ok(status) = driver.call(Method::GET, "/status", None).await
+                && status["value"]["ready"] == json!(true)
+            {
+                return driver;
             }
             assert!(
                 Instant::now() < deadline,

@@ -124,10 +124,10 @@ impl Filter {
                 .unwrap_or("")
                 .to_owned()
         };
-        if let Some(id) = &self.delivery_id {
-            if header(&WEBHOOK_DELIVERY_ID) != *id {
-                return false;
-            }
+        if let Some(id) = &self.delivery_id
+            && header(&WEBHOOK_DELIVERY_ID) != *id
+        {
+            return false;
         }
         if self.event.is_none() && self.resource.is_none() {
             return true;
