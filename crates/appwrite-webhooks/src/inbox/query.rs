@@ -170,8 +170,9 @@ pub struct Page {
     pub next: Option<u64>,
 }
 
-/// How one attempt at a delivery ended.
+/// How one attempt at a delivery ended. Stores may learn new outcomes: match with a wildcard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AttemptOutcome {
     /// Still running (its lease has not been settled).
     Running,
