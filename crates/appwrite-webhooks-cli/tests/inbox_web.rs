@@ -71,13 +71,23 @@ fn serve(args: &[&str], env: &[(&str, &str)], port: u16) -> Served {
 fn another_address_than_loopback_is_refused_without_credentials() {
     let file = inbox_file("refused");
     let bind = format!("0.0.0.0:{}", free_port());
-    let output = cli_env(&["inbox", "--sqlite", &file, "web", "--bind", &bind], b"", &[]);
+    let output = cli_env(
+        &["inbox", "--sqlite", &file, "web", "--bind", &bind],
+        b"",
+        &[],
+    );
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("without credentials"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("without credentials"),
+        "{}",
+        stderr(&output)
+    );
 
     // --user without its password in the environment is refused too, never prompted for.
     let output = cli_env(
-        &["inbox", "--sqlite", &file, "web", "--bind", &bind, "--user", "ops"],
+        &[
+            "inbox", "--sqlite", &file, "web", "--bind", &bind, "--user", "ops",
+        ],
         b"",
         &[],
     );
@@ -90,7 +100,11 @@ fn the_view_serves_on_loopback_with_its_security_headers() {
     let file = inbox_file("loopback");
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
-    let _served = serve(&["inbox", "--sqlite", &file, "web", "--bind", &bind], &[], port);
+    let _served = serve(
+        &["inbox", "--sqlite", &file, "web", "--bind", &bind],
+        &[],
+        port,
+    );
     let answer = get(port, None);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("content-security-policy: default-src 'none'"));
@@ -105,7 +119,9 @@ fn with_credentials_it_may_listen_beyond_loopback_behind_basic_auth() {
     let port = free_port();
     let bind = format!("0.0.0.0:{port}");
     let _served = serve(
-        &["inbox", "--sqlite", &file, "web", "--bind", &bind, "--user", "ops"],
+        &[
+            "inbox", "--sqlite", &file, "web", "--bind", &bind, "--user", "ops",
+        ],
         &[("APPWRITE_WEBHOOKS_WEB_PASSWORD", "pw-from-env")],
         port,
     );

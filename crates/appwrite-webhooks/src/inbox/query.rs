@@ -317,4 +317,40 @@ mod tests {
         assert_eq!(minutes.len(), 60);
         assert_eq!(minutes.last().unwrap().start_millis, 3_600_000);
     }
+
+    #[tokio::test]
+    async fn the_provided_find_pages_newest_first_and_the_rest_says_unrecorded() {
+        use crate::MemoryLedger;
+        use crate::inbox::{InboxAdmin, InboxStore};
+        let ledger = MemoryLedger::with_capacity(100);
+        for n in 0..5u8 {
+            let mut row = stored(
+                if n % 2 == 0 {
+                    "users.u1.create"
+                } else {
+                    "users.u2.delete"
+                },
+                "d",
+            );
+            row.received.fingerprint = vec![n];
+            ledger.put(row.received).await.unwrap();
+        }
+        let all = Filter::default();
+        let first = ledger.find(&all, None, 2).await.unwrap();
+        let ids: Vec<u64> = first.items.iter().map(|s| s.id).collect();
+        assert_eq!(ids.len(), 2);
+        assert!(ids[0] > ids[1]);
+        let second = ledger.find(&all, first.next, 10).await.unwrap();
+        assert_eq!(second.items.len(), 3);
+        assert_eq!(second.next, None);
+        assert!(second.items.iter().all(|s| s.id < ids[1]));
+        let creates = Filter::default().with_event("users.*.create").unwrap();
+        assert_eq!(
+            ledger.find(&creates, None, 10).await.unwrap().items.len(),
+            3
+        );
+        assert_eq!(ledger.attempts(ids[0]).await.unwrap(), None);
+        assert_eq!(ledger.activity(SystemTime::now()).await.unwrap(), None);
+        assert!(ledger.delete_dead(ids[0]).await.is_err());
+    }
 }
