@@ -19,7 +19,8 @@
 //! [`CONTENT_SECURITY_POLICY`] (no script at all; the view serves none) and
 //! `X-Frame-Options: DENY`. Every state-changing request is a `POST` whose form carries the
 //! view's random token, checked in constant time against a `SameSite=Strict` cookie, and whose
-//! `Origin` (or `Referer`) must be this host; anything else is refused with `403`. With
+//! `Origin` (or `Referer`) must be this host (behind a reverse proxy, pass the `Host` header
+//! through); anything else is refused with `403`. With
 //! [`InboxView::with_credentials`] every request needs HTTP basic auth; [`check_bind`] refuses
 //! an address beyond loopback without them. The replay form's key is used once and never
 //! shown, stored or logged. Everything works with JavaScript disabled: plain links and forms.
