@@ -86,6 +86,9 @@ enum InboxCommand {
         #[arg(long)]
         dead: bool,
     },
+    /// Serve a web view of the inbox: deliveries, dead letters, failures; requeue, delete,
+    /// replay.
+    Web(crate::web::WebArgs),
 }
 
 fn parse_state(text: &str) -> Result<State, String> {
@@ -201,6 +204,7 @@ pub async fn run(args: InboxArgs, style: Style) -> Result<(), Failure> {
     let inbox = args.store.open(false).await?;
     let store = inbox.admin();
     match args.command {
+        InboxCommand::Web(web) => return crate::web::run(inbox.clone(), web, style).await,
         InboxCommand::Stats { json } => {
             let stats = store.stats().await.map_err(store_failed)?;
             if json {

@@ -19,6 +19,7 @@ mod scheme;
 mod send;
 mod sign;
 mod verify;
+mod web;
 
 use std::io::Read;
 use std::path::PathBuf;

@@ -3,8 +3,8 @@
 use std::time::{Duration, SystemTime};
 
 use appwrite_webhooks::inbox::{
-    InboxAdmin, InboxStore, Lease, Purge, Put, Received, State, Stats, Stored, Taken,
-    from_unix_millis,
+    AttemptOutcome, AttemptRecord, Filter, InboxAdmin, InboxStore, Lease, Minute, Page, Purge, Put,
+    Received, State, Stats, Stored, Taken, from_unix_millis,
 };
 use appwrite_webhooks::{LeaseToken, StoreFuture};
 use rusqlite::types::Value;
@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::ledger::{SqliteLedger, forget_expired};
 use crate::{after, capacity, millis, now_ms};
 
-const RECEIVED: &str = "fingerprint, received_at_ms, uri, headers, body";
+pub(crate) const RECEIVED: &str = "fingerprint, received_at_ms, uri, headers, body";
 
 fn received(row: &Row<'_>, at: usize) -> rusqlite::Result<Received> {
     let headers: Vec<u8> = row.get(at + 3)?;
@@ -29,7 +29,7 @@ fn received(row: &Row<'_>, at: usize) -> rusqlite::Result<Received> {
     })
 }
 
-fn stored(row: &Row<'_>) -> rusqlite::Result<Stored> {
+pub(crate) fn stored(row: &Row<'_>) -> rusqlite::Result<Stored> {
     let state: String = row.get(1)?;
     Ok(Stored {
         id: id_of(row.get(0)?),
@@ -129,6 +129,19 @@ fn take_now(
         })
     })
     .optional()
+    .and_then(|taken| {
+        if let Some(taken) = &taken {
+            crate::history::taken(
+                db,
+                rowid(taken.lease.id),
+                taken.attempt,
+                &token,
+                worker,
+                now,
+            )?;
+        }
+        Ok(taken)
+    })
 }
 
 /// Applies an outcome only while `lease` holds the delivery: its id, its attempt's token, and
@@ -137,13 +150,15 @@ fn settle<'a>(
     store: &'a SqliteLedger,
     lease: &Lease,
     set: &'static str,
+    (outcome, error): (AttemptOutcome, Option<String>),
     values: impl FnOnce(i64) -> Vec<Value> + Send + 'static,
 ) -> StoreFuture<'a, bool> {
     let (id, token) = (rowid(lease.id), lease.token.clone());
     store.run(move |db| {
-        let mut values = values(now_ms());
+        let now = now_ms();
+        let mut values = values(now);
         values.push(Value::Integer(id));
-        values.push(Value::Text(token));
+        values.push(Value::Text(token.clone()));
         let n = values.len();
         let sql = format!(
             "UPDATE deliveries SET lease = NULL, {set}
@@ -151,10 +166,14 @@ fn settle<'a>(
             n - 1
         );
         // One statement per outcome kind: prepared once, like the rest of the hot path.
-        Ok(db
+        let settled = db
             .prepare_cached(&sql)?
             .execute(rusqlite::params_from_iter(values))?
-            == 1)
+            == 1;
+        if settled {
+            crate::history::settled(db, id, &token, outcome, error.as_deref(), now)?;
+        }
+        Ok(settled)
     })
 }
 
@@ -178,15 +197,20 @@ impl InboxStore for SqliteLedger {
             self,
             lease,
             "state = 'done', done_at_ms = ?1, keep_until_ms = ?2",
+            (AttemptOutcome::Done, None),
             move |now| vec![now.into(), after(now, retention).into()],
         )
     }
 
     fn fail(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {
         let (error, at) = (error.to_owned(), millis(at));
-        settle(self, lease, "due_at_ms = ?2, last_error = ?3", move |now| {
-            vec![now.into(), at.into(), error.into()]
-        })
+        settle(
+            self,
+            lease,
+            "due_at_ms = ?2, last_error = ?3",
+            (AttemptOutcome::Retry, Some(error.clone())),
+            move |now| vec![now.into(), at.into(), error.into()],
+        )
     }
 
     fn dead(&self, lease: &Lease, error: &str) -> StoreFuture<'_, bool> {
@@ -195,6 +219,7 @@ impl InboxStore for SqliteLedger {
             self,
             lease,
             "state = 'dead', done_at_ms = ?1, last_error = ?2",
+            (AttemptOutcome::Dead, Some(error.clone())),
             move |now| vec![now.into(), error.into()],
         )
     }
@@ -204,6 +229,7 @@ impl InboxStore for SqliteLedger {
             self,
             lease,
             "due_at_ms = ?1, attempts = max(attempts - 1, 0)",
+            (AttemptOutcome::HandedBack, None),
             move |now| vec![now.into()],
         )
     }
@@ -276,5 +302,26 @@ impl InboxAdmin for SqliteLedger {
 
     fn purge(&self, what: Purge) -> StoreFuture<'_, u64> {
         Box::pin(crate::admin::purge(self, what))
+    }
+
+    fn find<'a>(
+        &'a self,
+        filter: &'a Filter,
+        before: Option<u64>,
+        limit: usize,
+    ) -> StoreFuture<'a, Page> {
+        crate::history::find(self, filter, before, limit)
+    }
+
+    fn attempts(&self, id: u64) -> StoreFuture<'_, Option<Vec<AttemptRecord>>> {
+        crate::history::attempts(self, id)
+    }
+
+    fn activity(&self, since: SystemTime) -> StoreFuture<'_, Option<Vec<Minute>>> {
+        crate::history::activity(self, since)
+    }
+
+    fn delete_dead(&self, id: u64) -> StoreFuture<'_, bool> {
+        crate::history::delete_dead(self, id)
     }
 }

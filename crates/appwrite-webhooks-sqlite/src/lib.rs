@@ -89,6 +89,7 @@
 mod admin;
 mod capacity;
 mod claims;
+mod history;
 mod inbox;
 mod labels;
 mod ledger;

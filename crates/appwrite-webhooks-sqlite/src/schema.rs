@@ -9,7 +9,7 @@ use crate::Durability;
 
 /// The schema this crate writes, kept in the file's `user_version`. A file from before
 /// versions were recorded reads 0 (with a `deliveries` table: the inbox-only schema, 1).
-pub(crate) const VERSION: i64 = 2;
+pub(crate) const VERSION: i64 = 3;
 
 /// One row per fingerprint: the ledger. A row with a body is an inbox delivery; a row without
 /// one is a replay guard's claim (pending while its request runs, done for the TTL), which
@@ -117,12 +117,14 @@ fn migrate_in_transaction(db: &Connection) -> rusqlite::Result<()> {
         )
         .optional()?
         .is_some();
-    if has_table {
-        upgrade_from_v1(db)?;
-    } else {
+    if !has_table {
         db.execute_batch(TABLE)?;
         db.execute_batch(INDEX)?;
+    } else if version < 2 {
+        upgrade_from_v1(db)?;
     }
+    // Version 3: the history of attempts and the view's indexes (idempotent).
+    db.execute_batch(crate::history::V3)?;
     db.pragma_update(None, "user_version", VERSION)
 }
 

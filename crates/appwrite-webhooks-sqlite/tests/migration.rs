@@ -88,7 +88,7 @@ async fn an_inbox_file_of_the_first_schema_is_upgraded_in_place() {
     assert_eq!(query(&file, "PRAGMA user_version"), 0);
 
     let ledger = SqliteLedger::builder(&file).existing().open().unwrap();
-    assert_eq!(query(&file, "PRAGMA user_version"), 2);
+    assert_eq!(query(&file, "PRAGMA user_version"), 3);
     let stats = ledger.stats().await.unwrap();
     assert_eq!((stats.pending, stats.dead, stats.done), (1, 1, 1));
     let verifier = Verifier::new("k", URL);

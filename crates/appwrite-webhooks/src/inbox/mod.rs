@@ -44,6 +44,7 @@
 pub(crate) mod admin;
 pub(crate) mod attempt;
 pub(crate) mod memory;
+pub(crate) mod query;
 pub(crate) mod record;
 pub(crate) mod retry;
 pub(crate) mod store;
@@ -62,6 +63,9 @@ use crate::verify::verifier::Verifier;
 pub use admin::InboxAdmin;
 #[allow(deprecated)]
 pub use memory::MemoryInbox;
+pub use query::{
+    AttemptOutcome, AttemptRecord, FIND_SCAN_LIMIT, Filter, Minute, Page, empty_minutes,
+};
 pub use record::{
     InvalidRecord, Lease, Purge, Received, State, Stats, Stored, Taken, from_unix_millis,
     unix_millis,
