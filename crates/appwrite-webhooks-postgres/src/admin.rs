@@ -149,6 +149,19 @@ impl InboxAdmin for PostgresLedger {
         })
     }
 
+    fn delete_dead(&self, id: u64) -> StoreFuture<'_, bool> {
+        self.run(async move {
+            let deleted = self
+                .execute(
+                    "DELETE FROM appwrite_webhooks.deliveries
+                     WHERE id = $1 AND state = 'dead' AND body IS NOT NULL",
+                    &[&row_id(id)],
+                )
+                .await?;
+            Ok(deleted == 1)
+        })
+    }
+
     /// Each dead letter as of the start made pending once, in batches; the schema's trigger
     /// wakes the workers for each.
     fn requeue_dead(&self) -> StoreFuture<'_, u64> {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use appwrite_webhooks::inbox::{Inbox, InboxStore, Workers};
 use appwrite_webhooks::{
-    ClaimOutcome, Delivery, Fingerprint, LeaseToken, MAX_LABELS_PER_BODY, ReplayStore,
+    ClaimOutcome, Delivery, Fingerprint, LabelStore, LeaseToken, MAX_LABELS_PER_BODY, ReplayStore,
 };
 use common::{PostgresServer, ledger, replica};
 use testkit::inbox_suite::{self, stored, until};
@@ -93,7 +93,7 @@ async fn racing_replicas_never_both_claim_one_delivery_nor_pass_the_label_limit(
         let (ledger, body) = (if i % 2 == 0 { &first } else { &second }.clone(), body);
         labels.spawn(async move {
             let label = Fingerprint::new(&[i; 20]);
-            ReplayStore::label(&ledger, &body, &label, MAX_LABELS_PER_BODY, MINUTE)
+            LabelStore::label(&ledger, &body, &label, MAX_LABELS_PER_BODY, MINUTE)
                 .await
                 .unwrap()
         });

@@ -165,6 +165,10 @@ impl InboxAdmin for MemoryLedger {
         self.deliveries.requeue_dead()
     }
 
+    fn delete_dead(&self, id: u64) -> StoreFuture<'_, bool> {
+        self.deliveries.delete_dead(id)
+    }
+
     fn purge(&self, what: Purge) -> StoreFuture<'_, u64> {
         self.deliveries.purge(what)
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use appwrite_webhooks::inbox::{Inbox, Purge, Put, RetryPolicy, State, Workers};
+use appwrite_webhooks::inbox::{Inbox, Put, RetryPolicy, State, Workers};
 use appwrite_webhooks::{Delivery, Error, Verifier, sender::DeliveryBuilder};
 use http_body_util::Full;
 
@@ -93,11 +93,15 @@ pub async fn run_all(make: impl Fn(&str) -> Inbox) {
     stores_once_and_refuses_forgeries(make("once")).await;
     every_version_is_stored_and_verifies_again(make("versions")).await;
     workers_handle_each_delivery_once_and_resends_after_are_duplicates(make("handle")).await;
-    failing_handlers_end_in_the_dead_letters_and_a_retry_completes_them(make("dead")).await;
+    crate::dead_letters::failing_handlers_end_in_the_dead_letters_and_a_retry_completes_them(make(
+        "dead",
+    ))
+    .await;
     panics_and_timeouts_are_failed_attempts_with_their_reason(make("panic")).await;
     a_dead_workers_delivery_is_taken_again_after_the_visibility_timeout(make("visibility")).await;
     shutdown_finishes_quick_attempts_and_hands_back_slow_ones_uncounted(make("shutdown")).await;
-    retry_all_and_purge(make("purge")).await;
+    crate::dead_letters::retry_all_and_purge(make("purge")).await;
+    crate::dead_letters::one_dead_letter_is_deleted_alone(make("delete-dead")).await;
     crate::inbox_identity::one_body_under_several_labels_is_stored_per_label(make("labels")).await;
 }
 
@@ -242,66 +246,6 @@ pub async fn workers_handle_each_delivery_once_and_resends_after_are_duplicates(
 }
 
 /// See the name.
-pub async fn failing_handlers_end_in_the_dead_letters_and_a_retry_completes_them(inbox: Inbox) {
-    let Put::Stored(id) = accept(&inbox, r#"{"$id":"u1"}"#).await.unwrap() else {
-        panic!()
-    };
-    let calls = Arc::new(AtomicU32::new(0));
-    let failing = {
-        let calls = Arc::clone(&calls);
-        move |_: Delivery| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            async { Err::<(), _>(std::io::Error::other("database is down")) }
-        }
-    };
-    let workers = Workers::new(inbox.clone(), verifier(), failing)
-        .with_retry(fast().with_max_attempts(3))
-        .start();
-    until("a dead letter", async || {
-        inbox.admin().stats().await.unwrap().dead == 1
-    })
-    .await;
-    workers.shutdown(Duration::from_secs(1)).await;
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        3,
-        "exactly the configured attempts"
-    );
-    let dead = inbox.admin().get(id).await.unwrap().unwrap();
-    assert_eq!((dead.state, dead.attempts), (State::Dead, 3));
-    assert_eq!(dead.last_error.as_deref(), Some("database is down"));
-    assert_eq!(
-        inbox
-            .admin()
-            .list(Some(State::Dead), 10)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    // A re-send of a dead letter is not stored again either.
-    assert_eq!(
-        accept(&inbox, r#"{"$id":"u1"}"#).await.unwrap(),
-        Put::Duplicate(id)
-    );
-
-    assert!(inbox.admin().requeue(id).await.unwrap());
-    assert!(!inbox.admin().requeue(id).await.unwrap(), "no longer dead");
-    let workers = Workers::new(inbox.clone(), verifier(), |_: Delivery| async {
-        Ok::<_, std::io::Error>(())
-    })
-    .with_retry(fast())
-    .start();
-    until("done after retry", async || {
-        inbox.admin().get(id).await.unwrap().unwrap().state == State::Done
-    })
-    .await;
-    workers.shutdown(Duration::from_secs(1)).await;
-    assert_eq!(inbox.admin().purge(Purge::Done).await.unwrap(), 1);
-    assert_eq!(inbox.admin().stats().await.unwrap().stored, 0);
-}
-
-/// See the name.
 pub async fn panics_and_timeouts_are_failed_attempts_with_their_reason(inbox: Inbox) {
     let Put::Stored(panicked) = accept(&inbox, r#"{"$id":"panic"}"#).await.unwrap() else {
         panic!()
@@ -438,42 +382,4 @@ pub async fn shutdown_finishes_quick_attempts_and_hands_back_slow_ones_uncounted
         .unwrap()
         .unwrap();
     assert_eq!((next.lease.id, next.attempt), (slow, 1));
-}
-
-/// `requeue_dead` revives every dead letter; purging never touches pending deliveries.
-pub async fn retry_all_and_purge(inbox: Inbox) {
-    for n in 0..3 {
-        stored(&inbox, &format!(r#"{{"$id":"u{n}"}}"#)).await;
-    }
-    let failing = |_: Delivery| async { Err::<(), _>(std::io::Error::other("no")) };
-    let workers = Workers::new(inbox.clone(), verifier(), failing)
-        .with_retry(fast().with_max_attempts(1))
-        .start();
-    until("3 dead", async || {
-        inbox.admin().stats().await.unwrap().dead == 3
-    })
-    .await;
-    workers.shutdown(Duration::from_secs(1)).await;
-    stored(&inbox, r#"{"$id":"waiting"}"#).await;
-    assert_eq!(inbox.admin().purge(Purge::Done).await.unwrap(), 0);
-    assert_eq!(inbox.admin().requeue_dead().await.unwrap(), 3);
-    let stats = inbox.admin().stats().await.unwrap();
-    assert_eq!((stats.pending, stats.dead), (4, 0));
-    let ok = |_: Delivery| async { Ok::<_, std::io::Error>(()) };
-    let workers = Workers::new(inbox.clone(), verifier(), ok)
-        .with_retry(fast())
-        .start();
-    until("4 done", async || {
-        inbox.admin().stats().await.unwrap().done == 4
-    })
-    .await;
-    workers.shutdown(Duration::from_secs(1)).await;
-    stored(&inbox, r#"{"$id":"late"}"#).await;
-    assert_eq!(inbox.admin().purge(Purge::DoneAndDead).await.unwrap(), 4);
-    let stats = inbox.admin().stats().await.unwrap();
-    assert_eq!(
-        (stats.stored, stats.pending),
-        (1, 1),
-        "the pending one is kept"
-    );
 }

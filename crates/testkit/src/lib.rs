@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod at_least_once;
 pub mod auth_suite;
+pub mod dead_letters;
 pub mod demo;
 pub mod http_suite;
 pub mod inbox_http;

@@ -301,6 +301,15 @@ end
 return {n, #letters, cursor, last}
 ";
 
+/// ARGV: prefix, id. Deletes that dead letter and its delivery; returns 1 if it was one.
+const DELETE_DEAD: &str = r"
+local key = p .. 'd:' .. ARGV[2]
+if redis.call('HGET', key, 'state') ~= 'dead' then return 0 end
+redis.call('XDEL', p .. 'dead', redis.call('HGET', key, 'letter'))
+forget(ARGV[2])
+return n
+";
+
 pub(crate) struct Scripts {
     pub(crate) put: redis::Script,
     pub(crate) take: redis::Script,
@@ -315,6 +324,7 @@ pub(crate) struct Scripts {
     pub(crate) retry_dead: redis::Script,
     pub(crate) purge_done: redis::Script,
     pub(crate) purge_dead: redis::Script,
+    pub(crate) delete_dead: redis::Script,
 }
 
 pub(crate) static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::new(|| {
@@ -333,5 +343,6 @@ pub(crate) static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::n
         retry_dead: script(&[REVIVE, RETRY_DEAD]),
         purge_done: script(&[FORGET, PURGE_DONE]),
         purge_dead: script(&[FORGET, PURGE_DEAD]),
+        delete_dead: script(&[FORGET, DELETE_DEAD]),
     }
 });

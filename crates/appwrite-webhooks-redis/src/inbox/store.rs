@@ -221,6 +221,15 @@ impl InboxAdmin for RedisLedger {
         Box::pin(async move { self.over_dead_letters(&SCRIPTS.retry_dead).await })
     }
 
+    fn delete_dead(&self, id: u64) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            Ok(self
+                .script::<i64>(&SCRIPTS.delete_dead, vec![id.to_string().into()])
+                .await?
+                == 1)
+        })
+    }
+
     fn purge(&self, what: Purge) -> StoreFuture<'_, u64> {
         Box::pin(async move {
             let mut deleted = 0;

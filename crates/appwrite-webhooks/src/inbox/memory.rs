@@ -244,6 +244,17 @@ impl InboxAdmin for MemoryInbox {
         })
     }
 
+    fn delete_dead(&self, id: u64) -> StoreFuture<'_, bool> {
+        self.with(|held| match held.rows.get(&id) {
+            Some(row) if row.stored.state == State::Dead => {
+                let row = held.rows.remove(&id).expect("just seen");
+                held.by_fingerprint.remove(&row.stored.received.fingerprint);
+                true
+            }
+            _ => false,
+        })
+    }
+
     fn purge(&self, what: Purge) -> StoreFuture<'_, u64> {
         self.with(|held| {
             let doomed: Vec<u64> = held
