@@ -92,6 +92,7 @@ mod claims;
 mod inbox;
 mod labels;
 mod ledger;
+mod once;
 mod schema;
 mod writer;
 
@@ -104,6 +105,10 @@ use appwrite_webhooks::{ClaimOutcome, inbox::Put};
 
 pub use admin::ADMIN_BATCH;
 pub use ledger::{SqliteLedger, SqliteLedgerBuilder};
+pub use once::{ExactlyOnce, LedgerTransaction};
+/// The `rusqlite` this crate uses: an [`ExactlyOnce`] handler writes through its
+/// [`Connection`](rusqlite::Connection), so `params!` and the types must be this version's.
+pub use rusqlite;
 
 /// The ledger's former name, from when it was only an inbox.
 #[deprecated(note = "renamed `SqliteLedger`: the same file now backs the replay guard too")]
