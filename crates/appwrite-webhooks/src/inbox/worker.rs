@@ -72,6 +72,24 @@ pub struct Attempt {
     pub deadline: std::time::Instant,
 }
 
+impl Attempt {
+    /// An attempt under `lease`, the `number`th, keeping a done delivery for `retention`, to be
+    /// settled before `deadline`: what a worker passes (and a test of a store's handler).
+    pub fn new(
+        lease: Lease,
+        number: u32,
+        retention: Duration,
+        deadline: std::time::Instant,
+    ) -> Self {
+        Self {
+            lease,
+            number,
+            retention,
+            deadline,
+        }
+    }
+}
+
 /// How an attempt ended for a handler that may settle it itself
 /// ([`InboxHandler::handle_attempt`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
