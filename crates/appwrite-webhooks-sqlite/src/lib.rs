@@ -31,6 +31,34 @@
 //! still loses nothing, but a power loss may lose the last deliveries before the `202`s they
 //! answered.
 //!
+//! **Exactly-once effects.** [`SqliteLedger::exactly_once`] makes an inbox handler whose
+//! writes — to your own tables in this file, through the [`LedgerTransaction`] it is given —
+//! commit in the same transaction that marks its delivery done, checked against the attempt's
+//! lease. An error, a panic, a timeout or a killed process before the commit leaves neither
+//! the writes nor the `done`, and the delivery is handled again; after it, no copy runs it
+//! again. Only those writes are exactly once: an e-mail sent from the handler is still at
+//! least once. The handler runs on the writer thread, in a savepoint of its group commit (one
+//! connection: no `SQLITE_BUSY`, no deadlock between two writers), so keep it short. See
+//! [`ExactlyOnce`].
+//!
+//! **Per-resource ordering, opt-in.** [`ExactlyOnce::with_ordering`] keeps, per resource, the
+//! newest version applied (`$updatedAt`, then `create < update < delete`) in the
+//! `resource_versions` table, in the same transaction: an older delivery is settled
+//! [`State::Stale`](appwrite_webhooks::inbox::State::Stale) without its handler (answered
+//! `2xx` like a handled one, counted in `stats().stale` and in
+//! `appwrite_webhooks_inbox_attempts_total{outcome="stale"}`), so a late copy never undoes a
+//! newer change and a delete is never undone by a late create or update. Deliveries without a
+//! `$updatedAt` pass through.
+//!
+//! **Schema.** Both arrived within schema version 2, added by whichever version of this crate
+//! opens the file (an idempotent migration): the `resource_versions` table and a nullable
+//! `outcome` column on `deliveries` (`'stale'` on a done row settled without its handler). An
+//! older version of this crate still opens the file and reads a stale row as done.
+//!
+//! **The synchronous guard** (a [`ReplayGuard`](appwrite_webhooks::ReplayGuard) over this
+//! ledger) has no exactly-once path yet: its handler runs in the request, outside any ledger
+//! transaction, and the claim completes afterwards — effects there are at least once.
+//!
 //! **Bounded, and never stuck.** [`SqliteLedgerBuilder::max_bytes`] caps the pages in use; a
 //! full ledger refuses new deliveries and claims (the route answers `503`, nothing stored
 //! half-way), while workers keep taking and settling and a purge frees room at once.

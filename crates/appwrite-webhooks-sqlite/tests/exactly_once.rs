@@ -185,7 +185,10 @@ async fn random_interleavings_mirror_the_newest_state() {
         let fail_some = {
             let failures = Arc::clone(&failures);
             move |point: &str, tx: &appwrite_webhooks_sqlite::LedgerTransaction<'_>| {
-                if point == "between" && tx.attempt() == 1 && (tx.delivery_id() + seed) % 3 == 0 {
+                if point == "between"
+                    && tx.attempt() == 1
+                    && (tx.delivery_id() + seed).is_multiple_of(3)
+                {
                     failures.fetch_add(1, Ordering::Relaxed);
                     return Err("a first attempt fails after its writes".into());
                 }
