@@ -182,15 +182,134 @@ impl SqliteLedger {
     /// An inbox handler whose writes (through the [`LedgerTransaction`] it is given, to tables
     /// in this file) commit in the same transaction as its delivery's `done`: see
     /// [`ExactlyOnce`] for what that guarantees, and what it does not.
-    pub fn exactly_once<F, E>(&self, handler: F) -> ExactlyOnce<F>
+    pub fn exactly_once<F>(&self, handler: F) -> ExactlyOnce<F>
     where
-        F: Fn(&Delivery, &LedgerTransaction<'_>) -> Result<(), E> + Send + Sync + 'static,
-        E: Into<HandlerError>,
+        F: Fn(&Delivery, &LedgerTransaction<'_>) -> Result<(), HandlerError>
+            + Send
+            + Sync
+            + 'static,
     {
         ExactlyOnce {
             ledger: self.clone(),
             handler: Arc::new(handler),
             ordering: false,
+        }
+    }
+
+    /// The synchronous path's exactly-once settlement: completes the replay claim that
+    /// `owner` holds on `fingerprint` (from [`ReplayStore::claim`](appwrite_webhooks::ReplayStore::claim)
+    /// on this ledger) in the same transaction as `effects`' writes, kept done for
+    /// `retention`. `Ok(true)`: both committed. `Ok(false)`: the claim is no longer `owner`'s
+    /// (its lease ran out and another copy claimed it) — nothing was written. `Err`: `effects`
+    /// failed or panicked, or the ledger did — nothing was written and the claim is still
+    /// held: release it so the next copy is handled.
+    ///
+    /// This is the guard's sequence spelled out by hand — verify, claim, handle, complete —
+    /// since [`Verifier::receive`](appwrite_webhooks::Verifier::receive)'s
+    /// [`Claim`](appwrite_webhooks::Claim) does not hand out its token. `effects` runs on the
+    /// writer thread, as [`ExactlyOnce`]'s handler does: keep it to its SQL.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use appwrite_webhooks::{ClaimOutcome, LeaseToken, ReplayStore, Verifier, sender::DeliveryBuilder};
+    /// use appwrite_webhooks_sqlite::{SqliteLedger, rusqlite::params};
+    ///
+    /// # let path = std::env::temp_dir().join(format!("aw-doc-guard-once-{}.db", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let ledger = SqliteLedger::open(&path)?;
+    /// ledger.execute_batch("CREATE TABLE IF NOT EXISTS seen (event TEXT)").await?;
+    /// let url = "https://example.com/hook";
+    /// # let sent = DeliveryBuilder::new("k", url, r#"{"$id":"u1"}"#).events(["users.u1.create"]).build();
+    /// let delivery = Verifier::new("k", url).verify(sent.headers(), sent.body())?;
+    ///
+    /// let owner = LeaseToken::new();
+    /// let status = match ledger.claim(delivery.fingerprint(), &owner, Duration::from_secs(30)).await? {
+    ///     ClaimOutcome::Claimed => {
+    ///         let event = delivery.events_header().to_owned();
+    ///         let settled = ledger.complete_with(delivery.fingerprint(), &owner, Duration::from_secs(86_400), move |tx| {
+    ///             tx.execute("INSERT INTO seen (event) VALUES (?1)", params![event])?;
+    ///             Ok(())
+    ///         });
+    ///         match settled.await {
+    ///             Ok(true) => 200,
+    ///             Ok(false) => 409, // another copy holds it now
+    ///             Err(_) => {
+    ///                 ledger.release(delivery.fingerprint(), &owner).await?;
+    ///                 500
+    ///             }
+    ///         }
+    ///     }
+    ///     ClaimOutcome::Done => 200,
+    ///     _ => 409,
+    /// };
+    /// assert_eq!(status, 200);
+    /// # drop(ledger); let _ = std::fs::remove_file(&path);
+    /// # Ok(()) }
+    /// ```
+    pub fn complete_with<F>(
+        &self,
+        fingerprint: &appwrite_webhooks::Fingerprint,
+        owner: &appwrite_webhooks::LeaseToken,
+        retention: std::time::Duration,
+        effects: F,
+    ) -> impl Future<Output = Result<bool, HandlerError>> + Send + 'static
+    where
+        F: FnOnce(&LedgerTransaction<'_>) -> Result<(), HandlerError> + Send + 'static,
+    {
+        let fingerprint = fingerprint.as_bytes().to_vec();
+        let owner = owner.to_string();
+        let work = move |db: &Connection| {
+            let now = now_ms();
+            let held = db
+                .prepare_cached(
+                    "SELECT id FROM deliveries
+                     WHERE fingerprint = ?1 AND lease = ?2 AND state = 'pending'",
+                )?
+                .query_row(params![fingerprint, owner], |row| row.get::<_, i64>(0))
+                .optional()?;
+            let Some(id) = held else {
+                return Ok(Ok(false));
+            };
+            db.execute_batch("SAVEPOINT effects")?;
+            let tx = LedgerTransaction {
+                db,
+                id: u64::try_from(id).unwrap_or(0),
+                attempt: 1,
+            };
+            let ran = catch_unwind(AssertUnwindSafe(|| effects(&tx)));
+            if db.is_autocommit() {
+                return Err(ended_by_handler());
+            }
+            let failure = match ran {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error.to_string()),
+                Err(panic) => Some(format!("handler panicked: {}", panic_message(&*panic))),
+            };
+            if let Some(error) = failure {
+                db.execute_batch("ROLLBACK TO effects; RELEASE effects")?;
+                return Ok(Err(error));
+            }
+            let done = db
+                .prepare_cached(
+                    "UPDATE deliveries
+                     SET state = 'done', lease = NULL, done_at_ms = ?2, keep_until_ms = ?3
+                     WHERE id = ?1 AND lease = ?4 AND state = 'pending'",
+                )?
+                .execute(params![id, now, after(now, retention), owner])?;
+            if done != 1 {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
+            db.execute_batch("RELEASE effects")?;
+            Ok(Ok(true))
+        };
+        let ledger = self.clone();
+        async move {
+            match ledger.run(work).await {
+                Ok(Ok(committed)) => Ok(committed),
+                Ok(Err(error)) => Err(error.into()),
+                Err(error) => Err(error.into()),
+            }
         }
     }
 
@@ -218,10 +337,9 @@ impl Drop for Abandon {
     }
 }
 
-impl<F, E> InboxHandler for ExactlyOnce<F>
+impl<F> InboxHandler for ExactlyOnce<F>
 where
-    F: Fn(&Delivery, &LedgerTransaction<'_>) -> Result<(), E> + Send + Sync + 'static,
-    E: Into<HandlerError>,
+    F: Fn(&Delivery, &LedgerTransaction<'_>) -> Result<(), HandlerError> + Send + Sync + 'static,
 {
     fn handle(
         self: Arc<Self>,
@@ -276,7 +394,7 @@ fn live(attempt: &Attempt, abandoned: &AtomicBool) -> bool {
 
 /// One attempt, inside the writer's transaction: the lease check, the ordering, the handler
 /// in a savepoint, the version and the `done` — all or nothing.
-fn settle_in_transaction<F, E>(
+fn settle_in_transaction<F>(
     db: &Connection,
     delivery: &Delivery,
     attempt: &Attempt,
@@ -285,8 +403,7 @@ fn settle_in_transaction<F, E>(
     handler: &F,
 ) -> rusqlite::Result<Settled>
 where
-    F: Fn(&Delivery, &LedgerTransaction<'_>) -> Result<(), E>,
-    E: Into<HandlerError>,
+    F: Fn(&Delivery, &LedgerTransaction<'_>) -> Result<(), HandlerError>,
 {
     let (id, token) = (rowid(attempt.lease.id), attempt.lease.token.as_str());
     // The lease, checked inside the write transaction: no other worker or process can take
@@ -332,17 +449,12 @@ where
     };
     let ran = catch_unwind(AssertUnwindSafe(|| handler(delivery, &tx)));
     if db.is_autocommit() {
-        // The handler ended the transaction itself: nothing in it can be vouched for. The
-        // writer fails every request that shared it.
-        return Err(rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISUSE),
-            Some("an ExactlyOnce handler ended the ledger's transaction".to_owned()),
-        ));
+        return Err(ended_by_handler());
     }
     let failure = match ran {
         Ok(Ok(())) if live(attempt, abandoned) => None,
         Ok(Ok(())) => Some(abandoned_error()),
-        Ok(Err(error)) => Some(error.into().to_string()),
+        Ok(Err(error)) => Some(error.to_string()),
         Err(panic) => Some(format!("handler panicked: {}", panic_message(&*panic))),
     };
     if let Some(error) = failure {
@@ -401,6 +513,15 @@ fn settle_done(
         // ledger's own table gets here.
         Err(rusqlite::Error::QueryReturnedNoRows)
     }
+}
+
+/// The handler ended the transaction itself: nothing in it can be vouched for, and the writer
+/// fails every request that shared it.
+fn ended_by_handler() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISUSE),
+        Some("an exactly-once handler ended the ledger's transaction".to_owned()),
+    )
 }
 
 fn abandoned_error() -> String {

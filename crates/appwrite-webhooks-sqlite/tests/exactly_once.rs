@@ -55,7 +55,12 @@ async fn first_attempt_fails(how: &'static str) {
                 .with_max_attempts(3)
                 .with_initial_backoff(Duration::from_millis(1))
                 .with_max_backoff(Duration::from_millis(5))
-                .with_attempt_timeout(Duration::from_millis(150)),
+                // Short only where the timeout is the failure: a panic's backtrace on a busy
+                // machine can take longer than that.
+                .with_attempt_timeout(Duration::from_millis(match how {
+                    "timeout" => 150,
+                    _ => 20_000,
+                })),
         )
         .start();
     drained(&inbox, Duration::from_secs(20)).await;
@@ -307,4 +312,99 @@ async fn a_delete_outranks_a_late_update_of_the_same_moment() {
         "{stats:?}"
     );
     workers.shutdown(Duration::from_secs(5)).await;
+}
+
+/// The synchronous path: a claim completed with `complete_with` commits the effects with it;
+/// a failing or panicking effect writes nothing and leaves the claim held; a claim that passed
+/// to another copy writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guard_path_commits_effects_with_the_claim() {
+    use appwrite_webhooks::{ClaimOutcome, Fingerprint, HandlerError, LeaseToken, ReplayStore};
+    let file = path("guard");
+    let ledger = SqliteLedger::open(&file).unwrap();
+    ledger.execute_batch(TABLES).await.unwrap();
+    let effects = |file: &std::path::Path| count(file, "SELECT count(*) FROM effects");
+    let lease = Duration::from_secs(60);
+    let keep = Duration::from_secs(3600);
+    let write = |fail: &'static str| {
+        move |tx: &appwrite_webhooks_sqlite::LedgerTransaction<'_>| {
+            tx.execute(
+                "INSERT INTO effects (delivery_id, attempt) VALUES (?1, 1)",
+                params![tx.delivery_id() as i64],
+            )?;
+            match fail {
+                "error" => Err(HandlerError::from("failed after writing")),
+                "panic" => panic!("panicked after writing"),
+                _ => Ok(()),
+            }
+        }
+    };
+    let (delivery, first, second) = (
+        Fingerprint::new(&[9; 20]),
+        LeaseToken::new(),
+        LeaseToken::new(),
+    );
+    assert_eq!(
+        ledger.claim(&delivery, &first, lease).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    for fail in ["error", "panic"] {
+        let error = ledger
+            .complete_with(&delivery, &first, keep, write(fail))
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("after writing"), "{error}");
+        assert_eq!(effects(&file), 0, "{fail}: rolled back");
+        assert_eq!(
+            ledger.claim(&delivery, &second, lease).await.unwrap(),
+            ClaimOutcome::InProgress,
+            "{fail}: the claim is still held"
+        );
+    }
+    assert!(
+        ledger
+            .complete_with(&delivery, &first, keep, write(""))
+            .await
+            .unwrap()
+    );
+    assert_eq!(effects(&file), 1);
+    assert_eq!(
+        ledger.claim(&delivery, &second, lease).await.unwrap(),
+        ClaimOutcome::Done
+    );
+    // Completed already: a second completion is not the owner's any more, and writes nothing.
+    assert!(
+        !ledger
+            .complete_with(&delivery, &first, keep, write(""))
+            .await
+            .unwrap()
+    );
+    assert_eq!(effects(&file), 1);
+
+    // A claim whose lease ran out and passed to another copy.
+    let other = Fingerprint::new(&[10; 20]);
+    let (late, taker) = (LeaseToken::new(), LeaseToken::new());
+    ledger
+        .claim(&other, &late, Duration::from_millis(1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(
+        ledger.claim(&other, &taker, lease).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    assert!(
+        !ledger
+            .complete_with(&other, &late, keep, write(""))
+            .await
+            .unwrap()
+    );
+    assert_eq!(effects(&file), 1);
+    assert!(
+        ledger
+            .complete_with(&other, &taker, keep, write(""))
+            .await
+            .unwrap()
+    );
+    assert_eq!(effects(&file), 2);
 }
