@@ -426,18 +426,33 @@ where
     if let Some(version) = version {
         let applied = db
             .prepare_cached(
-                "SELECT updated_at_us, change FROM resource_versions WHERE resource = ?1",
+                "SELECT updated_at_us, change, delivery_id FROM resource_versions
+                 WHERE resource = ?1",
             )?
             .query_row(params![version.resource], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, u8>(1)?))
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, u8>(1)?,
+                    row.get::<_, Option<i64>>(2)?,
+                ))
             })
             .optional()?;
-        if let Some((updated_at, change)) = applied
+        if let Some((updated_at, change, by)) = applied
             && version
                 .cmp_version(updated_at, Change::from_rank(change))
                 .is_lt()
         {
-            settle_done(db, attempt, now, Some("stale"))?;
+            // What `inbox show` tells an operator about it.
+            let why = format!(
+                "stale: {} ({:?} at {} µs) is older than the {:?} at {updated_at} µs \
+                 already applied by delivery {}",
+                version.resource,
+                version.change,
+                version.updated_at,
+                Change::from_rank(change),
+                by.map_or_else(|| "?".to_owned(), |id| id.to_string()),
+            );
+            settle_done(db, attempt, now, Some(&why))?;
             return Ok(Settled::Handled(Handled::Stale));
         }
     }
@@ -486,23 +501,26 @@ where
     Ok(Settled::Handled(Handled::Done))
 }
 
-/// Marks the leased delivery done (or, with `outcome` `stale`, done without its handler).
+/// Marks the leased delivery done — or, given why it is stale, done without its handler
+/// (outcome `stale`, the reason as its last error).
 fn settle_done(
     db: &Connection,
     attempt: &Attempt,
     now: i64,
-    outcome: Option<&str>,
+    stale: Option<&str>,
 ) -> rusqlite::Result<()> {
     let settled = db
         .prepare_cached(
             "UPDATE deliveries SET lease = NULL, state = 'done', done_at_ms = ?1,
-                                   keep_until_ms = ?2, outcome = ?3
+                                   keep_until_ms = ?2,
+                                   outcome = CASE WHEN ?3 IS NULL THEN NULL ELSE 'stale' END,
+                                   last_error = coalesce(?3, last_error)
              WHERE id = ?4 AND lease = ?5 AND state = 'pending' AND body IS NOT NULL",
         )?
         .execute(params![
             now,
             after(now, attempt.retention),
-            outcome,
+            stale,
             rowid(attempt.lease.id),
             attempt.lease.token,
         ])?;

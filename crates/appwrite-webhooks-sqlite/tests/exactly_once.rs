@@ -282,12 +282,17 @@ async fn a_delete_outranks_a_late_update_of_the_same_moment() {
     ] {
         let id = accept(&inbox, &sent).await.id().unwrap();
         drained(&inbox, Duration::from_secs(10)).await;
-        assert_eq!(
-            inbox.admin().get(id).await.unwrap().unwrap().state,
-            state,
-            "{}",
-            sent.delivery_id
-        );
+        let row = inbox.admin().get(id).await.unwrap().unwrap();
+        assert_eq!(row.state, state, "{}", sent.delivery_id);
+        if state == State::Stale {
+            // `inbox show` says why.
+            let why = row.last_error.unwrap_or_default();
+            assert!(why.starts_with("stale: users.u1 ("), "{why}");
+            assert!(
+                why.contains("Delete") && why.contains("delivery 1"),
+                "{why}"
+            );
+        }
         assert!(users(&file).is_empty(), "{}", sent.delivery_id);
     }
     // No version: it passes through (and here, writes the user again).
