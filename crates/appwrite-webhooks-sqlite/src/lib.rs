@@ -55,9 +55,11 @@
 //! `outcome` column on `deliveries` (`'stale'` on a done row settled without its handler). An
 //! older version of this crate still opens the file and reads a stale row as done.
 //!
-//! **The synchronous guard** (a [`ReplayGuard`](appwrite_webhooks::ReplayGuard) over this
-//! ledger) has no exactly-once path yet: its handler runs in the request, outside any ledger
-//! transaction, and the claim completes afterwards — effects there are at least once.
+//! **The synchronous path.** [`SqliteLedger::complete_with`] completes a replay claim made on
+//! this ledger in the same transaction as the handler's writes — for a route that verifies,
+//! claims and handles by hand. A [`ReplayGuard`](appwrite_webhooks::ReplayGuard) on a verifier
+//! (the adapters' `serve`) does not hand out its claim's token, so there the handler's effects
+//! stay at least once, and per-resource ordering is inbox-only.
 //!
 //! **Bounded, and never stuck.** [`SqliteLedgerBuilder::max_bytes`] caps the pages in use; a
 //! full ledger refuses new deliveries and claims (the route answers `503`, nothing stored
