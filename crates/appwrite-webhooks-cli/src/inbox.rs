@@ -40,7 +40,8 @@ pub struct InboxArgs {
 
 #[derive(Subcommand)]
 enum InboxCommand {
-    /// Count deliveries by state: stored, pending (in flight), done, dead.
+    /// Count deliveries by state: stored, pending (in flight), done, dead, and stale (settled
+    /// without their handler: older than a version of their resource already applied).
     Stats {
         /// One JSON object.
         #[arg(long)]
@@ -92,7 +93,7 @@ enum InboxCommand {
 }
 
 fn parse_state(text: &str) -> Result<State, String> {
-    State::parse(text).map_err(|_| "expected pending, done or dead".to_owned())
+    State::parse(text).map_err(|_| "expected pending, done, dead or stale".to_owned())
 }
 
 impl StoreArgs {
@@ -216,11 +217,17 @@ pub async fn run(args: InboxArgs, style: Style) -> Result<(), Failure> {
                         "in_flight": stats.in_flight,
                         "done": stats.done,
                         "dead": stats.dead,
+                        "stale": stats.stale,
                     }))
                 );
             } else {
+                // `stale` only where a ledger orders deliveries per resource and settled some.
+                let stale = match stats.stale {
+                    0 => String::new(),
+                    n => format!("  stale {n}"),
+                };
                 println!(
-                    "stored {}  pending {} ({} in flight)  done {}  dead {}",
+                    "stored {}  pending {} ({} in flight)  done {}  dead {}{stale}",
                     stats.stored, stats.pending, stats.in_flight, stats.done, stats.dead
                 );
             }

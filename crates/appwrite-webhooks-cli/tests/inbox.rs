@@ -325,7 +325,7 @@ fn bad_input_gets_a_clear_error_and_a_non_zero_exit() {
         (
             &["inbox", "list", "--state", "lost", "--sqlite", "x.db"],
             2,
-            "expected pending, done or dead",
+            "expected pending, done, dead or stale",
         ),
     ];
     for (args, code, message) in cases {

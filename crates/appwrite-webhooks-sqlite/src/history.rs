@@ -9,13 +9,13 @@ use std::time::{Duration, SystemTime};
 
 use appwrite_webhooks::StoreFuture;
 use appwrite_webhooks::inbox::{
-    AttemptOutcome, AttemptRecord, FIND_SCAN_LIMIT, Filter, Minute, Page, State, empty_minutes,
+    AttemptOutcome, AttemptRecord, FIND_SCAN_LIMIT, Filter, Minute, Page, empty_minutes,
     from_unix_millis,
 };
 use rusqlite::{Connection, Row, params};
 
 use crate::SqliteLedger;
-use crate::inbox::{RECEIVED, rowid, stored};
+use crate::inbox::{RECEIVED, STORED, rowid, state_filter, stored};
 
 /// Version 3's additions, each idempotent: the attempts table, its trigger, and the indexes the
 /// view's queries use (by state in id order, by arrival time).
@@ -111,7 +111,8 @@ fn find_now(
     if limit == 0 {
         return Ok(Page::default());
     }
-    let state = filter.state().map(State::as_str);
+    // A stale delivery is a done row with outcome 'stale' (see `inbox::state_filter`).
+    let (state, outcome) = state_filter(filter.state());
     let want = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
     let cursor = before.map_or(i64::MAX, rowid);
     let simple = filter.event().is_none()
@@ -121,7 +122,7 @@ fn find_now(
         && filter.until_millis().is_none();
     if simple {
         let sql = format!(
-            "SELECT id, state, attempts, last_error, {RECEIVED} FROM deliveries {}
+            "SELECT {STORED}, {RECEIVED} FROM deliveries {}
              WHERE body IS NOT NULL AND id < ?1 AND {} ORDER BY id DESC LIMIT ?3",
             if state.is_some() {
                 "INDEXED BY deliveries_state_id"
@@ -129,14 +130,14 @@ fn find_now(
                 ""
             },
             if state.is_some() {
-                "state = ?2"
+                "state = ?2 AND (?2 <> 'done' OR outcome IS ?4)"
             } else {
-                "?2 IS NULL"
+                "?2 IS NULL AND ?4 IS NULL"
             },
         );
         let mut items: Vec<_> = db
             .prepare_cached(&sql)?
-            .query_map(params![cursor, state, want], stored)?
+            .query_map(params![cursor, state, want, outcome], stored)?
             .collect::<rusqlite::Result<_>>()?;
         let next = (items.len() > limit).then(|| items[limit - 1].id);
         items.truncate(limit);
@@ -144,14 +145,14 @@ fn find_now(
     }
 
     let sql = format!(
-        "SELECT id, state, attempts, last_error, {RECEIVED} FROM deliveries {}
+        "SELECT {STORED}, {RECEIVED} FROM deliveries {}
          WHERE body IS NOT NULL AND id < ?1 AND id >= ?2 AND {}
            AND (?4 IS NULL OR received_at_ms >= ?4) AND (?5 IS NULL OR received_at_ms < ?5)
            AND (?6 IS NULL OR instr(headers, CAST('x-appwrite-webhook-delivery-id: ' || ?6 || char(10) AS BLOB)) > 0)
            AND (?7 IS NULL OR instr(headers, CAST('.' || ?7 AS BLOB)) > 0)
          ORDER BY id DESC LIMIT ?8",
         if state.is_some() { "INDEXED BY deliveries_state_id" } else { "" },
-        if state.is_some() { "state = ?3" } else { "?3 IS NULL" },
+        if state.is_some() { "state = ?3 AND (?3 <> 'done' OR outcome IS ?9)" } else { "?3 IS NULL AND ?9 IS NULL" },
     );
     let mut query = db.prepare_cached(&sql)?;
     let lowest: i64 = db
@@ -182,7 +183,8 @@ fn find_now(
                     until,
                     filter.delivery_id(),
                     filter.resource(),
-                    need
+                    need,
+                    outcome
                 ],
                 stored,
             )?

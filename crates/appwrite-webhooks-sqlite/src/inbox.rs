@@ -29,17 +29,40 @@ fn received(row: &Row<'_>, at: usize) -> rusqlite::Result<Received> {
     })
 }
 
+/// The columns [`stored`] reads.
+pub(crate) const STORED: &str = "id, state, attempts, last_error, outcome";
+
 pub(crate) fn stored(row: &Row<'_>) -> rusqlite::Result<Stored> {
     let state: String = row.get(1)?;
+    let outcome: Option<String> = row.get(4)?;
+    let state = match State::parse(&state) {
+        // A done row settled without its handler (see `ExactlyOnce::with_ordering`).
+        Ok(State::Done) if outcome.as_deref() == Some("stale") => State::Stale,
+        Ok(state) => state,
+        Err(e) => {
+            return Err(rusqlite::Error::FromSqlConversionFailure(
+                1,
+                rusqlite::types::Type::Text,
+                e.into(),
+            ));
+        }
+    };
     Ok(Stored {
         id: id_of(row.get(0)?),
-        state: State::parse(&state).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
-        })?,
+        state,
         attempts: row.get(2)?,
         last_error: row.get(3)?,
-        received: received(row, 4)?,
+        received: received(row, 5)?,
     })
+}
+
+/// How a [`State`] is written: a state column, and for a stale row the outcome column.
+pub(crate) fn state_filter(state: Option<State>) -> (Option<&'static str>, Option<&'static str>) {
+    match state {
+        None => (None, None),
+        Some(State::Stale) => (Some("done"), Some("stale")),
+        Some(state) => (Some(state.as_str()), None),
+    }
 }
 
 /// A row id as the inbox's id (ids are positive).
@@ -240,24 +263,28 @@ impl InboxAdmin for SqliteLedger {
         self.run(|db| {
             let mut stats = Stats::default();
             let mut query = db.prepare_cached(
-                "SELECT state, count(*), coalesce(sum(lease IS NOT NULL AND due_at_ms > ?1), 0)
+                "SELECT state, count(*), coalesce(sum(lease IS NOT NULL AND due_at_ms > ?1), 0),
+                        coalesce(sum(outcome = 'stale'), 0)
                  FROM deliveries WHERE body IS NOT NULL GROUP BY state",
             )?;
             let mut rows = query.query(params![now_ms()])?;
             while let Some(row) = rows.next()? {
-                let (state, count, leased): (String, i64, i64) =
-                    (row.get(0)?, row.get(1)?, row.get(2)?);
-                let (count, leased) = (id_of(count), id_of(leased));
+                let (state, count, leased, stale): (String, i64, i64, i64) =
+                    (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+                let (count, leased, stale) = (id_of(count), id_of(leased), id_of(stale));
                 match state.as_str() {
                     "pending" => {
                         stats.pending = count;
                         stats.in_flight = leased;
                     }
-                    "done" => stats.done = count,
+                    "done" => {
+                        stats.done = count - stale;
+                        stats.stale = stale;
+                    }
                     _ => stats.dead += count,
                 }
             }
-            stats.stored = stats.pending + stats.done + stats.dead;
+            stats.stored = stats.pending + stats.done + stats.dead + stats.stale;
             Ok(stats)
         })
     }
@@ -266,11 +293,14 @@ impl InboxAdmin for SqliteLedger {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.run(move |db| {
             let mut query = db.prepare_cached(&format!(
-                "SELECT id, state, attempts, last_error, {RECEIVED} FROM deliveries
-                 WHERE (?1 IS NULL OR state = ?1) AND body IS NOT NULL ORDER BY id LIMIT ?2"
+                "SELECT {STORED}, {RECEIVED} FROM deliveries
+                 WHERE (?1 IS NULL OR state = ?1)
+                   AND (?1 IS NULL OR ?1 <> 'done' OR outcome IS ?3)
+                   AND body IS NOT NULL ORDER BY id LIMIT ?2"
             ))?;
+            let (state, outcome) = state_filter(state);
             query
-                .query_map(params![state.map(State::as_str), limit], stored)?
+                .query_map(params![state, limit, outcome], stored)?
                 .collect()
         })
     }
@@ -278,7 +308,7 @@ impl InboxAdmin for SqliteLedger {
     fn get(&self, id: u64) -> StoreFuture<'_, Option<Stored>> {
         self.run(move |db| {
             db.prepare_cached(&format!(
-                "SELECT id, state, attempts, last_error, {RECEIVED} FROM deliveries
+                "SELECT {STORED}, {RECEIVED} FROM deliveries
                  WHERE id = ?1 AND body IS NOT NULL"
             ))?
             .query_row(params![rowid(id)], stored)

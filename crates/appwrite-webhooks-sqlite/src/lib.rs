@@ -31,6 +31,36 @@
 //! still loses nothing, but a power loss may lose the last deliveries before the `202`s they
 //! answered.
 //!
+//! **Exactly-once effects.** [`SqliteLedger::exactly_once`] makes an inbox handler whose
+//! writes — to your own tables in this file, through the [`LedgerTransaction`] it is given —
+//! commit in the same transaction that marks its delivery done, checked against the attempt's
+//! lease. An error, a panic, a timeout or a killed process before the commit leaves neither
+//! the writes nor the `done`, and the delivery is handled again; after it, no copy runs it
+//! again. Only those writes are exactly once: an e-mail sent from the handler is still at
+//! least once. The handler runs on the writer thread, in a savepoint of its group commit (one
+//! connection: no `SQLITE_BUSY`, no deadlock between two writers), so keep it short. See
+//! [`ExactlyOnce`].
+//!
+//! **Per-resource ordering, opt-in.** [`ExactlyOnce::with_ordering`] keeps, per resource, the
+//! newest version applied (`$updatedAt`, then `create < update < delete`) in the
+//! `resource_versions` table, in the same transaction: an older delivery is settled
+//! [`State::Stale`](appwrite_webhooks::inbox::State::Stale) without its handler (answered
+//! `2xx` like a handled one, counted in `stats().stale` and in
+//! `appwrite_webhooks_inbox_attempts_total{outcome="stale"}`), so a late copy never undoes a
+//! newer change and a delete is never undone by a late create or update. Deliveries without a
+//! `$updatedAt` pass through.
+//!
+//! **Schema.** Both arrived within schema version 2, added by whichever version of this crate
+//! opens the file (an idempotent migration): the `resource_versions` table and a nullable
+//! `outcome` column on `deliveries` (`'stale'` on a done row settled without its handler). An
+//! older version of this crate still opens the file and reads a stale row as done.
+//!
+//! **The synchronous path.** [`SqliteLedger::complete_with`] completes a replay claim made on
+//! this ledger in the same transaction as the handler's writes — for a route that verifies,
+//! claims and handles by hand. A [`ReplayGuard`](appwrite_webhooks::ReplayGuard) on a verifier
+//! (the adapters' `serve`) does not hand out its claim's token, so there the handler's effects
+//! stay at least once, and per-resource ordering is inbox-only.
+//!
 //! **Bounded, and never stuck.** [`SqliteLedgerBuilder::max_bytes`] caps the pages in use; a
 //! full ledger refuses new deliveries and claims (the route answers `503`, nothing stored
 //! half-way), while workers keep taking and settling and a purge frees room at once.
@@ -93,6 +123,7 @@ mod history;
 mod inbox;
 mod labels;
 mod ledger;
+mod once;
 mod schema;
 mod writer;
 
@@ -105,6 +136,10 @@ use appwrite_webhooks::{ClaimOutcome, inbox::Put};
 
 pub use admin::ADMIN_BATCH;
 pub use ledger::{SqliteLedger, SqliteLedgerBuilder};
+pub use once::{ExactlyOnce, LedgerTransaction};
+/// The `rusqlite` this crate uses: an [`ExactlyOnce`] handler writes through its
+/// [`Connection`](rusqlite::Connection), so `params!` and the types must be this version's.
+pub use rusqlite;
 
 /// The ledger's former name, from when it was only an inbox.
 #[deprecated(note = "renamed `SqliteLedger`: the same file now backs the replay guard too")]

@@ -107,7 +107,7 @@ fn migrate_in_transaction(db: &Connection) -> rusqlite::Result<()> {
     // Added within version 2: created by whichever version of this crate opens the file.
     db.execute_batch(crate::labels::TABLE)?;
     if version == VERSION {
-        return Ok(());
+        return added_within_v2(db);
     }
     let has_table = db
         .query_row(
@@ -125,7 +125,44 @@ fn migrate_in_transaction(db: &Connection) -> rusqlite::Result<()> {
     }
     // Version 3: the history of attempts and the view's indexes (idempotent).
     db.execute_batch(crate::history::V3)?;
+    added_within_v2(db)?;
     db.pragma_update(None, "user_version", VERSION)
+}
+
+/// The ordering state of [`ExactlyOnce::with_ordering`](crate::ExactlyOnce::with_ordering):
+/// per resource ([`ResourceVersion::resource`](appwrite_webhooks::inbox::ResourceVersion)),
+/// the newest version applied — `$updatedAt` in microseconds and the change's rank
+/// (create 0, update 1, delete 2) — whether that was a delete, and by which delivery. Rows
+/// are kept after a delete (that is what keeps a late update from resurrecting it) and never
+/// swept: one small row per resource ever ordered.
+pub(crate) const RESOURCE_VERSIONS: &str = "
+CREATE TABLE IF NOT EXISTS resource_versions (
+    resource      TEXT    NOT NULL PRIMARY KEY,
+    updated_at_us INTEGER NOT NULL,
+    change        INTEGER NOT NULL,
+    deleted       INTEGER NOT NULL,
+    delivery_id   INTEGER,
+    applied_at_ms INTEGER NOT NULL
+) WITHOUT ROWID";
+
+/// What version 2 gained after it was first released, added by whichever version of this
+/// crate opens the file, so no version bump is needed and an older crate still reads the file:
+/// the `resource_versions` table, and the `outcome` column (`'stale'` on a done row settled
+/// without its handler; an older crate reads such a row as done, which it also is).
+fn added_within_v2(db: &Connection) -> rusqlite::Result<()> {
+    db.execute_batch(RESOURCE_VERSIONS)?;
+    let has_outcome = db
+        .query_row(
+            "SELECT 1 FROM pragma_table_info('deliveries') WHERE name = 'outcome'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if !has_outcome {
+        db.execute_batch("ALTER TABLE deliveries ADD COLUMN outcome TEXT")?;
+    }
+    Ok(())
 }
 
 /// Version 1 (the inbox alone) required a body on every row. SQLite cannot relax a `NOT NULL`

@@ -99,13 +99,14 @@ pub(crate) async fn overview(
     let _ = write!(
         main,
         "<h2>Deliveries by state</h2><table id=\"stats\"><tr><th>stored</th><th>pending</th>\
-         <th>in flight</th><th>done</th><th>dead</th></tr><tr>\
+         <th>in flight</th><th>done</th><th>dead</th><th>stale</th></tr><tr>\
          <td id=\"stat-stored\"><a href=\"{base}/deliveries\">{}</a></td>\
          <td id=\"stat-pending\"><a href=\"{base}/deliveries?state=pending\">{}</a></td>\
          <td id=\"stat-in-flight\">{}</td>\
          <td id=\"stat-done\"><a href=\"{base}/deliveries?state=done\">{}</a></td>\
-         <td id=\"stat-dead\"><a href=\"{base}/dead\">{}</a></td></tr></table>",
-        stats.stored, stats.pending, stats.in_flight, stats.done, stats.dead
+         <td id=\"stat-dead\"><a href=\"{base}/dead\">{}</a></td>\
+         <td id=\"stat-stale\"><a href=\"{base}/deliveries?state=stale\">{}</a></td></tr></table>",
+        stats.stored, stats.pending, stats.in_flight, stats.done, stats.dead, stats.stale
     );
     main.push_str("<h2>The last hour</h2>");
     let since = SystemTime::now() - Duration::from_secs(59 * 60);
@@ -348,7 +349,7 @@ fn filter_form(base: &str, path: &str, query: &ListQuery, fixed: bool) -> String
         format!("<form class=\"filters\" id=\"filters\" method=\"get\" action=\"{base}{path}\">");
     if !fixed {
         form.push_str("<label>state <select name=\"state\" id=\"filter-state\"><option value=\"\">any</option>");
-        for s in ["pending", "done", "dead"] {
+        for s in ["pending", "done", "dead", "stale"] {
             let selected = if query.state.as_deref() == Some(s) {
                 " selected"
             } else {

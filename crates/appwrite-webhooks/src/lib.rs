@@ -58,6 +58,13 @@
 //!     out ──────────────────► released / pending ──(inbox: last attempt failed)──► dead ──requeue──► pending
 //! ```
 //!
+//! **Exactly once, where the store allows.** A durable ledger can commit a handler's own
+//! writes together with its delivery's `done` (`appwrite-webhooks-sqlite`'s
+//! `SqliteLedger::exactly_once`, through [`inbox::InboxHandler::handle_attempt`]): those
+//! writes then happen once per delivery whatever fails. The same ledger can order deliveries
+//! per resource ([`inbox::ResourceVersion`]) and settle an older one as *stale*
+//! ([`inbox::State::Stale`]: done without its handler).
+//!
 //! **The guarantee.** If any copy of a delivery was answered 2xx, a handler finished
 //! successfully with it (synchronous path), or it is stored durably and will be handled or end
 //! in the dead letters (inbox). [`Verifier::serve`] runs the synchronous sequence for every

@@ -173,6 +173,8 @@ impl InboxAdmin for RedisLedger {
                 in_flight,
                 done,
                 dead,
+                // Redis has no per-resource ordering.
+                stale: 0,
             })
         })
     }

@@ -15,7 +15,7 @@ use crate::delivery::Delivery;
 use crate::inbox::Inbox;
 use crate::inbox::record::{Lease, Taken};
 use crate::inbox::retry::RetryPolicy;
-use crate::inbox::worker::InboxHandler;
+use crate::inbox::worker::{Attempt, Handled, InboxHandler};
 use crate::observe::observation::PrimaryEvent;
 use crate::observe::{INBOX_ATTEMPT_DURATION, INBOX_ATTEMPTS, INBOX_DELIVERIES};
 use crate::verify::source::AnyKeys;
@@ -42,6 +42,8 @@ pub(crate) struct Worker {
 /// How one attempt ended.
 enum Outcome {
     Succeeded,
+    /// The handler settled the attempt itself (in its own transaction): nothing to record.
+    Settled(Handled),
     Failed(String),
     /// Cancelled by shutdown: give it back.
     Unfinished,
@@ -110,7 +112,8 @@ impl Worker {
     }
 
     /// Verifies the stored delivery again, runs the handler and records the outcome in the
-    /// store; returns the `outcome` label: `done`, `retry`, `dead` or `handed_back`.
+    /// store; returns the `outcome` label: `done`, `retry`, `dead`, `handed_back`, or for a
+    /// handler that settles its own attempt, `stale` and `lease_lost`.
     async fn settle_attempt(&mut self, taken: Taken, span: &tracing::Span) -> &'static str {
         let shared = Arc::clone(&self.shared);
         let store = shared.inbox.store();
@@ -135,7 +138,13 @@ impl Worker {
                     let event = PrimaryEvent(delivery.events_header());
                     span.record("event", tracing::field::display(&event));
                 }
-                self.run_handler(delivery).await
+                let attempt = Attempt {
+                    lease: lease.clone(),
+                    number: attempt,
+                    retention: shared.inbox.retention,
+                    deadline: deadline_after(shared.policy.attempt_timeout),
+                };
+                self.run_handler(delivery, attempt).await
             }
             // A store or key resolver that is down: a failed attempt, tried again later.
             Err(error) if error.status() == http::StatusCode::SERVICE_UNAVAILABLE => {
@@ -152,6 +161,12 @@ impl Worker {
             Outcome::Succeeded => {
                 settle(&lease, store.complete(&lease, shared.inbox.retention).await);
                 "done"
+            }
+            Outcome::Settled(Handled::Succeeded | Handled::Done) => "done",
+            Outcome::Settled(Handled::Stale) => "stale",
+            Outcome::Settled(Handled::LeaseLost) => {
+                settle(&lease, Ok(false));
+                "lease_lost"
             }
             Outcome::Unfinished => {
                 settle(&lease, store.hand_back(&lease).await);
@@ -179,10 +194,10 @@ impl Worker {
 
     /// Runs the handler in its own task (so a panic is an outcome, not a dead worker), bounded
     /// by the attempt timeout and, once shutdown begins, by its grace period.
-    async fn run_handler(&mut self, delivery: Delivery<Bytes>) -> Outcome {
+    async fn run_handler(&mut self, delivery: Delivery<Bytes>, attempt: Attempt) -> Outcome {
         let policy = self.shared.policy;
         // The handler's task runs in the attempt's span, so its logs carry the delivery.
-        let handle = Arc::clone(&self.shared.handler).handle(delivery);
+        let handle = Arc::clone(&self.shared.handler).handle_attempt(delivery, attempt);
         let mut task = tokio::spawn(handle.instrument(tracing::Span::current()));
         let timeout = tokio::time::sleep(policy.attempt_timeout);
         tokio::pin!(timeout);
@@ -197,7 +212,8 @@ impl Worker {
             tokio::select! {
                 joined = &mut task => {
                     return match joined {
-                        Ok(Ok(())) => Outcome::Succeeded,
+                        Ok(Ok(Handled::Succeeded)) => Outcome::Succeeded,
+                        Ok(Ok(handled)) => Outcome::Settled(handled),
                         Ok(Err(error)) => Outcome::Failed(error.to_string()),
                         Err(join) => Outcome::Failed(match join.try_into_panic() {
                             Ok(panic) => format!("handler panicked: {}", panic_message(&*panic)),
@@ -236,6 +252,7 @@ pub(crate) async fn publish_stats(
                     ("in_flight", stats.in_flight),
                     ("done", stats.done),
                     ("dead", stats.dead),
+                    ("stale", stats.stale),
                 ] {
                     metrics::gauge!(INBOX_DELIVERIES, "state" => state).set(count as f64);
                 }
@@ -264,6 +281,14 @@ fn settle(lease: &Lease, result: Result<bool, crate::error::StoreError>) {
             "could not record an inbox delivery's outcome; it will be attempted again after its visibility timeout"
         ),
     }
+}
+
+/// `timeout` from now; "no timeout" (`Duration::MAX`) is a century, which an `Instant` holds.
+fn deadline_after(timeout: Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(crate::replay::MAX_TTL))
+        .unwrap_or(now)
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {

@@ -199,9 +199,10 @@ impl InboxAdmin for MemoryInbox {
                     }
                     State::Done => stats.done += 1,
                     State::Dead => stats.dead += 1,
+                    State::Stale => stats.stale += 1,
                 }
             }
-            stats.stored = stats.pending + stats.done + stats.dead;
+            stats.stored = stats.pending + stats.done + stats.dead + stats.stale;
             stats
         })
     }
@@ -261,7 +262,7 @@ impl InboxAdmin for MemoryInbox {
                 .rows
                 .iter()
                 .filter(|(_, row)| match row.stored.state {
-                    State::Done => true,
+                    State::Done | State::Stale => true,
                     State::Dead => what == Purge::DoneAndDead,
                     State::Pending => false,
                 })

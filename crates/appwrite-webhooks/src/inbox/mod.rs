@@ -24,8 +24,18 @@
 //! **Ordering.** None across deliveries: retries, several workers and Appwrite's own
 //! re-sends reorder them. To tell which of two deliveries about one resource is newer, compare
 //! the payload's `$updatedAt` (every resource carries it; a `delete` carries the resource as it
-//! was), and keep the newest you have applied per `$id`: apply a delivery only if its
-//! `$updatedAt` is later.
+//! was), and keep the newest you have applied per resource: [`ResourceVersion`] says which
+//! resource and which version a delivery carries, and in which order (`create < update <
+//! delete` within one `$updatedAt`). A store can keep that state for you, opt-in:
+//! `appwrite-webhooks-sqlite`'s `ExactlyOnce::with_ordering` settles an older delivery as
+//! [`State::Stale`] without running the handler, in the same transaction as the handler's
+//! effects.
+//!
+//! **Exactly-once effects.** A handler that writes to the ledger's own database can have its
+//! writes and the delivery's `done` commit in one transaction ([`InboxHandler::handle_attempt`],
+//! [`Attempt`], [`Handled`]; `appwrite-webhooks-sqlite`'s `SqliteLedger::exactly_once`): what
+//! it writes there happens once per delivery, whatever fails or is killed. What it does
+//! elsewhere (an e-mail, an HTTP call) is still at least once.
 //!
 //! The durable stores are separate crates: `appwrite-webhooks-sqlite` (a file, zero setup),
 //! `appwrite-webhooks-redis` (Redis Streams, shared by replicas) and `appwrite-webhooks-postgres`
@@ -44,6 +54,7 @@
 pub(crate) mod admin;
 pub(crate) mod attempt;
 pub(crate) mod memory;
+pub(crate) mod order;
 pub(crate) mod query;
 pub(crate) mod record;
 pub(crate) mod retry;
@@ -63,6 +74,7 @@ use crate::verify::verifier::Verifier;
 pub use admin::InboxAdmin;
 #[allow(deprecated)]
 pub use memory::MemoryInbox;
+pub use order::{Change, ResourceVersion};
 pub use query::{
     AttemptOutcome, AttemptRecord, FIND_SCAN_LIMIT, Filter, Minute, Page, empty_minutes,
 };
@@ -74,7 +86,7 @@ pub use store::{InboxStore, Put};
 
 use crate::observe::Outcome;
 pub use retry::RetryPolicy;
-pub use worker::{InboxHandler, RunningWorkers, Workers};
+pub use worker::{Attempt, Handled, InboxHandler, RunningWorkers, Workers};
 
 /// How long handled deliveries are kept to recognise re-sends, unless [`Inbox::retention`] sets
 /// another: a week, longer than Appwrite keeps a failed delivery for an operator to retry.

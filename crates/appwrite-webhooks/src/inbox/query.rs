@@ -186,10 +186,14 @@ pub enum AttemptOutcome {
     HandedBack,
     /// Its lease ran out without an outcome (the worker died) and another attempt took it.
     Abandoned,
+    /// Settled without its handler: a newer version of its resource was already applied
+    /// ([`State::Stale`](crate::inbox::State::Stale)).
+    Stale,
 }
 
 impl AttemptOutcome {
-    /// `running`, `done`, `retry`, `dead`, `handed back` or `abandoned`: how stores write it.
+    /// `running`, `done`, `retry`, `dead`, `handed back`, `abandoned` or `stale`: how stores
+    /// write it.
     pub fn as_str(self) -> &'static str {
         match self {
             AttemptOutcome::Running => "running",
@@ -198,6 +202,7 @@ impl AttemptOutcome {
             AttemptOutcome::Dead => "dead",
             AttemptOutcome::HandedBack => "handed back",
             AttemptOutcome::Abandoned => "abandoned",
+            AttemptOutcome::Stale => "stale",
         }
     }
 
@@ -210,6 +215,7 @@ impl AttemptOutcome {
             "dead" => AttemptOutcome::Dead,
             "handed back" => AttemptOutcome::HandedBack,
             "abandoned" => AttemptOutcome::Abandoned,
+            "stale" => AttemptOutcome::Stale,
             _ => return None,
         })
     }

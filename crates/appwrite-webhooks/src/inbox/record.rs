@@ -147,15 +147,21 @@ pub enum State {
     Done,
     /// Every attempt failed; kept, with the last error, until retried or purged.
     Dead,
+    /// Settled without its handler: with per-resource ordering on (an opt-in of stores that
+    /// support it, e.g. `appwrite-webhooks-sqlite`'s `ExactlyOnce::with_ordering`), a newer
+    /// version of its resource had already been applied. Kept for the retention like a done
+    /// delivery (its copies are recognised and answered `2xx`), purged with them.
+    Stale,
 }
 
 impl State {
-    /// `pending`, `done` or `dead`: how stores write it.
+    /// `pending`, `done`, `dead` or `stale`: how stores write it.
     pub fn as_str(self) -> &'static str {
         match self {
             State::Pending => "pending",
             State::Done => "done",
             State::Dead => "dead",
+            State::Stale => "stale",
         }
     }
 
@@ -165,6 +171,7 @@ impl State {
             "pending" => Ok(State::Pending),
             "done" => Ok(State::Done),
             "dead" => Ok(State::Dead),
+            "stale" => Ok(State::Stale),
             _ => Err(InvalidRecord("an unknown state")),
         }
     }
@@ -223,7 +230,7 @@ impl fmt::Debug for Lease {
 /// How many deliveries an inbox holds, by state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Every delivery held: `pending + done + dead`.
+    /// Every delivery held: `pending + done + dead + stale`.
     pub stored: u64,
     /// Waiting for a worker or held by one.
     pub pending: u64,
@@ -233,14 +240,17 @@ pub struct Stats {
     pub done: u64,
     /// Dead letters.
     pub dead: u64,
+    /// Settled as stale without their handler ([`State::Stale`]); 0 for stores without
+    /// per-resource ordering.
+    pub stale: u64,
 }
 
 /// What to purge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purge {
-    /// Handled deliveries (they are only kept to recognise re-sends).
+    /// Handled deliveries, stale ones included (they are only kept to recognise re-sends).
     Done,
-    /// Handled deliveries and dead letters.
+    /// Handled (and stale) deliveries and dead letters.
     DoneAndDead,
 }
 

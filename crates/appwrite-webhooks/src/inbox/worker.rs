@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use crate::delivery::Delivery;
 use crate::inbox::Inbox;
 use crate::inbox::attempt::{Shared, Worker, publish_stats};
+use crate::inbox::record::Lease;
 use crate::inbox::retry::RetryPolicy;
 use crate::router::{HandlerError, Router};
 use crate::verify::source::{AnyKeys, KeySource};
@@ -23,12 +24,88 @@ use crate::verify::verifier::Verifier;
 /// delivery and returning `Result<(), E>`.
 ///
 /// `Err`, a panic and a timeout are failed attempts, retried with backoff.
+///
+/// A handler that settles its own attempt — a store's exactly-once handler, which commits its
+/// effects and the delivery's `done` in one transaction (`appwrite-webhooks-sqlite`'s
+/// `ExactlyOnce`) — implements [`handle_attempt`](Self::handle_attempt) as well and says
+/// there what it settled ([`Handled`]); the worker then records nothing more.
 pub trait InboxHandler: Send + Sync + 'static {
     /// Handles one delivery.
     fn handle(
         self: Arc<Self>,
         delivery: Delivery<Bytes>,
     ) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send + 'static>>;
+
+    /// Handles one delivery within `attempt`, the lease a worker holds on it: what workers
+    /// call. Unless a handler settles its own attempt, this is [`handle`](Self::handle), and
+    /// `Ok` is [`Handled::Succeeded`] (the worker then marks the delivery done).
+    ///
+    /// A handler that settles its own attempt must do so only while `attempt.lease` is the
+    /// delivery's current one (as every [`InboxStore`](crate::inbox::InboxStore) outcome
+    /// does), and must settle nothing once `attempt.deadline` has passed or the returned
+    /// future was dropped: the worker has then counted the attempt failed (a timeout) or
+    /// handed it back (shutdown).
+    fn handle_attempt(
+        self: Arc<Self>,
+        delivery: Delivery<Bytes>,
+        attempt: Attempt,
+    ) -> Pin<Box<dyn Future<Output = Result<Handled, HandlerError>> + Send + 'static>> {
+        let _ = attempt;
+        let handled = self.handle(delivery);
+        Box::pin(async move { handled.await.map(|()| Handled::Succeeded) })
+    }
+}
+
+/// One attempt at a delivery, as [`InboxHandler::handle_attempt`] sees it: what a handler
+/// needs to settle the attempt itself, through the lease the worker holds.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Attempt {
+    /// The attempt's lease: the only hold a store accepts an outcome from.
+    pub lease: Lease,
+    /// Which attempt this is, from 1.
+    pub number: u32,
+    /// How long a done delivery is kept ([`Inbox::retention`]).
+    pub retention: Duration,
+    /// When the worker stops waiting and counts the attempt failed (its attempt timeout):
+    /// nothing may be settled after it.
+    pub deadline: std::time::Instant,
+}
+
+impl Attempt {
+    /// An attempt under `lease`, the `number`th, keeping a done delivery for `retention`, to be
+    /// settled before `deadline`: what a worker passes (and a test of a store's handler).
+    pub fn new(
+        lease: Lease,
+        number: u32,
+        retention: Duration,
+        deadline: std::time::Instant,
+    ) -> Self {
+        Self {
+            lease,
+            number,
+            retention,
+            deadline,
+        }
+    }
+}
+
+/// How an attempt ended for a handler that may settle it itself
+/// ([`InboxHandler::handle_attempt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Handled {
+    /// The handler succeeded; the worker records the delivery done.
+    Succeeded,
+    /// The handler succeeded and recorded the delivery done itself, in the same transaction
+    /// as its effects.
+    Done,
+    /// Not handled: a newer version of its resource was already applied. The handler
+    /// recorded it [`State::Stale`](crate::inbox::State::Stale) itself.
+    Stale,
+    /// Nothing was committed: the lease had passed to another attempt before the handler
+    /// could settle, so that attempt handles the delivery.
+    LeaseLost,
 }
 
 impl InboxHandler for Router {
