@@ -77,20 +77,30 @@ impl KeyedMac {
 }
 
 /// HMAC states still waiting for the body: one per accepted (key, URL) pair, each tagged with
-/// the index of its key.
-pub(crate) struct Candidates(Vec<(usize, KeyedMac)>);
+/// the index of its key, in the order they are tried. The first is kept inline: one key and one
+/// URL, the common case, allocate nothing.
+pub(crate) struct Candidates {
+    first: Option<(usize, KeyedMac)>,
+    more: Vec<(usize, KeyedMac)>,
+}
 
 impl Candidates {
     pub(crate) fn with_capacity(n: usize) -> Self {
-        Self(Vec::with_capacity(n))
+        Self {
+            first: None,
+            more: Vec::with_capacity(n.saturating_sub(1)),
+        }
     }
 
     pub(crate) fn push(&mut self, key_index: usize, mac: KeyedMac) {
-        self.0.push((key_index, mac));
+        match self.first {
+            None => self.first = Some((key_index, mac)),
+            Some(_) => self.more.push((key_index, mac)),
+        }
     }
 
     pub(crate) fn update(&mut self, bytes: &[u8]) {
-        for (_, mac) in &mut self.0 {
+        for (_, mac) in self.first.iter_mut().chain(&mut self.more) {
             mac.update(bytes);
         }
     }
@@ -98,8 +108,9 @@ impl Candidates {
     /// The key whose tag equals `signature`, compared in constant time; no match is
     /// [`Error::SignatureMismatch`].
     pub(crate) fn matching_key(self, signature: &Signature) -> Result<usize, Error> {
-        self.0
+        self.first
             .into_iter()
+            .chain(self.more)
             .find_map(|(key_index, mac)| mac.verify(signature.as_bytes()).then_some(key_index))
             .ok_or(Error::SignatureMismatch)
     }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::crypto::signature::{Form, Signature};
 use crate::error::MalformedSignature;
 use crate::fingerprint::Fingerprint;
-use crate::headers::{DeliveryHeaders, WEBHOOK_SIGNATURE};
+use crate::headers::{DeliveryHeaders, Text, WEBHOOK_SIGNATURE};
 
 pub(super) const SIGNATURE: HeaderName = WEBHOOK_SIGNATURE;
 
@@ -32,11 +32,11 @@ pub(super) fn parse_signature(value: &[u8]) -> Result<Signature, MalformedSignat
 pub(super) fn parse_headers(timestamp: Option<u64>) -> DeliveryHeaders {
     DeliveryHeaders {
         timestamp,
-        webhook_id: String::new(),
+        webhook_id: Text::Empty,
         webhook_name: None,
-        project_id: String::new(),
+        project_id: Text::Empty,
         user_id: None,
-        events: String::new(),
+        events: Text::Empty,
         delivery_id: None,
     }
 }
