@@ -32,8 +32,43 @@ const SHARDS: usize = 16;
 
 #[derive(Debug, Default)]
 struct Sets {
-    bodies: HashMap<Fingerprint, (Vec<Fingerprint>, Instant)>,
+    bodies: HashMap<Fingerprint, Labels>,
     order: VecDeque<Fingerprint>,
+}
+
+/// One body's labels until a time. Nearly every body has one label: it is kept inline, and
+/// only a second one allocates.
+#[derive(Debug)]
+struct Labels {
+    first: Fingerprint,
+    more: Vec<Fingerprint>,
+    until: Instant,
+    /// `false` once expired: the set then holds nothing, whatever `first` says.
+    live: bool,
+}
+
+impl Labels {
+    fn contains(&self, label: &Fingerprint) -> bool {
+        self.live && (self.first == *label || self.more.contains(label))
+    }
+
+    fn len(&self) -> usize {
+        if self.live { 1 + self.more.len() } else { 0 }
+    }
+
+    fn push(&mut self, label: Fingerprint) {
+        if self.live {
+            self.more.push(label);
+        } else {
+            self.first = label;
+            self.live = true;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.live = false;
+        self.more.clear();
+    }
 }
 
 impl Default for LabelSets {
@@ -65,8 +100,8 @@ impl LabelSets {
         use std::hash::BuildHasher as _;
         let shard = (self.hasher.hash_one(body) as usize) % SHARDS;
         let mut sets = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((labels, until)) = sets.bodies.get_mut(body) {
-            if *until <= now {
+        if let Some(labels) = sets.bodies.get_mut(body) {
+            if labels.until <= now {
                 labels.clear();
             }
             if labels.contains(label) {
@@ -76,7 +111,7 @@ impl LabelSets {
                 return false;
             }
             labels.push(*label);
-            *until = expiry;
+            labels.until = expiry;
             return true;
         }
         if limit == 0 {
@@ -88,7 +123,13 @@ impl LabelSets {
             };
             sets.bodies.remove(&oldest);
         }
-        sets.bodies.insert(*body, (vec![*label], expiry));
+        let labels = Labels {
+            first: *label,
+            more: Vec::new(),
+            until: expiry,
+            live: true,
+        };
+        sets.bodies.insert(*body, labels);
         sets.order.push_back(*body);
         true
     }
