@@ -24,7 +24,6 @@ pub const MAX_LABELS_PER_BODY: u32 = 16;
 #[derive(Debug)]
 pub(crate) struct LabelSets {
     shards: Box<[Mutex<Sets>]>,
-    hasher: std::hash::RandomState,
     per_shard: usize,
 }
 
@@ -82,7 +81,6 @@ impl LabelSets {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(Sets::default())).collect(),
-            hasher: std::hash::RandomState::new(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
         }
     }
@@ -97,8 +95,7 @@ impl LabelSets {
     ) -> bool {
         let now = Instant::now();
         let expiry = now.checked_add(keep).unwrap_or(now + super::MAX_TTL);
-        use std::hash::BuildHasher as _;
-        let shard = (self.hasher.hash_one(body) as usize) % SHARDS;
+        let shard = body.shard(SHARDS);
         let mut sets = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
         if let Some(labels) = sets.bodies.get_mut(body) {
             if labels.until <= now {
