@@ -113,7 +113,7 @@ impl std::fmt::Debug for Text {
 /// not track are looked up in the map.
 pub(crate) struct Scanned<'h> {
     headers: &'h HeaderMap,
-    found: [Found<'h>; TRACKED.len()],
+    found: [Found<'h>; TRACKED],
 }
 
 #[derive(Clone, Copy, Default)]
@@ -122,34 +122,32 @@ struct Found<'h> {
     repeated: bool,
 }
 
-/// What a scan keeps: every name a scheme reads, and `Content-Length`.
-const TRACKED: [&str; 12] = [
-    "x-appwrite-webhook-id",
-    "x-appwrite-webhook-events",
-    "x-appwrite-webhook-name",
-    "x-appwrite-webhook-user-id",
-    "x-appwrite-webhook-project-id",
-    "x-appwrite-webhook-signature",
-    "x-appwrite-webhook-delivery-id",
-    "x-appwrite-webhook-timestamp",
-    "x-webhook-id",
-    "x-webhook-event",
-    "x-webhook-signature",
-    "content-length",
-];
+/// How many names a scan keeps ([`tracked`]): every name a scheme reads, and `Content-Length`.
+const TRACKED: usize = 12;
 
-/// The slot of a tracked name.
+/// The slot of a tracked name: one `match`, which compiles to a jump on the length and one
+/// comparison, not a search.
 fn tracked(name: &str) -> Option<usize> {
-    // Every tracked name but one starts with `x-`; compare the rest only then.
-    if !name.starts_with("x-") && name != "content-length" {
-        return None;
-    }
-    TRACKED.iter().position(|tracked| *tracked == name)
+    Some(match name {
+        "x-appwrite-webhook-id" => 0,
+        "x-appwrite-webhook-events" => 1,
+        "x-appwrite-webhook-name" => 2,
+        "x-appwrite-webhook-user-id" => 3,
+        "x-appwrite-webhook-project-id" => 4,
+        "x-appwrite-webhook-signature" => 5,
+        "x-appwrite-webhook-delivery-id" => 6,
+        "x-appwrite-webhook-timestamp" => 7,
+        "x-webhook-id" => 8,
+        "x-webhook-event" => 9,
+        "x-webhook-signature" => 10,
+        "content-length" => 11,
+        _ => return None,
+    })
 }
 
 impl<'h> Scanned<'h> {
     pub(crate) fn new(headers: &'h HeaderMap) -> Self {
-        let mut found = [Found::default(); TRACKED.len()];
+        let mut found = [Found::default(); TRACKED];
         for (name, value) in headers {
             if let Some(slot) = tracked(name.as_str()) {
                 let found = &mut found[slot];
@@ -200,7 +198,7 @@ pub(crate) struct Repeated;
 
 /// A header the scheme requires: present once, UTF-8 (webhook names can hold any text).
 pub(crate) fn required(headers: &Scanned<'_>, name: &HeaderName) -> Result<Text, Error> {
-    single(headers, name)?.ok_or(Error::MissingHeader(display_name(name)))
+    single(headers, name)?.ok_or_else(|| Error::MissingHeader(display_name(name)))
 }
 
 /// A header that may be absent; Appwrite sends an empty value where there is none, and both
@@ -218,7 +216,9 @@ fn single(headers: &Scanned<'_>, name: &HeaderName) -> Result<Option<Text>, Erro
     let Some(value) = headers.one(name).map_err(|Repeated| invalid("repeated"))? else {
         return Ok(None);
     };
-    Text::header(value).map(Some).ok_or(invalid("not UTF-8"))
+    Text::header(value)
+        .map(Some)
+        .ok_or_else(|| invalid("not UTF-8"))
 }
 
 /// The longest delivery id accepted. Appwrite's format is not documented (ids of 20 to 36

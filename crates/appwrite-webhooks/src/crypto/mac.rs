@@ -77,30 +77,20 @@ impl KeyedMac {
 }
 
 /// HMAC states still waiting for the body: one per accepted (key, URL) pair, each tagged with
-/// the index of its key, in the order they are tried. The first is kept inline: one key and one
-/// URL, the common case, allocate nothing.
-pub(crate) struct Candidates {
-    first: Option<(usize, KeyedMac)>,
-    more: Vec<(usize, KeyedMac)>,
-}
+/// the index of its key.
+pub(crate) struct Candidates(Vec<(usize, KeyedMac)>);
 
 impl Candidates {
     pub(crate) fn with_capacity(n: usize) -> Self {
-        Self {
-            first: None,
-            more: Vec::with_capacity(n.saturating_sub(1)),
-        }
+        Self(Vec::with_capacity(n))
     }
 
     pub(crate) fn push(&mut self, key_index: usize, mac: KeyedMac) {
-        match self.first {
-            None => self.first = Some((key_index, mac)),
-            Some(_) => self.more.push((key_index, mac)),
-        }
+        self.0.push((key_index, mac));
     }
 
     pub(crate) fn update(&mut self, bytes: &[u8]) {
-        for (_, mac) in self.first.iter_mut().chain(&mut self.more) {
+        for (_, mac) in &mut self.0 {
             mac.update(bytes);
         }
     }
@@ -108,9 +98,8 @@ impl Candidates {
     /// The key whose tag equals `signature`, compared in constant time; no match is
     /// [`Error::SignatureMismatch`].
     pub(crate) fn matching_key(self, signature: &Signature) -> Result<usize, Error> {
-        self.first
+        self.0
             .into_iter()
-            .chain(self.more)
             .find_map(|(key_index, mac)| mac.verify(signature.as_bytes()).then_some(key_index))
             .ok_or(Error::SignatureMismatch)
     }
