@@ -9,10 +9,11 @@
 //! MODES=off,memory,redis cargo run --release -p appwrite-webhooks-tower --example guard_load
 //! ```
 //!
-//! Modes (`MODES`, default `off,memory,redis,sqlite,sqlite-normal`; `off` is always first, the
-//! baseline) run in turn (off, memory, redis, …, off, …) for several rounds, so a drift in the
-//! machine's speed hits them alike; it prints each round, then the median requests/s per mode and
-//! the ratios against "off" from the same run. Not a test: run by hand, results in BENCHMARKS.md.
+//! Modes (`MODES`, default `off,memory,redis,sqlite,sqlite-normal`; `off` is always there, the
+//! baseline) run in turn for several rounds — in order in odd rounds, in reverse in even ones —
+//! so a drift in the machine's speed hits them alike; it prints each round, then the median
+//! requests/s per mode and the ratios against "off" from the same run, and the paired ratio (the
+//! median over rounds of the mode's rate over that round's "off"). Not a test: run by hand, results in BENCHMARKS.md.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -148,15 +149,25 @@ async fn main() {
     }
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
     for round in 1..=rounds {
+        // Odd rounds run the modes in order, even rounds in reverse: no mode always runs
+        // right after another (a drift within a round hits them alike over the rounds).
+        let mut order: Vec<usize> = (0..servers.len()).collect();
+        if round % 2 == 0 {
+            order.reverse();
+        }
+        let mut rates = vec![0.0; servers.len()];
+        for i in order {
+            let (name, addr) = &servers[i];
+            rates[i] = drive(*addr, deliveries(requests, round, name)).await;
+        }
         let mut line = format!("round {round}:");
-        for (i, (name, addr)) in servers.iter().enumerate() {
-            let rps = drive(*addr, deliveries(requests, round, name)).await;
-            line.push_str(&format!("  {name} {rps:.0} req/s"));
-            results[i].push(rps);
+        for (i, (name, _)) in servers.iter().enumerate() {
+            line.push_str(&format!("  {name} {:.0} req/s", rates[i]));
+            results[i].push(rates[i]);
         }
         println!("{line}");
     }
-    let medians: Vec<f64> = results.into_iter().map(median).collect();
+    let medians: Vec<f64> = results.iter().cloned().map(median).collect();
     println!(
         "\nmedian of {rounds} rounds, {requests} unique 1 KiB deliveries each, {CONNECTIONS} connections:"
     );
@@ -165,6 +176,16 @@ async fn main() {
             "  {name:<13} {rps:>9.0} req/s   {:.2}x of off",
             rps / medians[0]
         );
+    }
+    // Each round's rate over that round's "off", then the median over the rounds.
+    println!("paired (median over rounds of mode / off in the same round):");
+    for (i, (name, _)) in servers.iter().enumerate().skip(1) {
+        let paired = median(
+            (0..rounds)
+                .map(|round| results[i][round] / results[0][round])
+                .collect(),
+        );
+        println!("  {name:<13} {paired:.2}x");
     }
     drop(redis);
     let _ = std::fs::remove_dir_all(&dir);

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::events::event::Event;
 use crate::events::name::EventName;
 use crate::fingerprint::Fingerprint;
-use crate::headers::DeliveryHeaders;
+use crate::headers::{DeliveryHeaders, Text};
 use crate::scheme::Scheme;
 
 /// A delivery whose signature has been verified.
@@ -59,7 +59,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert!(!d.webhook_id().is_empty());
     /// ```
     pub fn webhook_id(&self) -> &str {
-        &self.meta.webhook_id
+        self.meta.webhook_id.as_str()
     }
 
     /// The webhook's name (`X-Appwrite-Webhook-Name`), `None` when empty.
@@ -69,7 +69,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert_eq!(d.webhook_name(), Some("Example"));
     /// ```
     pub fn webhook_name(&self) -> Option<&str> {
-        self.meta.webhook_name.as_deref()
+        self.meta.webhook_name.as_ref().map(Text::as_str)
     }
 
     /// The project's id (`X-Appwrite-Webhook-Project-Id`); empty for the opt-in schemes when
@@ -80,7 +80,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert_eq!(d.project_id(), "example-project");
     /// ```
     pub fn project_id(&self) -> &str {
-        &self.meta.project_id
+        self.meta.project_id.as_str()
     }
 
     /// The user who triggered the event (`X-Appwrite-Webhook-User-Id`); `None` when Appwrite
@@ -91,7 +91,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert_eq!(d.user_id(), None);
     /// ```
     pub fn user_id(&self) -> Option<&str> {
-        self.meta.user_id.as_deref()
+        self.meta.user_id.as_ref().map(Text::as_str)
     }
 
     /// Every event name in `X-Appwrite-Webhook-Events`, in the order Appwrite sent them: the
@@ -105,7 +105,11 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert!(d.events().any(|e| e == "users.*"));
     /// ```
     pub fn events(&self) -> impl Iterator<Item = &str> {
-        self.meta.events.split(',').filter(|e| !e.is_empty())
+        self.meta
+            .events
+            .as_str()
+            .split(',')
+            .filter(|e| !e.is_empty())
     }
 
     /// The events header as sent, comma-joined.
@@ -115,7 +119,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert!(d.events_header().starts_with("users."));
     /// ```
     pub fn events_header(&self) -> &str {
-        &self.meta.events
+        self.meta.events.as_str()
     }
 
     /// The verified signature.
@@ -177,7 +181,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// # Ok::<(), appwrite_webhooks::Error>(())
     /// ```
     pub fn delivery_id(&self) -> Option<&str> {
-        self.meta.delivery_id.as_deref()
+        self.meta.delivery_id.as_ref().map(Text::as_str)
     }
 
     /// The delivery's identity: what a replay guard and an inbox key on, so copies of one
@@ -295,7 +299,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert_eq!((name.service(), name.user_id()), ("users", Some("u1")));
     /// ```
     pub fn primary_event(&self) -> Option<EventName> {
-        crate::events::header::primary(&self.meta.events)
+        crate::events::header::primary(self.meta.events.as_str())
     }
 
     /// Checks the ids the (unsigned) events header names against the signed body (`$id`,

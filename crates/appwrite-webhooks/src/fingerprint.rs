@@ -40,6 +40,17 @@ impl Fingerprint {
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }
+
+    /// Which of `shards` locks of a memory store holds it: its bytes folded, with no second
+    /// hash. A fingerprint is a hash or an HMAC tag already, so this spreads them evenly; it
+    /// only chooses a lock (each shard's map still hashes with a random key).
+    pub(crate) fn shard(&self, shards: usize) -> usize {
+        let folded = self
+            .as_bytes()
+            .iter()
+            .fold(0u8, |folded, byte| folded ^ byte);
+        usize::from(folded) % shards
+    }
 }
 
 impl fmt::Display for Fingerprint {

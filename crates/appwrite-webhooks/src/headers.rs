@@ -52,53 +52,173 @@ fn display_name(name: &HeaderName) -> &'static str {
     }
 }
 
-/// The headers of one request, parsed once by its scheme.
+/// The headers of one request, parsed once by its scheme. The values stay the request's own
+/// bytes ([`Text`]): parsing them copies and allocates nothing.
 #[derive(Clone, Debug)]
 pub(crate) struct DeliveryHeaders {
     pub(crate) timestamp: Option<u64>,
-    pub(crate) webhook_id: String,
-    pub(crate) webhook_name: Option<String>,
-    pub(crate) project_id: String,
-    pub(crate) user_id: Option<String>,
-    pub(crate) events: String,
+    pub(crate) webhook_id: Text,
+    pub(crate) webhook_name: Option<Text>,
+    pub(crate) project_id: Text,
+    pub(crate) user_id: Option<Text>,
+    pub(crate) events: Text,
     /// Appwrite's delivery id, when the server sends one.
-    pub(crate) delivery_id: Option<String>,
+    pub(crate) delivery_id: Option<Text>,
 }
 
+/// A header's value as text: the request's own bytes, checked to be UTF-8 when the header was
+/// parsed (a `HeaderValue` clone shares them, it does not copy), or text of our own (an
+/// envelope's signed event name, an empty default).
+#[derive(Clone, Default)]
+pub(crate) enum Text {
+    /// Checked to be UTF-8 when made ([`Text::header`]).
+    Header(HeaderValue),
+    #[default]
+    Empty,
+    Owned(String),
+}
+
+impl Text {
+    /// The value of a header as text, if it is UTF-8.
+    fn header(value: &HeaderValue) -> Option<Self> {
+        std::str::from_utf8(value.as_bytes())
+            .ok()
+            .map(|_| Self::Header(value.clone()))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // Checked when made, so never the empty fallback.
+            Self::Header(value) => std::str::from_utf8(value.as_bytes()).unwrap_or_default(),
+            Self::Empty => "",
+            Self::Owned(text) => text,
+        }
+    }
+}
+
+impl From<String> for Text {
+    fn from(text: String) -> Self {
+        Self::Owned(text)
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// The headers the schemes read, found in one pass over a request's header map instead of one
+/// hashed lookup per name: the first value of each, and whether it was repeated. Names it does
+/// not track are looked up in the map.
+pub(crate) struct Scanned<'h> {
+    headers: &'h HeaderMap,
+    found: [Found<'h>; TRACKED],
+}
+
+#[derive(Clone, Copy, Default)]
+struct Found<'h> {
+    first: Option<&'h HeaderValue>,
+    repeated: bool,
+}
+
+/// How many names a scan keeps ([`tracked`]): every name a scheme reads, and `Content-Length`.
+const TRACKED: usize = 12;
+
+/// The slot of a tracked name: one `match`, which compiles to a jump on the length and one
+/// comparison, not a search.
+fn tracked(name: &str) -> Option<usize> {
+    Some(match name {
+        "x-appwrite-webhook-id" => 0,
+        "x-appwrite-webhook-events" => 1,
+        "x-appwrite-webhook-name" => 2,
+        "x-appwrite-webhook-user-id" => 3,
+        "x-appwrite-webhook-project-id" => 4,
+        "x-appwrite-webhook-signature" => 5,
+        "x-appwrite-webhook-delivery-id" => 6,
+        "x-appwrite-webhook-timestamp" => 7,
+        "x-webhook-id" => 8,
+        "x-webhook-event" => 9,
+        "x-webhook-signature" => 10,
+        "content-length" => 11,
+        _ => return None,
+    })
+}
+
+impl<'h> Scanned<'h> {
+    pub(crate) fn new(headers: &'h HeaderMap) -> Self {
+        let mut found = [Found::default(); TRACKED];
+        for (name, value) in headers {
+            if let Some(slot) = tracked(name.as_str()) {
+                let found = &mut found[slot];
+                match found.first {
+                    None => found.first = Some(value),
+                    Some(_) => found.repeated = true,
+                }
+            }
+        }
+        Self { headers, found }
+    }
+
+    /// The map scanned.
+    pub(crate) fn map(&self) -> &'h HeaderMap {
+        self.headers
+    }
+
+    /// The first value of `name`, if any: `Content-Length`'s reading.
+    pub(crate) fn get(&self, name: &HeaderName) -> Option<&'h HeaderValue> {
+        match tracked(name.as_str()) {
+            Some(slot) => self.found[slot].first,
+            None => self.headers.get(name),
+        }
+    }
+
+    /// The one value of `name`: `Ok(None)` when absent, `Err(())` when repeated.
+    pub(crate) fn one(&self, name: &HeaderName) -> Result<Option<&'h HeaderValue>, Repeated> {
+        let found = match tracked(name.as_str()) {
+            Some(slot) => self.found[slot],
+            None => {
+                let mut values = self.headers.get_all(name).iter();
+                Found {
+                    first: values.next(),
+                    repeated: values.next().is_some(),
+                }
+            }
+        };
+        match found.repeated {
+            true => Err(Repeated),
+            false => Ok(found.first),
+        }
+    }
+}
+
+/// A header sent more than once where one value is expected.
+#[derive(Debug)]
+pub(crate) struct Repeated;
+
 /// A header the scheme requires: present once, UTF-8 (webhook names can hold any text).
-pub(crate) fn required(headers: &HeaderMap, name: &HeaderName) -> Result<String, Error> {
-    single(headers, name)?
-        .map(str::to_owned)
-        .ok_or(Error::MissingHeader(display_name(name)))
+pub(crate) fn required(headers: &Scanned<'_>, name: &HeaderName) -> Result<Text, Error> {
+    single(headers, name)?.ok_or_else(|| Error::MissingHeader(display_name(name)))
 }
 
 /// A header that may be absent; Appwrite sends an empty value where there is none, and both
 /// mean `None` here.
-pub(crate) fn optional(headers: &HeaderMap, name: &HeaderName) -> Result<Option<String>, Error> {
-    Ok(single(headers, name)?
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned))
+pub(crate) fn optional(headers: &Scanned<'_>, name: &HeaderName) -> Result<Option<Text>, Error> {
+    Ok(single(headers, name)?.filter(|v| !v.as_str().is_empty()))
 }
 
 /// The one value of a header, or `None` if absent; repeated or not UTF-8 is an error.
-fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h str>, Error> {
-    let mut values = headers.get_all(name).iter();
-    let Some(value) = values.next() else {
+fn single(headers: &Scanned<'_>, name: &HeaderName) -> Result<Option<Text>, Error> {
+    let invalid = |reason| Error::InvalidHeader {
+        name: display_name(name),
+        reason,
+    };
+    let Some(value) = headers.one(name).map_err(|Repeated| invalid("repeated"))? else {
         return Ok(None);
     };
-    let name = display_name(name);
-    if values.next().is_some() {
-        return Err(Error::InvalidHeader {
-            name,
-            reason: "repeated",
-        });
-    }
-    std::str::from_utf8(value.as_bytes())
+    Text::header(value)
         .map(Some)
-        .map_err(|_| Error::InvalidHeader {
-            name,
-            reason: "not UTF-8",
-        })
+        .ok_or_else(|| invalid("not UTF-8"))
 }
 
 /// The longest delivery id accepted. Appwrite's format is not documented (ids of 20 to 36
@@ -108,18 +228,17 @@ pub const MAX_DELIVERY_ID_LEN: usize = 128;
 /// `X-Appwrite-Webhook-Delivery-Id`: absent or empty is `None` (older servers); present, it must
 /// be 1 to [`MAX_DELIVERY_ID_LEN`] visible ASCII characters, or the request is malformed (400).
 /// It is opaque: nothing but equality is read from it.
-pub(crate) fn delivery_id(headers: &HeaderMap) -> Result<Option<String>, Error> {
+pub(crate) fn delivery_id(headers: &Scanned<'_>) -> Result<Option<Text>, Error> {
     let invalid = |reason| Error::InvalidHeader {
         name: display_name(&WEBHOOK_DELIVERY_ID),
         reason,
     };
-    let mut values = headers.get_all(&WEBHOOK_DELIVERY_ID).iter();
-    let Some(value) = values.next() else {
+    let Some(value) = headers
+        .one(&WEBHOOK_DELIVERY_ID)
+        .map_err(|Repeated| invalid("repeated"))?
+    else {
         return Ok(None);
     };
-    if values.next().is_some() {
-        return Err(invalid("repeated"));
-    }
     let id = value.as_bytes();
     if id.is_empty() {
         return Ok(None);
@@ -128,7 +247,7 @@ pub(crate) fn delivery_id(headers: &HeaderMap) -> Result<Option<String>, Error> 
         return Err(invalid("not 1 to 128 visible ASCII characters"));
     }
     // Visible ASCII is UTF-8.
-    Ok(Some(String::from_utf8_lossy(id).into_owned()))
+    Ok(Text::header(value))
 }
 
 /// Appwrite ids: at most 36 of `a-z A-Z 0-9 . - _`. Anything longer is refused unread, with

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::events::event::Event;
 use crate::events::fields::{Action, DatabaseApi, DeploymentOwner, TokenKind};
 use crate::events::name::EventName;
+use crate::models::User;
 
 impl Event {
     /// Decides the variant from `name` and the signed body, and parses the body into the
@@ -47,13 +48,23 @@ impl Event {
                 raw: parse(body)?,
             });
         };
-        let signed = check_signed_ids(name, body)?;
+        let db = DatabaseApi::from_service(name.service());
+        // A database event's kind and parent ids are read from the body before its model (one
+        // pass for the ids, one for the model). Every other event checks only the `$id` its
+        // model carries, after the one parse ([`checked`]); only a body that does not fit the
+        // model, or an event without one, takes the separate pass.
+        let signed = match db {
+            Some(_) => check_signed_ids(name, body)?,
+            None => None,
+        };
         let action = || Action::from(name.action().unwrap_or(""));
         let attribute = || name.attribute().map(str::to_owned);
         let id = |resource: &str| name.id(resource).unwrap_or_default().to_owned();
         let resources: Vec<&str> = name.path().map(|(resource, _)| resource).collect();
-        let db = DatabaseApi::from_service(name.service());
         let unknown = || -> Result<Event, Error> {
+            if db.is_none() {
+                check_signed_ids(name, body)?;
+            }
             Ok(Event::Unknown {
                 name: name.to_string(),
                 raw: parse(body)?,
@@ -79,15 +90,27 @@ impl Event {
             // A users event whose signed body is not that user (MFA recovery codes announced as
             // `users.U.create`, an authenticator deletion's `[]`, an MFA type) is not a user
             // event, whatever the name says.
-            (None, ["users"])
-                if signed.as_ref().and_then(|ids| ids.id.as_deref()) != name.id("users") =>
-            {
-                unknown()?
-            }
-            (None, ["users"]) => Event::User {
-                action: action(),
-                attribute: attribute(),
-                user: parse(body)?,
+            (None, ["users"]) => match serde_json::from_slice::<User>(body) {
+                Ok(user) => {
+                    check_ids(name, Some(&user.id), None, None, None)?;
+                    if Some(user.id.as_str()) == name.id("users") {
+                        Event::User {
+                            action: action(),
+                            attribute: attribute(),
+                            user,
+                        }
+                    } else {
+                        unknown()?
+                    }
+                }
+                Err(error) => {
+                    let signed = check_signed_ids(name, body)?;
+                    if signed.as_ref().and_then(|ids| ids.id.as_deref()) != name.id("users") {
+                        unknown()?
+                    } else {
+                        return Err(Error::InvalidPayload(error));
+                    }
+                }
             },
             // `users.U.sessions.delete`: every session of the user deleted, the user as the
             // body. The user still exists: never `Action::Delete`.
@@ -95,13 +118,13 @@ impl Event {
                 Event::User {
                     action: Action::Other(format!("sessions.{}", id("sessions"))),
                     attribute: Some("sessions".to_owned()),
-                    user: parse(body)?,
+                    user: checked(name, body)?,
                 }
             }
             (None, ["users", "sessions"]) => Event::Session {
                 user_id: id("users"),
                 action: action(),
-                session: parse(body)?,
+                session: checked(name, body)?,
             },
             (None, ["users", kind @ ("recovery" | "verification" | "tokens")]) => Event::Token {
                 user_id: id("users"),
@@ -111,12 +134,12 @@ impl Event {
                     _ => TokenKind::Token,
                 },
                 action: action(),
-                token: parse(body)?,
+                token: checked(name, body)?,
             },
             (None, ["users", "targets"]) => Event::Target {
                 user_id: id("users"),
                 action: action(),
-                target: parse(body)?,
+                target: checked(name, body)?,
             },
             (Some(api), [_]) => Event::Database {
                 api,
@@ -181,86 +204,86 @@ impl Event {
             },
             (None, ["buckets"]) => Event::Bucket {
                 action: action(),
-                bucket: parse(body)?,
+                bucket: checked(name, body)?,
             },
             (None, ["buckets", "files"]) => Event::File {
                 bucket_id: id("buckets"),
                 action: action(),
-                file: parse(body)?,
+                file: checked(name, body)?,
             },
             (None, ["teams"]) => Event::Team {
                 action: action(),
                 attribute: attribute(),
-                team: parse(body)?,
+                team: checked(name, body)?,
             },
             (None, ["teams", "memberships"]) => Event::Membership {
                 team_id: id("teams"),
                 action: action(),
                 attribute: attribute(),
-                membership: parse(body)?,
+                membership: checked(name, body)?,
             },
             (None, ["functions"]) => Event::Function {
                 action: action(),
-                function: parse(body)?,
+                function: checked(name, body)?,
             },
             (None, ["functions", "executions"]) => Event::Execution {
                 function_id: id("functions"),
                 action: action(),
-                execution: parse(body)?,
+                execution: checked(name, body)?,
             },
             // A site's logs are executions (1.7.5+); `function_id` is the site's id.
             (None, ["sites", "logs"]) => Event::Execution {
                 function_id: id("sites"),
                 action: action(),
-                execution: parse(body)?,
+                execution: checked(name, body)?,
             },
             (None, ["functions", "deployments"]) => Event::Deployment {
                 owner: DeploymentOwner::Function(id("functions")),
                 action: action(),
-                deployment: parse(body)?,
+                deployment: checked(name, body)?,
             },
             (None, ["sites", "deployments"]) => Event::Deployment {
                 owner: DeploymentOwner::Site(id("sites")),
                 action: action(),
-                deployment: parse(body)?,
+                deployment: checked(name, body)?,
             },
             (None, ["sites"]) => Event::Site {
                 action: action(),
-                site: parse(body)?,
+                site: checked(name, body)?,
             },
             (None, ["messages"]) => Event::Message {
                 action: action(),
-                message: parse(body)?,
+                message: checked(name, body)?,
             },
             (None, ["topics"]) => Event::Topic {
                 action: action(),
-                topic: parse(body)?,
+                topic: checked(name, body)?,
             },
             (None, ["topics", "subscribers"]) => Event::Subscriber {
                 topic_id: id("topics"),
                 action: action(),
-                subscriber: parse(body)?,
+                subscriber: checked(name, body)?,
             },
             (None, ["providers"]) => Event::Provider {
                 action: action(),
-                provider: parse(body)?,
+                provider: checked(name, body)?,
             },
             (None, ["schedules"]) => Event::Schedule {
                 action: action(),
-                schedule: parse(body)?,
+                schedule: checked(name, body)?,
             },
             (None, ["rules"]) => Event::ProxyRule {
                 action: action(),
-                rule: parse(body)?,
+                rule: checked(name, body)?,
             },
             (None, ["reports"]) => Event::Report {
                 action: action(),
-                report: parse(body)?,
+                report: checked(name, body)?,
             },
             (None, ["reports", "insights"]) => Event::Insight {
                 report_id: id("reports"),
                 action: action(),
-                insight: parse(body)?,
+                insight: checked(name, body)?,
             },
             _ => unknown()?,
         };
@@ -332,6 +355,44 @@ fn text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Stri
     Ok(value.as_str().map(str::to_owned))
 }
 
+/// A model that carries its `$id` (required, a string): every payload outside the databases.
+trait Identified: DeserializeOwned {
+    fn signed_id(&self) -> &str;
+}
+
+macro_rules! identified {
+    ($($model:ident),* $(,)?) => {$(
+        impl Identified for crate::models::$model {
+            fn signed_id(&self) -> &str {
+                &self.id
+            }
+        }
+    )*};
+}
+
+identified!(
+    User, Session, Token, Target, Bucket, File, Team, Membership, Function, Execution, Deployment,
+    Site, Message, Topic, Subscriber, Provider, Schedule, ProxyRule, Report, Insight,
+);
+
+/// Parses the body into the model of an event outside the databases and checks the name's ids
+/// against it, in one pass over the body. Such a name names no database, table or collection,
+/// so `$id` is the only id [`check_signed_ids`] would compare, and a model that parsed holds
+/// exactly the body's `$id`. A body that does not fit the model gets the separate pass, so a
+/// contradiction is still reported before the parse error, as before.
+fn checked<T: Identified>(name: &EventName, body: &[u8]) -> Result<T, Error> {
+    match serde_json::from_slice::<T>(body) {
+        Ok(model) => {
+            check_ids(name, Some(model.signed_id()), None, None, None)?;
+            Ok(model)
+        }
+        Err(error) => {
+            check_signed_ids(name, body)?;
+            Err(Error::InvalidPayload(error))
+        }
+    }
+}
+
 /// The name's ids against the ones the signed body states: the resource's own `$id` (the
 /// name's last id), `$databaseId`, and `$tableId` / `$collectionId` (either vocabulary). A
 /// contradiction means the events header was changed after signing:
@@ -340,6 +401,24 @@ pub(crate) fn check_signed_ids(name: &EventName, body: &[u8]) -> Result<Option<S
     let Ok(signed) = serde_json::from_slice::<SignedIds>(body) else {
         return Ok(None);
     };
+    check_ids(
+        name,
+        signed.id.as_deref(),
+        signed.database_id.as_deref(),
+        signed.table_id.as_deref(),
+        signed.collection_id.as_deref(),
+    )?;
+    Ok(Some(signed))
+}
+
+/// [`check_signed_ids`]'s comparison, for ids read from the body or from a parsed model.
+fn check_ids(
+    name: &EventName,
+    id: Option<&str>,
+    database_id: Option<&str>,
+    table_id: Option<&str>,
+    collection_id: Option<&str>,
+) -> Result<(), Error> {
     // `id` reads either vocabulary: `tables` finds a `collections` id too.
     let table = name.id("tables");
     let database = DatabaseApi::from_service(name.service()).and_then(|_| name.id(name.service()));
@@ -350,10 +429,10 @@ pub(crate) fn check_signed_ids(name: &EventName, body: &[u8]) -> Result<Option<S
         .map(|(_, id)| id)
         .filter(|id| !is_action(id));
     let checks = [
-        ("$id", &signed.id, leaf),
-        ("$databaseId", &signed.database_id, database),
-        ("$tableId", &signed.table_id, table),
-        ("$collectionId", &signed.collection_id, table),
+        ("$id", id, leaf),
+        ("$databaseId", database_id, database),
+        ("$tableId", table_id, table),
+        ("$collectionId", collection_id, table),
     ];
     for (field, body, header) in checks {
         if let (Some(body), Some(header)) = (body, header)
@@ -361,12 +440,12 @@ pub(crate) fn check_signed_ids(name: &EventName, body: &[u8]) -> Result<Option<S
         {
             return Err(Error::EventContradictsBody {
                 field,
-                body: body.clone(),
+                body: body.to_owned(),
                 header: header.to_owned(),
             });
         }
     }
-    Ok(Some(signed))
+    Ok(())
 }
 
 /// Whether `segment` is one of the actions Appwrite puts after a resource.

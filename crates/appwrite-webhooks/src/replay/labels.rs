@@ -42,7 +42,6 @@ pub trait LabelStore: Send + Sync + 'static {
 #[derive(Debug)]
 pub(crate) struct LabelSets {
     shards: Box<[Mutex<Sets>]>,
-    hasher: std::hash::RandomState,
     per_shard: usize,
 }
 
@@ -50,8 +49,43 @@ const SHARDS: usize = 16;
 
 #[derive(Debug, Default)]
 struct Sets {
-    bodies: HashMap<Fingerprint, (Vec<Fingerprint>, Instant)>,
+    bodies: HashMap<Fingerprint, Labels>,
     order: VecDeque<Fingerprint>,
+}
+
+/// One body's labels until a time. Nearly every body has one label: it is kept inline, and
+/// only a second one allocates.
+#[derive(Debug)]
+struct Labels {
+    first: Fingerprint,
+    more: Vec<Fingerprint>,
+    until: Instant,
+    /// `false` once expired: the set then holds nothing, whatever `first` says.
+    live: bool,
+}
+
+impl Labels {
+    fn contains(&self, label: &Fingerprint) -> bool {
+        self.live && (self.first == *label || self.more.contains(label))
+    }
+
+    fn len(&self) -> usize {
+        if self.live { 1 + self.more.len() } else { 0 }
+    }
+
+    fn push(&mut self, label: Fingerprint) {
+        if self.live {
+            self.more.push(label);
+        } else {
+            self.first = label;
+            self.live = true;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.live = false;
+        self.more.clear();
+    }
 }
 
 impl Default for LabelSets {
@@ -65,7 +99,6 @@ impl LabelSets {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(Sets::default())).collect(),
-            hasher: std::hash::RandomState::new(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
         }
     }
@@ -80,11 +113,10 @@ impl LabelSets {
     ) -> bool {
         let now = Instant::now();
         let expiry = now.checked_add(keep).unwrap_or(now + super::MAX_TTL);
-        use std::hash::BuildHasher as _;
-        let shard = (self.hasher.hash_one(body) as usize) % SHARDS;
+        let shard = body.shard(SHARDS);
         let mut sets = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((labels, until)) = sets.bodies.get_mut(body) {
-            if *until <= now {
+        if let Some(labels) = sets.bodies.get_mut(body) {
+            if labels.until <= now {
                 labels.clear();
             }
             if labels.contains(label) {
@@ -94,7 +126,7 @@ impl LabelSets {
                 return false;
             }
             labels.push(*label);
-            *until = expiry;
+            labels.until = expiry;
             return true;
         }
         if limit == 0 {
@@ -106,7 +138,13 @@ impl LabelSets {
             };
             sets.bodies.remove(&oldest);
         }
-        sets.bodies.insert(*body, (vec![*label], expiry));
+        let labels = Labels {
+            first: *label,
+            more: Vec::new(),
+            until: expiry,
+            live: true,
+        };
+        sets.bodies.insert(*body, labels);
         sets.order.push_back(*body);
         true
     }

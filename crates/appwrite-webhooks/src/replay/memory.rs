@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -37,7 +36,6 @@ use crate::replay::store::{ClaimOutcome, LeaseToken, ReplayStore, StoreFuture};
 #[deprecated(note = "use MemoryLedger: one memory store for the guard and the inbox")]
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
-    hasher: RandomState,
     per_shard: usize,
     labels: LabelSets,
 }
@@ -141,7 +139,6 @@ impl MemoryStore {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            hasher: RandomState::new(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
             labels: LabelSets::with_capacity(capacity),
         }
@@ -161,7 +158,7 @@ impl MemoryStore {
     }
 
     fn shard(&self, fingerprint: &Fingerprint) -> std::sync::MutexGuard<'_, Shard> {
-        let index = (self.hasher.hash_one(fingerprint) as usize) % SHARDS;
+        let index = fingerprint.shard(SHARDS);
         // A panic while holding the lock cannot leave a shard inconsistent in a way that
         // matters here (at worst a claim is forgotten early), so recover from poisoning.
         self.shards[index]

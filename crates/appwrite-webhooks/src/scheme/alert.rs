@@ -11,7 +11,7 @@ use http::HeaderName;
 use serde::Deserialize;
 
 use crate::fingerprint::Fingerprint;
-use crate::headers::{DeliveryHeaders, WEBHOOK_SIGNATURE};
+use crate::headers::{DeliveryHeaders, Text, WEBHOOK_SIGNATURE};
 
 pub(super) const SIGNATURE: HeaderName = WEBHOOK_SIGNATURE;
 
@@ -20,11 +20,11 @@ pub(super) const SIGNATURE: HeaderName = WEBHOOK_SIGNATURE;
 pub(super) fn parse_headers(timestamp: Option<u64>) -> DeliveryHeaders {
     DeliveryHeaders {
         timestamp,
-        webhook_id: String::new(),
+        webhook_id: Text::Empty,
         webhook_name: None,
-        project_id: String::new(),
+        project_id: Text::Empty,
         user_id: None,
-        events: String::new(),
+        events: Text::Empty,
         delivery_id: None,
     }
 }

@@ -6,13 +6,13 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use http::{HeaderMap, HeaderName};
+use http::HeaderName;
 
 use crate::crypto::signature::{Form, Signature};
 use crate::error::{Error, MalformedSignature};
 use crate::fingerprint::Fingerprint;
 use crate::headers::{
-    DeliveryHeaders, WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID,
+    DeliveryHeaders, Scanned, WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID,
     WEBHOOK_SIGNATURE, WEBHOOK_USER_ID, delivery_id, optional, required,
 };
 
@@ -89,7 +89,7 @@ pub fn rawurldecode(url: &str) -> std::borrow::Cow<'_, [u8]> {
 }
 
 /// Appwrite always sends the id, project and events headers; name and user may be empty.
-pub(super) fn parse_headers(headers: &HeaderMap) -> Result<DeliveryHeaders, Error> {
+pub(super) fn parse_headers(headers: &Scanned<'_>) -> Result<DeliveryHeaders, Error> {
     Ok(DeliveryHeaders {
         timestamp: None,
         webhook_id: required(headers, &WEBHOOK_ID)?,

@@ -1,25 +1,27 @@
 //! The opt-in generic scheme: `X-Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>`,
 //! with `X-Webhook-Id`, `X-Webhook-Event`, and a body `{ "id", "type", "created_at", "data" }`.
 
-use http::{HeaderMap, HeaderName};
+use http::HeaderName;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use crate::error::Error;
 use crate::events::event::Event;
-use crate::headers::{DeliveryHeaders, GENERIC_EVENT, GENERIC_ID, GENERIC_SIGNATURE, required};
+use crate::headers::{
+    DeliveryHeaders, GENERIC_EVENT, GENERIC_ID, GENERIC_SIGNATURE, Scanned, Text, required,
+};
 use crate::models::datetime;
 
 pub(super) const SIGNATURE: HeaderName = GENERIC_SIGNATURE;
 
 /// The webhook id and the event type; this scheme has no name, project or user headers.
-pub(super) fn parse_headers(headers: &HeaderMap) -> Result<DeliveryHeaders, Error> {
+pub(super) fn parse_headers(headers: &Scanned<'_>) -> Result<DeliveryHeaders, Error> {
     Ok(DeliveryHeaders {
         timestamp: None,
         webhook_id: required(headers, &GENERIC_ID)?,
         webhook_name: None,
-        project_id: String::new(),
+        project_id: Text::Empty,
         user_id: None,
         events: required(headers, &GENERIC_EVENT)?,
         delivery_id: None,

@@ -14,14 +14,14 @@ mod timestamped;
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName};
+use http::HeaderName;
 
 use crate::crypto::mac::Hash;
 use crate::crypto::signature::Signature;
 use crate::error::{Error, MalformedSignature};
 use crate::events::event::Event;
 use crate::events::name::EventName;
-use crate::headers::DeliveryHeaders;
+use crate::headers::{DeliveryHeaders, Repeated, Scanned};
 
 pub use generic::GenericEnvelope;
 pub use parse::UnknownScheme;
@@ -237,7 +237,7 @@ impl Scheme {
     /// returns the timestamp).
     pub(crate) fn request_prefixes(
         &self,
-        headers: &HeaderMap,
+        headers: &Scanned<'_>,
         rebuilt_urls: &[String],
         at: Option<u64>,
     ) -> Result<(Vec<Vec<u8>>, Option<u64>), Error> {
@@ -251,19 +251,18 @@ impl Scheme {
     }
 
     /// The signature header's one value, decoded.
-    pub(crate) fn signature_from(&self, headers: &HeaderMap) -> Result<Signature, Error> {
-        let mut values = headers.get_all(self.signature_header()).into_iter();
-        let value = values.next().ok_or(Error::MissingSignature)?;
-        if values.next().is_some() {
-            return Err(MalformedSignature::Repeated.into());
-        }
+    pub(crate) fn signature_from(&self, headers: &Scanned<'_>) -> Result<Signature, Error> {
+        let value = headers
+            .one(&self.signature_header())
+            .map_err(|Repeated| MalformedSignature::Repeated)?
+            .ok_or(Error::MissingSignature)?;
         Ok(self.parse_signature(value.as_bytes())?)
     }
 
     /// The headers a verified delivery of this scheme must carry, parsed once.
     pub(crate) fn parse_headers(
         &self,
-        headers: &HeaderMap,
+        headers: &Scanned<'_>,
         timestamp: Option<u64>,
     ) -> Result<DeliveryHeaders, Error> {
         match self {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::{HeaderMap, HeaderName};
+use http::HeaderName;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
@@ -14,8 +14,8 @@ use crate::error::{Error, MalformedSignature};
 use crate::events::event::Event;
 use crate::events::name::EventName;
 use crate::headers::{
-    DeliveryHeaders, WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME, WEBHOOK_PROJECT_ID,
-    WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, WEBHOOK_USER_ID, optional, required,
+    DeliveryHeaders, Repeated, Scanned, WEBHOOK_EVENTS, WEBHOOK_ID, WEBHOOK_NAME,
+    WEBHOOK_PROJECT_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, WEBHOOK_USER_ID, optional, required,
 };
 use crate::models::datetime;
 
@@ -29,7 +29,7 @@ pub(super) fn parse_signature(value: &[u8]) -> Result<Signature, MalformedSignat
 /// `"{timestamp}."`, the digits exactly as sent (the sender signed its own text), once the
 /// timestamp is within `tolerance` of `at` (unix seconds; this server's clock when `None`).
 pub(super) fn request_prefix(
-    headers: &HeaderMap,
+    headers: &Scanned<'_>,
     tolerance: Duration,
     at: Option<u64>,
 ) -> Result<(Vec<Vec<u8>>, Option<u64>), Error> {
@@ -41,12 +41,11 @@ pub(super) fn request_prefix(
 }
 
 /// The timestamp header's digits and their value in unix seconds.
-fn timestamp_header(headers: &HeaderMap) -> Result<(&str, u64), Error> {
-    let mut values = headers.get_all(WEBHOOK_TIMESTAMP).iter();
-    let value = values.next().ok_or(Error::InvalidTimestamp("missing"))?;
-    if values.next().is_some() {
-        return Err(Error::InvalidTimestamp("repeated"));
-    }
+fn timestamp_header<'h>(headers: &Scanned<'h>) -> Result<(&'h str, u64), Error> {
+    let value = headers
+        .one(&WEBHOOK_TIMESTAMP)
+        .map_err(|Repeated| Error::InvalidTimestamp("repeated"))?
+        .ok_or(Error::InvalidTimestamp("missing"))?;
     let text = value
         .to_str()
         .ok()
@@ -80,7 +79,7 @@ fn check_tolerance(timestamp: u64, tolerance: Duration, now: u64) -> Result<(), 
 /// The id is required; the scheme's document lists no project header, and events may be left
 /// to the envelope.
 pub(super) fn parse_headers(
-    headers: &HeaderMap,
+    headers: &Scanned<'_>,
     timestamp: Option<u64>,
 ) -> Result<DeliveryHeaders, Error> {
     Ok(DeliveryHeaders {

@@ -9,7 +9,7 @@ use http::{HeaderMap, Uri};
 use crate::clock::{Clock, unix_seconds};
 use crate::crypto::key::SigningKey;
 use crate::error::Error;
-use crate::headers::claimed_id;
+use crate::headers::{Scanned, claimed_id};
 use crate::observe::health::Health;
 use crate::replay::ReplayGuard;
 use crate::scheme::Scheme;
@@ -131,6 +131,7 @@ impl Config {
         at: Option<u64>,
     ) -> Result<Verification, Error> {
         let config = self;
+        let headers = &Scanned::new(headers);
         let signature = match config.scheme.signature_from(headers) {
             // Only a verifier told to accept unsigned alerts gets here without a signature.
             Err(Error::MissingSignature) if config.unsigned_alerts => {
@@ -139,7 +140,7 @@ impl Config {
             signature => signature?,
         };
         let rebuilt = match (&config.urls, uri) {
-            (Urls::FromRequest(proxy), Some(uri)) => reconstruct(uri, headers, *proxy)?,
+            (Urls::FromRequest(proxy), Some(uri)) => reconstruct(uri, headers.map(), *proxy)?,
             (Urls::FromRequest(_), None) => {
                 return Err(Error::UrlUnavailable(
                     "no request URI given; use serve, extract or receive",

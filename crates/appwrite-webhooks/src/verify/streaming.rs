@@ -2,7 +2,7 @@
 //! is held once, and reading stops as soon as the limit is passed.
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, header};
+use http::header;
 
 use std::sync::Arc;
 
@@ -10,14 +10,14 @@ use crate::crypto::mac::Candidates;
 use crate::crypto::signature::Signature;
 use crate::delivery::Delivery;
 use crate::error::Error;
-use crate::headers::DeliveryHeaders;
+use crate::headers::{DeliveryHeaders, Scanned};
 use crate::scheme::Scheme;
 use crate::verify::keys::KeySet;
 
 /// The `Content-Length` a request declares, if it is a number.
-pub(crate) fn declared_len(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn declared_len(headers: &Scanned<'_>) -> Option<u64> {
     headers
-        .get(header::CONTENT_LENGTH)
+        .get(&header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
 }
@@ -143,7 +143,7 @@ impl Verification {
         };
         let mut meta = self.headers?;
         if let Some(signed) = self.scheme.signed_event_names(body.as_ref()) {
-            meta.events = signed;
+            meta.events = signed.into();
         }
         // The opt-in schemes key their identity with the verifying key, which only this step
         // holds; Appwrite's is a hash of the signature and a label, computed when asked for.
