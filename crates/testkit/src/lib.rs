@@ -1,5 +1,10 @@
-//! Loads the ground-truth data in `../shared/appwrite/` (made by Appwrite's own PHP code) for the
+//! Loads the ground-truth data in `data/appwrite/` (made by Appwrite's own PHP code) for the
 //! workspace's tests.
+//!
+//! `data/appwrite/` is this repository's copy of `../shared/appwrite/`, where new data (a new
+//! Appwrite version, new deliveries) appears first: `scripts/sync-shared.sh` brings the copy up
+//! to date, and `.ci/run` fails while it differs. The tests read only the copy, so a clone with
+//! nothing beside it passes them.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -29,21 +34,15 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 
-/// The `shared/appwrite` folder beside the repository.
-pub fn shared_dir() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    // crates/testkit -> repository root -> its parent, where shared/ lives.
-    here.join("../../../shared/appwrite")
+/// The repository's copy of Appwrite's data (`crates/testkit/data/appwrite`): the same layout
+/// as `../shared/appwrite` (`deliveries.json`, `versions/`, `alerts/`, …).
+pub fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/appwrite")
 }
 
 fn read(name: &str) -> String {
-    let path = shared_dir().join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {}: {e} (is ../shared beside the repository?)",
-            path.display()
-        )
-    })
+    let path = data_dir().join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// One complete delivery from `deliveries.json`.

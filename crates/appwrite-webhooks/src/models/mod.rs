@@ -1,6 +1,6 @@
 //! Typed payloads: Appwrite's response models, as the body of a delivery carries them.
 //!
-//! Generated from `../shared/appwrite/models.json` by `scripts/gen_models.py`, one module per
+//! Generated from Appwrite's `models.json` (`crates/testkit/data/appwrite/`) by `scripts/gen_models.py`, one module per
 //! resource family. Field names follow Rust conventions and are renamed to Appwrite's on the
 //! wire (`$id` → `id`, `$createdAt` → `created_at`, `emailVerification` → `email_verification`).
 //!
