@@ -1,6 +1,6 @@
-//! Deliveries as released Appwrite versions send them: every file in
-//! `data/appwrite/versions/` (whatever files are there; more appear in `../shared` and are synced), each made by that
-//! release's own code. `<V>.local.json` entries carry a URL template with `{port}` and percent
+//! Deliveries as released Appwrite versions send them: every file in `data/appwrite/versions/`
+//! (whatever files are there; new ones appear in `../shared` first and are synced), each made by
+//! that release's own code. `<V>.local.json` entries carry a URL template with `{port}` and percent
 //! escapes, and no signature: they are signed here with the entry's `signing_url_rule`.
 
 use std::path::PathBuf;

@@ -25,7 +25,7 @@ struct Vector {
 fn vectors() -> Vec<Vector> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/scheme-vectors.json"
+        "/data/scheme-vectors.json"
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
