@@ -153,8 +153,7 @@ async fn self_test() -> ExitCode {
         .expect("bind a loopback port");
     let addr = listener.local_addr().expect("local address");
     let url = format!("http://{addr}/hooks/appwrite");
-    let verifier =
-        Verifier::new(KEY, url.as_str()).with_body_timeout(Duration::from_secs(10));
+    let verifier = Verifier::new(KEY, url.as_str()).with_body_timeout(Duration::from_secs(10));
     tokio::spawn(async move {
         let _ = axum::serve(listener, app("/hooks/appwrite", verifier, inbox)).await;
     });

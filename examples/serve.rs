@@ -37,7 +37,10 @@ fn app(path: &str, verifier: Verifier, metrics: PrometheusHandle) -> Router {
 async fn on_event(Webhook(event): Webhook) -> StatusCode {
     match event {
         Event::Row {
-            table_id, row, action, ..
+            table_id,
+            row,
+            action,
+            ..
         } => println!("row {} in {table_id}: {action:?}", row.id),
         Event::User { user, action, .. } => println!("user {} {action:?}", user.id),
         other => println!("{:?} event", other.kind()),

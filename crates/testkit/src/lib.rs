@@ -243,7 +243,9 @@ pub fn example(name: &str) -> PathBuf {
     if path.exists() {
         return path;
     }
-    let _once = BUILD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _once = BUILD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if !path.exists() {
         let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
             Some("debug") | None => "dev",

@@ -59,7 +59,10 @@ fn quickstart_serve_points_to_the_serve_example() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--example serve --features serve"), "{stderr}");
+    assert!(
+        stderr.contains("--example serve --features serve"),
+        "{stderr}"
+    );
 }
 
 /// The `serve` example on a free port with `url` as `APPWRITE_WEBHOOK_URL`; killed on drop.
