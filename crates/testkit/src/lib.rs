@@ -223,30 +223,22 @@ pub fn expected_kind(model: &str) -> EventKind {
 }
 
 /// The path of an example binary (`target/<profile>/examples/NAME`), found from the running
-/// test binary.
+/// test binary, and up to date with its source.
 ///
 /// `cargo test` builds the examples as programs before it runs the tests; with `--all-targets`
-/// (or `--examples`) it builds them as tests instead, and the program is not there. Then it is
-/// built here, once, with `cargo build --workspace --examples` into the same target directory and
-/// profile (cargo has released its lock by the time tests run; the features are the ones
-/// `cargo test --workspace` resolves, so the dependencies are already built).
+/// (or `--examples`) it builds them as tests instead, and the program there may be missing or
+/// left over from an older build. So the first call in a test process runs
+/// `cargo build --workspace --examples` into the same target directory and profile (cargo has
+/// released its lock by the time tests run): a no-op after `cargo test --workspace`, which
+/// resolves the same features, and the build the test needs otherwise.
 pub fn example(name: &str) -> PathBuf {
-    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target/<profile>");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if path.exists() {
-        return path;
-    }
-    let _once = BUILD
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if !path.exists() {
+    BUILT.call_once(|| {
         let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
             Some("debug") | None => "dev",
             Some(other) => other,
@@ -255,14 +247,18 @@ pub fn example(name: &str) -> PathBuf {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = std::process::Command::new(cargo)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--workspace", "--examples", "--profile", profile])
+            .args(["build", "--quiet", "--workspace", "--examples"])
+            .args(["--profile", profile])
             .args(["--features", "appwrite-webhooks-workspace/serve"])
             .arg("--target-dir")
             .arg(target_dir)
             .status()
             .expect("run cargo build --examples");
         assert!(status.success(), "cargo build --examples failed");
-    }
+    });
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(path.exists(), "{} was not built", path.display());
     path
 }
