@@ -1,99 +1,45 @@
-//! A complete Appwrite webhook receiver with axum.
+//! A complete Appwrite webhook receiver with axum, and Appwrite played against it.
 //!
 //! ```sh
-//! cargo run --example quickstart              # self-test: serve, send a real signed delivery
-//!                                             # and a forged one, print what happened, exit
-//! APPWRITE_WEBHOOK_KEY=whsec_… APPWRITE_WEBHOOK_URL=https://your.domain/hooks/appwrite \
-//!   PORT=3000 cargo run --example quickstart -- --serve
+//! cargo run --example quickstart    # serve on loopback, send a real signed delivery, two
+//!                                   # forgeries, a repeat and a relabelled copy; print what
+//!                                   # happened; exit 0 when all went as it should
 //! ```
 //!
-//! `--serve` also answers `GET /metrics` (Prometheus text format), logs one line per delivery
-//! to stderr (`RUST_LOG`, e.g. `RUST_LOG=debug` or `RUST_LOG=info,appwrite_webhooks=debug`,
-//! default `info`), and requires HTTP Basic credentials when `APPWRITE_WEBHOOK_HTTP_USER` and
-//! `APPWRITE_WEBHOOK_HTTP_PASS` are set (the webhook's username and password in Appwrite).
+//! It uses only the published crates (`appwrite-webhooks` with its `sender` feature to sign the
+//! deliveries it sends, `appwrite-webhooks-axum`, `axum`, `tokio`): copy it. To receive real
+//! deliveries from your Appwrite, with `/metrics` and logs:
+//! `cargo run --example serve --features serve` (see `examples/serve.rs`).
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
-
 use std::time::Duration;
 
+use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 use appwrite_webhooks::{Action, Event, ReplayGuard, Verifier};
 use appwrite_webhooks_axum::{AppwriteWebhookLayer, Webhook};
 use axum::Router;
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use testkit::demo;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::routing::post;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// The key the webhook has in Appwrite (here, a made-up one: both sides are in this file).
+const KEY: &str = "whsec_a819408ce5010ca2e09ef59ac3d89f5ff8595d02b524e61b";
 
 /// The receiver: one handler on `path`, the verifier in state, and the layer that settles the
 /// replay guard's claims with the handler's outcome. Everything else is the extractor's job.
-/// `/metrics` is outside the layer: it is not a delivery.
-fn app(path: &str, verifier: Verifier, metrics: PrometheusHandle) -> Router {
+fn app(path: &str, verifier: Verifier) -> Router {
     Router::new()
         .route(path, post(on_event))
         .route_layer(AppwriteWebhookLayer::new(verifier.clone()))
         .with_state(verifier)
-        .route("/metrics", get(move || async move { metrics.render() }))
 }
 
-/// Installs the Prometheus recorder the crates' metrics go to, with histogram buckets around
-/// Appwrite's 15 s limit, and keeps its histograms drained.
-fn prometheus() -> PrometheusHandle {
-    let seconds = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0];
-    let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
-        .and_then(|builder| builder.install_recorder())
-        .expect("the first and only metrics recorder");
-    appwrite_webhooks::observe::describe_metrics();
-    let upkeep = handle.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            upkeep.run_upkeep();
-        }
-    });
-    handle
-}
-
-/// Logs to stderr, filtered by `RUST_LOG` (`info` when unset).
-fn logs(default: tracing::Level) {
-    use tracing_subscriber::filter::Targets;
-    use tracing_subscriber::prelude::*;
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(directives) => directives.parse::<Targets>().unwrap_or_else(|error| {
-            eprintln!("RUST_LOG={directives:?} is not understood ({error}); logging at {default}");
-            Targets::new().with_default(default)
-        }),
-        Err(_) => Targets::new().with_default(default),
-    };
-    tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .with(filter)
-        .init();
-}
-
-/// HTTP Basic credentials from the environment, when the webhook has them.
-fn basic_auth(verifier: Verifier) -> Result<Verifier, String> {
-    match (
-        std::env::var("APPWRITE_WEBHOOK_HTTP_USER"),
-        std::env::var("APPWRITE_WEBHOOK_HTTP_PASS"),
-    ) {
-        (Ok(user), Ok(password)) if !user.is_empty() && !password.is_empty() => {
-            Ok(verifier.with_basic_auth(&user, &password))
-        }
-        (Err(_), Err(_)) => Ok(verifier),
-        _ => Err(
-            "set both APPWRITE_WEBHOOK_HTTP_USER and APPWRITE_WEBHOOK_HTTP_PASS, \
-                  non-empty (Appwrite sends credentials only when both are set), or neither"
-                .into(),
-        ),
-    }
-}
-
-/// What every receiver here adds to its key and URL: an in-memory replay guard — Appwrite
-/// re-sends deliveries, and a captured one verifies forever, relabelled or not — and a bound on
+/// The verifier for the URL the webhook has in Appwrite, byte for byte: an in-memory replay
+/// guard — Appwrite re-sends deliveries, and a captured one verifies forever — and a bound on
 /// how long a body may take to arrive.
-fn guarded(verifier: Verifier) -> Verifier {
-    verifier
+fn verifier(url: &str) -> Verifier {
+    Verifier::new(KEY, url)
         .with_replay_guard(ReplayGuard::in_memory())
         .with_body_timeout(Duration::from_secs(10))
 }
@@ -106,10 +52,11 @@ async fn on_event(Webhook(event): Webhook) -> StatusCode {
             row,
             ..
         } => {
+            let columns: Vec<String> = row.data.iter().map(|(k, v)| format!("{k}={v}")).collect();
             println!(
                 "  handler: new row {} in {table_id}: {}",
                 row.id,
-                columns(&row.data)
+                columns.join(", ")
             );
         }
         Event::User { user, action, .. } => println!("  handler: user {} {action:?}", user.id),
@@ -119,117 +66,160 @@ async fn on_event(Webhook(event): Webhook) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-/// The row's own columns, for printing.
-fn columns(map: &appwrite_webhooks::models::JsonMap) -> String {
-    map.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     if std::env::args().any(|a| a == "--serve") {
-        serve().await
-    } else {
-        self_test().await
-    }
-}
-
-/// Serves on `PORT` (default 3000) with the key and URL from the environment until Ctrl-C.
-async fn serve() -> ExitCode {
-    let (Ok(key), Ok(url)) = (
-        std::env::var("APPWRITE_WEBHOOK_KEY"),
-        std::env::var("APPWRITE_WEBHOOK_URL"),
-    ) else {
         eprintln!(
-            "set APPWRITE_WEBHOOK_KEY and APPWRITE_WEBHOOK_URL (the URL exactly as configured in Appwrite)"
+            "--serve is its own example now: APPWRITE_WEBHOOK_KEY=… APPWRITE_WEBHOOK_URL=… \
+             cargo run --example serve --features serve"
         );
         return ExitCode::from(2);
-    };
-    // Appwrite posts to the URL as configured: serve its path, or every delivery is a 404.
-    let Some(path) = url
-        .parse::<axum::http::Uri>()
-        .ok()
-        .filter(|uri| uri.scheme().is_some())
-        .map(|uri| uri.path().to_owned())
-    else {
-        eprintln!("APPWRITE_WEBHOOK_URL is not an absolute URL: {url:?}");
-        return ExitCode::from(2);
-    };
-    let verifier = match Verifier::try_new(key, url.as_str()) {
-        Ok(verifier) => guarded(verifier),
-        Err(error) => {
-            eprintln!("APPWRITE_WEBHOOK_KEY: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let verifier = match basic_auth(verifier) {
-        Ok(verifier) => verifier,
-        Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::from(2);
-        }
-    };
-    logs(tracing::Level::INFO);
-    let metrics = prometheus();
-    let port = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000u16);
-    let listener = match tokio::net::TcpListener::bind(("0.0.0.0", port)).await {
+    }
+    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
         Ok(listener) => listener,
         Err(error) => {
-            eprintln!("cannot listen on port {port}: {error}");
+            eprintln!("cannot listen on a loopback port: {error}");
             return ExitCode::FAILURE;
         }
     };
-    println!(
-        "verifying deliveries for {url} on port {port}, path {path}{}; metrics at /metrics; Ctrl-C stops",
-        if verifier.requires_basic_auth() {
-            ", with HTTP Basic credentials"
-        } else {
-            ""
-        }
-    );
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+    let Ok(addr) = listener.local_addr() else {
+        return ExitCode::FAILURE;
     };
-    match axum::serve(listener, app(&path, verifier, metrics))
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        Ok(()) => ExitCode::SUCCESS,
+    let url = format!("http://{addr}/hooks/appwrite");
+    tokio::spawn(axum::serve(listener, app("/hooks/appwrite", verifier(&url))).into_future());
+    println!("receiver listening at {url}\n");
+    play_appwrite(addr, &url).await
+}
+
+/// A row-created body exactly as Appwrite's PHP encodes it: `\/` and `\u00eb` escapes.
+const ROW_BODY: &str = r#"{"$id":"ord_1042","$sequence":"1","$tableId":"orders","$databaseId":"shop","$createdAt":"2020-10-15T06:38:00.000+00:00","$updatedAt":"2020-10-15T06:38:00.000+00:00","$permissions":["read(\"any\")"],"customer":"Zo\u00eb M\u00fcller","note":"ships to https:\/\/example.com\/a\/b","total":10}"#;
+
+/// What a case must get.
+#[derive(Clone, Copy)]
+enum Expect {
+    /// 2xx from the handler.
+    Handled,
+    /// 401: the signature does not match.
+    Unauthorized,
+    /// 200 from the replay guard, the handler not run.
+    Duplicate,
+    /// 400: the (unsigned) events header contradicts the signed body.
+    Malformed,
+}
+
+/// Sends what Appwrite sends, signed for `url`, and what an attacker would: a delivery signed
+/// with a guessed key, one whose body was re-serialised after signing, the genuine one again,
+/// and a captured copy whose (unsigned) events header names another row. Prints each answer.
+async fn play_appwrite(addr: SocketAddr, url: &str) -> ExitCode {
+    let event = match "tablesdb.shop.tables.orders.rows.ord_1042.create".parse() {
+        Ok(event) => event,
         Err(error) => {
-            eprintln!("server error: {error}");
-            ExitCode::FAILURE
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
         }
+    };
+    let genuine = DeliveryBuilder::new(KEY, url, ROW_BODY)
+        .event(&event)
+        .webhook_name("Orders sync")
+        .build();
+    let forged = DeliveryBuilder::new("a-guessed-key", url, ROW_BODY)
+        .event(&event)
+        .build();
+    // What a framework that parses and re-serialises JSON before verifying would pass on.
+    let (to, headers, _) = genuine.clone().into_parts();
+    let reencoded = SignedDelivery::from_parts(to, headers, ROW_BODY.replace("\\/", "/").into());
+    // A captured copy replayed with its events header turned into the deletion of another row.
+    let (to, mut headers, body) = genuine.clone().into_parts();
+    headers.insert(
+        appwrite_webhooks::headers::WEBHOOK_EVENTS,
+        HeaderValue::from_static("tablesdb.shop.tables.orders.rows.ord_1.delete"),
+    );
+    let relabelled = SignedDelivery::from_parts(to, headers, body);
+
+    let cases = [
+        ("genuine delivery", &genuine, Expect::Handled),
+        ("forged signature", &forged, Expect::Unauthorized),
+        ("re-serialised body", &reencoded, Expect::Unauthorized),
+        (
+            "the same delivery again (Appwrite re-sends)",
+            &genuine,
+            Expect::Duplicate,
+        ),
+        (
+            "a captured copy relabelled as another row's delete",
+            &relabelled,
+            Expect::Malformed,
+        ),
+    ];
+    let mut as_expected = true;
+    for (label, sent, expect) in cases {
+        println!("sending {label}");
+        let (status, text) = match send(addr, sent).await {
+            Ok(answer) => answer,
+            Err(error) => {
+                eprintln!("cannot reach the receiver at {addr}: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let duplicate = text.contains("duplicate");
+        let verdict = match status {
+            200 if duplicate => "duplicate, not handled again",
+            200..300 => "accepted",
+            _ => "rejected",
+        };
+        println!("  {verdict}: {status} {text}\n");
+        as_expected &= match expect {
+            Expect::Handled => (200..300).contains(&status) && !duplicate,
+            Expect::Unauthorized => status == 401,
+            Expect::Duplicate => status == 200 && duplicate,
+            Expect::Malformed => status == 400,
+        };
+    }
+    if as_expected {
+        println!(
+            "all as expected: the genuine delivery was handled once, the forgeries and the relabelled copy rejected"
+        );
+        ExitCode::SUCCESS
+    } else {
+        println!("unexpected result");
+        ExitCode::FAILURE
     }
 }
 
-/// Starts the receiver on a free loopback port and plays Appwrite against it with a real HTTP
-/// client: a genuine delivery, a forged one, and one whose body was re-serialised.
-async fn self_test() -> ExitCode {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a loopback port");
-    let addr = listener.local_addr().expect("local address");
-    let url = format!("http://{addr}/hooks/appwrite");
-    let verifier = guarded(Verifier::new(demo::KEY, url.as_str()));
-    if std::env::var_os("RUST_LOG").is_some() {
-        logs(tracing::Level::WARN);
-    }
-    let metrics = prometheus();
-    let app = app("/hooks/appwrite", verifier, metrics.clone());
-    tokio::spawn(axum::serve(listener, app).into_future());
-    println!("receiver listening at {url}\n");
-    let code = demo::run(addr, &url).await;
-    // What an operator's dashboard would show for the deliveries above (GET /metrics):
-    println!("\nmetrics (GET /metrics with --serve):");
-    for line in metrics.render().lines() {
-        if line.starts_with(appwrite_webhooks::observe::DELIVERIES) {
-            println!("  {line}");
+/// Sends `sent` to `addr` (a POST) at its URL's path, as HTTP/1.1 over a fresh connection: the body byte
+/// for byte, every header (`Content-Length` from the body as sent). The status and the body.
+async fn send(addr: SocketAddr, sent: &SignedDelivery) -> std::io::Result<(u16, String)> {
+    let path = sent
+        .url()
+        .parse::<axum::http::Uri>()
+        .ok()
+        .and_then(|uri| uri.path_and_query().map(|p| p.as_str().to_owned()))
+        .unwrap_or_else(|| "/".to_owned());
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        sent.body().len()
+    )
+    .into_bytes();
+    for (name, value) in sent.headers() {
+        if name != header::CONTENT_LENGTH {
+            request.extend_from_slice(name.as_str().as_bytes());
+            request.extend_from_slice(b": ");
+            request.extend_from_slice(value.as_bytes());
+            request.extend_from_slice(b"\r\n");
         }
     }
-    code
+    request.extend_from_slice(b"\r\n");
+    request.extend_from_slice(sent.body());
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.write_all(&request).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let response = String::from_utf8_lossy(&response);
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    Ok((status, body.trim().to_owned()))
 }

@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """Writes crates/appwrite-webhooks-cli/data/appwrite-deliveries.json, the genuine deliveries the
-`conformance` command re-signs and sends: every release in ../shared/appwrite/versions/ (the
-non-local files) and unreleased main (../shared/appwrite/deliveries.json).
+`conformance` command re-signs and sends: every release in crates/testkit/data/appwrite/versions/ (the
+non-local files) and unreleased main (deliveries.json there), the repository's copy of
+../shared/appwrite.
 
 Per version: its URL-signing rule, and per delivery its name, headers in Appwrite's order (without
 Content-Length and the signature, which the command computes for the receiver's URL and key) and
-the exact body. Run it when ../shared gains a version; a CLI test fails until then.
+the exact body. Run it after scripts/sync-shared.sh brings in a new version; a CLI test fails until then.
 """
 import glob
 import json
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared", "appwrite")
+# The repository's copy of ../shared/appwrite (scripts/sync-shared.sh keeps it up to date).
+DATA = os.path.join(ROOT, "crates", "testkit", "data", "appwrite")
 OUT = os.path.join(ROOT, "crates", "appwrite-webhooks-cli", "data", "appwrite-deliveries.json")
 DROP = {"content-length", "x-appwrite-webhook-signature"}
 
@@ -34,7 +36,7 @@ def version_key(path):
 
 
 versions = []
-for path in sorted(glob.glob(os.path.join(SHARED, "versions", "*.json")), key=lambda p: p):
+for path in sorted(glob.glob(os.path.join(DATA, "versions", "*.json")), key=lambda p: p):
     if path.endswith(".local.json"):
         continue
     items = json.load(open(path, encoding="utf-8"))
@@ -48,7 +50,7 @@ for path in sorted(glob.glob(os.path.join(SHARED, "versions", "*.json")), key=la
         }
     )
 versions.sort(key=lambda v: tuple(int(p) for p in v["version"].split(".")))
-main = json.load(open(os.path.join(SHARED, "deliveries.json"), encoding="utf-8"))
+main = json.load(open(os.path.join(DATA, "deliveries.json"), encoding="utf-8"))
 versions.append({"version": "main", "signs": "raw", "deliveries": entries(main)})
 
 with open(OUT, "w", encoding="utf-8") as out:

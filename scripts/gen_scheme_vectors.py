@@ -2,7 +2,7 @@
 """Signature vectors for the opt-in schemes, from an implementation independent of this crate:
 Python's hmac/hashlib, cross-checked with `openssl dgst` when it is installed.
 
-    python3 scripts/gen_scheme_vectors.py > tests/data/scheme-vectors.json
+    python3 scripts/gen_scheme_vectors.py > crates/testkit/data/scheme-vectors.json
 
 The bodies include PHP-style escapes (`\\/`, `\\u00e9`), an empty body, raw UTF-8 and a key longer
 than SHA-256's 64-byte block (hashed first, per RFC 2104), so the edge cases are pinned.

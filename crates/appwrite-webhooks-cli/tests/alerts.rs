@@ -1,6 +1,6 @@
 //! `--scheme alert` (Appwrite's alert webhooks) through `sign`, `verify`, `send`, `listen` and
 //! `inspect`, run as processes over Appwrite's own alert deliveries
-//! (`crates/testkit/data/alerts.json`).
+//! (`crates/testkit/data/appwrite/alerts/alerts.json`).
 
 mod common;
 

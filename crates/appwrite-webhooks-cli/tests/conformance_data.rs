@@ -1,6 +1,7 @@
 //! The deliveries `conformance` embeds (`data/appwrite-deliveries.json`) are Appwrite's own, as
-//! `../shared/appwrite` holds them: every release there, and main. A release added to
-//! `../shared/appwrite/versions/` fails this test until `scripts/gen_conformance_data.py` runs.
+//! the repository's copy of them holds them (`crates/testkit/data/appwrite`, synced from
+//! `../data/appwrite`): every release there, and main. A release synced into `versions/` fails
+//! this test until `scripts/gen_conformance_data.py` runs.
 
 use std::collections::BTreeMap;
 
@@ -55,19 +56,19 @@ fn embedded() -> Deliveries {
 }
 
 #[test]
-fn the_embedded_deliveries_are_the_shared_ones() {
-    let mut shared = Deliveries::new();
+fn the_embedded_deliveries_are_the_repositorys_data() {
+    let mut data = Deliveries::new();
     for d in testkit::versions::versioned_deliveries() {
         if d.file.ends_with(".local.json") {
             continue;
         }
-        shared.entry(d.version.clone()).or_default().push((
+        data.entry(d.version.clone()).or_default().push((
             d.name.clone(),
             events(&d.headers),
             d.body.clone(),
         ));
     }
-    shared.insert(
+    data.insert(
         "main".into(),
         testkit::deliveries()
             .into_iter()
@@ -77,10 +78,10 @@ fn the_embedded_deliveries_are_the_shared_ones() {
     let embedded = embedded();
     assert_eq!(
         embedded.keys().collect::<Vec<_>>(),
-        shared.keys().collect::<Vec<_>>(),
+        data.keys().collect::<Vec<_>>(),
         "run python3 scripts/gen_conformance_data.py"
     );
-    for (version, deliveries) in &shared {
+    for (version, deliveries) in &data {
         assert_eq!(
             &embedded[version], deliveries,
             "{version}: run python3 scripts/gen_conformance_data.py"

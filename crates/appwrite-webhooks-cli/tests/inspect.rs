@@ -124,7 +124,7 @@ fn inspect_explains_each_mismatch() {
     }
 
     // JSON captures (the shape of deliveries.json) carry their own URL.
-    let deliveries = testkit::shared_dir().join("deliveries.json");
+    let deliveries = testkit::data_dir().join("deliveries.json");
     let sample = testkit::delivery_named("teams.teamId.create");
     let out = run(
         &[

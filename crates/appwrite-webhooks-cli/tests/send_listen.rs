@@ -76,7 +76,7 @@ fn send_a_built_delivery_to_listen() {
 
 #[test]
 fn replay_a_recorded_delivery() {
-    let deliveries = testkit::shared_dir().join("deliveries.json");
+    let deliveries = testkit::data_dir().join("deliveries.json");
     let sample = testkit::delivery_named("users.userId.create");
     let mut listener = Listener::start(&sample.signature_key, &sample.url);
     let out = run(

@@ -184,7 +184,7 @@ fn empty_keys_are_usage_errors() {
 fn other_schemes_sign_and_verify_the_independent_vectors() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/data/scheme-vectors.json"
+        "/../testkit/data/scheme-vectors.json"
     );
     let vectors: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

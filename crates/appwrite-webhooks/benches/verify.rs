@@ -4,7 +4,7 @@
 //! the floor) against `verifier` (the full `Verifier::verify` with a real header map), at 1 KiB,
 //! 64 KiB and 1 MiB. Keep these names: results are compared over time by them.
 //! Groups `events` and `payload`: event-name parsing, expansion and matching, and typed payload
-//! parsing, on the largest sample delivery in `../shared/appwrite/deliveries.json`.
+//! parsing, on the largest sample delivery in `crates/testkit/data/appwrite/deliveries.json`.
 
 use std::hint::black_box;
 

@@ -21,6 +21,8 @@
 //! ```
 //!
 //! Framework adapters (`appwrite-webhooks-axum`, `-actix`, `-tower`) wrap this in one line.
+//! The [`guide`] explains the rest, chapter by chapter: concepts, Appwrite versions and alerts,
+//! operating, the CLI, the conformance grader, the security model, benchmarks.
 //!
 //! # One ledger: what a delivery is, and where it stands
 //! The signature has no timestamp: a captured delivery verifies forever, and Appwrite itself
@@ -104,7 +106,8 @@
 //!
 //! # Appwrite versions
 //! Tested against deliveries made by the code of releases 1.4.14, 1.6.2, 1.8.1 and 1.9.6 and of
-//! the unreleased main branch (`../shared/appwrite/`), so self-hosted 1.4 → 1.9.x and Cloud:
+//! the unreleased main branch (kept in the repository, `crates/testkit/data/appwrite/`), so
+//! self-hosted 1.4 → 1.9.x and Cloud:
 //!
 //! | | ≤ 1.9.6 (every release) | main (unreleased) |
 //! |---|---|---|
@@ -167,6 +170,7 @@ mod error;
 mod events;
 mod extract;
 mod fingerprint;
+pub mod guide;
 pub mod headers;
 pub mod inbox;
 mod memory;

@@ -1,4 +1,4 @@
-//! Appwrite's alert deliveries (`data/alerts.json`, a copy of
+//! Appwrite's alert deliveries (`data/appwrite/alerts/alerts.json`, the repository's copy of
 //! `../shared/appwrite/alerts/alerts.json`): made by the code of Appwrite's
 //! `Adapter/Webhook.php::process` and `Workers/Notifications.php::dispatchWebhook` under PHP 8.2.
 //! Kept in this repository, so the alert tests read nothing outside it.
@@ -25,7 +25,7 @@ pub fn data_now() -> SystemTime {
 
 /// The data file's path, for tools that read it themselves (the CLI's `inspect`).
 pub fn alerts_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/alerts.json")
+    crate::data_dir().join("alerts/alerts.json")
 }
 
 /// One alert delivery as Appwrite sent it.

@@ -255,7 +255,7 @@ pub async fn rejects_contradicting_headers(addr: SocketAddr) {
     assert!(body.contains("contradicts the signed body"), "{body}");
 }
 
-/// Every delivery of every released Appwrite (`../shared/appwrite/versions/`, local files
+/// Every delivery of every released Appwrite (`data/appwrite/versions/`, local files
 /// included: posted to their percent-escaped URL as typed) is accepted with the kind of its
 /// payload model and Appwrite's primary event — never refused for its version's shape.
 pub async fn accepts_every_version(addr: SocketAddr) {

@@ -1,5 +1,10 @@
-//! Loads the ground-truth data in `../shared/appwrite/` (made by Appwrite's own PHP code) for the
+//! Loads the ground-truth data in `data/appwrite/` (made by Appwrite's own PHP code) for the
 //! workspace's tests.
+//!
+//! `data/appwrite/` is this repository's copy of `../shared/appwrite/`, where new data (a new
+//! Appwrite version, new deliveries) appears first: `scripts/sync-shared.sh` brings the copy up
+//! to date, and `.ci/run` fails while it differs. The tests read only the copy, so a clone with
+//! nothing beside it passes them.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -31,21 +36,15 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Deserialize;
 
-/// The `shared/appwrite` folder beside the repository.
-pub fn shared_dir() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    // crates/testkit -> repository root -> its parent, where shared/ lives.
-    here.join("../../../shared/appwrite")
+/// The repository's copy of Appwrite's data (`crates/testkit/data/appwrite`): the same layout
+/// as `../shared/appwrite` (`deliveries.json`, `versions/`, `alerts/`, …).
+pub fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/appwrite")
 }
 
 fn read(name: &str) -> String {
-    let path = shared_dir().join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {}: {e} (is ../shared beside the repository?)",
-            path.display()
-        )
-    })
+    let path = data_dir().join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// One complete delivery from `deliveries.json`.
@@ -225,20 +224,44 @@ pub fn expected_kind(model: &str) -> EventKind {
     EventKind::from_model(model).unwrap_or_else(|| panic!("catalogue model {model} has no variant"))
 }
 
-/// The path of an example binary built by `cargo test` (`target/<profile>/examples/NAME`),
-/// found from the running test binary.
+/// The path of an example binary (`target/<profile>/examples/NAME`), found from the running
+/// test binary, and up to date with its source.
+///
+/// `cargo test` builds the examples as programs before it runs the tests; with `--all-targets`
+/// (or `--examples`) it builds them as tests instead, and the program there may be missing or
+/// left over from an older build. So the first call in a test process runs
+/// `cargo build --workspace --examples` into the same target directory and profile (cargo has
+/// released its lock by the time tests run): a no-op after `cargo test --workspace`, which
+/// resolves the same features, and the build the test needs otherwise.
 pub fn example(name: &str) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target/<profile>");
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} not built; run through `cargo test`",
-        path.display()
-    );
+    BUILT.call_once(|| {
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let target_dir = profile_dir.parent().expect("the target directory");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["build", "--quiet", "--workspace", "--examples"])
+            .args(["--profile", profile])
+            .args(["--features", "appwrite-webhooks-workspace/serve"])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .status()
+            .expect("run cargo build --examples");
+        assert!(status.success(), "cargo build --examples failed");
+    });
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.exists(), "{} was not built", path.display());
     path
 }
 

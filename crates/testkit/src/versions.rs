@@ -1,6 +1,6 @@
-//! Deliveries as released Appwrite versions send them: every file in
-//! `../shared/appwrite/versions/` (whatever files are there; more appear), each made by that
-//! release's own code. `<V>.local.json` entries carry a URL template with `{port}` and percent
+//! Deliveries as released Appwrite versions send them: every file in `data/appwrite/versions/`
+//! (whatever files are there; new ones appear in `../shared` first and are synced), each made by
+//! that release's own code. `<V>.local.json` entries carry a URL template with `{port}` and percent
 //! escapes, and no signature: they are signed here with the entry's `signing_url_rule`.
 
 use std::path::PathBuf;
@@ -58,14 +58,14 @@ struct Raw {
 
 /// The folder of versioned deliveries.
 pub fn versions_dir() -> PathBuf {
-    crate::shared_dir().join("versions")
+    crate::data_dir().join("versions")
 }
 
 /// Every entry of every `*.json` file in [`versions_dir`], local files signed for
 /// [`LOCAL_PORT`].
 pub fn versioned_deliveries() -> Vec<VersionedDelivery> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(versions_dir())
-        .expect("../shared/appwrite/versions")
+        .expect("data/appwrite/versions")
         .map(|entry| entry.expect("a directory entry").path())
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .collect();

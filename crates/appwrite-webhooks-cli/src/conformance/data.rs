@@ -1,6 +1,7 @@
 //! The genuine deliveries the command sends: every Appwrite release the crate knows and
 //! unreleased main, as their own code made them (`data/appwrite-deliveries.json`, written by
-//! `scripts/gen_conformance_data.py` from `../shared/appwrite`).
+//! `scripts/gen_conformance_data.py` from `crates/testkit/data/appwrite`, the repository's copy of
+//! `../shared/appwrite`).
 
 use serde_json::Value;
 
@@ -64,7 +65,7 @@ pub fn versions() -> Vec<Version> {
 }
 
 /// Appwrite's alert deliveries (`data/appwrite-alerts.json`, a copy of the testkit's
-/// `data/alerts.json`, made by the code of Appwrite's notifications worker): the signed ones'
+/// `data/appwrite/alerts/alerts.json`, made by the code of Appwrite's notifications worker): the signed ones'
 /// names and exact bodies, to be re-signed for the receiver's key with the current time.
 const ALERTS: &str = include_str!("../../data/appwrite-alerts.json");
 

@@ -31,7 +31,7 @@ macro_rules! kinds {
 
         impl EventKind {
             /// The kind whose payload is the catalogue model `model` (`user`, `row`,
-            /// `proxyRule`, …), as `../shared/appwrite/events.json` names it.
+            /// `proxyRule`, …), as Appwrite's event catalogue (`events.json`) names it.
             ///
             /// ```
             /// use appwrite_webhooks::EventKind;

@@ -1,8 +1,9 @@
 //! Typed payloads: Appwrite's response models, as the body of a delivery carries them.
 //!
-//! Generated from `../shared/appwrite/models.json` by `scripts/gen_models.py`, one module per
-//! resource family. Field names follow Rust conventions and are renamed to Appwrite's on the
-//! wire (`$id` → `id`, `$createdAt` → `created_at`, `emailVerification` → `email_verification`).
+//! Generated from Appwrite's `models.json` (`crates/testkit/data/appwrite/`) by
+//! `scripts/gen_models.py`, one module per resource family. Field names follow Rust conventions
+//! and are renamed to Appwrite's on the wire (`$id` → `id`, `$createdAt` → `created_at`,
+//! `emailVerification` → `email_verification`).
 //!
 //! Decisions that keep receivers working as Appwrite evolves (every release sends a slightly
 //! different body: fields are added, dropped and reshaped over time, nested models included):

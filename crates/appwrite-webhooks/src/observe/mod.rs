@@ -17,8 +17,8 @@
 //! # Metrics
 //! Label values are bounded: outcomes and reasons ([`Outcome`], [`Error::reason`]) are fixed
 //! lists, keys are your labels (or indexes), and webhook ids, the one id label, are capped at
-//! [`MAX_TRACKED_WEBHOOKS`]. The same table is in the README's "Operating" section (a test keeps
-//! them equal).
+//! [`MAX_TRACKED_WEBHOOKS`]. The same table is in the guide's
+//! [operating](crate::guide::operating) chapter (a test keeps them equal).
 //!
 //! [`Error::reason`]: crate::Error::reason
 //!

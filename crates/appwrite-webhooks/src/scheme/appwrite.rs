@@ -221,7 +221,7 @@ mod tests {
     #[cfg(feature = "sender")]
     #[test]
     fn known_vector() {
-        // From ../shared/appwrite/signature-vectors.json, "empty body".
+        // From Appwrite's signature-vectors.json (crates/testkit/data/appwrite/), "empty body".
         assert_eq!(
             sign("secret", "https://example.com/hook", b""),
             "73HVjq6EFDqxMRzMDoRH96HHWAM="

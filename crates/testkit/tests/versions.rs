@@ -1,4 +1,4 @@
-//! Conformance over every released Appwrite's deliveries (`../shared/appwrite/versions/`, every
+//! Conformance over every released Appwrite's deliveries (`crates/testkit/data/appwrite/versions/`, every
 //! file there): each verifies under its release's URL rule, names the same primary event as
 //! Appwrite's own rule, is typed by its payload model (never an `Unparsed` drift), and a
 //! tampered copy is refused.

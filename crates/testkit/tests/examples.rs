@@ -1,7 +1,7 @@
 //! The examples, run as a newcomer runs them: as processes.
 //!
-//! `cargo test` builds the examples before running tests; this finds them beside the test
-//! binary (`target/<profile>/examples/`).
+//! `cargo test` builds the examples before running tests; `testkit::example` finds them beside
+//! the test binary (`target/<profile>/examples/`), or builds them when `--all-targets` did not.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -50,7 +50,22 @@ fn verify_sample_and_router_examples_run() {
     assert!(stdout.contains("ran [\"fallback\"]"), "{stdout}");
 }
 
-/// `quickstart --serve` on a free port with `url` as `APPWRITE_WEBHOOK_URL`; killed on drop.
+/// `quickstart --serve` was the `serve` example's job; it says where that went.
+#[test]
+fn quickstart_serve_points_to_the_serve_example() {
+    let output = Command::new(example("quickstart"))
+        .arg("--serve")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--example serve --features serve"),
+        "{stderr}"
+    );
+}
+
+/// The `serve` example on a free port with `url` as `APPWRITE_WEBHOOK_URL`; killed on drop.
 struct Serving {
     child: std::process::Child,
     addr: std::net::SocketAddr,
@@ -68,8 +83,7 @@ impl Serving {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(example("quickstart"))
-            .arg("--serve")
+        let child = Command::new(example("serve"))
             .env("PORT", port.to_string())
             .env("APPWRITE_WEBHOOK_KEY", "whsec_serve_test")
             .env("APPWRITE_WEBHOOK_URL", url)
@@ -77,7 +91,7 @@ impl Serving {
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
-            .expect("start quickstart --serve");
+            .expect("start the serve example");
         Self {
             child,
             addr: ([127, 0, 0, 1], port).into(),
@@ -94,7 +108,7 @@ impl Serving {
                 Err(_) if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await
                 }
-                Err(error) => panic!("quickstart --serve never answered: {error}"),
+                Err(error) => panic!("the serve example never answered: {error}"),
             }
         }
     }
@@ -129,17 +143,17 @@ fn row_created(url: &str) -> SignedDelivery {
 }
 
 #[tokio::test]
-async fn quickstart_serves_with_key_and_url_from_the_environment() {
+async fn serve_serves_with_key_and_url_from_the_environment() {
     // The delivery is signed for the public URL but sent to the local port, at its path.
     let public_url = "https://hooks.example.com/hooks/appwrite";
     let serving = Serving::start(public_url);
     assert_eq!(serving.deliver(&row_created(public_url)).await, 204);
 }
 
-/// Appwrite posts to the path of the URL it is configured with: the quickstart serves that path,
+/// Appwrite posts to the path of the URL it is configured with: the example serves that path,
 /// whatever it is, and no other.
 #[tokio::test]
-async fn quickstart_serves_the_path_of_its_configured_url() {
+async fn serve_serves_the_path_of_its_configured_url() {
     let public_url = "https://hooks.example.com/webhooks/appwrite";
     let serving = Serving::start(public_url);
     assert_eq!(serving.deliver(&row_created(public_url)).await, 204);
@@ -153,9 +167,9 @@ async fn quickstart_serves_the_path_of_its_configured_url() {
 }
 
 /// A body that stops arriving is answered 408 and its connection closed (Appwrite itself gives
-/// up after 15 s; the quickstart after 10).
+/// up after 15 s; the example after 10).
 #[tokio::test]
-async fn quickstart_serve_closes_a_stalled_body() {
+async fn serve_closes_a_stalled_body() {
     use std::io::{Read, Write};
     let public_url = "https://hooks.example.com/hooks/appwrite";
     let serving = Serving::start(public_url);
@@ -186,13 +200,12 @@ async fn quickstart_serve_closes_a_stalled_body() {
 }
 
 #[test]
-fn quickstart_serve_refuses_an_empty_key_and_a_relative_url() {
+fn serve_refuses_an_empty_key_and_a_relative_url() {
     for (key, url, named) in [
         ("", "https://hooks.example.com/hook", "empty signing key"),
         ("k", "/hook", "not an absolute URL"),
     ] {
-        let output = Command::new(example("quickstart"))
-            .arg("--serve")
+        let output = Command::new(example("serve"))
             .env("APPWRITE_WEBHOOK_KEY", key)
             .env("APPWRITE_WEBHOOK_URL", url)
             .output()
@@ -204,9 +217,8 @@ fn quickstart_serve_refuses_an_empty_key_and_a_relative_url() {
 }
 
 #[test]
-fn quickstart_serve_without_configuration_is_a_usage_error() {
-    let output = Command::new(example("quickstart"))
-        .arg("--serve")
+fn serve_without_configuration_is_a_usage_error() {
+    let output = Command::new(example("serve"))
         .env_remove("APPWRITE_WEBHOOK_KEY")
         .env_remove("APPWRITE_WEBHOOK_URL")
         .output()
@@ -219,12 +231,12 @@ fn bytes_of(sent: &SignedDelivery) -> axum::body::Bytes {
     axum::body::Bytes::copy_from_slice(sent.body())
 }
 
-/// `--serve` with the operating pieces on: HTTP Basic credentials from the environment,
+/// `serve` with the operating pieces on: HTTP Basic credentials from the environment,
 /// Prometheus `/metrics`, and one log line per delivery on stderr honouring `RUST_LOG`.
 #[tokio::test]
-async fn quickstart_serve_exposes_metrics_logs_and_basic_auth() {
+async fn serve_exposes_metrics_logs_and_basic_auth() {
     let public_url = "https://hooks.example.com/hooks/appwrite";
-    let logs = std::env::temp_dir().join(format!("quickstart-logs-{}", std::process::id()));
+    let logs = std::env::temp_dir().join(format!("serve-logs-{}", std::process::id()));
     let serving = Serving::start_with(
         public_url,
         &[

@@ -1,6 +1,6 @@
 //! Payloads from releases we have not seen are typed: a genuine delivery keeps its kind whatever
 //! a release does to the fields that do not decide that kind. Starting from every release's
-//! deliveries (`../shared/appwrite/versions/`, whatever files are there), each test changes the
+//! deliveries (`crates/testkit/data/appwrite/versions/`, whatever files are there), each test changes the
 //! body the way another release could — a field left out, a field of another JSON type, fields
 //! added — at the top level and inside nested models (a user's `targets`, a subscriber's
 //! `target`, a table's `columns`, a function's `vars`, …), re-signs it, and checks that the event

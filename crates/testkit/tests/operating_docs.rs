@@ -1,5 +1,6 @@
 //! The metrics table is written twice — in the `observe` module docs (docs.rs) and in the
-//! README's "Operating" section — and must say the same, and name every metric the crate emits.
+//! guide's operating chapter (`crates/appwrite-webhooks/docs/guide/operating.md`) — and must say
+//! the same, and name every metric the crate emits.
 
 use appwrite_webhooks::observe;
 
@@ -12,15 +13,12 @@ fn table(text: &str, prefix: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_readme_and_the_module_docs_list_the_same_metrics() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
-    let module = std::fs::read_to_string(format!(
-        "{root}/crates/appwrite-webhooks/src/observe/mod.rs"
-    ))
-    .unwrap();
+fn the_guide_and_the_module_docs_list_the_same_metrics() {
+    let core = concat!(env!("CARGO_MANIFEST_DIR"), "/../appwrite-webhooks");
+    let guide = std::fs::read_to_string(format!("{core}/docs/guide/operating.md")).unwrap();
+    let module = std::fs::read_to_string(format!("{core}/src/observe/mod.rs")).unwrap();
     let documented = table(&module, "//! ");
-    assert_eq!(table(&readme, ""), documented);
+    assert_eq!(table(&guide, ""), documented);
     for name in [
         observe::DELIVERIES,
         observe::DELIVERY_DURATION,

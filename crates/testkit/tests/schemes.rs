@@ -23,10 +23,7 @@ struct Vector {
 }
 
 fn vectors() -> Vec<Vector> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/scheme-vectors.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/scheme-vectors.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
