@@ -10,7 +10,9 @@
 //! has done the batches before it, and running it again finishes the job.
 
 use appwrite_webhooks::StoreFuture;
-use appwrite_webhooks::inbox::{InboxAdmin, Purge, State, Stats, Stored};
+use std::time::SystemTime;
+
+use appwrite_webhooks::inbox::{AttemptRecord, InboxAdmin, Minute, Purge, State, Stats, Stored};
 
 use crate::inbox::{RECEIVED, stored};
 use crate::ledger::PostgresLedger;
@@ -147,6 +149,14 @@ impl InboxAdmin for PostgresLedger {
                 .await?;
             Ok(changed == 1)
         })
+    }
+
+    fn attempts(&self, id: u64) -> StoreFuture<'_, Option<Vec<AttemptRecord>>> {
+        crate::history::attempts(self, id)
+    }
+
+    fn activity(&self, since: SystemTime) -> StoreFuture<'_, Option<Vec<Minute>>> {
+        crate::history::activity(self, since)
     }
 
     fn delete_dead(&self, id: u64) -> StoreFuture<'_, bool> {

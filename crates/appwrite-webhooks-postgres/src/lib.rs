@@ -47,8 +47,10 @@
 //! **Schema.** Created and upgraded explicitly, never behind your back:
 //! [`PostgresLedger::migrate`] runs the migrations that have not run yet, in one transaction
 //! under an advisory lock (replicas starting together are safe), and is idempotent. The same
-//! SQL ships in `migrations/` for a DBA to run by hand (`psql --single-transaction -f
-//! migrations/001_ledger.sql`); [`MIGRATIONS`] embeds it. Everything lives in the schema
+//! SQL ships in `migrations/` for a DBA to run by hand, file after file (`psql
+//! --single-transaction -f migrations/001_ledger.sql`, then `002_history.sql`: the history of
+//! attempts an operator's view shows, written by a trigger in the statement that takes or
+//! settles a delivery); [`MIGRATIONS`] embeds them. Everything lives in the schema
 //! `appwrite_webhooks`. [`PostgresLedger::check_schema`] refuses a database that was not
 //! migrated, and one written by a newer version of this crate. Postgres 12 or newer.
 //!
@@ -101,6 +103,7 @@
 
 mod admin;
 mod claims;
+mod history;
 mod inbox;
 mod ledger;
 mod listen;

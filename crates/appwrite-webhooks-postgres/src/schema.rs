@@ -17,14 +17,21 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "001_ledger.sql",
-    sql: include_str!("../migrations/001_ledger.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "001_ledger.sql",
+        sql: include_str!("../migrations/001_ledger.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "002_history.sql",
+        sql: include_str!("../migrations/002_history.sql"),
+    },
+];
 
 /// The schema version this crate reads and writes: the last of [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The schema's version as recorded, `None` when it was never migrated.
 pub(crate) async fn version(client: &Object) -> Result<Option<i32>, Failure> {

@@ -53,7 +53,7 @@ async fn migrations_are_explicit_idempotent_and_refuse_a_newer_schema() {
                 "SELECT count(*) FROM appwrite_webhooks.schema_versions"
             )
             .stdout,
-        b"1\n"
+        format!("{SCHEMA_VERSION}\n").as_bytes()
     );
 
     // A database a newer version of the crate migrated is refused, not misread.

@@ -10,8 +10,9 @@
 //! with requeue and delete, one or all; and a replay of a stored delivery, re-signed with a key
 //! you give, to a local handler under development.
 //!
-//! What stores record decides what is shown: the SQLite ledger keeps every attempt and answers
-//! filters with indexed queries; stores without a history of attempts say so instead of
+//! What stores record decides what is shown: the SQLite and Postgres ledgers keep every attempt
+//! (SQLite also answers filters with indexed queries); stores without a history of attempts
+//! (memory, Redis) say so instead of
 //! showing made-up numbers (see [`InboxAdmin`]).
 //!
 //! **Safe by construction.** Every stored value is escaped by one function, [`escape`]: a user

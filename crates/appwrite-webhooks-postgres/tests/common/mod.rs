@@ -13,15 +13,19 @@ pub fn migration_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations/001_ledger.sql")
 }
 
-/// A fresh database `name`, migrated by hand with `psql -f`, as a DBA would; its URL.
+/// A fresh database `name`, migrated by hand with `psql -f`, file after file, as a DBA would;
+/// its URL.
 pub fn migrated_by_hand(server: &PostgresServer, name: &str) -> String {
     let url = server.database(name);
-    let output = server.psql_file(name, &migration_file());
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    for migration in appwrite_webhooks_postgres::MIGRATIONS {
+        let output = server.psql_file(name, &migration_file().with_file_name(migration.name));
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            migration.name,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     url
 }
 
@@ -30,7 +34,10 @@ pub async fn ledger(server: &PostgresServer, name: &str) -> PostgresLedger {
     let ledger = PostgresLedger::connect(&server.database(name))
         .await
         .unwrap();
-    assert_eq!(ledger.migrate().await.unwrap(), 1);
+    assert_eq!(
+        ledger.migrate().await.unwrap(),
+        appwrite_webhooks_postgres::SCHEMA_VERSION
+    );
     ledger
 }
 
