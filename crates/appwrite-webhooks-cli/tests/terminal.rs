@@ -92,8 +92,8 @@ fn listen_json_lines_are_inert_and_carry_the_values_as_sent() {
     assert!(lines[1].as_object().unwrap().contains_key("delivery_id"));
 }
 
-/// The same signed body under more delivery ids than a body may have: the fifth is answered
-/// `202` without being stored, and `listen` says so in text and JSON.
+/// The same signed body under more delivery ids than a body may have: the one past the limit
+/// is answered `202` without being stored, and `listen` says so in text and JSON.
 #[test]
 fn listen_reports_a_body_over_its_label_limit() {
     let limit = appwrite_webhooks::MAX_LABELS_PER_BODY as usize;
