@@ -50,6 +50,19 @@ fn verify_sample_and_router_examples_run() {
     assert!(stdout.contains("ran [\"fallback\"]"), "{stdout}");
 }
 
+/// `exactly_once` mirrors a scrambled burst (duplicates, redeliveries, late stale copies, a
+/// handler failing after its writes) into its users table and says the table is the final
+/// state — it exits non-zero when it is not.
+#[test]
+fn the_exactly_once_example_ends_with_the_final_state() {
+    let out = run_to_completion("exactly_once");
+    assert!(
+        out.contains("the users table equals the users' final state"),
+        "{out}"
+    );
+    assert!(out.contains("stale"), "{out}");
+}
+
 /// `quickstart --serve` was the `serve` example's job; it says where that went.
 #[test]
 fn quickstart_serve_points_to_the_serve_example() {
