@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::pages::problem;
+use crate::pages::{problem, store_failed};
 use crate::{Shared, ViewState, base, guard};
 
 /// The most dead letters one "delete every dead letter" removes; the page says how many went,
@@ -62,12 +62,7 @@ pub(crate) async fn requeue(
     match state.admin().requeue(id).await {
         Ok(true) => see_other(format!("{location}/deliveries/{id}?notice=requeued")),
         Ok(false) => see_other(format!("{location}/deliveries/{id}?notice=not-dead")),
-        Err(e) => problem(
-            &state,
-            &base(&original, &uri),
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!("the inbox failed: {e}"),
-        ),
+        Err(e) => store_failed(&state, &base(&original, &uri), e),
     }
 }
 
@@ -86,12 +81,7 @@ pub(crate) async fn delete(
     match state.admin().delete_dead(id).await {
         Ok(true) => see_other(format!("{location}/dead?notice=deleted")),
         Ok(false) => see_other(format!("{location}/deliveries/{id}?notice=not-dead")),
-        Err(e) => problem(
-            &state,
-            &base(&original, &uri),
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!("the inbox failed: {e}"),
-        ),
+        Err(e) => store_failed(&state, &base(&original, &uri), e),
     }
 }
 
@@ -108,12 +98,7 @@ pub(crate) async fn requeue_all(
     let location = raw_base(&original, &uri);
     match state.admin().requeue_dead().await {
         Ok(n) => see_other(format!("{location}/dead?notice=requeued-all&n={n}")),
-        Err(e) => problem(
-            &state,
-            &base(&original, &uri),
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!("the inbox failed: {e}"),
-        ),
+        Err(e) => store_failed(&state, &base(&original, &uri), e),
     }
 }
 

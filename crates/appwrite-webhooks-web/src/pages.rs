@@ -40,7 +40,11 @@ pub(crate) fn csrf_field(state: &ViewState) -> String {
 }
 
 /// A store failure, as a page (the error text is the store's, escaped).
-fn store_failed(state: &ViewState, base: &str, error: appwrite_webhooks::StoreError) -> Response {
+pub(crate) fn store_failed(
+    state: &ViewState,
+    base: &str,
+    error: appwrite_webhooks::StoreError,
+) -> Response {
     problem(
         state,
         base,
