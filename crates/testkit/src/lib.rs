@@ -14,6 +14,7 @@ pub mod at_least_once;
 pub mod auth_suite;
 pub mod dead_letters;
 pub mod demo;
+pub mod history_suite;
 pub mod http_suite;
 pub mod inbox_http;
 pub mod inbox_identity;
