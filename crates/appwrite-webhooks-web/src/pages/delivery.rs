@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use appwrite_webhooks::headers::{WEBHOOK_DELIVERY_ID, WEBHOOK_EVENTS};
-use appwrite_webhooks::inbox::State as DeliveryState;
+use appwrite_webhooks::inbox::{State as DeliveryState, Stored};
 use axum::extract::{OriginalUri, Path};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::html::{escape, page, time};
 use crate::pages::{csrf_field, header_text, html, notice, problem, store_failed};
-use crate::{Shared, base};
+use crate::{Shared, ViewState, base};
 
 /// The delivery page's query: a notice code.
 #[derive(Debug, Default, Deserialize)]
@@ -26,19 +26,11 @@ pub(crate) async fn delivery(
     Path(id): Path<u64>,
 ) -> Response {
     let base = base(&original, &uri);
-    let admin = state.admin();
-    let row = match admin.get(id).await {
-        Ok(Some(row)) => row,
-        Ok(None) => {
-            return problem(
-                &state,
-                &base,
-                StatusCode::NOT_FOUND,
-                &format!("no delivery {id}"),
-            );
-        }
-        Err(e) => return store_failed(&state, &base, e),
+    let row = match stored(&state, &base, id).await {
+        Ok(row) => row,
+        Err(page) => return page,
     };
+    let admin = state.admin();
     let attempts = match admin.attempts(id).await {
         Ok(attempts) => attempts,
         Err(e) => return store_failed(&state, &base, e),
@@ -164,8 +156,8 @@ pub(crate) async fn body(
     Path(id): Path<u64>,
 ) -> Response {
     let base = base(&original, &uri);
-    match state.admin().get(id).await {
-        Ok(Some(row)) => (
+    match stored(&state, &base, id).await {
+        Ok(row) => (
             [
                 (
                     header::CONTENT_TYPE,
@@ -180,13 +172,22 @@ pub(crate) async fn body(
             row.received.body,
         )
             .into_response(),
-        Ok(None) => problem(
-            &state,
-            &base,
+        Err(page) => page,
+    }
+}
+
+/// The stored delivery `id`, or the page that says why there is none: 404, or the store's
+/// failure.
+async fn stored(state: &ViewState, base: &str, id: u64) -> Result<Stored, Response> {
+    match state.admin().get(id).await {
+        Ok(Some(row)) => Ok(row),
+        Ok(None) => Err(problem(
+            state,
+            base,
             StatusCode::NOT_FOUND,
             &format!("no delivery {id}"),
-        ),
-        Err(e) => store_failed(&state, &base, e),
+        )),
+        Err(e) => Err(store_failed(state, base, e)),
     }
 }
 
