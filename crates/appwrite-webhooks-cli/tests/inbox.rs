@@ -4,93 +4,15 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use appwrite_webhooks::Delivery;
 use appwrite_webhooks::inbox::{Inbox, RetryPolicy, State, Workers};
-use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
-use appwrite_webhooks::{Delivery, Verifier};
+use appwrite_webhooks::sender::SignedDelivery;
 use appwrite_webhooks_sqlite::SqliteLedger;
-use common::{BIN, free_port, run, stderr, stdout};
-
-const KEY: &str = "whsec_inbox";
-/// The URL the webhook is configured with: public, whatever port a receiver listens on.
-const URL: &str = "https://hooks.example.com/hooks";
-
-fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("aw-cli-inbox-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// `listen` in inbox mode on a free port; stdout is discarded so a burst never blocks it. A
-/// port taken by another test between choosing and binding makes `listen` exit: choose again.
-fn listen(store: &[&str]) -> (Child, u16) {
-    for _ in 0..5 {
-        let port = free_port();
-        let mut child = Command::new(BIN)
-            .args([
-                "listen",
-                "-q",
-                "--key",
-                KEY,
-                "--url",
-                URL,
-                "--port",
-                &port.to_string(),
-            ])
-            .args(store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            assert!(Instant::now() < deadline, "listen did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        if child.try_wait().unwrap().is_none() {
-            return (child, port);
-        }
-    }
-    panic!("listen could not bind a free port");
-}
-
-fn delivery(n: usize) -> SignedDelivery {
-    let body = format!(r#"{{"$id":"u{n}","name":"Zo\u00eb","site":"https:\/\/example.com\/{n}"}}"#);
-    DeliveryBuilder::new(KEY, URL, body)
-        .events([format!("users.u{n}.create"), "users.*.create".into()])
-        .build()
-}
-
-async fn post(sent: &SignedDelivery, port: u16) -> Option<(u16, String)> {
-    let addr = ([127, 0, 0, 1], port).into();
-    let body = http_body_util::Full::new(bytes::Bytes::copy_from_slice(sent.body()));
-    testkit::net::send_body(sent, addr, body).await.ok()
-}
-
-fn id_of(text: &str) -> u64 {
-    text.split(' ')
-        .find_map(|w| w.trim_end_matches(',').parse().ok())
-        .unwrap_or_else(|| panic!("an id in {text:?}"))
-}
-
-fn stats(store: &[&str]) -> serde_json::Value {
-    let out = run(&[&["inbox", "stats", "--json"], store].concat(), b"");
-    assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_str(&stdout(&out)).unwrap()
-}
-
-fn verifier() -> Verifier {
-    Verifier::new(KEY, URL)
-}
+use common::inbox::{delivery, dir, id_of, listen, post, stats, verifier};
+use common::{run, stderr, stdout};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_202_survives_a_sigkill_mid_burst_byte_for_byte() {

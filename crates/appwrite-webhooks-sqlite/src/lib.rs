@@ -136,7 +136,8 @@ use appwrite_webhooks::{ClaimOutcome, inbox::Put};
 
 pub use admin::ADMIN_BATCH;
 pub use ledger::{SqliteLedger, SqliteLedgerBuilder};
-pub use once::{ExactlyOnce, LedgerTransaction};
+pub use once::handler::ExactlyOnce;
+pub use once::transaction::LedgerTransaction;
 /// The `rusqlite` this crate uses: an [`ExactlyOnce`] handler writes through its
 /// [`Connection`](rusqlite::Connection), so `params!` and the types must be this version's.
 pub use rusqlite;

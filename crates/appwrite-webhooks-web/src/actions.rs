@@ -1,9 +1,12 @@
 //! The state-changing requests: every one a `POST` checked for CSRF before anything happens.
 
+use std::sync::Arc;
+
+use appwrite_webhooks::StoreError;
 use appwrite_webhooks::inbox::{Filter, State as DeliveryState};
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Path};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::extract::{FromRequest, OriginalUri, Path, Request};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -22,20 +25,51 @@ pub(crate) struct ActionForm {
     pub(crate) key: Option<String>,
 }
 
-/// The form of a POST, once its CSRF checks pass; the refusal (403) otherwise.
-pub(crate) fn checked(
-    state: &ViewState,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<ActionForm, guard::CsrfRefusal> {
-    let form: ActionForm = serde_urlencoded::from_bytes(body).unwrap_or_default();
-    guard::check_csrf(headers, form.csrf.as_deref(), &state.csrf)?;
-    Ok(form)
+/// A `POST` whose CSRF checks passed: its form, and the mount point its answer points to.
+/// Every action takes one, so none can forget the check; a refused one is answered 403.
+pub(crate) struct Post {
+    form: ActionForm,
+    /// The mount point, unescaped: a redirect's `Location` is a header, not HTML.
+    location: String,
+    /// The mount point, escaped for HTML: for an error page.
+    base: String,
 }
 
-/// `303 See Other` to `location` (a path this crate built).
-fn see_other(location: String) -> Response {
-    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+impl FromRequest<Arc<ViewState>> for Post {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &Arc<ViewState>) -> Result<Self, Response> {
+        let original = request
+            .extensions()
+            .get::<OriginalUri>()
+            .map_or_else(|| request.uri().clone(), |OriginalUri(uri)| uri.clone());
+        let matched = request.uri().clone();
+        let headers = request.headers().clone();
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form: ActionForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+        guard::check_csrf(&headers, form.csrf.as_deref(), &state.csrf)
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            form,
+            location: raw_base(&original, &matched),
+            base: base(&original, &matched),
+        })
+    }
+}
+
+impl Post {
+    /// `303 See Other` to `path` under the mount point, or the page of the store's failure.
+    fn redirect(&self, state: &ViewState, path: Result<String, StoreError>) -> Response {
+        match path {
+            Ok(path) => {
+                let location = format!("{}{path}", self.location);
+                (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+            }
+            Err(e) => store_failed(state, &self.base, e),
+        }
+    }
 }
 
 /// The mount point for a redirect's `Location` (unescaped: it is a header, not HTML).
@@ -47,72 +81,34 @@ fn raw_base(original: &Uri, matched: &Uri) -> String {
     }
 }
 
-pub(crate) async fn requeue(
-    state: Shared,
-    OriginalUri(original): OriginalUri,
-    uri: Uri,
-    Path(id): Path<u64>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(refused) = checked(&state, &headers, &body) {
-        return refused.into_response();
-    }
-    let location = raw_base(&original, &uri);
-    match state.admin().requeue(id).await {
-        Ok(true) => see_other(format!("{location}/deliveries/{id}?notice=requeued")),
-        Ok(false) => see_other(format!("{location}/deliveries/{id}?notice=not-dead")),
-        Err(e) => store_failed(&state, &base(&original, &uri), e),
-    }
+pub(crate) async fn requeue(state: Shared, Path(id): Path<u64>, post: Post) -> Response {
+    let requeued = state.admin().requeue(id).await;
+    let path = requeued.map(|requeued| {
+        let notice = if requeued { "requeued" } else { "not-dead" };
+        format!("/deliveries/{id}?notice={notice}")
+    });
+    post.redirect(&state, path)
 }
 
-pub(crate) async fn delete(
-    state: Shared,
-    OriginalUri(original): OriginalUri,
-    uri: Uri,
-    Path(id): Path<u64>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(refused) = checked(&state, &headers, &body) {
-        return refused.into_response();
-    }
-    let location = raw_base(&original, &uri);
-    match state.admin().delete_dead(id).await {
-        Ok(true) => see_other(format!("{location}/dead?notice=deleted")),
-        Ok(false) => see_other(format!("{location}/deliveries/{id}?notice=not-dead")),
-        Err(e) => store_failed(&state, &base(&original, &uri), e),
-    }
+pub(crate) async fn delete(state: Shared, Path(id): Path<u64>, post: Post) -> Response {
+    let deleted = state.admin().delete_dead(id).await;
+    let path = deleted.map(|deleted| {
+        if deleted {
+            "/dead?notice=deleted".to_owned()
+        } else {
+            format!("/deliveries/{id}?notice=not-dead")
+        }
+    });
+    post.redirect(&state, path)
 }
 
-pub(crate) async fn requeue_all(
-    state: Shared,
-    OriginalUri(original): OriginalUri,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(refused) = checked(&state, &headers, &body) {
-        return refused.into_response();
-    }
-    let location = raw_base(&original, &uri);
-    match state.admin().requeue_dead().await {
-        Ok(n) => see_other(format!("{location}/dead?notice=requeued-all&n={n}")),
-        Err(e) => store_failed(&state, &base(&original, &uri), e),
-    }
+pub(crate) async fn requeue_all(state: Shared, post: Post) -> Response {
+    let requeued = state.admin().requeue_dead().await;
+    let path = requeued.map(|n| format!("/dead?notice=requeued-all&n={n}"));
+    post.redirect(&state, path)
 }
 
-pub(crate) async fn delete_all(
-    state: Shared,
-    OriginalUri(original): OriginalUri,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(refused) = checked(&state, &headers, &body) {
-        return refused.into_response();
-    }
-    let location = raw_base(&original, &uri);
+pub(crate) async fn delete_all(state: Shared, post: Post) -> Response {
     let admin = state.admin();
     let dead = Filter::default().with_state(DeliveryState::Dead);
     let mut deleted = 0u64;
@@ -137,27 +133,16 @@ pub(crate) async fn delete_all(
     }
     .await;
     match outcome {
-        Ok(()) => see_other(format!("{location}/dead?notice=deleted-all&n={deleted}")),
+        Ok(()) => post.redirect(&state, Ok(format!("/dead?notice=deleted-all&n={deleted}"))),
         Err(e) => problem(
             &state,
-            &base(&original, &uri),
+            &post.base,
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("the inbox failed after deleting {deleted}: {e}"),
         ),
     }
 }
 
-pub(crate) async fn replay(
-    state: Shared,
-    OriginalUri(original): OriginalUri,
-    uri: Uri,
-    Path(id): Path<u64>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let form = match checked(&state, &headers, &body) {
-        Ok(form) => form,
-        Err(refused) => return refused.into_response(),
-    };
-    crate::replay::replay(&state, &base(&original, &uri), id, form).await
+pub(crate) async fn replay(state: Shared, Path(id): Path<u64>, post: Post) -> Response {
+    crate::replay::replay(&state, &post.base, id, post.form).await
 }

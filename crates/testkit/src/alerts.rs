@@ -8,8 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use appwrite_webhooks::sender::SignedDelivery;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::HeaderMap;
 use serde::Deserialize;
+
+use crate::header_map;
 
 /// The channel secret every signed alert in the data uses.
 pub const ALERT_KEY: &str = "alert-secret-7f3a";
@@ -61,15 +63,7 @@ fn header_pairs<'de, D: serde::Deserializer<'de>>(
 impl SampleAlert {
     /// The headers as an `http::HeaderMap`.
     pub fn header_map(&self) -> HeaderMap {
-        self.headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    HeaderName::from_bytes(k.as_bytes()).expect("header name"),
-                    HeaderValue::from_str(v).expect("header value"),
-                )
-            })
-            .collect()
+        header_map(&self.headers)
     }
 
     /// The alert as captured, to send.

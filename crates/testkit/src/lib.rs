@@ -49,6 +49,21 @@ fn read(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
+/// Captured headers, in the order sent, as an `http::HeaderMap`: one reading for every kind of
+/// capture (the deliveries, the releases', the alerts). Appwrite's values may hold any byte
+/// but a control, so they are read as bytes.
+pub(crate) fn header_map(headers: &[(String, String)]) -> HeaderMap {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                HeaderName::from_bytes(k.as_bytes()).expect("header name"),
+                HeaderValue::from_bytes(v.as_bytes()).expect("header value"),
+            )
+        })
+        .collect()
+}
+
 /// One complete delivery from `deliveries.json`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SampleDelivery {
@@ -82,15 +97,7 @@ struct RawDelivery {
 impl SampleDelivery {
     /// The headers as an `http::HeaderMap`.
     pub fn header_map(&self) -> HeaderMap {
-        self.headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    HeaderName::from_bytes(k.as_bytes()).expect("header name"),
-                    HeaderValue::from_bytes(v.as_bytes()).expect("header value"),
-                )
-            })
-            .collect()
+        header_map(&self.headers)
     }
 
     /// One header's value by (case-insensitive) name.

@@ -8,8 +8,10 @@ use std::path::PathBuf;
 use appwrite_webhooks::EventKind;
 use appwrite_webhooks::sender::SignedDelivery;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::HeaderMap;
 use serde::Deserialize;
+
+use crate::header_map;
 
 /// The port put into the `.local.json` URLs: the URL the webhook is configured with. Servers in
 /// the tests listen elsewhere on loopback, as behind a proxy; only the configured URL is signed.
@@ -129,15 +131,7 @@ impl VersionedDelivery {
 
     /// The headers as an `http::HeaderMap`.
     pub fn header_map(&self) -> HeaderMap {
-        self.headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    HeaderName::from_bytes(k.as_bytes()).expect("header name"),
-                    HeaderValue::from_str(v).expect("header value"),
-                )
-            })
-            .collect()
+        header_map(&self.headers)
     }
 
     /// The delivery to send: to its URL as typed (undecoded), with its headers and body.

@@ -4,6 +4,7 @@
 
 pub mod grading;
 pub mod hostile;
+pub mod inbox;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

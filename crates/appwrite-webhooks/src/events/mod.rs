@@ -9,4 +9,5 @@ pub(crate) mod header;
 pub(crate) mod kind;
 pub(crate) mod name;
 pub(crate) mod pattern;
+pub(crate) mod signed_ids;
 pub(crate) mod typing;

@@ -21,6 +21,7 @@ use crate::crypto::signature::Signature;
 use crate::error::{Error, MalformedSignature};
 use crate::events::event::Event;
 use crate::events::name::EventName;
+use crate::events::signed_ids::check_signed_ids;
 use crate::headers::{DeliveryHeaders, Repeated, Scanned};
 
 pub use generic::GenericEnvelope;
@@ -295,9 +296,7 @@ impl Scheme {
         body: &[u8],
     ) -> Result<(), Error> {
         match (self, primary) {
-            (Self::Appwrite, Some(name)) => {
-                crate::events::typing::check_signed_ids(name, body).map(drop)
-            }
+            (Self::Appwrite, Some(name)) => check_signed_ids(name, body).map(drop),
             _ => Ok(()),
         }
     }

@@ -1,66 +1,24 @@
-//! Exactly-once effects: a handler's writes to the ledger's file and its delivery's `done`
-//! in one transaction, and, opt-in, per-resource ordering in that same transaction.
+//! The inbox's exactly-once handler: one attempt — the lease check, the ordering, the
+//! handler's writes and the `done` — in one transaction of the ledger's writer.
 
 use std::future::Future;
-use std::ops::Deref;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use appwrite_webhooks::inbox::{
-    Attempt, AttemptOutcome, Change, Handled, InboxHandler, ResourceVersion,
-};
+use appwrite_webhooks::inbox::{Attempt, AttemptOutcome, Handled, InboxHandler, ResourceVersion};
 use appwrite_webhooks::{Delivery, HandlerError};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::inbox::rowid;
 use crate::ledger::SqliteLedger;
+use crate::once::ordering;
+use crate::once::transaction::{LedgerTransaction, in_savepoint, release};
 use crate::{after, now_ms};
 
-/// The ledger's transaction, as an [`ExactlyOnce`] handler sees it: a [`Connection`] (through
-/// `Deref`) inside the transaction that will also record its delivery done.
-///
-/// Write your tables with it as with any `rusqlite` connection (`execute`, `prepare_cached`,
-/// `query_row`). Return `Err` to undo everything you wrote; never run `COMMIT`, `ROLLBACK`,
-/// `BEGIN` or `RELEASE` yourself — the ledger does, and a handler that ends the transaction
-/// fails its attempt and every request that shared it. The tables are yours: any name but
-/// `deliveries`, `labels` and `resource_versions`.
-pub struct LedgerTransaction<'a> {
-    db: &'a Connection,
-    id: u64,
-    attempt: u32,
-}
-
-impl LedgerTransaction<'_> {
-    /// The delivery's inbox id (what `appwrite-webhooks inbox show` takes).
-    pub fn delivery_id(&self) -> u64 {
-        self.id
-    }
-
-    /// Which attempt this is, from 1.
-    pub fn attempt(&self) -> u32 {
-        self.attempt
-    }
-}
-
-impl Deref for LedgerTransaction<'_> {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        self.db
-    }
-}
-
-impl std::fmt::Debug for LedgerTransaction<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LedgerTransaction")
-            .field("delivery_id", &self.id)
-            .field("attempt", &self.attempt)
-            .finish_non_exhaustive()
-    }
-}
+#[cfg(doc)]
+use appwrite_webhooks::inbox::Change;
 
 /// An inbox handler whose writes to the ledger's file commit together with its delivery's
 /// `done`, or not at all: made by [`SqliteLedger::exactly_once`]; give it to
@@ -198,123 +156,6 @@ impl SqliteLedger {
         }
     }
 
-    /// The synchronous path's exactly-once settlement: completes the replay claim that
-    /// `owner` holds on `fingerprint` (from [`ReplayStore::claim`](appwrite_webhooks::ReplayStore::claim)
-    /// on this ledger) in the same transaction as `effects`' writes, kept done for
-    /// `retention`. `Ok(true)`: both committed. `Ok(false)`: the claim is no longer `owner`'s
-    /// (its lease ran out and another copy claimed it) — nothing was written. `Err`: `effects`
-    /// failed or panicked, or the ledger did — nothing was written and the claim is still
-    /// held: release it so the next copy is handled.
-    ///
-    /// This is the guard's sequence spelled out by hand — verify, claim, handle, complete —
-    /// since [`Verifier::receive`](appwrite_webhooks::Verifier::receive)'s
-    /// [`Claim`](appwrite_webhooks::Claim) does not hand out its token. `effects` runs on the
-    /// writer thread, as [`ExactlyOnce`]'s handler does: keep it to its SQL.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::time::Duration;
-    /// use appwrite_webhooks::{ClaimOutcome, LeaseToken, ReplayStore, Verifier, sender::DeliveryBuilder};
-    /// use appwrite_webhooks_sqlite::{SqliteLedger, rusqlite::params};
-    ///
-    /// # let path = std::env::temp_dir().join(format!("aw-doc-guard-once-{}.db", std::process::id()));
-    /// # let _ = std::fs::remove_file(&path);
-    /// let ledger = SqliteLedger::open(&path)?;
-    /// ledger.execute_batch("CREATE TABLE IF NOT EXISTS seen (event TEXT)").await?;
-    /// let url = "https://example.com/hook";
-    /// # let sent = DeliveryBuilder::new("k", url, r#"{"$id":"u1"}"#).events(["users.u1.create"]).build();
-    /// let delivery = Verifier::new("k", url).verify(sent.headers(), sent.body())?;
-    ///
-    /// let owner = LeaseToken::new();
-    /// let status = match ledger.claim(delivery.fingerprint(), &owner, Duration::from_secs(30)).await? {
-    ///     ClaimOutcome::Claimed => {
-    ///         let event = delivery.events_header().to_owned();
-    ///         let settled = ledger.complete_with(delivery.fingerprint(), &owner, Duration::from_secs(86_400), move |tx| {
-    ///             tx.execute("INSERT INTO seen (event) VALUES (?1)", params![event])?;
-    ///             Ok(())
-    ///         });
-    ///         match settled.await {
-    ///             Ok(true) => 200,
-    ///             Ok(false) => 409, // another copy holds it now
-    ///             Err(_) => {
-    ///                 ledger.release(delivery.fingerprint(), &owner).await?;
-    ///                 500
-    ///             }
-    ///         }
-    ///     }
-    ///     ClaimOutcome::Done => 200,
-    ///     _ => 409,
-    /// };
-    /// assert_eq!(status, 200);
-    /// # drop(ledger); let _ = std::fs::remove_file(&path);
-    /// # Ok(()) }
-    /// ```
-    pub fn complete_with<F>(
-        &self,
-        fingerprint: &appwrite_webhooks::Fingerprint,
-        owner: &appwrite_webhooks::LeaseToken,
-        retention: std::time::Duration,
-        effects: F,
-    ) -> impl Future<Output = Result<bool, HandlerError>> + Send + 'static
-    where
-        F: FnOnce(&LedgerTransaction<'_>) -> Result<(), HandlerError> + Send + 'static,
-    {
-        let fingerprint = fingerprint.as_bytes().to_vec();
-        let owner = owner.to_string();
-        let work = move |db: &Connection| {
-            let now = now_ms();
-            let held = db
-                .prepare_cached(
-                    "SELECT id FROM deliveries
-                     WHERE fingerprint = ?1 AND lease = ?2 AND state = 'pending'",
-                )?
-                .query_row(params![fingerprint, owner], |row| row.get::<_, i64>(0))
-                .optional()?;
-            let Some(id) = held else {
-                return Ok(Ok(false));
-            };
-            db.execute_batch("SAVEPOINT effects")?;
-            let tx = LedgerTransaction {
-                db,
-                id: u64::try_from(id).unwrap_or(0),
-                attempt: 1,
-            };
-            let ran = catch_unwind(AssertUnwindSafe(|| effects(&tx)));
-            if db.is_autocommit() {
-                return Err(ended_by_handler());
-            }
-            let failure = match ran {
-                Ok(Ok(())) => None,
-                Ok(Err(error)) => Some(error.to_string()),
-                Err(panic) => Some(format!("handler panicked: {}", panic_message(&*panic))),
-            };
-            if let Some(error) = failure {
-                db.execute_batch("ROLLBACK TO effects; RELEASE effects")?;
-                return Ok(Err(error));
-            }
-            let done = db
-                .prepare_cached(
-                    "UPDATE deliveries
-                     SET state = 'done', lease = NULL, done_at_ms = ?2, keep_until_ms = ?3
-                     WHERE id = ?1 AND lease = ?4 AND state = 'pending'",
-                )?
-                .execute(params![id, now, after(now, retention), owner])?;
-            if done != 1 {
-                return Err(rusqlite::Error::QueryReturnedNoRows);
-            }
-            db.execute_batch("RELEASE effects")?;
-            Ok(Ok(true))
-        };
-        let ledger = self.clone();
-        async move {
-            match ledger.run(work).await {
-                Ok(Ok(committed)) => Ok(committed),
-                Ok(Err(error)) => Err(error.into()),
-                Err(error) => Err(error.into()),
-            }
-        }
-    }
-
     /// Runs `sql` (statements separated by `;`) in the ledger's next transaction: to create
     /// your tables in its file.
     pub async fn execute_batch(&self, sql: &str) -> Result<(), appwrite_webhooks::StoreError> {
@@ -425,81 +266,29 @@ where
         return Ok(Settled::Failed(abandoned_error()));
     }
     let now = now_ms();
-    if let Some(version) = version {
-        let applied = db
-            .prepare_cached(
-                "SELECT updated_at_us, change, delivery_id FROM resource_versions
-                 WHERE resource = ?1",
-            )?
-            .query_row(params![version.resource], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, u8>(1)?,
-                    row.get::<_, Option<i64>>(2)?,
-                ))
-            })
-            .optional()?;
-        if let Some((updated_at, change, by)) = applied
-            && version
-                .cmp_version(updated_at, Change::from_rank(change))
-                .is_lt()
-        {
-            // What `inbox show` tells an operator about it.
-            let why = format!(
-                "stale: {} ({:?} at {} µs) is older than the {:?} at {updated_at} µs \
-                 already applied by delivery {}",
-                version.resource,
-                version.change,
-                version.updated_at,
-                Change::from_rank(change),
-                by.map_or_else(|| "?".to_owned(), |id| id.to_string()),
-            );
-            settle_done(db, attempt, now, Some(&why))?;
-            return Ok(Settled::Handled(Handled::Stale));
+    if let Some(version) = version
+        && let Some(why) = ordering::stale(db, version)?
+    {
+        settle_done(db, attempt, now, Some(&why))?;
+        return Ok(Settled::Handled(Handled::Stale));
+    }
+    let ran = in_savepoint(db, attempt.lease.id, attempt.number, |tx| {
+        handler(delivery, tx)?;
+        // A handler that outlived its attempt has had its delivery handed on: no `done`.
+        if live(attempt, abandoned) {
+            Ok(())
+        } else {
+            Err(abandoned_error().into())
         }
-    }
-    db.execute_batch("SAVEPOINT effects")?;
-    let tx = LedgerTransaction {
-        db,
-        id: attempt.lease.id,
-        attempt: attempt.number,
-    };
-    let ran = catch_unwind(AssertUnwindSafe(|| handler(delivery, &tx)));
-    if db.is_autocommit() {
-        return Err(ended_by_handler());
-    }
-    let failure = match ran {
-        Ok(Ok(())) if live(attempt, abandoned) => None,
-        Ok(Ok(())) => Some(abandoned_error()),
-        Ok(Err(error)) => Some(error.to_string()),
-        Err(panic) => Some(format!("handler panicked: {}", panic_message(&*panic))),
-    };
-    if let Some(error) = failure {
-        db.execute_batch("ROLLBACK TO effects; RELEASE effects")?;
+    })?;
+    if let Err(error) = ran {
         return Ok(Settled::Failed(error));
     }
     if let Some(version) = version {
-        db.prepare_cached(
-            "INSERT INTO resource_versions
-                 (resource, updated_at_us, change, deleted, delivery_id, applied_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (resource) DO UPDATE SET
-                 updated_at_us = excluded.updated_at_us, change = excluded.change,
-                 deleted = excluded.deleted, delivery_id = excluded.delivery_id,
-                 applied_at_ms = excluded.applied_at_ms
-             WHERE (excluded.updated_at_us, excluded.change) >= (updated_at_us, change)",
-        )?
-        .execute(params![
-            version.resource,
-            version.updated_at,
-            version.change.rank(),
-            version.change == Change::Delete,
-            id,
-            now,
-        ])?;
+        ordering::record(db, version, id, now)?;
     }
     settle_done(db, attempt, now, None)?;
-    db.execute_batch("RELEASE effects")?;
+    release(db)?;
     Ok(Settled::Handled(Handled::Done))
 }
 
@@ -540,25 +329,8 @@ fn settle_done(
     }
 }
 
-/// The handler ended the transaction itself: nothing in it can be vouched for, and the writer
-/// fails every request that shared it.
-fn ended_by_handler() -> rusqlite::Error {
-    rusqlite::Error::SqliteFailure(
-        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISUSE),
-        Some("an exactly-once handler ended the ledger's transaction".to_owned()),
-    )
-}
-
 fn abandoned_error() -> String {
     "the attempt ran past its timeout (or was handed back) before it could commit; its writes \
      were rolled back"
         .to_owned()
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(not a string)")
 }

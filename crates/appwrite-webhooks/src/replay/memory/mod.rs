@@ -2,7 +2,8 @@
 
 #![allow(deprecated)] // the type keeps its former public name as a deprecated alias
 
-use std::collections::{HashMap, VecDeque};
+mod shard;
+
 use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -10,6 +11,8 @@ use std::time::{Duration, Instant};
 use crate::fingerprint::Fingerprint;
 use crate::replay::labels::{LabelSets, LabelStore};
 use crate::replay::store::{ClaimOutcome, LeaseToken, ReplayStore, StoreFuture};
+
+use self::shard::{Shard, State};
 
 /// A bounded in-memory store: claims expire with their lease or TTL, and past `capacity` live
 /// claims the oldest are forgotten first, so a flood of unique deliveries cannot grow memory
@@ -41,98 +44,6 @@ pub struct MemoryStore {
 }
 
 const SHARDS: usize = 16;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    Pending(LeaseToken),
-    Done,
-}
-
-#[derive(Clone, Copy)]
-struct Entry {
-    expiry: Instant,
-    /// Which queue entry is this claim's: older ones for the same fingerprint are obsolete.
-    generation: u64,
-    state: State,
-}
-
-#[derive(Default)]
-struct Shard {
-    live: HashMap<Fingerprint, Entry>,
-    /// Claims in the order made or last changed: the oldest are forgotten first.
-    order: VecDeque<(Fingerprint, u64)>,
-    next_generation: u64,
-}
-
-impl Shard {
-    /// Drops queue entries that are obsolete or expired from the front, or (when `force`) the
-    /// oldest live one.
-    fn evict(&mut self, now: Instant, force: bool) {
-        while let Some((fingerprint, generation)) = self.order.front().copied() {
-            let current = self
-                .live
-                .get(&fingerprint)
-                .filter(|entry| entry.generation == generation);
-            let stale = current.is_none_or(|entry| entry.expiry <= now);
-            if !stale && !force {
-                break;
-            }
-            self.order.pop_front();
-            if current.is_some() {
-                self.live.remove(&fingerprint);
-                if !stale {
-                    // Forced out a live claim: one is enough.
-                    break;
-                }
-            }
-        }
-    }
-
-    /// The unexpired entry for `fingerprint`.
-    fn current(&self, fingerprint: &Fingerprint, now: Instant) -> Option<Entry> {
-        self.live
-            .get(fingerprint)
-            .copied()
-            .filter(|entry| entry.expiry > now)
-    }
-
-    /// Records `state` for `fingerprint` until `now + keep`, keeping the shard within `capacity`.
-    fn record(
-        &mut self,
-        fingerprint: Fingerprint,
-        state: State,
-        now: Instant,
-        keep: Duration,
-        capacity: usize,
-    ) {
-        self.evict(now, false);
-        while self.live.len() >= capacity && !self.live.contains_key(&fingerprint) {
-            self.evict(now, true);
-        }
-        let generation = self.next_generation;
-        self.next_generation += 1;
-        // `checked_add`: a far-future expiry (a TTL of `Duration::MAX`) must not panic.
-        let expiry = now.checked_add(keep).unwrap_or(now + super::MAX_TTL);
-        self.live.insert(
-            fingerprint,
-            Entry {
-                expiry,
-                generation,
-                state,
-            },
-        );
-        self.order.push_back((fingerprint, generation));
-        // Released and re-recorded claims leave queue entries behind; keep the queue within
-        // twice the map.
-        if self.order.len() > 2 * capacity {
-            self.evict(now, false);
-            let live = std::mem::take(&mut self.live);
-            self.order
-                .retain(|(f, g)| live.get(f).is_some_and(|entry| entry.generation == *g));
-            self.live = live;
-        }
-    }
-}
 
 impl MemoryStore {
     /// A store remembering at most about `capacity` live claims (default 100 000, a few MiB).
