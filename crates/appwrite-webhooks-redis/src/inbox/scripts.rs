@@ -8,7 +8,7 @@
 pub(crate) const BATCH: usize = 500;
 
 /// Helpers every script starts with. `ARGV[1]` is the prefix.
-const COMMON: &str = r"
+pub(super) const COMMON: &str = r"
 local p = ARGV[1]
 local stream = p .. 'ready'
 local function row(id)
@@ -163,13 +163,16 @@ ready(ARGV[2])
 return 1
 ";
 
-/// ARGV: prefix, now ms. Returns {pending, in flight, done, dead}. Forgets at most [`BATCH`]
-/// ids whose retention passed (their keys expired by themselves); those left are not counted.
+/// ARGV: prefix, now ms. Returns {pending, in flight, done, dead, stale}. Forgets at most
+/// [`BATCH`] ids whose retention passed (their keys expired by themselves); those left are not
+/// counted. Stale deliveries are in `done` and in `stale` alike, with the same score (see the
+/// ordering scripts), so they count once, as stale.
 const STATS: &str = r"
 local done = p .. 'done'
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', done, '-inf', ARGV[2], 'LIMIT', 0, 500)) do
   redis.call('ZREM', p .. 'ids', id)
   redis.call('ZREM', done, id)
+  redis.call('ZREM', p .. 'stale', id)
 end
 local in_flight = 0
 if redis.call('EXISTS', stream) == 1 and #redis.call('XINFO', 'GROUPS', stream) > 0 then
@@ -177,7 +180,9 @@ if redis.call('EXISTS', stream) == 1 and #redis.call('XINFO', 'GROUPS', stream) 
 end
 local pending = redis.call('ZCARD', p .. 'retry')
 if redis.call('EXISTS', stream) == 1 then pending = pending + redis.call('XLEN', stream) end
-return {pending, in_flight, redis.call('ZCOUNT', done, '(' .. ARGV[2], '+inf'), redis.call('XLEN', p .. 'dead')}
+local stale = redis.call('ZCOUNT', p .. 'stale', '(' .. ARGV[2], '+inf')
+local settled = redis.call('ZCOUNT', done, '(' .. ARGV[2], '+inf')
+return {pending, in_flight, settled - stale, redis.call('XLEN', p .. 'dead'), stale}
 ";
 
 /// ARGV: prefix, state or '', how many more rows, cursor (the last id looked at, 0 first).
@@ -257,20 +262,22 @@ local function forget(id)
 end
 ";
 
-/// ARGV: prefix, now ms. Deletes up to [`BATCH`] done deliveries (first those whose retention
-/// passed). Returns {deleted, looked at, done left}.
+/// ARGV: prefix, now ms. Deletes up to [`BATCH`] done (and stale) deliveries (first those whose
+/// retention passed). Returns {deleted, looked at, done left}.
 const PURGE_DONE: &str = r"
 local done = p .. 'done'
 local expired = redis.call('ZRANGEBYSCORE', done, '-inf', ARGV[2], 'LIMIT', 0, 500)
 for _, id in ipairs(expired) do
   redis.call('ZREM', p .. 'ids', id)
   redis.call('ZREM', done, id)
+  redis.call('ZREM', p .. 'stale', id)
 end
 local seen = #expired
 if seen < 500 then
   for _, id in ipairs(redis.call('ZRANGE', done, 0, 499 - seen)) do
     forget(id)
     redis.call('ZREM', done, id)
+    redis.call('ZREM', p .. 'stale', id)
     seen = seen + 1
   end
 end

@@ -14,14 +14,14 @@ use super::scripts::{BATCH, SCRIPTS};
 use crate::connection::boxed;
 use crate::ledger::RedisLedger;
 
-fn now() -> String {
+pub(super) fn now() -> String {
     unix_millis(SystemTime::now()).to_string()
 }
 
 /// `duration` in milliseconds as an argument to Redis: at least 1, and at most 2^52 (about
 /// 142,000 years), so a `Duration::MAX` visibility or retention stays within what `PEXPIRE`
 /// and `XAUTOCLAIM` accept, and adding it to the time now stays exact in Lua's doubles.
-fn millis(duration: Duration) -> String {
+pub(super) fn millis(duration: Duration) -> String {
     u64::try_from(duration.as_millis())
         .unwrap_or(u64::MAX)
         .clamp(1, 1 << 52)
@@ -36,7 +36,7 @@ fn lease_token(entry: &str, nonce: &str, consumer: &str) -> String {
 }
 
 /// The outcome scripts' `ARGV[2..5]`: id, entry, consumer, nonce.
-fn lease_args(lease: &Lease) -> Vec<Arg> {
+pub(super) fn lease_args(lease: &Lease) -> Vec<Arg> {
     let mut parts = lease.token.splitn(3, ' ');
     let entry = parts.next().unwrap_or("");
     let nonce = parts.next().unwrap_or("");
@@ -165,16 +165,15 @@ impl InboxStore for RedisLedger {
 impl InboxAdmin for RedisLedger {
     fn stats(&self) -> StoreFuture<'_, Stats> {
         Box::pin(async move {
-            let (pending, in_flight, done, dead): (u64, u64, u64, u64) =
+            let (pending, in_flight, done, dead, stale): (u64, u64, u64, u64, u64) =
                 self.script(&SCRIPTS.stats, vec![now().into()]).await?;
             Ok(Stats {
-                stored: pending + done + dead,
+                stored: pending + done + dead + stale,
                 pending,
                 in_flight,
                 done,
                 dead,
-                // Redis has no per-resource ordering.
-                stale: 0,
+                stale,
             })
         })
     }
