@@ -9,7 +9,9 @@ mod ordering_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use appwrite_webhooks::inbox::{Attempt, Handled, Inbox, InboxHandler, Put, State, Taken};
+use appwrite_webhooks::inbox::{
+    Attempt, Handled, Inbox, InboxHandler, Purge, Put, State, Stats, Taken,
+};
 use appwrite_webhooks::observe::INBOX_ATTEMPTS;
 use ordering_support::{
     Fail, Outgoing, Shared, accept, drained, ledger, mirror, timestamp, verifier, workers,
@@ -91,6 +93,42 @@ async fn a_stale_copy_is_settled_stale_and_its_handler_is_not_run() {
         "-1",
         "kept for ever"
     );
+    // Purged with the done deliveries; the version stays.
+    assert_eq!(inbox.admin().purge(Purge::Done).await.unwrap(), 2);
+    assert_eq!(inbox.admin().stats().await.unwrap(), Stats::default());
+    assert_eq!(redis.cli(&["EXISTS", "stale:inbox:stale"]), "0");
+    assert_eq!(redis.cli(&["HGET", "stale:inbox:v:users.u1", "by"]), "1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_delivery_is_kept_for_the_retention_as_a_done_one_is() {
+    let redis = RedisServer::start();
+    let (ledger, inbox) = ledger(&redis, "kept:").await;
+    let inbox = inbox.with_retention(Duration::from_millis(1));
+    let seen = Shared::default();
+    let handler = ledger.ordered(mirror(seen.clone(), |_, _| Fail::No));
+    let running = workers(&inbox, handler, 1).start();
+    let newer = Outgoing::user("d1", "update", "new", Some(&timestamp(6)));
+    accept(&inbox, &newer).await;
+    drained(&inbox).await;
+    accept(
+        &inbox,
+        &Outgoing::user("d2", "update", "old", Some(&timestamp(5))),
+    )
+    .await;
+    // Once both are settled and their retention has passed, neither is counted or held.
+    for _ in 0..2000 {
+        if inbox.admin().stats().await.unwrap() == Stats::default() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    running.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(inbox.admin().stats().await.unwrap(), Stats::default());
+    assert_eq!(redis.cli(&["EXISTS", "kept:inbox:stale"]), "0");
+    assert_eq!(seen.lock().unwrap().calls.get("d2"), None);
+    // The version outlives the deliveries: a copy of the stale one arriving now is stale too.
+    assert_eq!(redis.cli(&["HGET", "kept:inbox:v:users.u1", "by"]), "1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
