@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use appwrite_webhooks::inbox::{
-    Attempt, Handled, Inbox, InboxHandler, Purge, Put, State, Stats, Taken,
+    Attempt, Filter, Handled, Inbox, InboxHandler, Purge, Put, State, Stats, Taken,
 };
 use appwrite_webhooks::observe::INBOX_ATTEMPTS;
 use ordering_support::{
@@ -73,6 +73,12 @@ async fn a_stale_copy_is_settled_stale_and_its_handler_is_not_run() {
     );
     let stale = inbox.admin().list(Some(State::Stale), 10).await.unwrap();
     assert_eq!(stale.iter().map(|row| row.id).collect::<Vec<_>>(), [2]);
+    let filter = Filter::default().with_state(State::Stale);
+    let found = inbox.admin().find(&filter, None, 10).await.unwrap();
+    assert_eq!(
+        found.items.iter().map(|row| row.id).collect::<Vec<_>>(),
+        [2]
+    );
     assert_eq!(
         inbox
             .admin()

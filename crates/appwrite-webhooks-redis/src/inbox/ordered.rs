@@ -31,7 +31,9 @@ const MAX_PAUSE: Duration = Duration::from_millis(50);
 /// answered `2xx` like a done delivery's. Otherwise the handler runs, and when it succeeds one
 /// script raises the resource's version to the delivery's (compare-and-set: only ever up) and
 /// settles the delivery done, if the lease is still the attempt's. A handler that fails,
-/// panics or times out records no version: the retry is compared again, and applied.
+/// panics or times out records no version: the retry is compared again, and applied. (An
+/// effect it made before failing is outside Redis: until the retry applies it again, an
+/// older delivery of that resource may still be applied over it.)
 ///
 /// The order is SQLite's ([`ExactlyOnce::with_ordering`] in `appwrite-webhooks-sqlite`):
 /// `(updated_at, change)` with `create < update < delete` within one `$updatedAt`
