@@ -24,6 +24,8 @@ local function settle(state, now, retention, why)
   unready(ARGV[3])
   redis.call('HSET', key, 'state', state, 'entry', '', 'lease', '')
   if why then redis.call('HSET', key, 'error', why) end
+  end_attempt(ARGV[2], state, why)
+  redis.call('PEXPIRE', p .. 'a:' .. ARGV[2], retention)
   redis.call('ZADD', p .. 'done', now + retention, ARGV[2])
   if state == 'stale' then redis.call('ZADD', p .. 'stale', now + retention, ARGV[2]) end
   redis.call('PEXPIRE', key, retention)
