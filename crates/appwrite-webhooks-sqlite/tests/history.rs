@@ -192,3 +192,9 @@ async fn a_filtered_page_reads_a_bounded_window_and_says_where_to_go_on() {
     assert_eq!(second.items.iter().map(|s| s.id).collect::<Vec<_>>(), [4]);
     assert_eq!(second.next, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_every_store_shows() {
+    let ledger = SqliteLedger::open(path("history-suite")).unwrap();
+    testkit::history_suite::records_attempts(ledger).await;
+}

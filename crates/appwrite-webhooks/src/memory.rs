@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::fingerprint::Fingerprint;
+use crate::inbox::query::{AttemptRecord, Minute};
 use crate::inbox::record::{Lease, Purge, Received, State, Stats, Stored, Taken};
 use crate::inbox::{InboxAdmin, InboxStore, MemoryInbox, Put};
 use crate::replay::labels::LabelStore;
@@ -171,5 +172,13 @@ impl InboxAdmin for MemoryLedger {
 
     fn purge(&self, what: Purge) -> StoreFuture<'_, u64> {
         self.deliveries.purge(what)
+    }
+
+    fn attempts(&self, id: u64) -> StoreFuture<'_, Option<Vec<AttemptRecord>>> {
+        self.deliveries.attempts(id)
+    }
+
+    fn activity(&self, since: SystemTime) -> StoreFuture<'_, Option<Vec<Minute>>> {
+        self.deliveries.activity(since)
     }
 }

@@ -149,9 +149,14 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // The whole group: chromedriver and every Chromium process it started.
+        // The whole group: chromedriver and every Chromium process it started. The `--` is
+        // load-bearing: procps-ng 4.0's kill reads `kill -KILL -1234` as `kill(-1, SIGKILL)`
+        // (every process the caller may signal — the whole machine, as root); with `--` the
+        // negative number is the process group, as intended.
+        let group = self.child.id();
+        assert!(group > 1, "chromedriver's process group is {group}");
         let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.child.id())])
+            .args(["-9", "--", &format!("-{group}")])
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::fingerprint::Fingerprint;
 use crate::inbox::admin::InboxAdmin;
+use crate::inbox::query::{AttemptOutcome, AttemptRecord, Minute, empty_minutes};
 use crate::inbox::record::{Lease, Purge, Received, State, Stats, Stored, Taken};
 use crate::inbox::store::{InboxStore, Put};
 use crate::replay::labels::{LabelSets, LabelStore};
@@ -51,6 +52,30 @@ struct Row {
     due: SystemTime,
     lease: Option<String>,
     keep_until: Option<SystemTime>,
+    /// The newest [`HISTORY`] attempts, oldest first, the last one `Running` while leased.
+    history: Vec<AttemptRecord>,
+}
+
+/// How many attempts a delivery's history keeps: a delivery retried for days keeps its latest.
+const HISTORY: usize = 64;
+
+impl Row {
+    /// Ends the attempt still running, if any.
+    fn end_attempt(&mut self, outcome: AttemptOutcome, error: Option<&str>) {
+        if let Some(last) = self.history.last_mut()
+            && last.outcome == AttemptOutcome::Running
+        {
+            last.outcome = outcome;
+            if outcome != AttemptOutcome::Abandoned {
+                last.duration = Some(
+                    SystemTime::now()
+                        .duration_since(last.started_at)
+                        .unwrap_or_default(),
+                );
+            }
+            last.error = error.map(str::to_owned);
+        }
+    }
 }
 
 impl MemoryInbox {
@@ -59,10 +84,17 @@ impl MemoryInbox {
         Box::pin(async move { Ok(result) })
     }
 
-    fn settle(&self, lease: &Lease, f: impl FnOnce(&mut Row)) -> StoreFuture<'_, bool> {
+    fn settle(
+        &self,
+        lease: &Lease,
+        outcome: AttemptOutcome,
+        error: Option<&str>,
+        f: impl FnOnce(&mut Row),
+    ) -> StoreFuture<'_, bool> {
         self.with(|held| match held.rows.get_mut(&lease.id) {
             Some(row) if row.lease.as_deref() == Some(lease.token.as_str()) => {
                 row.lease = None;
+                row.end_attempt(outcome, error);
                 f(row);
                 true
             }
@@ -110,13 +142,14 @@ impl InboxStore for MemoryInbox {
                 due,
                 lease: None,
                 keep_until: None,
+                history: Vec::new(),
             };
             held.rows.insert(id, row);
             Put::Stored(id)
         })
     }
 
-    fn take(&self, _worker: &str, lease: Duration) -> StoreFuture<'_, Option<Taken>> {
+    fn take(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Taken>> {
         self.with(|held| {
             let now = SystemTime::now();
             held.tokens += 1;
@@ -130,6 +163,19 @@ impl InboxStore for MemoryInbox {
             // Saturating: a lease of `Duration::MAX` must not panic.
             row.due = now.checked_add(lease).unwrap_or(now + crate::MAX_TTL);
             row.stored.attempts += 1;
+            // A lease that ran out without an outcome: its worker died.
+            row.end_attempt(AttemptOutcome::Abandoned, None);
+            if row.history.len() == HISTORY {
+                row.history.remove(0);
+            }
+            row.history.push(AttemptRecord {
+                attempt: row.stored.attempts,
+                worker: Some(worker.to_owned()),
+                started_at: now,
+                duration: None,
+                outcome: AttemptOutcome::Running,
+                error: None,
+            });
             Some(Taken {
                 lease: Lease {
                     id: row.stored.id,
@@ -142,30 +188,29 @@ impl InboxStore for MemoryInbox {
     }
 
     fn complete(&self, lease: &Lease, retention: Duration) -> StoreFuture<'_, bool> {
-        self.settle(lease, |row| {
+        self.settle(lease, AttemptOutcome::Done, None, |row| {
             row.stored.state = State::Done;
             row.keep_until = SystemTime::now().checked_add(retention);
         })
     }
 
     fn fail(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {
-        let error = error.to_owned();
-        self.settle(lease, |row| {
+        let outcome = AttemptOutcome::Retry;
+        self.settle(lease, outcome, Some(error), |row| {
             row.due = at;
-            row.stored.last_error = Some(error);
+            row.stored.last_error = Some(error.to_owned());
         })
     }
 
     fn dead(&self, lease: &Lease, error: &str) -> StoreFuture<'_, bool> {
-        let error = error.to_owned();
-        self.settle(lease, |row| {
+        self.settle(lease, AttemptOutcome::Dead, Some(error), |row| {
             row.stored.state = State::Dead;
-            row.stored.last_error = Some(error);
+            row.stored.last_error = Some(error.to_owned());
         })
     }
 
     fn hand_back(&self, lease: &Lease) -> StoreFuture<'_, bool> {
-        self.settle(lease, |row| {
+        self.settle(lease, AttemptOutcome::HandedBack, None, |row| {
             row.due = SystemTime::now();
             row.stored.attempts = row.stored.attempts.saturating_sub(1);
         })
@@ -253,6 +298,55 @@ impl InboxAdmin for MemoryInbox {
                 true
             }
             _ => false,
+        })
+    }
+
+    fn attempts(&self, id: u64) -> StoreFuture<'_, Option<Vec<AttemptRecord>>> {
+        self.with(|held| {
+            Some(
+                held.rows
+                    .get(&id)
+                    .map(|row| row.history.clone())
+                    .unwrap_or_default(),
+            )
+        })
+    }
+
+    fn activity(&self, since: SystemTime) -> StoreFuture<'_, Option<Vec<Minute>>> {
+        self.with(|held| {
+            let now = SystemTime::now();
+            let span = now.duration_since(since).unwrap_or_default();
+            let count = u32::try_from(span.as_secs() / 60 + 1).unwrap_or(u32::MAX);
+            let mut minutes = empty_minutes(now, count);
+            let first = minutes.first().map_or(0, |m| m.start_millis);
+            let slot = |at: SystemTime| {
+                let index = crate::inbox::record::unix_millis(at).checked_sub(first)? / 60_000;
+                usize::try_from(index).ok().filter(|i| *i < minutes.len())
+            };
+            let mut tally: Vec<(usize, Option<AttemptOutcome>)> = Vec::new();
+            for row in held.rows.values() {
+                if let Some(i) = slot(row.stored.received.received_at) {
+                    tally.push((i, None));
+                }
+                for attempt in &row.history {
+                    if let Some(ended) = attempt.duration.map(|d| attempt.started_at + d)
+                        && let Some(i) = slot(ended)
+                    {
+                        tally.push((i, Some(attempt.outcome)));
+                    }
+                }
+            }
+            for (i, outcome) in tally {
+                let minute = &mut minutes[i];
+                match outcome {
+                    None => minute.received += 1,
+                    Some(AttemptOutcome::Done) => minute.done += 1,
+                    Some(AttemptOutcome::Retry) => minute.retried += 1,
+                    Some(AttemptOutcome::Dead) => minute.failed += 1,
+                    Some(_) => {}
+                }
+            }
+            Some(minutes)
         })
     }
 
