@@ -39,7 +39,8 @@
 //! |---|---|---|
 //! | `R <fingerprint>` | string | a guard's claim: `p:<owner>` while its handler runs (expires with the lease), `d:<owner>` once it succeeded (for the TTL) |
 //! | `R labels:<body>` | set | the labels one signed body came under (at the guard and in the inbox alike), at most [`MAX_LABELS_PER_BODY`](appwrite_webhooks::MAX_LABELS_PER_BODY) |
-//! | `I d:<id>`, `I fp:<fingerprint>`, `I ready`, `I retry`, `I dead`, `I done`, `I ids`, `I seq`, `I repair`, `I repair:due` | | the inbox: see the [`inbox`] module |
+//! | `I d:<id>`, `I fp:<fingerprint>`, `I ready`, `I retry`, `I dead`, `I done`, `I stale`, `I ids`, `I seq`, `I repair`, `I repair:due` | | the inbox: see the [`inbox`] module |
+//! | `I v:<resource>`, `I lock:<resource>` | hash, string | per-resource ordering ([`Ordered`]): the newest version applied (kept for ever), the attempt handling it now |
 //!
 //! The two uses keep apart: a fingerprint the guard claimed is not an inbox delivery, nor the
 //! reverse, and each counts the labels of a body on its own (the SQLite ledger, one table,
@@ -69,6 +70,15 @@
 //! [`with_data_loss_allowed(true)`](RedisLedgerBuilder::with_data_loss_allowed) only for a
 //! server you have checked yourself.
 //!
+//! # Per-resource ordering, without exactly-once
+//!
+//! [`RedisLedger::ordered(handler)`](RedisLedger::ordered) ([`Ordered`]) keeps, per resource,
+//! the newest version applied (`$updatedAt`, then `create < update < delete`) and settles an
+//! older delivery *stale* without running the handler, as the SQLite ledger's
+//! `ExactlyOnce::with_ordering` does — but the handler's effects are outside Redis, so they do
+//! not commit with the delivery's *done*: a crash between the two runs the handler again.
+//! Keep it idempotent.
+//!
 //! # Options and former names
 //!
 //! Options are set with `with_<option>(value)` before connecting ([`RedisLedger::builder`]) or
@@ -94,6 +104,7 @@ mod prefix;
 mod replay;
 
 pub use durability::DataLossRisk;
+pub use inbox::Ordered;
 pub use ledger::{
     DEFAULT_INBOX_PREFIX, DEFAULT_LEDGER_PREFIX, DEFAULT_LEDGER_TIMEOUT, DEFAULT_REPLAY_PREFIX,
     RedisLedger, RedisLedgerBuilder,

@@ -48,8 +48,11 @@ where
             }
         }
     };
+    // A short lease: Redis reclaims an entry idle for the *claimer's* lease, so the lost
+    // attempt above is taken over once it has been idle that long.
     let workers = Workers::new(inbox.clone(), verifier(), handler)
         .with_retry(fast())
+        .with_lease(Duration::from_millis(300))
         .start();
     until("done", async || {
         inbox.admin().stats().await.unwrap().done == 1

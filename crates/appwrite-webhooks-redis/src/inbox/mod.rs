@@ -11,10 +11,13 @@
 //! | `P ready` | stream, group `workers` | one entry per delivery due now: `XREADGROUP` hands it to one worker, `XAUTOCLAIM` to another once its worker has been silent for the visibility timeout, `XACK`+`XDEL` when settled |
 //! | `P retry` | sorted set | deliveries waiting for a retry, by due time; moved to `ready` when due |
 //! | `P dead` | stream | the dead letters, with their last error and attempts |
-//! | `P done` | sorted set | done deliveries by the end of their retention (their keys expire then) |
+//! | `P done` | sorted set | done (and stale) deliveries by the end of their retention (their keys expire then) |
+//! | `P stale` | sorted set | of those, the ones settled stale by [`Ordered`], by the same time |
 //! | `P ids` | sorted set | every id held, for listing |
 //! | `P seq` | string | the last id given |
 //! | `P repair`, `P repair:due` | strings | where the search for deliveries whose stream entry vanished stands, and when it runs next |
+//! | `P v:<resource>` | hash | with [`Ordered`]: the newest version applied to one resource (`at` µs, `change` 0 create / 1 update / 2 delete, `by` delivery, `applied` ms); no expiry |
+//! | `P lock:<resource>` | string | with [`Ordered`]: the attempt handling that resource now, until its deadline |
 //!
 //! Every operation is a Lua script, so it happens whole or not at all, and each does a bounded
 //! amount of work (administration runs as a loop of batches), so no script stalls the receivers'
@@ -33,6 +36,8 @@
 //! its first command, or at start-up with [`RedisLedger::check_inbox`]. A ledger used only as
 //! the replay guard never asks for `appendonly`.
 
+mod order_scripts;
+mod ordered;
 mod scripts;
 mod store;
 
@@ -46,6 +51,7 @@ use scripts::BATCH;
 #[allow(deprecated)]
 pub use crate::deprecated::{DEFAULT_INBOX_TIMEOUT, RedisInbox, RedisInboxBuilder};
 pub use crate::ledger::DEFAULT_INBOX_PREFIX;
+pub use ordered::Ordered;
 
 impl RedisLedger {
     async fn script<T: redis::FromRedisValue>(

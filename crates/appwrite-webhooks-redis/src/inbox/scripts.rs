@@ -8,7 +8,7 @@
 pub(crate) const BATCH: usize = 500;
 
 /// Helpers every script starts with. `ARGV[1]` is the prefix.
-const COMMON: &str = r"
+pub(super) const COMMON: &str = r"
 local p = ARGV[1]
 local stream = p .. 'ready'
 local function row(id)
@@ -33,6 +33,41 @@ local function ready(id)
   local entry = redis.call('XADD', stream, '*', 'id', id)
   redis.call('HSET', p .. 'd:' .. id, 'entry', entry, 'lease', '')
 end
+-- The history of attempts (what the web view shows): `P a:ID`, a list of the delivery's newest
+-- 64 attempts as JSON arrays [attempt, worker, started ms, ended ms, outcome, error], and
+-- `P m:MINUTE`, a hash counting what happened in that minute (received, done, retried, failed),
+-- kept for a day. Times are the Redis server's, as one clock for every replica.
+local function clock_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function count(field, at)
+  local key = p .. 'm:' .. math.floor(at / 60000)
+  redis.call('HINCRBY', key, field, 1)
+  redis.call('PEXPIRE', key, 86400000)
+end
+-- Ends the attempt still running, if any: with `outcome` (and `err`), or abandoned.
+local function end_attempt(id, outcome, err)
+  local key = p .. 'a:' .. id
+  local last = redis.call('LINDEX', key, -1)
+  if not last then return end
+  local r = cjson.decode(last)
+  if r[5] ~= 'running' then return end
+  r[5] = outcome
+  if outcome ~= 'abandoned' then
+    r[4] = clock_ms()
+    local field = ({done = 'done', retry = 'retried', dead = 'failed'})[outcome]
+    if field then count(field, r[4]) end
+  end
+  if err then r[6] = err end
+  redis.call('LSET', key, -1, cjson.encode(r))
+end
+local function begin_attempt(id, worker, attempt)
+  local key = p .. 'a:' .. id
+  end_attempt(id, 'abandoned', nil) -- its lease ran out without an outcome: its worker died
+  redis.call('RPUSH', key, cjson.encode({attempt, worker, clock_ms(), cjson.null, 'running', cjson.null}))
+  redis.call('LTRIM', key, -64, -1)
+end
 ";
 
 /// ARGV: prefix, fingerprint hex, fingerprint, arrival ms, uri, headers, body.
@@ -47,6 +82,7 @@ redis.call('HSET', p .. 'd:' .. id, 'fp', ARGV[3], 'fphex', ARGV[2], 'at', ARGV[
 redis.call('SET', fpkey, id)
 redis.call('ZADD', p .. 'ids', id, id)
 ready(id)
+count('received', tonumber(ARGV[4]))
 return {1, id}
 ";
 
@@ -112,8 +148,9 @@ for _ = 1, 10 do
   local id = found[2] and found[2][2]
   local key = p .. 'd:' .. tostring(id)
   if id and redis.call('HGET', key, 'entry') == entry and redis.call('HGET', key, 'state') == 'pending' then
-    redis.call('HINCRBY', key, 'attempts', 1)
+    local attempt = redis.call('HINCRBY', key, 'attempts', 1)
     redis.call('HSET', key, 'lease', ARGV[5])
+    begin_attempt(id, ARGV[2], attempt)
     return {entry, row(id)}
   end
   unready(entry) -- left over from a settled, repaired or purged delivery
@@ -128,7 +165,9 @@ local key = p .. 'd:' .. ARGV[2]
 unready(ARGV[3])
 redis.call('HSET', key, 'state', 'done', 'entry', '', 'lease', '')
 redis.call('ZADD', p .. 'done', ARGV[6] + ARGV[7], ARGV[2])
+end_attempt(ARGV[2], 'done', nil)
 redis.call('PEXPIRE', key, ARGV[7])
+redis.call('PEXPIRE', p .. 'a:' .. ARGV[2], ARGV[7])
 redis.call('PEXPIRE', p .. 'fp:' .. redis.call('HGET', key, 'fphex'), ARGV[7])
 return 1
 ";
@@ -139,6 +178,7 @@ if not owned() then return 0 end
 unready(ARGV[3])
 redis.call('HSET', p .. 'd:' .. ARGV[2], 'entry', '', 'lease', '', 'error', ARGV[7])
 redis.call('ZADD', p .. 'retry', ARGV[6], ARGV[2])
+end_attempt(ARGV[2], 'retry', ARGV[7])
 return 1
 ";
 
@@ -150,6 +190,7 @@ unready(ARGV[3])
 local letter = redis.call('XADD', p .. 'dead', '*', 'id', ARGV[2], 'error', ARGV[6],
   'attempts', redis.call('HGET', key, 'attempts'))
 redis.call('HSET', key, 'state', 'dead', 'entry', '', 'lease', '', 'error', ARGV[6], 'letter', letter)
+end_attempt(ARGV[2], 'dead', ARGV[6])
 return 1
 ";
 
@@ -159,17 +200,21 @@ if not owned() then return 0 end
 local key = p .. 'd:' .. ARGV[2]
 unready(ARGV[3])
 if tonumber(redis.call('HGET', key, 'attempts')) > 0 then redis.call('HINCRBY', key, 'attempts', -1) end
+end_attempt(ARGV[2], 'handed back', nil)
 ready(ARGV[2])
 return 1
 ";
 
-/// ARGV: prefix, now ms. Returns {pending, in flight, done, dead}. Forgets at most [`BATCH`]
-/// ids whose retention passed (their keys expired by themselves); those left are not counted.
+/// ARGV: prefix, now ms. Returns {pending, in flight, done, dead, stale}. Forgets at most
+/// [`BATCH`] ids whose retention passed (their keys expired by themselves); those left are not
+/// counted. Stale deliveries are in `done` and in `stale` alike, with the same score (see the
+/// ordering scripts), so they count once, as stale.
 const STATS: &str = r"
 local done = p .. 'done'
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', done, '-inf', ARGV[2], 'LIMIT', 0, 500)) do
   redis.call('ZREM', p .. 'ids', id)
   redis.call('ZREM', done, id)
+  redis.call('ZREM', p .. 'stale', id)
 end
 local in_flight = 0
 if redis.call('EXISTS', stream) == 1 and #redis.call('XINFO', 'GROUPS', stream) > 0 then
@@ -177,7 +222,9 @@ if redis.call('EXISTS', stream) == 1 and #redis.call('XINFO', 'GROUPS', stream) 
 end
 local pending = redis.call('ZCARD', p .. 'retry')
 if redis.call('EXISTS', stream) == 1 then pending = pending + redis.call('XLEN', stream) end
-return {pending, in_flight, redis.call('ZCOUNT', done, '(' .. ARGV[2], '+inf'), redis.call('XLEN', p .. 'dead')}
+local stale = redis.call('ZCOUNT', p .. 'stale', '(' .. ARGV[2], '+inf')
+local settled = redis.call('ZCOUNT', done, '(' .. ARGV[2], '+inf')
+return {pending, in_flight, settled - stale, redis.call('XLEN', p .. 'dead'), stale}
 ";
 
 /// ARGV: prefix, state or '', how many more rows, cursor (the last id looked at, 0 first).
@@ -203,6 +250,23 @@ return {1, cursor, out}
 /// ARGV: prefix, id.
 const GET: &str = r"
 return row(ARGV[2])
+";
+
+/// ARGV: prefix, id. The delivery's recorded attempts, oldest first (JSON arrays).
+const ATTEMPTS: &str = r"
+if redis.call('EXISTS', p .. 'd:' .. ARGV[2]) == 0 then return {} end
+return redis.call('LRANGE', p .. 'a:' .. ARGV[2], 0, -1)
+";
+
+/// ARGV: prefix, first minute (minutes since 1970), how many minutes. Returns per minute
+/// {received, done, retried, failed}, flattened.
+const ACTIVITY: &str = r"
+local out = {}
+for m = tonumber(ARGV[2]), tonumber(ARGV[2]) + tonumber(ARGV[3]) - 1 do
+  local h = redis.call('HMGET', p .. 'm:' .. m, 'received', 'done', 'retried', 'failed')
+  for i = 1, 4 do table.insert(out, tonumber(h[i]) or 0) end
+end
+return out
 ";
 
 /// Makes a dead letter pending again; shared by `retry` and `requeue_dead`.
@@ -253,24 +317,27 @@ local function forget(id)
   local fphex = redis.call('HGET', key, 'fphex')
   if fphex and redis.call('GET', p .. 'fp:' .. fphex) == id then redis.call('DEL', p .. 'fp:' .. fphex) end
   n = n + redis.call('DEL', key)
+  redis.call('DEL', p .. 'a:' .. id)
   redis.call('ZREM', p .. 'ids', id)
 end
 ";
 
-/// ARGV: prefix, now ms. Deletes up to [`BATCH`] done deliveries (first those whose retention
-/// passed). Returns {deleted, looked at, done left}.
+/// ARGV: prefix, now ms. Deletes up to [`BATCH`] done (and stale) deliveries (first those whose
+/// retention passed). Returns {deleted, looked at, done left}.
 const PURGE_DONE: &str = r"
 local done = p .. 'done'
 local expired = redis.call('ZRANGEBYSCORE', done, '-inf', ARGV[2], 'LIMIT', 0, 500)
 for _, id in ipairs(expired) do
   redis.call('ZREM', p .. 'ids', id)
   redis.call('ZREM', done, id)
+  redis.call('ZREM', p .. 'stale', id)
 end
 local seen = #expired
 if seen < 500 then
   for _, id in ipairs(redis.call('ZRANGE', done, 0, 499 - seen)) do
     forget(id)
     redis.call('ZREM', done, id)
+    redis.call('ZREM', p .. 'stale', id)
     seen = seen + 1
   end
 end
@@ -320,6 +387,8 @@ pub(crate) struct Scripts {
     pub(crate) stats: redis::Script,
     pub(crate) list: redis::Script,
     pub(crate) get: redis::Script,
+    pub(crate) attempts: redis::Script,
+    pub(crate) activity: redis::Script,
     pub(crate) retry: redis::Script,
     pub(crate) retry_dead: redis::Script,
     pub(crate) purge_done: redis::Script,
@@ -339,6 +408,8 @@ pub(crate) static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::n
         stats: script(&[STATS]),
         list: script(&[LIST]),
         get: script(&[GET]),
+        attempts: script(&[ATTEMPTS]),
+        activity: script(&[ACTIVITY]),
         retry: script(&[REVIVE, RETRY]),
         retry_dead: script(&[REVIVE, RETRY_DEAD]),
         purge_done: script(&[FORGET, PURGE_DONE]),

@@ -4,8 +4,8 @@
 use std::time::{Duration, SystemTime};
 
 use appwrite_webhooks::inbox::{
-    InboxAdmin, InboxStore, Lease, Purge, Put, Received, State, Stats, Stored, Taken,
-    from_unix_millis, unix_millis,
+    AttemptOutcome, AttemptRecord, InboxAdmin, InboxStore, Lease, Minute, Purge, Put, Received,
+    State, Stats, Stored, Taken, empty_minutes, from_unix_millis, unix_millis,
 };
 use appwrite_webhooks::{Fingerprint, LeaseToken, StoreError, StoreFuture};
 
@@ -14,14 +14,14 @@ use super::scripts::{BATCH, SCRIPTS};
 use crate::connection::boxed;
 use crate::ledger::RedisLedger;
 
-fn now() -> String {
+pub(super) fn now() -> String {
     unix_millis(SystemTime::now()).to_string()
 }
 
 /// `duration` in milliseconds as an argument to Redis: at least 1, and at most 2^52 (about
 /// 142,000 years), so a `Duration::MAX` visibility or retention stays within what `PEXPIRE`
 /// and `XAUTOCLAIM` accept, and adding it to the time now stays exact in Lua's doubles.
-fn millis(duration: Duration) -> String {
+pub(super) fn millis(duration: Duration) -> String {
     u64::try_from(duration.as_millis())
         .unwrap_or(u64::MAX)
         .clamp(1, 1 << 52)
@@ -36,7 +36,7 @@ fn lease_token(entry: &str, nonce: &str, consumer: &str) -> String {
 }
 
 /// The outcome scripts' `ARGV[2..5]`: id, entry, consumer, nonce.
-fn lease_args(lease: &Lease) -> Vec<Arg> {
+pub(super) fn lease_args(lease: &Lease) -> Vec<Arg> {
     let mut parts = lease.token.splitn(3, ' ');
     let entry = parts.next().unwrap_or("");
     let nonce = parts.next().unwrap_or("");
@@ -76,6 +76,35 @@ fn stored(row: Row) -> Result<Stored, StoreError> {
             headers: Received::parse_header_block(&headers).map_err(boxed)?,
             body: body.into(),
         },
+    })
+}
+
+/// How many minutes of activity counts Redis keeps (`P m:MINUTE` expires after a day).
+const ACTIVITY_KEPT_MINUTES: usize = 24 * 60;
+
+/// One recorded attempt, as the scripts write it: `[attempt, worker, started ms, ended ms or
+/// null, outcome, error or null]`.
+fn attempt_record(json: &[u8]) -> Result<AttemptRecord, StoreError> {
+    type Written = (
+        u32,
+        Option<String>,
+        u64,
+        Option<u64>,
+        String,
+        Option<String>,
+    );
+    let (attempt, worker, started, ended, outcome, error): Written =
+        serde_json::from_slice(json).map_err(boxed)?;
+    let outcome = AttemptOutcome::parse(&outcome)
+        .ok_or_else(|| StoreError(format!("unknown attempt outcome {outcome:?}").into()))?;
+    Ok(AttemptRecord {
+        attempt,
+        worker,
+        started_at: from_unix_millis(started),
+        duration: ended
+            .map(|ended| std::time::Duration::from_millis(ended.saturating_sub(started))),
+        outcome,
+        error,
     })
 }
 
@@ -165,16 +194,15 @@ impl InboxStore for RedisLedger {
 impl InboxAdmin for RedisLedger {
     fn stats(&self) -> StoreFuture<'_, Stats> {
         Box::pin(async move {
-            let (pending, in_flight, done, dead): (u64, u64, u64, u64) =
+            let (pending, in_flight, done, dead, stale): (u64, u64, u64, u64, u64) =
                 self.script(&SCRIPTS.stats, vec![now().into()]).await?;
             Ok(Stats {
-                stored: pending + done + dead,
+                stored: pending + done + dead + stale,
                 pending,
                 in_flight,
                 done,
                 dead,
-                // Redis has no per-resource ordering.
-                stale: 0,
+                stale,
             })
         })
     }
@@ -207,6 +235,45 @@ impl InboxAdmin for RedisLedger {
                 .script(&SCRIPTS.get, vec![id.to_string().into()])
                 .await?;
             row.map(stored).transpose()
+        })
+    }
+
+    fn attempts(&self, id: u64) -> StoreFuture<'_, Option<Vec<AttemptRecord>>> {
+        Box::pin(async move {
+            let records: Vec<Vec<u8>> = self
+                .script(&SCRIPTS.attempts, vec![id.to_string().into()])
+                .await?;
+            records
+                .iter()
+                .map(|json| attempt_record(json))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some)
+        })
+    }
+
+    fn activity(&self, since: SystemTime) -> StoreFuture<'_, Option<Vec<Minute>>> {
+        Box::pin(async move {
+            let now = SystemTime::now();
+            let span = now.duration_since(since).unwrap_or_default();
+            let count = u32::try_from(span.as_secs() / 60 + 1).unwrap_or(u32::MAX);
+            let mut minutes = empty_minutes(now, count);
+            // Counts are kept for a day: older minutes are not asked for (they read 0).
+            let asked = minutes.len().min(ACTIVITY_KEPT_MINUTES);
+            let first = minutes.len() - asked;
+            let Some(start) = minutes.get(first).map(|m| m.start_millis / 60_000) else {
+                return Ok(Some(minutes));
+            };
+            let counts: Vec<u64> = self
+                .script(
+                    &SCRIPTS.activity,
+                    vec![start.to_string().into(), asked.to_string().into()],
+                )
+                .await?;
+            for (minute, c) in minutes[first..].iter_mut().zip(counts.chunks_exact(4)) {
+                (minute.received, minute.done, minute.retried, minute.failed) =
+                    (c[0], c[1], c[2], c[3]);
+            }
+            Ok(Some(minutes))
         })
     }
 

@@ -29,7 +29,8 @@
 //! delete` within one `$updatedAt`). A store can keep that state for you, opt-in:
 //! `appwrite-webhooks-sqlite`'s `ExactlyOnce::with_ordering` settles an older delivery as
 //! [`State::Stale`] without running the handler, in the same transaction as the handler's
-//! effects.
+//! effects; `appwrite-webhooks-redis`'s `RedisLedger::ordered` does it for any handler, without
+//! exactly-once (the handler's effects are outside Redis: keep them idempotent).
 //!
 //! **Exactly-once effects.** A handler that writes to the ledger's own database can have its
 //! writes and the delivery's `done` commit in one transaction ([`InboxHandler::handle_attempt`],

@@ -4,8 +4,9 @@
 //! reorder them. Every resource carries `$updatedAt`, and a `delete` carries the resource as it
 //! was, so a store that remembers, per resource, the newest version it applied can answer a
 //! late copy as *stale* instead of running its handler ([`State::Stale`](crate::inbox::State::Stale)).
-//! This module only says what a version is; stores that keep the ordering state (today
-//! `appwrite-webhooks-sqlite`, in the transaction of its exactly-once handler) compare them.
+//! This module only says what a version is; stores that keep the ordering state compare them
+//! (`appwrite-webhooks-sqlite` in the transaction of its exactly-once handler,
+//! `appwrite-webhooks-redis` around any handler, without exactly-once).
 
 use std::cmp::Ordering;
 

@@ -30,7 +30,7 @@
 //! | `appwrite_webhooks_unparsed_payloads_total` | counter | — | payloads that did not fit their model and were handed on as `Event::Unparsed` |
 //! | `appwrite_webhooks_consecutive_failures` | gauge | `webhook` | failed answers (status ≥ 400, or none) in a row per verified webhook id, and under `unverified` for requests that failed verification (reset by any verified success); Appwrite disables a webhook at 10 — a WARN log from 7 on |
 //! | `appwrite_webhooks_inbox_deliveries` | gauge | `state` | the inbox's deliveries by state: `pending` (waiting or held by a worker), `in_flight` (held), `done`, `dead` (dead letters), `stale` (settled without their handler: an older version of a resource than one applied), read every 5 s |
-//! | `appwrite_webhooks_inbox_attempts_total` | counter | `outcome` | worker attempts: `done`, `retry`, `dead`, `handed_back` (unfinished at shutdown); for a handler that settles its own attempt (exactly-once), `stale` (a newer version of the resource was already applied; handler not run) and `lease_lost` (its lease passed to another attempt; nothing committed) |
+//! | `appwrite_webhooks_inbox_attempts_total` | counter | `outcome` | worker attempts: `done`, `retry`, `dead`, `handed_back` (unfinished at shutdown); for a handler that settles its own attempt (exactly-once, or `RedisLedger::ordered`), `stale` (a newer version of the resource was already applied; handler not run) and `lease_lost` (its lease passed to another attempt; nothing committed) |
 //! | `appwrite_webhooks_inbox_attempt_duration_seconds` | histogram | `outcome` | one worker attempt: verification again and the handler |
 //!
 //! Call [`describe_metrics`] once after installing a recorder to give each a help text.
