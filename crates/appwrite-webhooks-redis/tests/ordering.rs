@@ -1,25 +1,21 @@
 //! Per-resource ordering on Redis (`RedisLedger::ordered`), against a real `redis-server`: a
 //! stale copy is settled stale without its handler, a delete outranks a late update of the same
-//! moment, deliveries without a version pass through, a failed handler records no version, and
-//! two versions of one resource never run at once (random interleavings: `ordering_property.rs`).
+//! moment, deliveries without a version pass through, and a failed handler records no version
+//! (leases and locks: `ordering_leases.rs`; random interleavings: `ordering_property.rs`).
 //! Loops are bounded; nothing asserts on time.
 
 mod ordering_support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use appwrite_webhooks::inbox::{
-    Attempt, Filter, Handled, Inbox, InboxHandler, Purge, Put, State, Stats, Taken,
-};
+use appwrite_webhooks::inbox::{Filter, Handled, Inbox, InboxHandler, Purge, Put, State, Stats};
 use appwrite_webhooks::observe::INBOX_ATTEMPTS;
 use ordering_support::{
-    Fail, Outgoing, Shared, accept, drained, ledger, mirror, timestamp, verifier, workers,
+    Fail, Outgoing, Shared, accept, attempt, drained, ledger, mirror, timestamp, workers,
 };
 use testkit::observe_suite::Capture;
 use testkit::redis::RedisServer;
-
-const MINUTE: Duration = Duration::from_secs(60);
 
 /// Stores `send`, waits for the workers, and returns its row's state and last error.
 async fn handled(inbox: &Inbox, send: &Outgoing) -> (State, Option<String>) {
@@ -236,34 +232,6 @@ async fn deliveries_without_a_version_pass_through() {
     assert_eq!((stats.done, stats.stale), (3, 0), "{stats:?}");
 }
 
-/// The attempt a worker would pass for `taken`.
-fn attempt_for(taken: &Taken) -> Attempt {
-    Attempt::new(
-        taken.lease.clone(),
-        taken.attempt,
-        MINUTE,
-        Instant::now() + MINUTE,
-    )
-}
-
-/// Takes the next delivery and runs `handler` on it as a worker would.
-async fn attempt(
-    inbox: &Inbox,
-    handler: &Arc<dyn InboxHandler>,
-) -> (Taken, Result<Handled, appwrite_webhooks::HandlerError>) {
-    let taken = inbox
-        .store()
-        .take("w", MINUTE)
-        .await
-        .unwrap()
-        .expect("a delivery");
-    let delivery = verifier().verify_stored(&taken.received).await.unwrap();
-    let handled = Arc::clone(handler)
-        .handle_attempt(delivery, attempt_for(&taken))
-        .await;
-    (taken, handled)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_error_records_no_version_and_the_retry_applies() {
     let redis = RedisServer::start();
@@ -330,60 +298,4 @@ async fn a_handler_error_records_no_version_and_the_retry_applies() {
         (2, 0, 0),
         "{stats:?}"
     );
-}
-
-/// Two versions of one resource never run at once: an older one that arrives while a newer
-/// one's handler runs waits for it, then finds it stale — it does not run beside it and
-/// apply the older state after the newer.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_older_version_waits_for_the_newer_one_running_and_is_stale() {
-    let redis = RedisServer::start();
-    let (ledger, inbox) = ledger(&redis, "busy:").await;
-    let (entered, mut inside) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let (release, gate) = tokio::sync::watch::channel(false);
-    let handler: Arc<dyn InboxHandler> = Arc::new(ledger.ordered(
-        move |delivery: appwrite_webhooks::Delivery| {
-            let (entered, mut gate) = (entered.clone(), gate.clone());
-            async move {
-                let id = delivery.delivery_id().unwrap_or("").to_owned();
-                entered.send(id).unwrap();
-                gate.wait_for(|open| *open).await?;
-                Ok::<(), appwrite_webhooks::HandlerError>(())
-            }
-        },
-    ));
-    accept(
-        &inbox,
-        &Outgoing::user("d1", "update", "six", Some(&timestamp(6))),
-    )
-    .await;
-    accept(
-        &inbox,
-        &Outgoing::user("d2", "update", "five", Some(&timestamp(5))),
-    )
-    .await;
-    let newer = tokio::spawn({
-        let (inbox, handler) = (inbox.clone(), Arc::clone(&handler));
-        async move { attempt(&inbox, &handler).await.1.unwrap() }
-    });
-    assert_eq!(
-        inside.recv().await.unwrap(),
-        "d1",
-        "the newer one's handler runs"
-    );
-    let older = tokio::spawn({
-        let (inbox, handler) = (inbox.clone(), Arc::clone(&handler));
-        async move { attempt(&inbox, &handler).await.1.unwrap() }
-    });
-    // However long the older one has waited, it is let through only after the newer settles.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    release.send(true).unwrap();
-    assert_eq!(newer.await.unwrap(), Handled::Done);
-    assert_eq!(older.await.unwrap(), Handled::Stale);
-    assert!(
-        inside.try_recv().is_err(),
-        "the older one's handler never ran"
-    );
-    let stats = inbox.admin().stats().await.unwrap();
-    assert_eq!((stats.done, stats.stale), (1, 1), "{stats:?}");
 }

@@ -6,9 +6,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use appwrite_webhooks::inbox::{Inbox, InboxHandler, Put, RetryPolicy, Workers};
+use appwrite_webhooks::inbox::{
+    Attempt, Handled, Inbox, InboxHandler, Put, RetryPolicy, Taken, Workers,
+};
 use appwrite_webhooks::models::User;
 use appwrite_webhooks::{Delivery, HandlerError, Verifier, sender::DeliveryBuilder};
 use appwrite_webhooks_redis::RedisLedger;
@@ -264,4 +266,32 @@ pub async fn drained(inbox: &Inbox) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     panic!("still pending: {:?}", inbox.admin().stats().await.unwrap());
+}
+
+/// The attempt a worker would pass for `taken`.
+pub fn attempt_for(taken: &Taken) -> Attempt {
+    Attempt::new(
+        taken.lease.clone(),
+        taken.attempt,
+        Duration::from_secs(60),
+        Instant::now() + Duration::from_secs(60),
+    )
+}
+
+/// Takes the next delivery and runs `handler` on it as a worker would.
+pub async fn attempt(
+    inbox: &Inbox,
+    handler: &Arc<dyn InboxHandler>,
+) -> (Taken, Result<Handled, appwrite_webhooks::HandlerError>) {
+    let taken = inbox
+        .store()
+        .take("w", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("a delivery");
+    let delivery = verifier().verify_stored(&taken.received).await.unwrap();
+    let handled = Arc::clone(handler)
+        .handle_attempt(delivery, attempt_for(&taken))
+        .await;
+    (taken, handled)
 }
