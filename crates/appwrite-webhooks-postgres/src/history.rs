@@ -57,9 +57,7 @@ pub(crate) fn activity(
 ) -> StoreFuture<'_, Option<Vec<Minute>>> {
     ledger.run(async move {
         let now = SystemTime::now();
-        let span = now.duration_since(since).unwrap_or_default();
-        let count = u32::try_from(span.as_secs() / 60 + 1).unwrap_or(u32::MAX);
-        let mut minutes = empty_minutes(now, count);
+        let mut minutes = empty_minutes(since, now);
         let first = minutes.first().map_or(unix_millis(now), |m| m.start_millis);
         let start = i64::try_from(first).unwrap_or(i64::MAX);
         let slot = |minutes: &[Minute], minute: i64| -> Option<usize> {

@@ -264,9 +264,7 @@ pub(crate) fn activity(
 ) -> StoreFuture<'_, Option<Vec<Minute>>> {
     ledger.run(move |db| {
         let now = SystemTime::now();
-        let span = now.duration_since(since).unwrap_or_default();
-        let count = u32::try_from(span.as_secs() / 60 + 1).unwrap_or(u32::MAX);
-        let mut minutes = empty_minutes(now, count);
+        let mut minutes = empty_minutes(since, now);
         let first = minutes.first().map_or(0, |m| m.start_millis);
         let start = clamp(first);
         let slot = |minutes: &mut Vec<Minute>, at_minute: i64| -> Option<usize> {

@@ -10,9 +10,10 @@
 //! with requeue and delete, one or all; and a replay of a stored delivery, re-signed with a key
 //! you give, to a local handler under development.
 //!
-//! What stores record decides what is shown: the SQLite, Postgres and memory ledgers keep every
-//! attempt (SQLite also answers filters with indexed queries); a store without a history of
-//! attempts (Redis) says so instead of showing made-up numbers (see [`InboxAdmin`]).
+//! What stores record decides what is shown: the SQLite, Postgres, Redis and memory ledgers keep
+//! every attempt (SQLite also answers filters with indexed queries); a store of your own
+//! without a history of attempts says so instead of showing made-up numbers (see
+//! [`InboxAdmin`]).
 //!
 //! **Safe by construction.** Every stored value is escaped by one function, [`escape`]: a user
 //! named `<img src=x onerror=alert(1)>` renders as text. Every answer carries

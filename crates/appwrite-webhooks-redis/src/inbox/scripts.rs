@@ -36,7 +36,7 @@ end
 -- The history of attempts (what the web view shows): `P a:ID`, a list of the delivery's newest
 -- 64 attempts as JSON arrays [attempt, worker, started ms, ended ms, outcome, error], and
 -- `P m:MINUTE`, a hash counting what happened in that minute (received, done, retried, failed),
--- kept for a day. Times are the Redis server's, as one clock for every replica.
+-- kept for a week (`ACTIVITY_MINUTES_MAX`). Times are the Redis server's, as one clock for every replica.
 local function clock_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -44,7 +44,7 @@ end
 local function count(field, at)
   local key = p .. 'm:' .. math.floor(at / 60000)
   redis.call('HINCRBY', key, field, 1)
-  redis.call('PEXPIRE', key, 86400000)
+  redis.call('PEXPIRE', key, 604800000)
 end
 -- Ends the attempt still running, if any: with `outcome` (and `err`), or abandoned.
 local function end_attempt(id, outcome, err)

@@ -79,9 +79,6 @@ fn stored(row: Row) -> Result<Stored, StoreError> {
     })
 }
 
-/// How many minutes of activity counts Redis keeps (`P m:MINUTE` expires after a day).
-const ACTIVITY_KEPT_MINUTES: usize = 24 * 60;
-
 /// One recorded attempt, as the scripts write it: `[attempt, worker, started ms, ended ms or
 /// null, outcome, error or null]`.
 fn attempt_record(json: &[u8]) -> Result<AttemptRecord, StoreError> {
@@ -254,22 +251,18 @@ impl InboxAdmin for RedisLedger {
     fn activity(&self, since: SystemTime) -> StoreFuture<'_, Option<Vec<Minute>>> {
         Box::pin(async move {
             let now = SystemTime::now();
-            let span = now.duration_since(since).unwrap_or_default();
-            let count = u32::try_from(span.as_secs() / 60 + 1).unwrap_or(u32::MAX);
-            let mut minutes = empty_minutes(now, count);
-            // Counts are kept for a day: older minutes are not asked for (they read 0).
-            let asked = minutes.len().min(ACTIVITY_KEPT_MINUTES);
-            let first = minutes.len() - asked;
-            let Some(start) = minutes.get(first).map(|m| m.start_millis / 60_000) else {
+            let mut minutes = empty_minutes(since, now);
+            let Some(start) = minutes.first().map(|m| m.start_millis / 60_000) else {
                 return Ok(Some(minutes));
             };
+            let asked = minutes.len();
             let counts: Vec<u64> = self
                 .script(
                     &SCRIPTS.activity,
                     vec![start.to_string().into(), asked.to_string().into()],
                 )
                 .await?;
-            for (minute, c) in minutes[first..].iter_mut().zip(counts.chunks_exact(4)) {
+            for (minute, c) in minutes.iter_mut().zip(counts.chunks_exact(4)) {
                 (minute.received, minute.done, minute.retried, minute.failed) =
                     (c[0], c[1], c[2], c[3]);
             }

@@ -315,9 +315,7 @@ impl InboxAdmin for MemoryInbox {
     fn activity(&self, since: SystemTime) -> StoreFuture<'_, Option<Vec<Minute>>> {
         self.with(|held| {
             let now = SystemTime::now();
-            let span = now.duration_since(since).unwrap_or_default();
-            let count = u32::try_from(span.as_secs() / 60 + 1).unwrap_or(u32::MAX);
-            let mut minutes = empty_minutes(now, count);
+            let mut minutes = empty_minutes(since, now);
             let first = minutes.first().map_or(0, |m| m.start_millis);
             let slot = |at: SystemTime| {
                 let index = crate::inbox::record::unix_millis(at).checked_sub(first)? / 60_000;

@@ -77,7 +77,8 @@ pub use admin::InboxAdmin;
 pub use memory::MemoryInbox;
 pub use order::{Change, ResourceVersion};
 pub use query::{
-    AttemptOutcome, AttemptRecord, FIND_SCAN_LIMIT, Filter, Minute, Page, empty_minutes,
+    ACTIVITY_MINUTES_MAX, AttemptOutcome, AttemptRecord, FIND_SCAN_LIMIT, Filter, Minute, Page,
+    empty_minutes,
 };
 pub use record::{
     InvalidRecord, Lease, Purge, Received, State, Stats, Stored, Taken, from_unix_millis,

@@ -260,10 +260,21 @@ pub struct Minute {
     pub failed: u64,
 }
 
-/// `minutes` consecutive empty minutes ending with the one holding `now`.
-pub fn empty_minutes(now: SystemTime, minutes: u32) -> Vec<Minute> {
+/// The most minutes [`InboxAdmin::activity`](crate::inbox::InboxAdmin::activity) answers
+/// with: a week. An older `since` is read as a week ago, so a caller asking from 1970 gets a
+/// bounded answer, not 29 million entries.
+pub const ACTIVITY_MINUTES_MAX: u32 = 7 * 24 * 60;
+
+/// Empty minutes from the one `since` falls in to the one holding `now` (one if `since` is
+/// not earlier), at most [`ACTIVITY_MINUTES_MAX`] — the newest: what an
+/// [`activity`](crate::inbox::InboxAdmin::activity) answer fills in.
+pub fn empty_minutes(since: SystemTime, now: SystemTime) -> Vec<Minute> {
+    let span = now.duration_since(since).unwrap_or_default();
+    let minutes = u32::try_from(span.as_secs() / 60 + 1)
+        .unwrap_or(u32::MAX)
+        .min(ACTIVITY_MINUTES_MAX);
     let last = unix_millis(now) / 60_000;
-    let first = last.saturating_sub(u64::from(minutes.max(1)) - 1);
+    let first = last.saturating_sub(u64::from(minutes) - 1);
     (first..=last)
         .map(|m| Minute {
             start_millis: m * 60_000,
@@ -319,9 +330,16 @@ mod tests {
     #[test]
     fn empty_minutes_end_with_now() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(3600);
-        let minutes = empty_minutes(now, 60);
+        let minutes = empty_minutes(now - Duration::from_secs(59 * 60), now);
         assert_eq!(minutes.len(), 60);
         assert_eq!(minutes.last().unwrap().start_millis, 3_600_000);
+        assert_eq!(empty_minutes(now + Duration::from_secs(60), now).len(), 1);
+        let far = SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 40);
+        assert_eq!(
+            empty_minutes(SystemTime::UNIX_EPOCH, far).len(),
+            ACTIVITY_MINUTES_MAX as usize,
+            "bounded, whatever `since` is"
+        );
     }
 
     #[tokio::test]
