@@ -107,6 +107,9 @@ mod history;
 mod inbox;
 mod ledger;
 mod listen;
+mod once;
+mod once_guard;
+mod order;
 mod schema;
 
 use std::fmt;
@@ -116,10 +119,17 @@ use std::time::Duration;
 use appwrite_webhooks::{ClaimOutcome, inbox::Put};
 
 pub use admin::ADMIN_BATCH;
+/// The pool an exactly-once handler's [`LedgerTransaction`] comes from, at the version this
+/// crate uses.
+pub use deadpool_postgres;
 pub use ledger::{
     DEFAULT_LEDGER_TIMEOUT, DEFAULT_POOL_SIZE, PostgresLedger, PostgresLedgerBuilder,
 };
+pub use once::{Effects, ExactlyOnce, LedgerTransaction};
 pub use schema::{MIGRATIONS, Migration, SCHEMA_VERSION};
+/// The driver, at the version this crate uses: its types (`ToSql`, `Row`, errors) for an
+/// exactly-once handler's statements.
+pub use tokio_postgres;
 
 /// Why an operation failed, before it becomes a [`StoreError`](appwrite_webhooks::StoreError).
 #[derive(Debug)]

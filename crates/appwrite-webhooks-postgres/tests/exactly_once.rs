@@ -1,0 +1,428 @@
+//! Exactly-once effects and per-resource ordering on a real Postgres: a handler's writes commit
+//! with its delivery's `done` or not at all (error, panic, timeout, a lost lease), a mirror
+//! fed random interleavings of copies ends equal to the newest state of every resource, and
+//! the synchronous path commits its effects with the claim.
+
+mod common;
+mod once_support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use appwrite_webhooks::inbox::{
+    Attempt, Handled, Inbox, InboxHandler, InboxStore, Put, RetryPolicy, State, Taken, Workers,
+};
+use appwrite_webhooks::{ClaimOutcome, Fingerprint, HandlerError, LeaseToken, ReplayStore};
+use appwrite_webhooks_postgres::{Effects, LedgerTransaction, PostgresLedger};
+use common::{PostgresServer, ledger};
+use once_support::*;
+
+/// A ledger on a fresh database `name` holding the mirror's tables.
+async fn with_tables(server: &PostgresServer, name: &str) -> PostgresLedger {
+    let ledger = ledger(server, name).await;
+    ledger.execute_batch(TABLES).await.unwrap();
+    ledger
+}
+
+/// A handler that writes, then fails its first attempt as `how` says; the second succeeds.
+async fn first_attempt_fails(how: &'static str) {
+    let server = PostgresServer::start();
+    let ledger = with_tables(&server, "rollback").await;
+    let inbox = Inbox::new(ledger.clone());
+    let handler = ledger.exactly_once(move |_delivery, tx| {
+        Box::pin(async move {
+            let (id, attempt) = (tx.delivery_id() as i64, tx.attempt() as i32);
+            tx.execute(
+                "INSERT INTO effects (delivery_id, attempt) VALUES ($1, $2)",
+                &[&id, &attempt],
+            )
+            .await?;
+            if attempt == 1 {
+                match how {
+                    "error" => return Err("the first attempt fails".into()),
+                    "panic" => panic!("the first attempt panics"),
+                    _ => tokio::time::sleep(Duration::from_millis(1500)).await,
+                }
+            }
+            Ok(())
+        })
+    });
+    let sent = Outgoing {
+        delivery_id: "d1".into(),
+        event: "users.u1.create".into(),
+        body: r#"{"$id":"u1","name":"Ada"}"#.into(),
+    };
+    let Put::Stored(id) = accept(&inbox, &sent).await else {
+        panic!("not stored")
+    };
+    let workers = Workers::new(inbox.clone(), verifier(), handler)
+        .with_poll_interval(Duration::from_millis(5))
+        .with_retry(
+            RetryPolicy::default()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1))
+                .with_max_backoff(Duration::from_millis(5))
+                // Short only where the timeout is the failure: a panic's backtrace on a busy
+                // machine can take longer than that.
+                .with_attempt_timeout(Duration::from_millis(match how {
+                    "timeout" => 300,
+                    _ => 20_000,
+                })),
+        )
+        .start();
+    drained(&inbox, Duration::from_secs(30)).await;
+    workers.shutdown(Duration::from_secs(5)).await;
+    let row = inbox.admin().get(id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.state, row.attempts),
+        (State::Done, 2),
+        "{how}: {row:?}"
+    );
+    let error = row.last_error.unwrap_or_default();
+    let expected = match how {
+        "error" => "the first attempt fails",
+        "panic" => "panicked",
+        _ => "timed out",
+    };
+    assert!(error.contains(expected), "{how}: {error}");
+    // Only the second attempt's write is there: the first one's was rolled back.
+    assert_eq!(
+        count(&server, "rollback", "SELECT count(*) FROM effects"),
+        1,
+        "{how}: the failed attempt's write persisted"
+    );
+    assert_eq!(
+        count(&server, "rollback", "SELECT max(attempt) FROM effects"),
+        2,
+        "{how}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_error_rolls_its_writes_back() {
+    first_attempt_fails("error").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_panic_rolls_its_writes_back() {
+    first_attempt_fails("panic").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_timeout_rolls_its_writes_back() {
+    first_attempt_fails("timeout").await;
+}
+
+/// The attempt a worker would pass for `taken`.
+fn attempt_for(taken: &Taken) -> Attempt {
+    Attempt::new(
+        taken.lease.clone(),
+        taken.attempt,
+        Duration::from_secs(3600),
+        std::time::Instant::now() + Duration::from_secs(30),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_lease_commits_nothing() {
+    let server = PostgresServer::start();
+    let ledger = with_tables(&server, "lease").await;
+    let inbox = Inbox::new(ledger.clone());
+    let sent = Outgoing {
+        delivery_id: "d1".into(),
+        event: "users.u1.create".into(),
+        body: r#"{"$id":"u1","name":"Ada"}"#.into(),
+    };
+    accept(&inbox, &sent).await;
+    // Taken under one lease, then by another attempt once it ran out (on another replica:
+    // the first one's process "died").
+    let first = ledger
+        .take("a", Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let other = common::replica(&server, "lease");
+    let second = other
+        .take("b", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(first.lease, second.lease);
+    // The first attempt's handler runs now: it must commit nothing.
+    let handler = Arc::new(mirror(&ledger, |_, _| Ok(())));
+    let delivery = verifier().verify_stored(&first.received).await.unwrap();
+    let handled = Arc::clone(&handler)
+        .handle_attempt(delivery.clone(), attempt_for(&first))
+        .await
+        .unwrap();
+    assert_eq!(handled, Handled::LeaseLost);
+    assert_eq!(count(&server, "lease", "SELECT count(*) FROM effects"), 0);
+    // The second settles it, once.
+    let handled = handler
+        .handle_attempt(delivery, attempt_for(&second))
+        .await
+        .unwrap();
+    assert_eq!(handled, Handled::Done);
+    assert_eq!(count(&server, "lease", "SELECT count(*) FROM effects"), 1);
+    assert_eq!(users(&server, "lease").len(), 1);
+    let row = inbox.admin().get(second.lease.id).await.unwrap().unwrap();
+    assert_eq!(row.state, State::Done);
+}
+
+/// Property: for random histories of users (create, updates, deletes, re-creates), each change
+/// sent as several copies (redeliveries and distinct deliveries), shuffled, handled by
+/// concurrent workers on two replicas whose handler fails some first attempts after its
+/// writes, the mirrored table ends equal to every user's newest state; every applied
+/// delivery's effect is there exactly once; late copies are settled stale, and none is left
+/// pending or dead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_interleavings_mirror_the_newest_state() {
+    let server = PostgresServer::start();
+    let mut stale_seen = 0;
+    for seed in 0..12u64 {
+        let mut rng = Rng::new(seed);
+        let users_in_burst = 1 + rng.below(4) as usize;
+        let (sends, expected) = burst(&mut rng, users_in_burst);
+        let name = format!("prop{seed}");
+        let ledger = with_tables(&server, &name).await;
+        let inbox = Inbox::new(ledger.clone());
+        // Half of the burst before the workers start, half while they run.
+        let (early, late) = sends.split_at(sends.len() / 2);
+        for send in early {
+            accept(&inbox, send).await;
+        }
+        let failures = Arc::new(AtomicU32::new(0));
+        let fail_some = move |point: &str, tx: &LedgerTransaction<'_>| {
+            if point == "between"
+                && tx.attempt() == 1
+                && (tx.delivery_id() + seed).is_multiple_of(3)
+            {
+                failures.fetch_add(1, Ordering::Relaxed);
+                return Err("a first attempt fails after its writes".into());
+            }
+            Ok(())
+        };
+        let replicas = [ledger.clone(), common::replica(&server, &name)];
+        let mut workers = Vec::new();
+        for replica in replicas {
+            let handler = mirror(&replica, fail_some.clone());
+            workers.push(
+                Workers::new(Inbox::new(replica), verifier(), handler)
+                    .with_concurrency(2)
+                    .with_poll_interval(Duration::from_millis(5))
+                    .with_retry(
+                        RetryPolicy::default()
+                            .with_initial_backoff(Duration::from_millis(1))
+                            .with_max_backoff(Duration::from_millis(4)),
+                    )
+                    .start(),
+            );
+        }
+        for send in late {
+            accept(&inbox, send).await;
+        }
+        drained(&inbox, Duration::from_secs(60)).await;
+        for workers in workers {
+            workers.shutdown(Duration::from_secs(5)).await;
+        }
+
+        assert_eq!(users(&server, &name), live(&expected), "seed {seed}");
+        let stats = inbox.admin().stats().await.unwrap();
+        assert_eq!(
+            (stats.pending, stats.dead),
+            (0, 0),
+            "seed {seed}: {stats:?}"
+        );
+        let rows = inbox.admin().list(None, usize::MAX).await.unwrap();
+        let effects = effects(&server, &name);
+        for row in &rows {
+            let applied = effects.get(&row.id).copied().unwrap_or(0);
+            match row.state {
+                State::Done => assert_eq!(applied, 1, "seed {seed}: {row:?}"),
+                State::Stale => assert_eq!(applied, 0, "seed {seed}: {row:?}"),
+                state => panic!("seed {seed}: {state:?}"),
+            }
+        }
+        let listed_stale = inbox
+            .admin()
+            .list(Some(State::Stale), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(listed_stale.len() as u64, stats.stale, "seed {seed}");
+        assert!(listed_stale.iter().all(|row| row.state == State::Stale));
+        let listed_done = inbox
+            .admin()
+            .list(Some(State::Done), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(listed_done.len() as u64, stats.done, "seed {seed}");
+        stale_seen += stats.stale;
+    }
+    assert!(stale_seen > 0, "the bursts never produced a stale copy");
+}
+
+/// A delete is never undone by a late create or update of the same `$updatedAt`; a delivery
+/// with no `$updatedAt` passes through; stale deliveries are counted, found and say why, and
+/// their attempts are recorded `stale`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_outranks_a_late_update_of_the_same_moment() {
+    let server = PostgresServer::start();
+    let ledger = with_tables(&server, "order").await;
+    let inbox = Inbox::new(ledger.clone());
+    let at = timestamp(5);
+    let send = |id: &str, action: &str, name: &str, stamp: Option<&str>| Outgoing {
+        delivery_id: id.into(),
+        event: format!("users.u1.{action}"),
+        body: match stamp {
+            Some(stamp) => format!(r#"{{"$id":"u1","name":"{name}","$updatedAt":"{stamp}"}}"#),
+            None => format!(r#"{{"$id":"u1","name":"{name}"}}"#),
+        },
+    };
+    let workers = Workers::new(inbox.clone(), verifier(), mirror(&ledger, |_, _| Ok(())))
+        .with_concurrency(1)
+        .with_poll_interval(Duration::from_millis(5))
+        .start();
+    let mut first = None;
+    for (sent, state) in [
+        (send("d1", "delete", "Ada", Some(&at)), State::Done),
+        (send("d2", "update", "Ada", Some(&at)), State::Stale),
+        (send("d3", "create", "Ada", Some(&at)), State::Stale),
+        (
+            send("d4", "create", "Ada", Some(&timestamp(4))),
+            State::Stale,
+        ),
+    ] {
+        let id = accept(&inbox, &sent).await.id().unwrap();
+        let first = *first.get_or_insert(id);
+        drained(&inbox, Duration::from_secs(20)).await;
+        let row = inbox.admin().get(id).await.unwrap().unwrap();
+        assert_eq!(row.state, state, "{}", sent.delivery_id);
+        if state == State::Stale {
+            // `inbox show` says why.
+            let why = row.last_error.unwrap_or_default();
+            assert!(why.starts_with("stale: users.u1 ("), "{why}");
+            assert!(
+                why.contains("Delete") && why.contains(&format!("delivery {first}")),
+                "{why}"
+            );
+            let attempts = inbox.admin().attempts(id).await.unwrap().unwrap();
+            assert_eq!(
+                attempts.last().unwrap().outcome,
+                appwrite_webhooks::inbox::AttemptOutcome::Stale,
+                "{attempts:?}"
+            );
+        }
+        assert!(users(&server, "order").is_empty(), "{}", sent.delivery_id);
+    }
+    // No version: it passes through (and here, writes the user again).
+    let id = accept(&inbox, &send("d5", "update", "Bob", None))
+        .await
+        .id()
+        .unwrap();
+    drained(&inbox, Duration::from_secs(20)).await;
+    assert_eq!(
+        inbox.admin().get(id).await.unwrap().unwrap().state,
+        State::Done
+    );
+    assert_eq!(users(&server, "order").len(), 1);
+    // Created again later: applied.
+    accept(&inbox, &send("d6", "create", "Cy", Some(&timestamp(6)))).await;
+    drained(&inbox, Duration::from_secs(20)).await;
+    assert_eq!(users(&server, "order")["u1"].as_deref(), Some("Cy"));
+    let stats = inbox.admin().stats().await.unwrap();
+    assert_eq!(
+        (stats.done, stats.stale, stats.stored),
+        (3, 3, 6),
+        "{stats:?}"
+    );
+    // The operator's search finds them by state.
+    let filter = appwrite_webhooks::inbox::Filter::default().with_state(State::Stale);
+    let page = inbox.admin().find(&filter, None, 10).await.unwrap();
+    assert_eq!(page.items.len(), 3, "{page:?}");
+    workers.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Effects that write one row, then fail as `fail` says.
+fn write(fail: &'static str) -> impl for<'a> FnOnce(&'a LedgerTransaction<'a>) -> Effects<'a> {
+    move |tx| {
+        Box::pin(async move {
+            let id = tx.delivery_id() as i64;
+            tx.execute(
+                "INSERT INTO effects (delivery_id, attempt) VALUES ($1, 1)",
+                &[&id],
+            )
+            .await?;
+            match fail {
+                "error" => Err(HandlerError::from("failed after writing")),
+                "panic" => panic!("panicked after writing"),
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+/// The synchronous path: a claim completed with `complete_with` commits the effects with it;
+/// a failing or panicking effect writes nothing and leaves the claim held; a claim that passed
+/// to another copy writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guard_path_commits_effects_with_the_claim() {
+    let server = PostgresServer::start();
+    let ledger = with_tables(&server, "guard").await;
+    let effects = || count(&server, "guard", "SELECT count(*) FROM effects");
+    let (lease, keep) = (Duration::from_secs(60), Duration::from_secs(3600));
+    let (delivery, first, second) = (
+        Fingerprint::new(&[9; 20]),
+        LeaseToken::new(),
+        LeaseToken::new(),
+    );
+    assert_eq!(
+        ledger.claim(&delivery, &first, lease).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    for fail in ["error", "panic"] {
+        let error = ledger
+            .complete_with(&delivery, &first, keep, write(fail))
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("after writing"), "{error}");
+        assert_eq!(effects(), 0, "{fail}: rolled back");
+        assert_eq!(
+            ledger.claim(&delivery, &second, lease).await.unwrap(),
+            ClaimOutcome::InProgress,
+            "{fail}: the claim is still held"
+        );
+    }
+    let done = ledger.complete_with(&delivery, &first, keep, write(""));
+    assert!(done.await.unwrap());
+    assert_eq!(effects(), 1);
+    assert_eq!(
+        ledger.claim(&delivery, &second, lease).await.unwrap(),
+        ClaimOutcome::Done
+    );
+    // Completed already: a second completion is not the owner's any more, and writes nothing.
+    let again = ledger.complete_with(&delivery, &first, keep, write(""));
+    assert!(!again.await.unwrap());
+    assert_eq!(effects(), 1);
+
+    // A claim whose lease ran out and passed to another copy, on another replica.
+    let other = Fingerprint::new(&[10; 20]);
+    let (late, taker) = (LeaseToken::new(), LeaseToken::new());
+    ledger
+        .claim(&other, &late, Duration::from_millis(1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let replica = common::replica(&server, "guard");
+    assert_eq!(
+        replica.claim(&other, &taker, lease).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    let late = ledger.complete_with(&other, &late, keep, write(""));
+    assert!(!late.await.unwrap());
+    assert_eq!(effects(), 1);
+    let taken = replica.complete_with(&other, &taker, keep, write(""));
+    assert!(taken.await.unwrap());
+    assert_eq!(effects(), 2);
+}
