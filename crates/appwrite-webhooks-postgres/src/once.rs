@@ -259,7 +259,7 @@ where
         {
             let why = stale_reason(version, &applied);
             settle_done(&tx, attempt, xid, Some(&why)).await?;
-            tx.commit().await.map_err(store)?;
+            commit_in_time(tx, attempt).await?;
             return Ok(Handled::Stale);
         }
         let tx = LedgerTransaction {
@@ -278,14 +278,22 @@ where
             record_version(&tx, version, id).await.map_err(store)?;
         }
         settle_done(&tx, attempt, xid, None).await?;
-        if Instant::now() >= attempt.deadline {
-            // The worker counts this attempt failed: it must not also be done.
-            let _ = tx.rollback().await;
-            return Err(timed_out());
-        }
-        tx.commit().await.map_err(store)?;
+        commit_in_time(tx, attempt).await?;
         Ok(Handled::Done)
     }
+}
+
+/// Commits, unless the attempt's deadline has passed: the worker then counts the attempt
+/// failed, and it must not also be settled.
+async fn commit_in_time(
+    tx: deadpool_postgres::Transaction<'_>,
+    attempt: &Attempt,
+) -> Result<(), HandlerError> {
+    if Instant::now() >= attempt.deadline {
+        let _ = tx.rollback().await;
+        return Err(timed_out());
+    }
+    tx.commit().await.map_err(store)
 }
 
 /// Marks the leased delivery done — or, given why it is stale, done without its handler
