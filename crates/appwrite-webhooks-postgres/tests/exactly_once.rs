@@ -1,7 +1,7 @@
 //! Exactly-once effects and per-resource ordering on a real Postgres: a handler's writes commit
-//! with its delivery's `done` or not at all (error, panic, timeout, a lost lease), and a mirror
-//! fed random interleavings of copies ends equal to the newest state of every resource. The
-//! synchronous path is in `exactly_once_guard.rs`.
+//! with its delivery's `done` or not at all (error, panic, timeout), and a mirror fed random
+//! interleavings of copies ends equal to the newest state of every resource. Leases are in
+//! `exactly_once_leases.rs`, the synchronous path in `exactly_once_guard.rs`.
 
 mod common;
 mod once_support;
@@ -10,19 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use appwrite_webhooks::inbox::{
-    Attempt, Handled, Inbox, InboxHandler, InboxStore, Put, RetryPolicy, State, Taken, Workers,
-};
-use appwrite_webhooks_postgres::{LedgerTransaction, PostgresLedger};
-use common::{PostgresServer, ledger};
+use appwrite_webhooks::inbox::{Inbox, Put, RetryPolicy, State, Workers};
+use appwrite_webhooks_postgres::LedgerTransaction;
+use common::PostgresServer;
 use once_support::*;
-
-/// A ledger on a fresh database `name` holding the mirror's tables.
-async fn with_tables(server: &PostgresServer, name: &str) -> PostgresLedger {
-    let ledger = ledger(server, name).await;
-    ledger.execute_batch(TABLES).await.unwrap();
-    ledger
-}
 
 /// A handler that writes, then fails its first attempt as `how` says; the second succeeds.
 async fn first_attempt_fails(how: &'static str) {
@@ -111,63 +102,6 @@ async fn a_handler_panic_rolls_its_writes_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_timeout_rolls_its_writes_back() {
     first_attempt_fails("timeout").await;
-}
-
-/// The attempt a worker would pass for `taken`.
-fn attempt_for(taken: &Taken) -> Attempt {
-    Attempt::new(
-        taken.lease.clone(),
-        taken.attempt,
-        Duration::from_secs(3600),
-        std::time::Instant::now() + Duration::from_secs(30),
-    )
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lost_lease_commits_nothing() {
-    let server = PostgresServer::start();
-    let ledger = with_tables(&server, "lease").await;
-    let inbox = Inbox::new(ledger.clone());
-    let sent = Outgoing {
-        delivery_id: "d1".into(),
-        event: "users.u1.create".into(),
-        body: r#"{"$id":"u1","name":"Ada"}"#.into(),
-    };
-    accept(&inbox, &sent).await;
-    // Taken under one lease, then by another attempt once it ran out (on another replica:
-    // the first one's process "died").
-    let first = ledger
-        .take("a", Duration::from_millis(1))
-        .await
-        .unwrap()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let other = common::replica(&server, "lease");
-    let second = other
-        .take("b", Duration::from_secs(60))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_ne!(first.lease, second.lease);
-    // The first attempt's handler runs now: it must commit nothing.
-    let handler = Arc::new(mirror(&ledger, |_, _| Ok(())));
-    let delivery = verifier().verify_stored(&first.received).await.unwrap();
-    let handled = Arc::clone(&handler)
-        .handle_attempt(delivery.clone(), attempt_for(&first))
-        .await
-        .unwrap();
-    assert_eq!(handled, Handled::LeaseLost);
-    assert_eq!(count(&server, "lease", "SELECT count(*) FROM effects"), 0);
-    // The second settles it, once.
-    let handled = handler
-        .handle_attempt(delivery, attempt_for(&second))
-        .await
-        .unwrap();
-    assert_eq!(handled, Handled::Done);
-    assert_eq!(count(&server, "lease", "SELECT count(*) FROM effects"), 1);
-    assert_eq!(users(&server, "lease").len(), 1);
-    let row = inbox.admin().get(second.lease.id).await.unwrap().unwrap();
-    assert_eq!(row.state, State::Done);
 }
 
 /// Property: for random histories of users (create, updates, deletes, re-creates), each change

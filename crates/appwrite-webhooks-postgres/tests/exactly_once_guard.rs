@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use appwrite_webhooks::{ClaimOutcome, Fingerprint, HandlerError, LeaseToken, ReplayStore};
 use appwrite_webhooks_postgres::{Effects, LedgerTransaction};
-use common::{PostgresServer, ledger};
-use once_support::{TABLES, count};
+use common::PostgresServer;
+use once_support::{count, with_tables};
 
 /// Effects that write one row, then fail as `fail` says.
 fn write(fail: &'static str) -> impl for<'a> FnOnce(&'a LedgerTransaction<'a>) -> Effects<'a> {
@@ -36,8 +36,7 @@ fn write(fail: &'static str) -> impl for<'a> FnOnce(&'a LedgerTransaction<'a>) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_guard_path_commits_effects_with_the_claim() {
     let server = PostgresServer::start();
-    let ledger = ledger(&server, "guard").await;
-    ledger.execute_batch(TABLES).await.unwrap();
+    let ledger = with_tables(&server, "guard").await;
     let effects = || count(&server, "guard", "SELECT count(*) FROM effects");
     let (lease, keep) = (Duration::from_secs(60), Duration::from_secs(3600));
     let (delivery, first, second) = (

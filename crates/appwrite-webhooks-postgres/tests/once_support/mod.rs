@@ -152,6 +152,13 @@ pub async fn accept(inbox: &Inbox, send: &Outgoing) -> Put {
         .unwrap()
 }
 
+/// A ledger on a fresh database `name` holding the mirror's tables.
+pub async fn with_tables(server: &PostgresServer, name: &str) -> PostgresLedger {
+    let ledger = crate::common::ledger(server, name).await;
+    ledger.execute_batch(TABLES).await.unwrap();
+    ledger
+}
+
 pub const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS users (id text PRIMARY KEY, name text NOT NULL, updated_at text NOT NULL);
 CREATE TABLE IF NOT EXISTS effects (delivery_id bigint NOT NULL, attempt integer NOT NULL)";
