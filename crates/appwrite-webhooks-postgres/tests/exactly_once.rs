@@ -10,8 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use appwrite_webhooks::inbox::{Inbox, Put, RetryPolicy, State, Workers};
-use appwrite_webhooks_postgres::LedgerTransaction;
+use appwrite_webhooks::inbox::{
+    Attempt, Handled, Inbox, InboxHandler, InboxStore, Put, RetryPolicy, State, Taken, Workers,
+};
+use appwrite_webhooks_postgres::{LedgerTransaction, PostgresLedger};
 use common::PostgresServer;
 use once_support::*;
 
@@ -275,4 +277,85 @@ async fn a_delete_outranks_a_late_update_of_the_same_moment() {
     let page = inbox.admin().find(&filter, None, 10).await.unwrap();
     assert_eq!(page.items.len(), 3, "{page:?}");
     workers.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Two deliveries of one resource seen for the first time, on two replicas at once: the older
+/// one waits for the newer one's transaction (there is no version row yet to lock), then finds
+/// it applied and is settled stale; it never overwrites the newer state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_deliveries_of_one_resource_on_two_replicas_wait_for_each_other() {
+    let server = PostgresServer::start();
+    let ledger = with_tables(&server, "first").await;
+    let replica = common::replica(&server, "first");
+    let inbox = Inbox::new(ledger.clone());
+    let inside = Arc::new(tokio::sync::Notify::new());
+    // Upserts the user; the newer delivery's handler stays inside its transaction a while
+    // after writing, so the older one arrives while it is open.
+    let upsert = |ledger: &PostgresLedger| {
+        let inside = Arc::clone(&inside);
+        ledger
+            .exactly_once(move |delivery, tx| {
+                let inside = Arc::clone(&inside);
+                Box::pin(async move {
+                    #[derive(serde::Deserialize)]
+                    struct User {
+                        #[serde(rename = "$id")]
+                        id: String,
+                        name: String,
+                    }
+                    let user: User = delivery.json()?;
+                    tx.execute(
+                        "INSERT INTO users (id, name, updated_at) VALUES ($1, $2, '')
+                         ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+                        &[&user.id, &user.name],
+                    )
+                    .await?;
+                    if user.name == "newer" {
+                        inside.notify_one();
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                    }
+                    Ok(())
+                })
+            })
+            .with_ordering()
+    };
+    let send = |id: &str, action: &str, name: &str, at: u64| Outgoing {
+        delivery_id: id.into(),
+        event: format!("users.u1.{action}"),
+        body: format!(
+            r#"{{"$id":"u1","name":"{name}","$updatedAt":"{}"}}"#,
+            timestamp(at)
+        ),
+    };
+    accept(&inbox, &send("d1", "update", "newer", 2)).await;
+    accept(&inbox, &send("d2", "create", "older", 1)).await;
+    let mut taken = Vec::new();
+    while let Some(t) = ledger.take("w", Duration::from_secs(60)).await.unwrap() {
+        taken.push(t);
+    }
+    taken.sort_by_key(|t| t.lease.id);
+    let [newer, older] = <[_; 2]>::try_from(taken).unwrap();
+    let attempt = |t: &Taken| {
+        Attempt::new(
+            t.lease.clone(),
+            t.attempt,
+            Duration::from_secs(3600),
+            std::time::Instant::now() + Duration::from_secs(30),
+        )
+    };
+    let verifier = verifier();
+    let (newer_delivery, older_delivery) = (
+        verifier.verify_stored(&newer.received).await.unwrap(),
+        verifier.verify_stored(&older.received).await.unwrap(),
+    );
+    let first = Arc::new(upsert(&ledger)).handle_attempt(newer_delivery, attempt(&newer));
+    let first = tokio::spawn(first);
+    inside.notified().await;
+    let second = Arc::new(upsert(&replica))
+        .handle_attempt(older_delivery, attempt(&older))
+        .await
+        .unwrap();
+    let first = first.await.unwrap().unwrap();
+    assert_eq!((first, second), (Handled::Done, Handled::Stale));
+    assert_eq!(users(&server, "first")["u1"].as_deref(), Some("newer"));
 }
