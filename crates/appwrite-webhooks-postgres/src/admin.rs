@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use appwrite_webhooks::inbox::{AttemptRecord, InboxAdmin, Minute, Purge, State, Stats, Stored};
 
-use crate::inbox::{RECEIVED, stored};
+use crate::inbox::{RECEIVED, STATE, stored};
 use crate::ledger::PostgresLedger;
 use crate::{Failure, id_of, row_id};
 
@@ -76,26 +76,35 @@ impl InboxAdmin for PostgresLedger {
                 .query(
                     "SELECT state, count(*),
                             count(*) FILTER (WHERE lease IS NOT NULL
-                                               AND due_at_ms > appwrite_webhooks.now_ms())
+                                               AND due_at_ms > appwrite_webhooks.now_ms()),
+                            count(*) FILTER (WHERE outcome = 'stale')
                      FROM appwrite_webhooks.deliveries WHERE body IS NOT NULL GROUP BY state",
                     &[],
                 )
                 .await?;
             let mut stats = Stats::default();
             for row in rows {
-                let (state, count, leased): (String, i64, i64) =
-                    (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-                let (count, leased) = (id_of(count), id_of(leased));
+                let (state, count, leased, stale): (String, i64, i64, i64) = (
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                );
+                let (count, leased, stale) = (id_of(count), id_of(leased), id_of(stale));
                 match state.as_str() {
                     "pending" => {
                         stats.pending = count;
                         stats.in_flight = leased;
                     }
-                    "done" => stats.done = count,
+                    // A stale delivery is a done row with outcome 'stale' (schema version 3).
+                    "done" => {
+                        stats.done = count - stale;
+                        stats.stale = stale;
+                    }
                     _ => stats.dead += count,
                 }
             }
-            stats.stored = stats.pending + stats.done + stats.dead;
+            stats.stored = stats.pending + stats.done + stats.dead + stats.stale;
             Ok(stats)
         })
     }
@@ -106,9 +115,9 @@ impl InboxAdmin for PostgresLedger {
             let state = state.map(State::as_str);
             self.query(
                 &format!(
-                    "SELECT id, state, attempts, last_error, {RECEIVED}
+                    "SELECT id, {STATE}, attempts, last_error, {RECEIVED}
                      FROM appwrite_webhooks.deliveries
-                     WHERE ($1::text IS NULL OR state = $1) AND body IS NOT NULL
+                     WHERE ($1::text IS NULL OR {STATE} = $1) AND body IS NOT NULL
                      ORDER BY id LIMIT $2"
                 ),
                 &[&state, &limit],
@@ -124,7 +133,7 @@ impl InboxAdmin for PostgresLedger {
         self.run(async move {
             self.query(
                 &format!(
-                    "SELECT id, state, attempts, last_error, {RECEIVED}
+                    "SELECT id, {STATE}, attempts, last_error, {RECEIVED}
                      FROM appwrite_webhooks.deliveries WHERE id = $1 AND body IS NOT NULL"
                 ),
                 &[&row_id(id)],

@@ -31,7 +31,13 @@ pub(crate) fn received(row: &Row, at: usize) -> Result<Received, Failure> {
     })
 }
 
-/// The [`Stored`] in `row`: id, state, attempts, last error, then [`RECEIVED`].
+/// A delivery's [`State`](appwrite_webhooks::inbox::State) as the inbox spells it: the
+/// `state` column, except that a done row settled without its handler (outcome `'stale'`,
+/// schema version 3) is `stale`.
+pub(crate) const STATE: &str =
+    "(CASE WHEN state = 'done' AND outcome = 'stale' THEN 'stale' ELSE state END)";
+
+/// The [`Stored`] in `row`: id, [`STATE`], attempts, last error, then [`RECEIVED`].
 pub(crate) fn stored(row: &Row) -> Result<Stored, Failure> {
     let state: String = row.try_get(1)?;
     let attempts: i32 = row.try_get(2)?;

@@ -50,9 +50,21 @@
 //! SQL ships in `migrations/` for a DBA to run by hand, file after file (`psql
 //! --single-transaction -f migrations/001_ledger.sql`, then `002_history.sql`: the history of
 //! attempts an operator's view shows, written by a trigger in the statement that takes or
-//! settles a delivery); [`MIGRATIONS`] embeds them. Everything lives in the schema
+//! settles a delivery; then `003_ordering.sql`: the per-resource versions of
+//! [`ExactlyOnce::with_ordering`] and the *stale* outcome); [`MIGRATIONS`] embeds them. Everything lives in the schema
 //! `appwrite_webhooks`. [`PostgresLedger::check_schema`] refuses a database that was not
 //! migrated, and one written by a newer version of this crate. Postgres 12 or newer.
+//!
+//! **Exactly-once effects.** [`PostgresLedger::exactly_once`] makes an inbox handler whose
+//! writes to *this database* commit in one transaction with its delivery's `done`, and only
+//! while its attempt's lease is current (the delivery's row is locked `FOR UPDATE` first): an
+//! error, a panic, a timeout or a killed process leaves neither, and once committed no copy —
+//! Appwrite's redelivery, another replica, a restart — runs it again. What the handler does
+//! anywhere else (an e-mail, an HTTP call, another database) is still at least once.
+//! [`ExactlyOnce::with_ordering`] adds per-resource ordering in the same transaction: a
+//! delivery older than the newest version applied to its resource is settled *stale* without
+//! its handler. [`PostgresLedger::complete_with`] does the same for the synchronous guard's
+//! claim. See [`ExactlyOnce`] for the details.
 //!
 //! **Administration never blocks receivers.** `purge` and `requeue_dead` work through the rows
 //! in transactions of at most [`ADMIN_BATCH`] rows, skipping rows another transaction holds
@@ -107,6 +119,9 @@ mod history;
 mod inbox;
 mod ledger;
 mod listen;
+mod once;
+mod once_guard;
+mod order;
 mod schema;
 
 use std::fmt;
@@ -116,10 +131,17 @@ use std::time::Duration;
 use appwrite_webhooks::{ClaimOutcome, inbox::Put};
 
 pub use admin::ADMIN_BATCH;
+/// The pool an exactly-once handler's [`LedgerTransaction`] comes from, at the version this
+/// crate uses.
+pub use deadpool_postgres;
 pub use ledger::{
     DEFAULT_LEDGER_TIMEOUT, DEFAULT_POOL_SIZE, PostgresLedger, PostgresLedgerBuilder,
 };
+pub use once::{Effects, ExactlyOnce, LedgerTransaction};
 pub use schema::{MIGRATIONS, Migration, SCHEMA_VERSION};
+/// The driver, at the version this crate uses: its types (`ToSql`, `Row`, errors) for an
+/// exactly-once handler's statements.
+pub use tokio_postgres;
 
 /// Why an operation failed, before it becomes a [`StoreError`](appwrite_webhooks::StoreError).
 #[derive(Debug)]

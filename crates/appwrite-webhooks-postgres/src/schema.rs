@@ -28,10 +28,15 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "002_history.sql",
         sql: include_str!("../migrations/002_history.sql"),
     },
+    Migration {
+        version: 3,
+        name: "003_ordering.sql",
+        sql: include_str!("../migrations/003_ordering.sql"),
+    },
 ];
 
 /// The schema version this crate reads and writes: the last of [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// The schema's version as recorded, `None` when it was never migrated.
 pub(crate) async fn version(client: &Object) -> Result<Option<i32>, Failure> {

@@ -61,9 +61,11 @@
 //! ```
 //!
 //! **Exactly once, where the store allows.** A durable ledger can commit a handler's own
-//! writes together with its delivery's `done` (`appwrite-webhooks-sqlite`'s
-//! `SqliteLedger::exactly_once`, through [`inbox::InboxHandler::handle_attempt`]): those
-//! writes then happen once per delivery whatever fails. The same ledger can order deliveries
+//! writes together with its delivery's `done` (`SqliteLedger::exactly_once` in
+//! `appwrite-webhooks-sqlite`, `PostgresLedger::exactly_once` in `appwrite-webhooks-postgres`,
+//! through [`inbox::InboxHandler::handle_attempt`]): those writes, in the ledger's own
+//! database, then happen once per delivery whatever fails; what the handler does elsewhere
+//! (an e-mail, an HTTP call) is still at least once. The same ledger can order deliveries
 //! per resource ([`inbox::ResourceVersion`]) and settle an older one as *stale*
 //! ([`inbox::State::Stale`]: done without its handler).
 //!

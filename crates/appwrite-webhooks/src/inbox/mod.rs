@@ -27,15 +27,16 @@
 //! was), and keep the newest you have applied per resource: [`ResourceVersion`] says which
 //! resource and which version a delivery carries, and in which order (`create < update <
 //! delete` within one `$updatedAt`). A store can keep that state for you, opt-in:
-//! `appwrite-webhooks-sqlite`'s `ExactlyOnce::with_ordering` settles an older delivery as
-//! [`State::Stale`] without running the handler, in the same transaction as the handler's
-//! effects; `appwrite-webhooks-redis`'s `RedisLedger::ordered` does it for any handler, without
-//! exactly-once (the handler's effects are outside Redis: keep them idempotent).
+//! `ExactlyOnce::with_ordering` (`appwrite-webhooks-sqlite`, `appwrite-webhooks-postgres`)
+//! settles an older delivery as [`State::Stale`] without running the handler, in the same
+//! transaction as the handler's effects; `appwrite-webhooks-redis`'s `RedisLedger::ordered`
+//! does it for any handler, without exactly-once (the handler's effects are outside Redis: keep
+//! them idempotent).
 //!
 //! **Exactly-once effects.** A handler that writes to the ledger's own database can have its
 //! writes and the delivery's `done` commit in one transaction ([`InboxHandler::handle_attempt`],
-//! [`Attempt`], [`Handled`]; `appwrite-webhooks-sqlite`'s `SqliteLedger::exactly_once`): what
-//! it writes there happens once per delivery, whatever fails or is killed. What it does
+//! [`Attempt`], [`Handled`]; `SqliteLedger::exactly_once`, `PostgresLedger::exactly_once`):
+//! what it writes there happens once per delivery, whatever fails or is killed. What it does
 //! elsewhere (an e-mail, an HTTP call) is still at least once.
 //!
 //! The durable stores are separate crates: `appwrite-webhooks-sqlite` (a file, zero setup),

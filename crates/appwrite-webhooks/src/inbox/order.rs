@@ -5,8 +5,8 @@
 //! was, so a store that remembers, per resource, the newest version it applied can answer a
 //! late copy as *stale* instead of running its handler ([`State::Stale`](crate::inbox::State::Stale)).
 //! This module only says what a version is; stores that keep the ordering state compare them
-//! (`appwrite-webhooks-sqlite` in the transaction of its exactly-once handler,
-//! `appwrite-webhooks-redis` around any handler, without exactly-once).
+//! (`appwrite-webhooks-sqlite` and `appwrite-webhooks-postgres` in the transaction of their
+//! exactly-once handlers, `appwrite-webhooks-redis` around any handler, without exactly-once).
 
 use std::cmp::Ordering;
 

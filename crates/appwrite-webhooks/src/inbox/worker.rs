@@ -26,9 +26,10 @@ use crate::verify::verifier::Verifier;
 /// `Err`, a panic and a timeout are failed attempts, retried with backoff.
 ///
 /// A handler that settles its own attempt — a store's exactly-once handler, which commits its
-/// effects and the delivery's `done` in one transaction (`appwrite-webhooks-sqlite`'s
-/// `ExactlyOnce`) — implements [`handle_attempt`](Self::handle_attempt) as well and says
-/// there what it settled ([`Handled`]); the worker then records nothing more.
+/// effects and the delivery's `done` in one transaction (`ExactlyOnce` in
+/// `appwrite-webhooks-sqlite` and `appwrite-webhooks-postgres`) — implements
+/// [`handle_attempt`](Self::handle_attempt) as well and says there what it settled
+/// ([`Handled`]); the worker then records nothing more.
 pub trait InboxHandler: Send + Sync + 'static {
     /// Handles one delivery.
     fn handle(
