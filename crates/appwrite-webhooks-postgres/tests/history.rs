@@ -1,107 +1,14 @@
 //! The history of attempts (schema version 2): every take and settle leaves its row, written
-//! by the database itself, and the view's counts per minute read them.
+//! by the database itself, and the view's counts per minute read them — as every store that
+//! keeps a history shows it (`testkit::history_suite`).
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime};
-
-use appwrite_webhooks::Delivery;
-use appwrite_webhooks::inbox::{AttemptOutcome, Inbox, InboxAdmin, InboxStore, Workers};
 use common::{PostgresServer, ledger};
-use testkit::inbox_suite::{fast, stored, until, verifier};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attempts_are_recorded_with_their_outcome_duration_and_error() {
     let server = PostgresServer::start();
     let ledger = ledger(&server, "history").await;
-    let inbox = Inbox::new(ledger.clone());
-    let id = stored(&inbox, r#"{"$id":"u1"}"#).await;
-
-    // A lease handed back uncounted, then one that ran out (its worker died), then a failure
-    // and a success by workers.
-    let taken = ledger
-        .take("w1", Duration::from_secs(60))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(ledger.hand_back(&taken.lease).await.unwrap());
-    let lost = ledger
-        .take("w2", Duration::from_millis(1))
-        .await
-        .unwrap()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let calls = Arc::new(AtomicU32::new(0));
-    let handler = {
-        let calls = Arc::clone(&calls);
-        move |_: Delivery| {
-            let first = calls.fetch_add(1, Ordering::SeqCst) == 0;
-            async move {
-                match first {
-                    true => Err(std::io::Error::other("the database is down")),
-                    false => Ok(()),
-                }
-            }
-        }
-    };
-    let workers = Workers::new(inbox.clone(), verifier(), handler)
-        .with_retry(fast())
-        .start();
-    until("done", async || {
-        inbox.admin().stats().await.unwrap().done == 1
-    })
-    .await;
-    workers.shutdown(Duration::from_secs(1)).await;
-    assert!(
-        !ledger
-            .complete(&lost.lease, Duration::from_secs(60))
-            .await
-            .unwrap()
-    );
-
-    let history = ledger.attempts(id).await.unwrap().expect("a history");
-    let outcomes: Vec<AttemptOutcome> = history.iter().map(|a| a.outcome).collect();
-    assert_eq!(
-        outcomes,
-        [
-            AttemptOutcome::HandedBack,
-            AttemptOutcome::Abandoned,
-            AttemptOutcome::Retry,
-            AttemptOutcome::Done
-        ]
-    );
-    assert_eq!(history[0].worker.as_deref(), Some("w1"));
-    assert_eq!(history[1].duration, None, "abandoned: no outcome recorded");
-    assert_eq!(history[2].error.as_deref(), Some("the database is down"));
-    assert!(history[3].duration.is_some() && history[3].error.is_none());
-
-    // The last hour, minute by minute: one received, one retried, one done.
-    let minutes = ledger
-        .activity(SystemTime::now() - Duration::from_secs(3600))
-        .await
-        .unwrap()
-        .expect("counts");
-    assert_eq!(minutes.len(), 61);
-    let sum = |f: fn(&appwrite_webhooks::inbox::Minute) -> u64| minutes.iter().map(f).sum::<u64>();
-    assert_eq!(
-        (
-            sum(|m| m.received),
-            sum(|m| m.retried),
-            sum(|m| m.done),
-            sum(|m| m.failed)
-        ),
-        (1, 1, 1, 0)
-    );
-
-    // A purged delivery takes its history with it.
-    assert_eq!(
-        ledger
-            .purge(appwrite_webhooks::inbox::Purge::Done)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(ledger.attempts(id).await.unwrap(), Some(Vec::new()));
+    testkit::history_suite::records_attempts(ledger).await;
 }
