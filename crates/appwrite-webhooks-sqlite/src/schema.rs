@@ -66,10 +66,11 @@ pub(crate) fn open(
             Durability::Normal => "NORMAL",
         },
     )?;
-    // A page cache of up to 64 MiB (the default is 2 MiB): the fingerprint index of a busy
-    // inbox stays in memory instead of being read back from the file on every delivery.
-    db.pragma_update(None, "cache_size", -65_536)?;
-    // Pages read from the database file come from a memory map rather than a copy per read.
+    // SQLite's own page cache stays at its default (2 MiB): pages read from the database file
+    // come from a memory map instead (the operating system's cache, no copy per read). A
+    // 64 MiB cache cost more than it saved: profiled under load, SQLite walked its hash table
+    // on commits (`pcache1TruncateUnsafe`, 14 % of the writer thread's time), and the inbox
+    // stored 17 % fewer deliveries per second (durable_load, BENCHMARKS.md).
     db.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
     // After a checkpoint the WAL is cut back to 64 MiB: a burst (a large purge, a backlog)
     // does not leave a large WAL file behind for good. Below that it is reused, not regrown.

@@ -97,6 +97,10 @@ async fn client() {
             status.expect("a status").parse().expect("a status"),
         ));
     }
+    // ONLY=<part of a name>[,…] runs those routes alone (to profile one).
+    if let Ok(only) = std::env::var("ONLY") {
+        routes.retain(|(name, _, _)| only.split(',').any(|part| name.contains(part)));
+    }
     for (i, (_, addr, status)) in routes.iter().enumerate() {
         drive(
             *addr,
@@ -121,7 +125,12 @@ async fn client() {
         "\nmedian of {rounds} rounds, {requests} unique 1 KiB deliveries each, {connections} connections, server on core 0, load on core 1:"
     );
     let rate = |i: usize| median_of(runs[i].iter().map(|r| r.rps).collect());
-    let (none, by_hand_sqlite, by_hand_postgres) = (rate(0), rate(1), rate(3));
+    let rate_of = |name: &str| {
+        let i = routes.iter().position(|(n, _, _)| n == name);
+        i.map_or(f64::NAN, rate)
+    };
+    let none = rate_of("no durability");
+    let (by_hand_sqlite, by_hand_postgres) = (rate_of("by hand, SQLite"), rate_of("by hand, Postgres"));
     for (i, (name, _, _)) in routes.iter().enumerate() {
         let by_hand = if name.contains("Postgres") {
             by_hand_postgres
@@ -141,7 +150,9 @@ async fn client() {
     }
     // The workers' phase runs in the server process, on its core.
     let mut stdin = server.stdin.take().expect("its stdin");
-    writeln!(stdin, "workers").expect("the server reads");
+    if std::env::var_os("ONLY").is_none() {
+        writeln!(stdin, "workers").expect("the server reads");
+    }
     for line in lines {
         println!("{}", line.expect("a line"));
     }
