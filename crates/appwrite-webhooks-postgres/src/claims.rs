@@ -26,7 +26,7 @@ fn outcome(word: &str) -> Result<ClaimOutcome, Failure> {
 }
 
 /// A label limit as `integer`.
-fn limit_of(limit: u32) -> i32 {
+pub(crate) fn limit_of(limit: u32) -> i32 {
     i32::try_from(limit).unwrap_or(i32::MAX)
 }
 

@@ -7,10 +7,11 @@ use std::time::{Duration, SystemTime};
 use appwrite_webhooks::inbox::{
     InboxStore, Lease, Put, Received, Stored, Taken, from_unix_millis, unix_millis,
 };
-use appwrite_webhooks::{LeaseToken, StoreFuture};
+use appwrite_webhooks::{Fingerprint, LeaseToken, StoreFuture};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use crate::claims::limit_of;
 use crate::ledger::PostgresLedger;
 use crate::{Failure, id_of, ms, row_id};
 
@@ -90,12 +91,52 @@ impl InboxStore for PostgresLedger {
             let row = rows
                 .first()
                 .ok_or_else(|| Failure::Invalid("put() returned no row".into()))?;
-            let (outcome, id): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
-            match outcome.as_str() {
-                "stored" => Ok(Put::Stored(id_of(id))),
-                "duplicate" => Ok(Put::Duplicate(id_of(id))),
-                other => Err(Failure::Invalid(format!("unknown put outcome {other:?}"))),
-            }
+            put_outcome(&row.try_get::<_, String>(0)?, row.try_get(1)?)
+        })
+    }
+
+    /// One statement, so one round trip and one commit: `CASE` runs `put` (a subquery,
+    /// evaluated when its branch is) only when `label` said yes.
+    fn label_and_put<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        fingerprint: &'a Fingerprint,
+        (limit, keep): (u32, Duration),
+        received: Received,
+    ) -> StoreFuture<'a, Put> {
+        self.run(async move {
+            let received_at = i64::try_from(unix_millis(received.received_at)).unwrap_or(i64::MAX);
+            let rows = self
+                .query(
+                    "SELECT CASE WHEN appwrite_webhooks.label($1, $2, $3, $4) THEN (
+                         SELECT p.outcome || ' ' || p.delivery_id
+                         FROM appwrite_webhooks.put($5, $6, $7, $8, $9) p
+                     ) END",
+                    &[
+                        &body.as_bytes(),
+                        &fingerprint.as_bytes(),
+                        &limit_of(limit),
+                        &ms(keep),
+                        &received.fingerprint,
+                        &received_at,
+                        &received.uri,
+                        &received.header_block(),
+                        &&received.body[..],
+                    ],
+                )
+                .await?;
+            let row = rows
+                .first()
+                .ok_or_else(|| Failure::Invalid("label_and_put returned no row".into()))?;
+            let answer: Option<String> = row.try_get(0)?;
+            let Some(answer) = answer else {
+                return Ok(Put::OverLabelLimit);
+            };
+            let (outcome, id) = answer.split_once(' ').unwrap_or((&answer, ""));
+            let id = id
+                .parse()
+                .map_err(|_| Failure::Invalid(format!("put answered {answer:?}")))?;
+            put_outcome(outcome, id)
         })
     }
 
@@ -184,5 +225,14 @@ impl InboxStore for PostgresLedger {
     /// operator) made due. See the [crate docs](crate).
     fn arrived(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(self.arrivals().wait())
+    }
+}
+
+/// What `put` answered: `stored` or `duplicate`, and the id.
+fn put_outcome(outcome: &str, id: i64) -> Result<Put, Failure> {
+    match outcome {
+        "stored" => Ok(Put::Stored(id_of(id))),
+        "duplicate" => Ok(Put::Duplicate(id_of(id))),
+        other => Err(Failure::Invalid(format!("unknown put outcome {other:?}"))),
     }
 }

@@ -6,10 +6,11 @@ use appwrite_webhooks::inbox::{
     AttemptOutcome, AttemptRecord, Filter, InboxAdmin, InboxStore, Lease, Minute, Page, Purge, Put,
     Received, State, Stats, Stored, Taken, from_unix_millis,
 };
-use appwrite_webhooks::{LeaseToken, StoreFuture};
+use appwrite_webhooks::{Fingerprint, LeaseToken, StoreFuture};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::labels::label_now;
 use crate::ledger::{SqliteLedger, forget_expired};
 use crate::{after, capacity, millis, now_ms};
 
@@ -204,6 +205,25 @@ impl InboxStore for SqliteLedger {
     fn put(&self, received: Received) -> StoreFuture<'_, Put> {
         let max_bytes = self.max_bytes();
         self.run_flushed(true, move |db| put_now(db, &received, max_bytes))
+    }
+
+    /// One job for the ledger's thread, in one savepoint: a delivery refused (a full file) keeps
+    /// no label either, and label and delivery share one commit.
+    fn label_and_put<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        fingerprint: &'a Fingerprint,
+        (limit, keep): (u32, Duration),
+        received: Received,
+    ) -> StoreFuture<'a, Put> {
+        let (body, label) = (body.as_bytes().to_vec(), fingerprint.as_bytes().to_vec());
+        let max_bytes = self.max_bytes();
+        self.run_flushed(true, move |db| {
+            if !label_now(db, &body, &label, limit, keep)? {
+                return Ok(Put::OverLabelLimit);
+            }
+            put_now(db, &received, max_bytes)
+        })
     }
 
     fn take(&self, worker: &str, visibility: Duration) -> StoreFuture<'_, Option<Taken>> {

@@ -130,7 +130,8 @@ async fn client() {
         i.map_or(f64::NAN, rate)
     };
     let none = rate_of("no durability");
-    let (by_hand_sqlite, by_hand_postgres) = (rate_of("by hand, SQLite"), rate_of("by hand, Postgres"));
+    let (by_hand_sqlite, by_hand_postgres) =
+        (rate_of("by hand, SQLite"), rate_of("by hand, Postgres"));
     for (i, (name, _, _)) in routes.iter().enumerate() {
         let by_hand = if name.contains("Postgres") {
             by_hand_postgres

@@ -173,11 +173,7 @@ impl Inbox {
                         Ok(()) => {
                             let mut received = Received::new(uri, headers, &delivery);
                             received.received_at = verifier.now();
-                            match self.labelled(&delivery).await {
-                                Ok(true) => self.put(received).await,
-                                Ok(false) => Ok(Put::OverLabelLimit),
-                                Err(error) => Err(error),
-                            }
+                            self.label_and_put(&delivery, received).await
                         }
                         Err(error) => Err(error),
                     }
@@ -195,29 +191,31 @@ impl Inbox {
         .await
     }
 
-    /// Whether the delivery's label is one of the few its signed body may have (see
-    /// [`MAX_LABELS_PER_BODY`](crate::MAX_LABELS_PER_BODY)).
-    async fn labelled(&self, delivery: &crate::Delivery) -> Result<bool, Error> {
+    /// Stores a verified delivery if its label is one of the few its signed body may have
+    /// (see [`MAX_LABELS_PER_BODY`](crate::MAX_LABELS_PER_BODY)): one call to the store.
+    async fn label_and_put(
+        &self,
+        delivery: &crate::Delivery,
+        received: Received,
+    ) -> Result<Put, Error> {
         let Some(body) = delivery.body_key() else {
-            return Ok(true);
+            return self.put(received).await;
         };
-        let labelled = self
+        let limits = (crate::MAX_LABELS_PER_BODY, self.retention);
+        let put = self
             .store
-            .label(
-                &body,
-                delivery.fingerprint(),
-                crate::MAX_LABELS_PER_BODY,
-                self.retention,
-            )
+            .label_and_put(&body, delivery.fingerprint(), limits, received)
             .await
             .map_err(Error::InboxStore)?;
-        if !labelled {
-            tracing::warn!(
+        match put {
+            Put::Stored(_) => self.arrived.notify_one(),
+            Put::OverLabelLimit => tracing::warn!(
                 limit = crate::MAX_LABELS_PER_BODY,
                 "a signed body arrived under more labels than allowed; answered 202, not stored (a replay?)"
-            );
+            ),
+            Put::Duplicate(_) => {}
         }
-        Ok(labelled)
+        Ok(put)
     }
 
     /// Stores a verified delivery; [`accept`](Self::accept) after verification.

@@ -376,7 +376,11 @@ mod tests {
         // The memory ledger keeps a history (the provided `attempts` would say `None`).
         assert_eq!(ledger.attempts(ids[0]).await.unwrap(), Some(Vec::new()));
         assert_eq!(
-            ledger.activity(SystemTime::now()).await.unwrap().map(|m| m.len()),
+            ledger
+                .activity(SystemTime::now())
+                .await
+                .unwrap()
+                .map(|m| m.len()),
             Some(1)
         );
         // Not a dead letter: nothing deleted.

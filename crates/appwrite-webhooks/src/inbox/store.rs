@@ -4,6 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
+use crate::fingerprint::Fingerprint;
 use crate::inbox::record::{Lease, Received, Taken};
 use crate::replay::labels::LabelStore;
 use crate::replay::store::StoreFuture;
@@ -65,6 +66,25 @@ impl Put {
 pub trait InboxStore: LabelStore {
     /// Stores `received` as pending unless its fingerprint is already held.
     fn put(&self, received: Received) -> StoreFuture<'_, Put>;
+
+    /// [`label`](LabelStore::label) `fingerprint` as one of `body`'s labels, then — if it is one
+    /// — [`put`](Self::put) `received` ([`Put::OverLabelLimit`] when the body has `limit` other
+    /// labels): what an inbox asks of every new delivery of Appwrite's scheme. A networked
+    /// store overrides it to answer in one round trip (and one commit) instead of two.
+    fn label_and_put<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        fingerprint: &'a Fingerprint,
+        (limit, keep): (u32, Duration),
+        received: Received,
+    ) -> StoreFuture<'a, Put> {
+        Box::pin(async move {
+            if !self.label(body, fingerprint, limit, keep).await? {
+                return Ok(Put::OverLabelLimit);
+            }
+            self.put(received).await
+        })
+    }
 
     /// Takes the oldest delivery that is due, if any, leasing it to this attempt for `lease`
     /// (hidden from other workers) and counting an attempt; a delivery taken earlier whose visibility passed
