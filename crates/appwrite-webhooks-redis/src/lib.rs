@@ -39,7 +39,7 @@
 //! |---|---|---|
 //! | `R <fingerprint>` | string | a guard's claim: `p:<owner>` while its handler runs (expires with the lease), `d:<owner>` once it succeeded (for the TTL) |
 //! | `R labels:<body>` | set | the labels one signed body came under (at the guard and in the inbox alike), at most [`MAX_LABELS_PER_BODY`](appwrite_webhooks::MAX_LABELS_PER_BODY) |
-//! | `I d:<id>`, `I fp:<fingerprint>`, `I ready`, `I retry`, `I dead`, `I done`, `I stale`, `I ids`, `I seq`, `I repair`, `I repair:due` | | the inbox: see the [`inbox`] module |
+//! | `I d:<id>`, `I fp:<fingerprint>`, `I ready`, `I retry`, `I dead`, `I done`, `I stale`, `I ids`, `I seq`, `I a:<id>`, `I m:<minute>`, `I repair`, `I repair:due` | | the inbox: see the [`inbox`] module |
 //! | `I v:<resource>`, `I lock:<resource>` | hash, string | per-resource ordering ([`Ordered`]): the newest version applied (kept for ever), the attempt handling it now |
 //!
 //! The two uses keep apart: a fingerprint the guard claimed is not an inbox delivery, nor the

@@ -16,6 +16,8 @@
 //! | `P ids` | sorted set | every id held, for listing |
 //! | `P seq` | string | the last id given |
 //! | `P repair`, `P repair:due` | strings | where the search for deliveries whose stream entry vanished stands, and when it runs next |
+//! | `P a:<id>` | list | the delivery's newest 64 attempts, JSON `[attempt, worker, started ms, ended ms, outcome, error]` ([`InboxAdmin::attempts`](appwrite_webhooks::inbox::InboxAdmin::attempts)); deleted or expired with the delivery |
+//! | `P m:<minute>` | hash | `received`, `done`, `retried`, `failed` in that minute ([`InboxAdmin::activity`](appwrite_webhooks::inbox::InboxAdmin::activity)), kept a week |
 //! | `P v:<resource>` | hash | with [`Ordered`]: the newest version applied to one resource (`at` µs, `change` 0 create / 1 update / 2 delete, `by` delivery, `applied` ms); no expiry |
 //! | `P lock:<resource>` | string | with [`Ordered`]: the attempt handling that resource now, until its deadline |
 //!
