@@ -17,47 +17,19 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use appwrite_webhooks::inbox::{Inbox, Workers};
-use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 use appwrite_webhooks::{Delivery, Verifier};
 use appwrite_webhooks_redis::RedisLedger;
 use appwrite_webhooks_sqlite::{Durability, SqliteLedger};
 use appwrite_webhooks_tower::{AppwriteWebhookLayer, InboxService};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
+use testkit::load::{KEY, Run, URL, deliveries, drive, env_or, median_of};
 use testkit::redis::{RedisServer, free_port};
 use tower::ServiceBuilder;
-
-const URL: &str = "http://127.0.0.1/hook";
-const KEY: &str = "whsec_load";
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// `n` distinct deliveries with 1 KiB bodies, signed for [`URL`].
-fn deliveries(n: usize, round: usize, mode: &str) -> Vec<SignedDelivery> {
-    (0..n)
-        .map(|i| {
-            let id = format!("{mode}-{round}-{i}");
-            let pad = "a".repeat(1024 - 40 - id.len());
-            let body = format!(r#"{{"$id":"{id}","name":"{pad}","total":1}}"#);
-            DeliveryBuilder::new(KEY, URL, body)
-                .event(&format!("teams.{id}.create").parse().unwrap())
-                .build()
-        })
-        .collect()
-}
 
 async fn serve_plain() -> SocketAddr {
     let service = ServiceBuilder::new()
@@ -72,58 +44,6 @@ async fn serve_plain() -> SocketAddr {
 
 async fn serve_inbox(inbox: Inbox) -> SocketAddr {
     testkit::net::serve_tower(InboxService::new(Verifier::new(KEY, URL), inbox)).await
-}
-
-/// What one run measured.
-struct Run {
-    rps: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-/// Sends every delivery once over `connections` concurrent clients, expecting `status`.
-async fn drive(
-    addr: SocketAddr,
-    sent: Vec<SignedDelivery>,
-    connections: usize,
-    status: u16,
-) -> Run {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let sent = Arc::new(sent);
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..connections)
-        .map(|_| {
-            let (client, sent, next) = (client.clone(), Arc::clone(&sent), Arc::clone(&next));
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(delivery) = sent.get(i) else {
-                        return latencies;
-                    };
-                    let asked = Instant::now();
-                    let request = testkit::net::request(delivery, addr);
-                    let response = client.request(request).await.expect("a response");
-                    assert_eq!(response.status(), status, "every delivery is new");
-                    let _ = response.into_body().collect().await;
-                    latencies.push(asked.elapsed());
-                }
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for worker in workers {
-        latencies.extend(worker.await.unwrap());
-    }
-    let rps = sent.len() as f64 / started.elapsed().as_secs_f64();
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
-    Run {
-        rps,
-        p50: at(0.50),
-        p99: at(0.99),
-    }
 }
 
 /// How many stored deliveries per second `workers` settle with a handler that does nothing.
@@ -146,11 +66,6 @@ async fn work_off(inbox: &Inbox, workers: usize) -> f64 {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-fn median_of<T: Copy + PartialOrd>(mut values: Vec<T>) -> T {
-    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    values[values.len() / 2]
 }
 
 #[tokio::main]
@@ -184,7 +99,7 @@ async fn main() {
     for (i, (_, addr, status)) in servers.iter().enumerate() {
         drive(
             *addr,
-            deliveries(2_000, 0, &format!("w{i}")),
+            deliveries(2_000, &format!("w{i}")),
             connections,
             *status,
         )
@@ -196,7 +111,7 @@ async fn main() {
         for (i, (name, addr, status)) in servers.iter().enumerate() {
             let run = drive(
                 *addr,
-                deliveries(requests, round, &format!("m{i}")),
+                deliveries(requests, &format!("r{round}m{i}")),
                 connections,
                 *status,
             )
