@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod at_least_once;
 pub mod auth_suite;
+pub mod burst;
 pub mod dead_letters;
 pub mod demo;
 pub mod history_suite;
