@@ -70,8 +70,10 @@ pub trait InboxAdmin: Send + Sync + 'static {
     }
 
     /// What happened in each minute from `since` on, oldest first, one entry per minute up to
-    /// now (minutes without activity included); `None` when this store keeps no history of
-    /// attempts to count from.
+    /// now (minutes without activity included) and at most
+    /// [`ACTIVITY_MINUTES_MAX`](crate::inbox::ACTIVITY_MINUTES_MAX) of them (the newest: fill
+    /// them in from [`empty_minutes`](crate::inbox::empty_minutes)); `None` when this store
+    /// keeps no history of attempts to count from.
     fn activity(&self, since: SystemTime) -> StoreFuture<'_, Option<Vec<Minute>>> {
         let _ = since;
         Box::pin(async { Ok(None) })

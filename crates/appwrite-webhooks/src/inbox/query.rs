@@ -250,7 +250,8 @@ pub struct AttemptRecord {
 pub struct Minute {
     /// The minute's start, in milliseconds since the Unix epoch (a multiple of 60 000).
     pub start_millis: u64,
-    /// Deliveries received in it (of those still stored).
+    /// Deliveries received in it: of those still stored (SQLite, Postgres, memory), or every
+    /// one stored then (Redis counts at arrival, kept a week, purges included).
     pub received: u64,
     /// Attempts that ended `done` in it.
     pub done: u64,
