@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use appwrite_webhooks::StoreFuture;
 use appwrite_webhooks::inbox::{
-    AttemptOutcome, AttemptRecord, Minute, empty_minutes, from_unix_millis, unix_millis,
+    AttemptOutcome, AttemptRecord, Minute, empty_minutes, from_unix_millis, minute_of, unix_millis,
 };
 use tokio_postgres::Row;
 
@@ -60,11 +60,6 @@ pub(crate) fn activity(
         let mut minutes = empty_minutes(since, now);
         let first = minutes.first().map_or(unix_millis(now), |m| m.start_millis);
         let start = i64::try_from(first).unwrap_or(i64::MAX);
-        let slot = |minutes: &[Minute], minute: i64| -> Option<usize> {
-            let at = u64::try_from(minute).ok()?.checked_mul(60_000)?;
-            let index = usize::try_from(at.checked_sub(first)? / 60_000).ok()?;
-            (index < minutes.len()).then_some(index)
-        };
         let received = ledger
             .query(
                 "SELECT received_at_ms / 60000, count(*) FROM appwrite_webhooks.deliveries
@@ -73,8 +68,11 @@ pub(crate) fn activity(
             )
             .await?;
         for row in &received {
-            if let Some(i) = slot(&minutes, row.try_get(0)?) {
-                minutes[i].received = u64::try_from(row.try_get::<_, i64>(1)?).unwrap_or(0);
+            if let Some(m) = u64::try_from(row.try_get::<_, i64>(0)?)
+                .ok()
+                .and_then(|at| minute_of(&mut minutes, at))
+            {
+                m.received = u64::try_from(row.try_get::<_, i64>(1)?).unwrap_or(0);
             }
         }
         let ended = ledger
@@ -85,15 +83,14 @@ pub(crate) fn activity(
             )
             .await?;
         for row in &ended {
-            let Some(i) = slot(&minutes, row.try_get(0)?) else {
-                continue;
-            };
             let n = u64::try_from(row.try_get::<_, i64>(2)?).unwrap_or(0);
-            match AttemptOutcome::parse(&row.try_get::<_, String>(1)?) {
-                Some(AttemptOutcome::Done) => minutes[i].done += n,
-                Some(AttemptOutcome::Retry) => minutes[i].retried += n,
-                Some(AttemptOutcome::Dead) => minutes[i].failed += n,
-                _ => {}
+            let outcome = AttemptOutcome::parse(&row.try_get::<_, String>(1)?);
+            if let Some(m) = u64::try_from(row.try_get::<_, i64>(0)?)
+                .ok()
+                .and_then(|at| minute_of(&mut minutes, at))
+                && let Some(outcome) = outcome
+            {
+                m.count_ended(outcome, n);
             }
         }
         Ok(Some(minutes))

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use appwrite_webhooks::StoreFuture;
 use appwrite_webhooks::inbox::{
     AttemptOutcome, AttemptRecord, FIND_SCAN_LIMIT, Filter, Minute, Page, empty_minutes,
-    from_unix_millis,
+    from_unix_millis, minute_of,
 };
 use rusqlite::{Connection, Row, params};
 
@@ -267,19 +267,17 @@ pub(crate) fn activity(
         let mut minutes = empty_minutes(since, now);
         let first = minutes.first().map_or(0, |m| m.start_millis);
         let start = clamp(first);
-        let slot = |minutes: &mut Vec<Minute>, at_minute: i64| -> Option<usize> {
-            let at = u64::try_from(at_minute).ok()?.checked_mul(60_000)?;
-            let index = usize::try_from(at.checked_sub(first)? / 60_000).ok()?;
-            (index < minutes.len()).then_some(index)
-        };
         let mut received = db.prepare_cached(
             "SELECT received_at_ms / 60000, count(*) FROM deliveries
              WHERE body IS NOT NULL AND received_at_ms >= ?1 GROUP BY 1",
         )?;
         let mut rows = received.query(params![start])?;
         while let Some(row) = rows.next()? {
-            if let Some(i) = slot(&mut minutes, row.get(0)?) {
-                minutes[i].received = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
+            if let Some(m) = u64::try_from(row.get::<_, i64>(0)?)
+                .ok()
+                .and_then(|at| minute_of(&mut minutes, at))
+            {
+                m.received = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
             }
         }
         let mut ended = db.prepare_cached(
@@ -288,15 +286,14 @@ pub(crate) fn activity(
         )?;
         let mut rows = ended.query(params![start])?;
         while let Some(row) = rows.next()? {
-            let Some(i) = slot(&mut minutes, row.get(0)?) else {
-                continue;
-            };
             let n = u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0);
-            match AttemptOutcome::parse(&row.get::<_, String>(1)?) {
-                Some(AttemptOutcome::Done) => minutes[i].done += n,
-                Some(AttemptOutcome::Retry) => minutes[i].retried += n,
-                Some(AttemptOutcome::Dead) => minutes[i].failed += n,
-                _ => {}
+            let outcome = AttemptOutcome::parse(&row.get::<_, String>(1)?);
+            if let Some(m) = u64::try_from(row.get::<_, i64>(0)?)
+                .ok()
+                .and_then(|at| minute_of(&mut minutes, at))
+                && let Some(outcome) = outcome
+            {
+                m.count_ended(outcome, n);
             }
         }
         Ok(Some(minutes))

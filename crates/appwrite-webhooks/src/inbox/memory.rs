@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::fingerprint::Fingerprint;
 use crate::inbox::admin::InboxAdmin;
-use crate::inbox::query::{AttemptOutcome, AttemptRecord, Minute, empty_minutes};
+use crate::inbox::query::{AttemptOutcome, AttemptRecord, Minute, empty_minutes, minute_of};
 use crate::inbox::record::{Lease, Purge, Received, State, Stats, Stored, Taken};
 use crate::inbox::store::{InboxStore, Put};
 use crate::replay::labels::{LabelSets, LabelStore};
@@ -195,8 +195,7 @@ impl InboxStore for MemoryInbox {
     }
 
     fn fail(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {
-        let outcome = AttemptOutcome::Retry;
-        self.settle(lease, outcome, Some(error), |row| {
+        self.settle(lease, AttemptOutcome::Retry, Some(error), |row| {
             row.due = at;
             row.stored.last_error = Some(error.to_owned());
         })
@@ -314,34 +313,18 @@ impl InboxAdmin for MemoryInbox {
 
     fn activity(&self, since: SystemTime) -> StoreFuture<'_, Option<Vec<Minute>>> {
         self.with(|held| {
-            let now = SystemTime::now();
-            let mut minutes = empty_minutes(since, now);
-            let first = minutes.first().map_or(0, |m| m.start_millis);
-            let slot = |at: SystemTime| {
-                let index = crate::inbox::record::unix_millis(at).checked_sub(first)? / 60_000;
-                usize::try_from(index).ok().filter(|i| *i < minutes.len())
-            };
-            let mut tally: Vec<(usize, Option<AttemptOutcome>)> = Vec::new();
+            let mut minutes = empty_minutes(since, SystemTime::now());
+            let minute = |at: SystemTime| crate::inbox::record::unix_millis(at) / 60_000;
             for row in held.rows.values() {
-                if let Some(i) = slot(row.stored.received.received_at) {
-                    tally.push((i, None));
+                if let Some(m) = minute_of(&mut minutes, minute(row.stored.received.received_at)) {
+                    m.received += 1;
                 }
                 for attempt in &row.history {
                     if let Some(ended) = attempt.duration.map(|d| attempt.started_at + d)
-                        && let Some(i) = slot(ended)
+                        && let Some(m) = minute_of(&mut minutes, minute(ended))
                     {
-                        tally.push((i, Some(attempt.outcome)));
+                        m.count_ended(attempt.outcome, 1);
                     }
-                }
-            }
-            for (i, outcome) in tally {
-                let minute = &mut minutes[i];
-                match outcome {
-                    None => minute.received += 1,
-                    Some(AttemptOutcome::Done) => minute.done += 1,
-                    Some(AttemptOutcome::Retry) => minute.retried += 1,
-                    Some(AttemptOutcome::Dead) => minute.failed += 1,
-                    Some(_) => {}
                 }
             }
             Some(minutes)

@@ -79,7 +79,7 @@ pub use memory::MemoryInbox;
 pub use order::{Change, ResourceVersion};
 pub use query::{
     ACTIVITY_MINUTES_MAX, AttemptOutcome, AttemptRecord, FIND_SCAN_LIMIT, Filter, Minute, Page,
-    empty_minutes,
+    empty_minutes, minute_of,
 };
 pub use record::{
     InvalidRecord, Lease, Purge, Received, State, Stats, Stored, Taken, from_unix_millis,

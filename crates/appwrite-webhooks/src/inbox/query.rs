@@ -261,6 +261,27 @@ pub struct Minute {
     pub failed: u64,
 }
 
+impl Minute {
+    /// Counts `n` attempts that ended with `outcome` in this minute: `done`, `retry` and
+    /// `dead` are charted (as done, retried, failed); other outcomes are not.
+    pub fn count_ended(&mut self, outcome: AttemptOutcome, n: u64) {
+        match outcome {
+            AttemptOutcome::Done => self.done += n,
+            AttemptOutcome::Retry => self.retried += n,
+            AttemptOutcome::Dead => self.failed += n,
+            _ => {}
+        }
+    }
+}
+
+/// The entry of `minutes` (as [`empty_minutes`] makes them: consecutive, oldest first) for
+/// `minute`, counted in minutes since the Unix epoch; `None` outside them.
+pub fn minute_of(minutes: &mut [Minute], minute: u64) -> Option<&mut Minute> {
+    let first = minutes.first()?.start_millis / 60_000;
+    let index = usize::try_from(minute.checked_sub(first)?).ok()?;
+    minutes.get_mut(index)
+}
+
 /// The most minutes [`InboxAdmin::activity`](crate::inbox::InboxAdmin::activity) answers
 /// with: a week. An older `since` is read as a week ago, so a caller asking from 1970 gets a
 /// bounded answer, not 29 million entries.
@@ -341,6 +362,22 @@ mod tests {
             ACTIVITY_MINUTES_MAX as usize,
             "bounded, whatever `since` is"
         );
+    }
+
+    #[test]
+    fn minute_of_finds_the_entry_and_ended_attempts_count_by_outcome() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(3600);
+        let mut minutes = empty_minutes(now - Duration::from_secs(59 * 60), now);
+        assert!(minute_of(&mut minutes, 0).is_none(), "before the first");
+        assert!(minute_of(&mut minutes, 61).is_none(), "after the last");
+        let m = minute_of(&mut minutes, 60).unwrap();
+        assert_eq!(m.start_millis, 3_600_000);
+        m.count_ended(AttemptOutcome::Done, 2);
+        m.count_ended(AttemptOutcome::Retry, 3);
+        m.count_ended(AttemptOutcome::Dead, 4);
+        m.count_ended(AttemptOutcome::Abandoned, 5);
+        assert_eq!((m.done, m.retried, m.failed), (2, 3, 4));
+        assert_eq!(minute_of(&mut minutes, 1).unwrap().start_millis, 60_000);
     }
 
     #[tokio::test]
