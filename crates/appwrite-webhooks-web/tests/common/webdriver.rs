@@ -194,16 +194,28 @@ impl Session<'_> {
             .to_owned()
     }
 
+    /// The element `css` selects, waiting (at most 10 s) for it to appear: a click that
+    /// submits a form may return before the page it leads to has loaded.
     pub async fn find(&self, css: &str) -> Element {
-        let answer = self
-            .call(
-                Method::POST,
-                "/element",
-                Some(json!({ "using": "css selector", "value": css })),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
-        Element(answer["value"][ELEMENT].as_str().unwrap().to_owned())
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self
+                .call(
+                    Method::POST,
+                    "/element",
+                    Some(json!({ "using": "css selector", "value": css })),
+                )
+                .await;
+            match found {
+                Ok(answer) => {
+                    return Element(answer["value"][ELEMENT].as_str().unwrap().to_owned());
+                }
+                Err(e) if e == "no such element" && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("{css}: {e}"),
+            }
+        }
     }
 
     pub async fn find_all(&self, css: &str) -> Vec<Element> {
