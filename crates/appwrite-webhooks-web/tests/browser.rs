@@ -67,7 +67,9 @@ async fn filter_open_requeue_and_see_done_with_a_hostile_name_inert() {
     browser
         .click(&browser.find("#filter-state option[value=dead]").await)
         .await;
-    browser.click(&browser.find("#filter-submit").await).await;
+    browser
+        .click_and_load(&browser.find("#filter-submit").await)
+        .await;
     let url = browser.current_url().await;
     assert!(
         url.contains("state=dead") && url.contains("event=users.*.create"),
@@ -78,7 +80,7 @@ async fn filter_open_requeue_and_see_done_with_a_hostile_name_inert() {
     assert_eq!(browser.text(&rows[0]).await, hostile.to_string());
 
     // Open the dead letter: the hostile name is text, inert.
-    browser.click(&rows[0]).await;
+    browser.click_and_load(&rows[0]).await;
     assert!(
         browser
             .current_url()
@@ -97,7 +99,9 @@ async fn filter_open_requeue_and_see_done_with_a_hostile_name_inert() {
 
     // Fix the handler, requeue from the page, and see it done.
     broken.store(false, Ordering::SeqCst);
-    browser.click(&browser.find("#requeue").await).await;
+    browser
+        .click_and_load(&browser.find("#requeue").await)
+        .await;
     assert!(
         browser
             .text(&browser.find("#notice").await)

@@ -194,8 +194,7 @@ impl Session<'_> {
             .to_owned()
     }
 
-    /// The element `css` selects, waiting (at most 10 s) for it to appear: a click that
-    /// submits a form may return before the page it leads to has loaded.
+    /// The element `css` selects, waiting (at most 10 s) for it to appear.
     pub async fn find(&self, css: &str) -> Element {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -243,6 +242,47 @@ impl Session<'_> {
         )
         .await
         .unwrap();
+    }
+
+    /// Clicks an element that leads to another page (a link, a form's submit button) and
+    /// waits (at most 10 s) until that page has loaded. The click command may return before
+    /// the navigation starts, so the old document is marked first and the wait is for a
+    /// document without the mark whose loading is complete — this holds even when the new page
+    /// has the old one's address.
+    pub async fn click_and_load(&self, element: &Element) {
+        self.script("window.__awOld = true; return null;")
+            .await
+            .unwrap();
+        self.click(element).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            // A script may fail while the document is being replaced; that is "not yet".
+            let loaded = self
+                .script(
+                    "return window.__awOld === undefined && document.readyState === 'complete';",
+                )
+                .await;
+            if loaded == Ok(json!(true)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new page loaded within 10 s of the click"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs `script` in the page: its value, or the WebDriver error.
+    async fn script(&self, script: &str) -> Result<Value, String> {
+        let answer = self
+            .call(
+                Method::POST,
+                "/execute/sync",
+                Some(json!({ "script": script, "args": [] })),
+            )
+            .await?;
+        Ok(answer["value"].clone())
     }
 
     pub async fn type_into(&self, element: &Element, text: &str) {
