@@ -80,6 +80,12 @@ impl Writer {
     }
 }
 
+/// Runs one statement that takes no parameters, prepared once rather than parsed again for
+/// every request (a savepoint and its release run for each).
+fn exec(db: &Connection, sql: &str) -> rusqlite::Result<()> {
+    db.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn commit_error(message: &str) -> rusqlite::Error {
     rusqlite::Error::SqliteFailure(
         rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
@@ -118,7 +124,7 @@ fn run_batch(db: &Connection, batch: Vec<Job>) {
     let mut open: Option<Vec<Answer>> = None;
     for job in batch {
         if open.is_none() {
-            if let Err(error) = db.execute_batch("BEGIN IMMEDIATE") {
+            if let Err(error) = exec(db, "BEGIN IMMEDIATE") {
                 let (_, answer) = (job.work)(Err(&error.to_string()));
                 answer(None);
                 continue;
@@ -128,15 +134,15 @@ fn run_batch(db: &Connection, batch: Vec<Job>) {
         let Some(answers) = open.as_mut() else {
             continue;
         };
-        let (ok, answer) = match db.execute_batch("SAVEPOINT request") {
+        let (ok, answer) = match exec(db, "SAVEPOINT request") {
             Ok(()) => (job.work)(Ok(db)),
             Err(error) => (job.work)(Err(&error.to_string())),
         };
-        let closed = db.execute_batch(if ok {
-            "RELEASE request"
+        let closed = if ok {
+            exec(db, "RELEASE request")
         } else {
-            "ROLLBACK TO request; RELEASE request"
-        });
+            exec(db, "ROLLBACK TO request").and_then(|()| exec(db, "RELEASE request"))
+        };
         if db.is_autocommit() || closed.is_err() {
             // The transaction is gone (SQLite rolled it back) or in a state no one can vouch
             // for: nothing in it may be reported stored.
@@ -155,7 +161,7 @@ fn run_batch(db: &Connection, batch: Vec<Job>) {
         answers.push(answer);
     }
     if let Some(answers) = open {
-        let committed = db.execute_batch("COMMIT").map_err(|e| e.to_string());
+        let committed = exec(db, "COMMIT").map_err(|e| e.to_string());
         if committed.is_err() && !db.is_autocommit() {
             let _ = db.execute_batch("ROLLBACK");
         }
