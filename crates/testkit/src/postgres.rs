@@ -17,6 +17,8 @@ pub struct PostgresServer {
     bin: PathBuf,
     dir: PathBuf,
     port: u16,
+    /// Whether commits are flushed to disk (`fsync`, `full_page_writes`).
+    flushed: bool,
 }
 
 impl PostgresServer {
@@ -26,12 +28,28 @@ impl PostgresServer {
     /// (`synchronous_commit` stays on), so an immediate [`stop`](Self::stop) loses nothing
     /// acknowledged.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Like [`start`](Self::start), but flushing as a production server does (`fsync = on`,
+    /// `full_page_writes = on`): for benchmarks of durability. Set on the command line, which
+    /// outranks `ALTER SYSTEM` — so neither can be changed afterwards by mistake.
+    pub fn start_flushed() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(flushed: bool) -> Self {
         let bin = bin_dir();
         let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("testkit-postgres-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut server = Self { bin, dir, port };
+        let mut server = Self {
+            bin,
+            dir,
+            port,
+            flushed,
+        };
         let made = server.as_server_user(
             "initdb",
             &[
@@ -69,9 +87,10 @@ impl PostgresServer {
     }
 
     fn try_resume(&self) -> Result<(), String> {
+        let flush = if self.flushed { "on" } else { "off" };
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off \
-             -c full_page_writes=off -c max_connections=200",
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync={flush} \
+             -c full_page_writes={flush} -c max_connections=200",
             self.port,
             self.dir.display()
         );
