@@ -2,7 +2,9 @@
 //! idle worker for each delivery another replica made due.
 //!
 //! The schema's trigger notifies once per row that becomes due and unheld (the payload is its
-//! id, so a batch of requeues is not folded into one notification). Each notification wakes
+//! id, so a batch of requeues is not folded into one notification) — in one transaction at a
+//! time: one that finds another notifying commits without, and is covered by it, by its own
+//! process's workers, and by the poll (`004_notify.sql` says why). Each notification wakes
 //! one waiting worker, or leaves a permit for the next one to wait, so a notification that
 //! arrives while every worker is busy is not lost. When the connection breaks, the listener
 //! connects again with a growing pause; meanwhile workers poll, as they always do as well.

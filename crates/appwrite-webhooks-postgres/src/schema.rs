@@ -33,10 +33,15 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "003_ordering.sql",
         sql: include_str!("../migrations/003_ordering.sql"),
     },
+    Migration {
+        version: 4,
+        name: "004_notify.sql",
+        sql: include_str!("../migrations/004_notify.sql"),
+    },
 ];
 
 /// The schema version this crate reads and writes: the last of [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// The schema's version as recorded, `None` when it was never migrated.
 pub(crate) async fn version(client: &Object) -> Result<Option<i32>, Failure> {

@@ -202,3 +202,102 @@ async fn notify_wakes_a_waiting_worker_on_another_replica() {
     .await;
     workers.shutdown(MINUTE).await;
 }
+
+/// Storing transactions share their flushes: only the transaction holding the notifier's
+/// advisory lock sends `NOTIFY` (which would otherwise make each commit flush alone). One that
+/// finds the lock taken stores its delivery without notifying, and a worker on another
+/// replica still handles it (here by its poll); once the lock is free, a store notifies again,
+/// and one transaction that makes several rows due notifies once per row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_transaction_at_a_time_notifies_and_no_delivery_waits_for_it() {
+    use appwrite_webhooks_postgres::tokio_postgres::{self, AsyncMessage, NoTls};
+
+    let server = PostgresServer::start();
+    let receiver = ledger(&server, "notifier").await;
+    let url = server.url("notifier");
+
+    // Count the notifications, on a connection of the test's own.
+    let (listener, mut connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    let notified = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&notified);
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            if let AsyncMessage::Notification(_) = message {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    listener
+        .batch_execute("LISTEN appwrite_webhooks_due")
+        .await
+        .unwrap();
+
+    // Another transaction is notifying (it holds the lock, as one does until it commits).
+    let (holder, holding) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    tokio::spawn(holding);
+    holder
+        .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(1098343289, 0)")
+        .await
+        .unwrap();
+
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&handled);
+    let workers = Workers::new(
+        Inbox::new(replica(&server, "notifier")),
+        inbox_suite::verifier(),
+        move |_: Delivery| {
+            let counter = Arc::clone(&counter);
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, std::io::Error>(())
+            }
+        },
+    )
+    .with_poll_interval(Duration::from_millis(100))
+    .start();
+
+    // Stored (the put returns: it does not wait for the lock) without a notification; the
+    // other replica's worker handles it anyway.
+    let inbox = Inbox::new(receiver.clone());
+    stored(&inbox, r#"{"$id":"quiet"}"#).await;
+    until("the worker handled the quiet delivery", async || {
+        handled.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    // A notification sent with that commit would have arrived before the worker's poll found
+    // the delivery and handled it.
+    assert_eq!(notified.load(Ordering::SeqCst), 0, "nothing notified");
+
+    // The notifying transaction ends: the next store notifies.
+    holder.batch_execute("COMMIT").await.unwrap();
+    stored(&inbox, r#"{"$id":"heard"}"#).await;
+    until("the store notified", async || {
+        notified.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    until("the worker handled it", async || {
+        handled.load(Ordering::SeqCst) == 2
+    })
+    .await;
+
+    // One statement making both rows due again: a notification for each.
+    let done = server.psql(
+        "notifier",
+        "UPDATE appwrite_webhooks.deliveries
+         SET state = 'pending', due_at_ms = appwrite_webhooks.now_ms(), lease = NULL",
+    );
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    until("one notification per requeued row", async || {
+        notified.load(Ordering::SeqCst) == 3
+    })
+    .await;
+    until("both handled again", async || {
+        handled.load(Ordering::SeqCst) == 4
+    })
+    .await;
+    workers.shutdown(MINUTE).await;
+}
