@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use appwrite_webhooks::inbox::{Inbox, InboxStore, Workers};
+use appwrite_webhooks::inbox::{Inbox, InboxStore, RunningWorkers, Workers};
 use appwrite_webhooks::{
     ClaimOutcome, Delivery, Fingerprint, LabelStore, LeaseToken, MAX_LABELS_PER_BODY, ReplayStore,
 };
+use appwrite_webhooks_postgres::PostgresLedger;
 use common::{PostgresServer, ledger, replica};
 use testkit::inbox_suite::{self, stored, until};
 
@@ -148,23 +149,8 @@ async fn notify_wakes_a_waiting_worker_on_another_replica() {
     let server = PostgresServer::start();
     let receiver = ledger(&server, "notify").await;
     let worker_side = replica(&server, "notify");
-    let handled = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&handled);
     // Polling once an hour: only a notification can wake these workers within the test.
-    let workers = Workers::new(
-        Inbox::new(worker_side),
-        inbox_suite::verifier(),
-        move |_: Delivery| {
-            let counter = Arc::clone(&counter);
-            async move {
-                counter.fetch_add(1, Ordering::SeqCst);
-                Ok::<_, std::io::Error>(())
-            }
-        },
-    )
-    .with_concurrency(2)
-    .with_poll_interval(Duration::from_secs(3600))
-    .start();
+    let (workers, handled) = counting_workers(worker_side, Duration::from_secs(3600));
     // The workers found nothing, went idle and started listening.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -185,16 +171,10 @@ async fn notify_wakes_a_waiting_worker_on_another_replica() {
     }
 
     // An operator's hand-written requeue in psql wakes them too (the trigger notifies).
-    let done = server.psql(
+    requeue_by_hand(
+        &server,
         "notify",
-        "UPDATE appwrite_webhooks.deliveries
-         SET state = 'pending', due_at_ms = appwrite_webhooks.now_ms(), lease = NULL
-         WHERE id = (SELECT min(id) FROM appwrite_webhooks.deliveries)",
-    );
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
+        "id = (SELECT min(id) FROM appwrite_webhooks.deliveries)",
     );
     until("the requeued delivery handled again", async || {
         handled.load(Ordering::SeqCst) == 4
@@ -240,21 +220,8 @@ async fn one_transaction_at_a_time_notifies_and_no_delivery_waits_for_it() {
         .await
         .unwrap();
 
-    let handled = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&handled);
-    let workers = Workers::new(
-        Inbox::new(replica(&server, "notifier")),
-        inbox_suite::verifier(),
-        move |_: Delivery| {
-            let counter = Arc::clone(&counter);
-            async move {
-                counter.fetch_add(1, Ordering::SeqCst);
-                Ok::<_, std::io::Error>(())
-            }
-        },
-    )
-    .with_poll_interval(Duration::from_millis(100))
-    .start();
+    let (workers, handled) =
+        counting_workers(replica(&server, "notifier"), Duration::from_millis(100));
 
     // Stored (the put returns: it does not wait for the lock) without a notification; the
     // other replica's worker handles it anyway.
@@ -281,16 +248,7 @@ async fn one_transaction_at_a_time_notifies_and_no_delivery_waits_for_it() {
     .await;
 
     // One statement making both rows due again: a notification for each.
-    let done = server.psql(
-        "notifier",
-        "UPDATE appwrite_webhooks.deliveries
-         SET state = 'pending', due_at_ms = appwrite_webhooks.now_ms(), lease = NULL",
-    );
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    requeue_by_hand(&server, "notifier", "true");
     until("one notification per requeued row", async || {
         notified.load(Ordering::SeqCst) == 3
     })
@@ -300,4 +258,43 @@ async fn one_transaction_at_a_time_notifies_and_no_delivery_waits_for_it() {
     })
     .await;
     workers.shutdown(MINUTE).await;
+}
+
+/// Workers on `ledger` that count what they handle, polling every `poll`.
+fn counting_workers(ledger: PostgresLedger, poll: Duration) -> (RunningWorkers, Arc<AtomicUsize>) {
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&handled);
+    let workers = Workers::new(
+        Inbox::new(ledger),
+        inbox_suite::verifier(),
+        move |_: Delivery| {
+            let counter = Arc::clone(&counter);
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, std::io::Error>(())
+            }
+        },
+    )
+    .with_concurrency(2)
+    .with_poll_interval(poll)
+    .start();
+    (workers, handled)
+}
+
+/// An operator's requeue in `psql`, by hand: the rows `filter` selects, pending and due now, in
+/// one statement.
+fn requeue_by_hand(server: &PostgresServer, database: &str, filter: &str) {
+    let done = server.psql(
+        database,
+        &format!(
+            "UPDATE appwrite_webhooks.deliveries
+             SET state = 'pending', due_at_ms = appwrite_webhooks.now_ms(), lease = NULL
+             WHERE {filter}"
+        ),
+    );
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
 }
