@@ -16,6 +16,8 @@ use http::StatusCode;
 
 /// What the failing store says: markup, to see it escaped.
 const FAILURE: &str = "connection refused <b>db-7</b>";
+/// How the view shows it.
+const ESCAPED: &str = "connection refused &lt;b&gt;db-7&lt;/b&gt;";
 
 /// A memory ledger that fails every call while `down` is set.
 #[derive(Clone, Default)]
@@ -116,8 +118,8 @@ async fn a_failing_store_is_answered_503_on_every_page_and_action() {
         assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "GET {path}");
         let text = page.text();
         assert!(
-            !text.contains("<b>db-7</b>"),
-            "GET {path}: the failure is text, not markup"
+            text.contains(ESCAPED) && !text.contains("<b>db-7</b>"),
+            "GET {path}: the failure is shown, as text, not markup: {text}"
         );
     }
     for path in [
@@ -132,7 +134,11 @@ async fn a_failing_store_is_answered_503_on_every_page_and_action() {
             StatusCode::SERVICE_UNAVAILABLE,
             "POST {path}"
         );
-        assert!(!answer.text().contains("<b>db-7</b>"), "POST {path}");
+        let text = answer.text();
+        assert!(
+            text.contains(ESCAPED) && !text.contains("<b>db-7</b>"),
+            "POST {path}: {text}"
+        );
     }
 
     // Nothing changed while it was down; back up, the view works again.
