@@ -38,8 +38,9 @@
 //!   `appwrite_webhooks_due` from a trigger — one transaction at a time: `NOTIFY` holds a
 //!   database-wide lock through its commit's flush, so a transaction that finds another one
 //!   notifying leaves the wake-up to it, and the storing transactions still share their flushes
-//!   (group commit). The process that stored a delivery wakes its own workers either way. Each ledger whose workers wait `LISTEN`s on one
-//!   connection of its own and wakes one idle worker per notification
+//!   (group commit). The process that stored a delivery wakes its own workers either way.
+//!   Each ledger whose workers wait `LISTEN`s on one connection of its own and wakes one idle
+//!   worker per notification
 //!   ([`InboxStore::arrived`](appwrite_webhooks::inbox::InboxStore::arrived)). Polling stays as
 //!   the fallback ([`Workers::with_poll_interval`](appwrite_webhooks::inbox::Workers::with_poll_interval)):
 //!   a lost connection, a retry that falls due, a lease that runs out. The listener reconnects
@@ -55,8 +56,8 @@
 //! attempts an operator's view shows, written by a trigger in the statement that takes or
 //! settles a delivery; then `003_ordering.sql`: the per-resource versions of
 //! [`ExactlyOnce::with_ordering`] and the *stale* outcome; then `004_notify.sql`: wake-ups
-//! that let storing transactions share their flushes); [`MIGRATIONS`] embeds them. Everything lives in the schema
-//! `appwrite_webhooks`. [`PostgresLedger::check_schema`] refuses a database that was not
+//! that let storing transactions share their flushes); [`MIGRATIONS`] embeds them.
+//! Everything lives in the schema `appwrite_webhooks`. [`PostgresLedger::check_schema`] refuses a database that was not
 //! migrated, and one written by a newer version of this crate. Postgres 12 or newer.
 //!
 //! **Exactly-once effects.** [`PostgresLedger::exactly_once`] makes an inbox handler whose
