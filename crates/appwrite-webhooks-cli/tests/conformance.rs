@@ -13,10 +13,10 @@ use appwrite_webhooks::MemoryLedger;
 use appwrite_webhooks::inbox::Inbox;
 use appwrite_webhooks::{Delivery, ReplayGuard, Verifier};
 use bytes::Bytes;
+use common::BIN;
 use common::grading::{
     KEY, Seen, Spawned, URL, failed, genuine, grade, header, raw_receiver, result, typed, wait_for,
 };
-use common::{BIN, free_port};
 use http::Request;
 use http_body_util::Full;
 
@@ -83,7 +83,9 @@ async fn every_adapter_of_the_workspace_passes() {
     let inbox_addr = testkit::net::serve_tower(stored).await;
 
     // actix-web: the extractor behind the middleware, on its own runtime.
-    let actix_port = free_port();
+    // Bound here, before the server starts: a port chosen free and bound later may be taken.
+    let actix_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let actix_addr = actix_listener.local_addr().unwrap();
     std::thread::spawn(move || {
         use actix_web::{App, HttpResponse, HttpServer, middleware::from_fn, web};
         actix_web::rt::System::new().block_on(async move {
@@ -99,33 +101,27 @@ async fn every_adapter_of_the_workspace_passes() {
                     ))
             })
             .workers(2)
-            .bind(("127.0.0.1", actix_port))
+            .listen(actix_listener)
             .unwrap()
             .run()
             .await
             .unwrap();
         });
     });
-    let actix_addr: SocketAddr = ([127, 0, 0, 1], actix_port).into();
     wait_for(actix_addr);
 
     // listen, the CLI's own receiver.
-    let listen_port = free_port();
-    let listen = Spawned::new(
-        Command::new(BIN).args([
-            "listen",
-            "--key",
-            KEY,
-            "--url",
-            URL,
-            "--port",
-            &listen_port.to_string(),
-            "--body-timeout",
-            "2",
-            "--quiet",
-        ]),
-        listen_port,
-    );
+    let listen = Spawned::new(Command::new(BIN).args([
+        "listen",
+        "--key",
+        KEY,
+        "--url",
+        URL,
+        "--port",
+        "0",
+        "--body-timeout",
+        "2",
+    ]));
 
     let receivers = [
         ("tower", tower_addr),

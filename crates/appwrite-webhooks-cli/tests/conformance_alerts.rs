@@ -8,10 +8,10 @@ use std::process::Command;
 
 use appwrite_webhooks::{Delivery, ReplayGuard, Verifier};
 use bytes::Bytes;
+use common::BIN;
 use common::grading::{
     KEY, Seen, Spawned, failed, genuine, grade, header, raw_receiver, result, typed,
 };
-use common::{BIN, free_port};
 use http::Request;
 use http_body_util::Full;
 
@@ -42,19 +42,8 @@ async fn the_workspace_alert_receivers_pass() {
             Ok::<_, std::convert::Infallible>(typed(&delivery).await)
         });
     let tower_addr = testkit::net::serve_tower(service).await;
-    let listen_port = free_port();
     let listen = Spawned::new(
-        Command::new(BIN).args([
-            "listen",
-            "--scheme",
-            "alert",
-            "--key",
-            KEY,
-            "--port",
-            &listen_port.to_string(),
-            "--quiet",
-        ]),
-        listen_port,
+        Command::new(BIN).args(["listen", "--scheme", "alert", "--key", KEY, "--port", "0"]),
     );
     let receivers = [("tower", tower_addr), ("listen", listen.addr)];
     tokio::task::spawn_blocking(move || {

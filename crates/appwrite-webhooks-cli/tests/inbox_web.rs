@@ -5,10 +5,10 @@ mod common;
 
 use std::io::{Read as _, Write as _};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use appwrite_webhooks_sqlite::SqliteLedger;
-use common::{BIN, cli_env, free_port, stderr};
+use common::{BIN, cli_env, stderr};
 
 fn inbox_file(name: &str) -> String {
     let dir = std::env::temp_dir().join(format!("aw-cli-web-{}-{name}", std::process::id()));
@@ -38,7 +38,7 @@ fn get(port: u16, authorization: Option<&str>) -> String {
     answer
 }
 
-/// `inbox web` serving on `port`, killed on drop.
+/// `inbox web`, killed on drop.
 struct Served(Child);
 
 impl Drop for Served {
@@ -48,31 +48,24 @@ impl Drop for Served {
     }
 }
 
-fn serve(args: &[&str], env: &[(&str, &str)], port: u16) -> Served {
-    let mut child = Command::new(BIN);
-    child.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+/// Runs `inbox web` with `args` (binding port 0) and returns once it says where it listens,
+/// with that port.
+fn serve(args: &[&str], env: &[(&str, &str)]) -> (Served, u16) {
+    let mut command = Command::new(BIN);
+    command.args(args).stdout(Stdio::null());
     for (name, value) in env {
-        child.env(name, value);
+        command.env(name, value);
     }
-    let mut served = Served(child.spawn().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            served.0.try_wait().unwrap().is_none(),
-            "inbox web exited early"
-        );
-        assert!(Instant::now() < deadline, "inbox web did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    served
+    let (child, addr) = common::started(&mut command);
+    (Served(child), addr.port())
 }
 
 #[test]
 fn another_address_than_loopback_is_refused_without_credentials() {
     let file = inbox_file("refused");
-    let bind = format!("0.0.0.0:{}", free_port());
+    let bind = "0.0.0.0:0";
     let output = cli_env(
-        &["inbox", "--sqlite", &file, "web", "--bind", &bind],
+        &["inbox", "--sqlite", &file, "web", "--bind", bind],
         b"",
         &[],
     );
@@ -86,7 +79,7 @@ fn another_address_than_loopback_is_refused_without_credentials() {
     // --user without its password in the environment is refused too, never prompted for.
     let output = cli_env(
         &[
-            "inbox", "--sqlite", &file, "web", "--bind", &bind, "--user", "ops",
+            "inbox", "--sqlite", &file, "web", "--bind", bind, "--user", "ops",
         ],
         b"",
         &[],
@@ -98,12 +91,9 @@ fn another_address_than_loopback_is_refused_without_credentials() {
 #[test]
 fn the_view_serves_on_loopback_with_its_security_headers() {
     let file = inbox_file("loopback");
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
-    let _served = serve(
-        &["inbox", "--sqlite", &file, "web", "--bind", &bind],
+    let (_served, port) = serve(
+        &["inbox", "--sqlite", &file, "web", "--bind", "127.0.0.1:0"],
         &[],
-        port,
     );
     let answer = get(port, None);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -116,14 +106,18 @@ fn the_view_serves_on_loopback_with_its_security_headers() {
 fn with_credentials_it_may_listen_beyond_loopback_behind_basic_auth() {
     use base64::Engine as _;
     let file = inbox_file("auth");
-    let port = free_port();
-    let bind = format!("0.0.0.0:{port}");
-    let _served = serve(
+    let (_served, port) = serve(
         &[
-            "inbox", "--sqlite", &file, "web", "--bind", &bind, "--user", "ops",
+            "inbox",
+            "--sqlite",
+            &file,
+            "web",
+            "--bind",
+            "0.0.0.0:0",
+            "--user",
+            "ops",
         ],
         &[("APPWRITE_WEBHOOKS_WEB_PASSWORD", "pw-from-env")],
-        port,
     );
     assert!(get(port, None).starts_with("HTTP/1.1 401"));
     let wrong = base64::engine::general_purpose::STANDARD.encode("ops:nope");

@@ -47,7 +47,7 @@ pub struct ListenArgs {
     /// With --request-url: believe Forwarded / X-Forwarded-* headers from a proxy you run.
     #[arg(long, requires = "request_url")]
     trust_proxy: bool,
-    /// Port to listen on.
+    /// Port to listen on (0: the system picks one, and the "listening on" line says which).
     #[arg(long, default_value_t = 3000)]
     port: u16,
     /// Address to bind.
@@ -153,6 +153,10 @@ pub async fn run(args: ListenArgs, style: Style) -> Result<(), Failure> {
     let address = SocketAddr::new(args.bind, args.port);
     let listener = tokio::net::TcpListener::bind(address)
         .await
+        .map_err(|e| Failure::Usage(format!("cannot listen on {address}: {e}")))?;
+    // What was bound: with `--port 0` the system picks the port, and the line below says which.
+    let address = listener
+        .local_addr()
         .map_err(|e| Failure::Usage(format!("cannot listen on {address}: {e}")))?;
     // Ctrl-C's handler is registered when its future is first polled: poll it once now, so a
     // Ctrl-C right after the "listening" line stops the server cleanly instead of killing it.

@@ -92,7 +92,7 @@ pub fn wait_for(addr: SocketAddr) {
     }
 }
 
-/// A receiver process on `port`, killed on drop.
+/// A receiver process, killed on drop.
 pub struct Spawned {
     child: Child,
     /// Where it listens.
@@ -100,15 +100,10 @@ pub struct Spawned {
 }
 
 impl Spawned {
-    /// Spawns `command` and waits until `port` takes connections.
-    pub fn new(command: &mut Command, port: u16) -> Self {
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let addr = ([127, 0, 0, 1], port).into();
-        wait_for(addr);
+    /// Spawns `command` — a server told to bind port 0 — and returns once it says where it
+    /// listens (see [`super::started`]).
+    pub fn new(command: &mut Command) -> Self {
+        let (child, addr) = super::started(command.stdout(Stdio::null()));
         Self { child, addr }
     }
 }

@@ -2,7 +2,7 @@
 //! every unsigned header as hostile as HTTP lets it be, and a genuine signed body with
 //! terminal escapes in its strings.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 
-use super::{BIN, free_port};
+use super::BIN;
 
 pub const KEY: &str = "whsec_terminal";
 pub const URL: &str = "https://hooks.example.com/hook";
@@ -92,35 +92,15 @@ pub fn post_raw(request: &[u8], port: u16) -> u16 {
         .unwrap_or_else(|| panic!("no status in {answer:?}"))
 }
 
-/// `listen` with `options` on a free port, stdout captured; a port taken between choosing and
-/// binding makes it exit: choose again.
+/// `listen` with `options` on a port it picks, stdout captured.
 pub fn listen(options: &[&str]) -> (Running, u16) {
-    for _ in 0..5 {
-        let port = free_port();
-        let mut child = Command::new(BIN)
-            .args(["listen", "--key", KEY, "--url", URL, "--port"])
-            .arg(port.to_string())
+    let (child, addr) = super::started(
+        Command::new(BIN)
+            .args(["listen", "--key", KEY, "--url", URL, "--port", "0"])
             .args(options)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Started when *it* says so: a connect could reach another test's server on a port
-        // taken between choosing and binding. EOF on stderr means it exited.
-        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-        let listening = stderr
-            .by_ref()
-            .take(20)
-            .map_while(Result::ok)
-            .any(|line| line.starts_with("listening on "));
-        if listening {
-            std::thread::spawn(move || stderr.for_each(drop));
-            return (Running(Some(child)), port);
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("listen could not bind a free port");
+            .stdout(Stdio::piped()),
+    );
+    (Running(Some(child)), addr.port())
 }
 
 /// A `listen` process, killed when dropped (a failed assertion leaves none behind).

@@ -2,12 +2,11 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use appwrite_webhooks::Verifier;
 use appwrite_webhooks::sender::{DeliveryBuilder, SignedDelivery};
 
-use super::{BIN, free_port, run, stderr, stdout};
+use super::{BIN, run, stderr, stdout};
 
 /// The key the inbox tests sign with.
 pub const KEY: &str = "whsec_inbox";
@@ -21,41 +20,15 @@ pub fn dir(name: &str) -> PathBuf {
     dir
 }
 
-/// `listen` in inbox mode on a free port; stdout is discarded so a burst never blocks it. A
-/// port taken by another test between choosing and binding makes `listen` exit: choose again.
+/// `listen` in inbox mode on a port it picks; stdout is discarded so a burst never blocks it.
 pub fn listen(store: &[&str]) -> (Child, u16) {
-    for _ in 0..5 {
-        let port = free_port();
-        let mut child = Command::new(BIN)
-            .args([
-                "listen",
-                "-q",
-                "--key",
-                KEY,
-                "--url",
-                URL,
-                "--port",
-                &port.to_string(),
-            ])
+    let (child, addr) = super::started(
+        Command::new(BIN)
+            .args(["listen", "--key", KEY, "--url", URL, "--port", "0"])
             .args(store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            assert!(Instant::now() < deadline, "listen did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        if child.try_wait().unwrap().is_none() {
-            return (child, port);
-        }
-    }
-    panic!("listen could not bind a free port");
+            .stdout(Stdio::null()),
+    );
+    (child, addr.port())
 }
 
 pub fn delivery(n: usize) -> SignedDelivery {

@@ -87,6 +87,34 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Spawns a server told to bind port 0 and returns once it says where it listens: the first
+/// stderr line starting `listening on http://` or `inbox view on http://` (its other stderr is
+/// drained in the background so it never blocks on a full pipe). Choosing a free port first and
+/// passing it is a race — another test may bind it before the server does, and a connect would
+/// then reach that other server — so the server picks, and reports what it bound.
+pub fn started(command: &mut Command) -> (Child, std::net::SocketAddr) {
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    // A handful of start-up lines come first; EOF means it exited.
+    let addr = stderr
+        .by_ref()
+        .take(20)
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let rest = line
+                .strip_prefix("listening on http://")
+                .or_else(|| line.strip_prefix("inbox view on http://"))?;
+            rest.split(['/', ' ']).next()?.parse().ok()
+        });
+    let Some(addr) = addr else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the server never said where it listens");
+    };
+    std::thread::spawn(move || stderr.for_each(drop));
+    (child, addr)
+}
+
 /// `listen --json` in the background, with its stdout lines readable.
 pub struct Listener {
     pub child: Child,
@@ -99,38 +127,20 @@ impl Listener {
         Self::start_with(&["--key", key, "--url", url])
     }
 
-    /// Starts `listen` on a free port and returns once *it* says it is listening: a port found
-    /// free may be taken by a parallel test before `listen` binds it, and a connect would then
-    /// reach that other server. A `listen` that could not bind exits; it is started again on
-    /// another port (a few times at most).
+    /// Starts `listen` on a port it picks and returns once it says it is listening.
     pub fn start_with(options: &[&str]) -> Self {
-        for _ in 0..5 {
-            let port = free_port();
-            let mut child = Command::new(BIN)
-                .args(["listen", "--json", "--port", &port.to_string()])
+        let (mut child, addr) = started(
+            Command::new(BIN)
+                .args(["listen", "--json", "--port", "0"])
                 .args(options)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-            // `listen` writes a handful of start-up lines; EOF means it exited.
-            let listening = stderr
-                .by_ref()
-                .take(20)
-                .map_while(Result::ok)
-                .any(|line| line.starts_with("listening on "));
-            if !listening {
-                let _ = child.kill();
-                let _ = child.wait();
-                continue;
-            }
-            // Keep draining its stderr so it never blocks on a full pipe.
-            std::thread::spawn(move || stderr.for_each(drop));
-            let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-            return Self { child, lines, port };
+                .stdout(Stdio::piped()),
+        );
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self {
+            child,
+            lines,
+            port: addr.port(),
         }
-        panic!("listen did not start on any of 5 free ports");
     }
 
     pub fn next_json(&mut self) -> serde_json::Value {

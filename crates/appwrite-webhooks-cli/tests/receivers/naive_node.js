@@ -31,4 +31,7 @@ http
       res.writeHead(200).end("ok");
     });
   })
-  .listen(Number(PORT), "127.0.0.1");
+  // PORT=0 lets the system pick; the tests read where from this line.
+  .listen(Number(PORT), "127.0.0.1", function () {
+    console.error(`listening on http://127.0.0.1:${this.address().port}`);
+  });

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import os
+import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 KEY = os.environ["KEY"].encode()
@@ -40,4 +41,7 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
-HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Receiver).serve_forever()
+server = HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Receiver)
+# PORT=0 lets the system pick; the tests read where from this line.
+print(f"listening on http://127.0.0.1:{server.server_address[1]}", file=sys.stderr, flush=True)
+server.serve_forever()
