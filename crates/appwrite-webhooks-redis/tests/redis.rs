@@ -297,23 +297,30 @@ async fn a_slow_redis_leaves_no_claim_behind() {
 struct Receiver(Child, SocketAddr);
 
 impl Receiver {
+    /// Started once it says "listening"; a port taken by a parallel test between choosing and
+    /// binding makes it exit before saying so: another port is tried.
     fn start(redis: &RedisServer, lease_ms: u64) -> Self {
-        let port = free_port();
-        let child = Command::new(testkit::example("redis_receiver"))
-            .env("REDIS_URL", redis.url())
-            .env("PORT", port.to_string())
-            .env("APPWRITE_WEBHOOK_KEY", at_least_once::KEY)
-            .env("APPWRITE_WEBHOOK_URL", at_least_once::URL)
-            .env("LEASE_MS", lease_ms.to_string())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the redis_receiver example");
-        let mut receiver = Self(child, ([127, 0, 0, 1], port).into());
-        let mut line = String::new();
-        let stdout = receiver.0.stdout.as_mut().unwrap();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-        assert_eq!(line.trim(), "listening");
-        receiver
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new(testkit::example("redis_receiver"))
+                .env("REDIS_URL", redis.url())
+                .env("PORT", port.to_string())
+                .env("APPWRITE_WEBHOOK_KEY", at_least_once::KEY)
+                .env("APPWRITE_WEBHOOK_URL", at_least_once::URL)
+                .env("LEASE_MS", lease_ms.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start the redis_receiver example");
+            let mut receiver = Self(child, ([127, 0, 0, 1], port).into());
+            let mut line = String::new();
+            let stdout = receiver.0.stdout.as_mut().unwrap();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+            if line.trim() == "listening" {
+                return receiver;
+            }
+        }
+        panic!("the redis_receiver example did not start on any of 5 free ports");
     }
 }
 

@@ -24,12 +24,18 @@ impl RedisServer {
     /// `["--maxmemory-policy", "allkeys-lru"]`, `["--appendonly", "no"]`,
     /// `["--rename-command", "CONFIG", ""]`.
     pub fn start_with(extra: &[&str]) -> Self {
-        let port = free_port();
-        let dir = data_dir(port);
-        let _ = std::fs::remove_dir_all(&dir);
         let mut args = vec!["--appendonly", "yes", "--appendfsync", "everysec"];
         args.extend(extra);
-        Self::spawn(port, &args)
+        // A port found free may be bound by a parallel test before this server binds it; the
+        // server then exits, and another port is tried.
+        for _ in 0..5 {
+            let port = free_port();
+            let _ = std::fs::remove_dir_all(data_dir(port));
+            if let Some(server) = Self::spawn(port, &args) {
+                return server;
+            }
+        }
+        panic!("redis-server could not bind any of 5 free ports");
     }
 
     /// Starts one on `port`, keeping the data a server on that port left in its temporary
@@ -42,9 +48,11 @@ impl RedisServer {
             &["--appendonly", "no"]
         };
         Self::spawn(port, args)
+            .unwrap_or_else(|| panic!("redis-server could not bind port {port}: it is taken"))
     }
 
-    fn spawn(port: u16, extra: &[&str]) -> Self {
+    /// Starts one on `port`; `None` if it could not bind it (another process has it).
+    fn spawn(port: u16, extra: &[&str]) -> Option<Self> {
         let dir = data_dir(port);
         std::fs::create_dir_all(&dir).expect("a directory for redis-server");
         let port_text = port.to_string();
@@ -55,7 +63,7 @@ impl RedisServer {
             .rev()
             .find(|pair| pair[0] == "--appendonly")
             .is_some_and(|pair| pair[1] == "yes");
-        let child = Command::new("redis-server")
+        let mut child = Command::new("redis-server")
             .args(&args)
             .current_dir(&dir)
             .stdout(Stdio::null())
@@ -63,20 +71,27 @@ impl RedisServer {
             .spawn()
             .expect("redis-server must be installed for these tests (`apt-get install -y redis-server`; .ci/run does it)");
         // Ready once it answers PING: a server that restarts on an append-only file accepts
-        // connections while it loads, and answers `-LOADING` until it has.
+        // connections while it loads, and answers `-LOADING` until it has. The server that
+        // answers must be this child (its `process_id`): another test's may hold the port.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !answers_ping(port) {
+        loop {
+            if child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            if answers_ping(port) && process_id(port) == Some(child.id()) {
+                break;
+            }
             assert!(
                 Instant::now() < deadline,
                 "redis-server did not start on port {port}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self {
+        Some(Self {
             port,
             child,
             appendonly,
-        }
+        })
     }
 
     /// Its port.
@@ -130,6 +145,23 @@ fn answers_ping(port: u16) -> bool {
     stream.write_all(b"PING\r\n").is_ok()
         && stream.read_exact(&mut reply).is_ok()
         && &reply == b"+PONG"
+}
+
+/// The `process_id` of the server answering on `port` (`INFO server`).
+fn process_id(port: u16) -> Option<u32> {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut reader = std::io::BufReader::new(stream);
+    let mut length = String::new();
+    reader.read_line(&mut length).ok()?;
+    let length: usize = length.trim().strip_prefix('$')?.parse().ok()?;
+    let mut info = vec![0; length];
+    reader.read_exact(&mut info).ok()?;
+    String::from_utf8_lossy(&info)
+        .lines()
+        .find_map(|line| line.strip_prefix("process_id:")?.trim().parse().ok())
 }
 
 fn data_dir(port: u16) -> std::path::PathBuf {
