@@ -81,9 +81,11 @@ pub(crate) enum Text {
 impl Text {
     /// The value of a header as text, if it is UTF-8.
     fn header(value: &HeaderValue) -> Option<Self> {
-        std::str::from_utf8(value.as_bytes())
-            .ok()
-            .map(|_| Self::Header(value.clone()))
+        let bytes = value.as_bytes();
+        // Appwrite's headers are ASCII: the inlined word-at-a-time check answers them without
+        // the general validator's call.
+        (bytes.is_ascii() || std::str::from_utf8(bytes).is_ok())
+            .then(|| Self::Header(value.clone()))
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -127,6 +129,7 @@ const TRACKED: usize = 12;
 
 /// The slot of a tracked name: one `match`, which compiles to a jump on the length and one
 /// comparison, not a search.
+#[inline]
 fn tracked(name: &str) -> Option<usize> {
     Some(match name {
         "x-appwrite-webhook-id" => 0,
@@ -174,6 +177,7 @@ impl<'h> Scanned<'h> {
     }
 
     /// The one value of `name`: `Ok(None)` when absent, `Err(())` when repeated.
+    #[inline]
     pub(crate) fn one(&self, name: &HeaderName) -> Result<Option<&'h HeaderValue>, Repeated> {
         let found = match tracked(name.as_str()) {
             Some(slot) => self.found[slot],
@@ -197,18 +201,26 @@ impl<'h> Scanned<'h> {
 pub(crate) struct Repeated;
 
 /// A header the scheme requires: present once, UTF-8 (webhook names can hold any text).
+#[inline]
 pub(crate) fn required(headers: &Scanned<'_>, name: &HeaderName) -> Result<Text, Error> {
-    single(headers, name)?.ok_or_else(|| Error::MissingHeader(display_name(name)))
+    single(headers, name, false)?.ok_or_else(|| Error::MissingHeader(display_name(name)))
 }
 
 /// A header that may be absent; Appwrite sends an empty value where there is none, and both
 /// mean `None` here.
+#[inline]
 pub(crate) fn optional(headers: &Scanned<'_>, name: &HeaderName) -> Result<Option<Text>, Error> {
-    Ok(single(headers, name)?.filter(|v| !v.as_str().is_empty()))
+    single(headers, name, true)
 }
 
-/// The one value of a header, or `None` if absent; repeated or not UTF-8 is an error.
-fn single(headers: &Scanned<'_>, name: &HeaderName) -> Result<Option<Text>, Error> {
+/// The one value of a header, or `None` if absent (or empty, when `empty_is_none`); repeated
+/// or not UTF-8 is an error.
+#[inline]
+fn single(
+    headers: &Scanned<'_>,
+    name: &HeaderName,
+    empty_is_none: bool,
+) -> Result<Option<Text>, Error> {
     let invalid = |reason| Error::InvalidHeader {
         name: display_name(name),
         reason,
@@ -216,6 +228,9 @@ fn single(headers: &Scanned<'_>, name: &HeaderName) -> Result<Option<Text>, Erro
     let Some(value) = headers.one(name).map_err(|Repeated| invalid("repeated"))? else {
         return Ok(None);
     };
+    if empty_is_none && value.is_empty() {
+        return Ok(None);
+    }
     Text::header(value)
         .map(Some)
         .ok_or_else(|| invalid("not UTF-8"))
@@ -288,5 +303,43 @@ mod claimed_tests {
         }
         let not_text = HeaderValue::from_bytes("wé".as_bytes()).unwrap();
         assert_eq!(claimed_id(Some(&not_text)), None);
+    }
+
+    #[test]
+    fn values_are_text_or_refused_and_empty_optional_ones_are_absent() {
+        let mut headers = HeaderMap::new();
+        headers.insert(WEBHOOK_ID, HeaderValue::from_static("w1"));
+        headers.insert(
+            WEBHOOK_NAME,
+            HeaderValue::from_bytes("Zoë".as_bytes()).unwrap(),
+        );
+        headers.insert(WEBHOOK_USER_ID, HeaderValue::from_static(""));
+        headers.insert(WEBHOOK_EVENTS, HeaderValue::from_bytes(b"a\xff").unwrap());
+        headers.insert(
+            WEBHOOK_PROJECT_ID,
+            HeaderValue::from_bytes(b"\xe9").unwrap(),
+        );
+        let scanned = Scanned::new(&headers);
+        assert_eq!(required(&scanned, &WEBHOOK_ID).unwrap().as_str(), "w1");
+        let name = optional(&scanned, &WEBHOOK_NAME).unwrap().unwrap();
+        assert_eq!(name.as_str(), "Zoë");
+        assert!(optional(&scanned, &WEBHOOK_USER_ID).unwrap().is_none());
+        assert!(optional(&scanned, &WEBHOOK_DELIVERY_ID).unwrap().is_none());
+        for name in [WEBHOOK_EVENTS, WEBHOOK_PROJECT_ID] {
+            assert!(matches!(
+                required(&scanned, &name),
+                Err(Error::InvalidHeader {
+                    reason: "not UTF-8",
+                    ..
+                })
+            ));
+            assert!(matches!(
+                optional(&scanned, &name),
+                Err(Error::InvalidHeader {
+                    reason: "not UTF-8",
+                    ..
+                })
+            ));
+        }
     }
 }
