@@ -14,7 +14,7 @@ use crate::crypto::hex::hex;
 /// assert_eq!(fingerprint.as_bytes().len(), 20);
 /// assert_eq!(fingerprint.to_string(), "ab".repeat(20));
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
     bytes: [u8; Self::MAX_LEN],
     len: u8,
@@ -50,6 +50,19 @@ impl Fingerprint {
             .iter()
             .fold(0u8, |folded, byte| folded ^ byte);
         usize::from(folded) % shards
+    }
+}
+
+/// Hashes the first 8 bytes and the length, not all 32: a fingerprint is a hash or an HMAC tag
+/// already, so its first bytes are as spread as the rest, and the memory stores' maps (keyed
+/// `SipHash`, a random key per map) hash a quarter of the input. Equal fingerprints have equal
+/// prefixes, so this agrees with `Eq`.
+impl std::hash::Hash for Fingerprint {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut prefix = [0; 8];
+        prefix.copy_from_slice(&self.bytes[..8]);
+        state.write_u64(u64::from_le_bytes(prefix));
+        state.write_u8(self.len);
     }
 }
 

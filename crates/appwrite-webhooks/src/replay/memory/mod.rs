@@ -49,7 +49,9 @@ impl MemoryStore {
     /// A store remembering at most about `capacity` live claims (default 100 000, a few MiB).
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(Shard::with_capacity(capacity.div_ceil(SHARDS))))
+                .collect(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
             labels: LabelSets::with_capacity(capacity),
         }
@@ -107,7 +109,10 @@ impl MemoryStore {
         match shard.current(fingerprint, now).map(|entry| entry.state) {
             Some(State::Pending(holder)) if holder != *owner => false,
             Some(State::Done) => false,
-            _ => {
+            // The owner's claim becomes done where it is: same place in the order in which
+            // claims are forgotten, no second queue entry.
+            Some(State::Pending(_)) => shard.settle(fingerprint, State::Done, now, ttl),
+            None => {
                 shard.record(*fingerprint, State::Done, now, ttl, self.per_shard);
                 true
             }
