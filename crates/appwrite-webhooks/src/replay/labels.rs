@@ -6,7 +6,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::fingerprint::Fingerprint;
-use crate::replay::RESERVED_PER_SHARD;
 use crate::replay::store::StoreFuture;
 
 /// The most labels one signed body is handled under within the retention: deliveries of one
@@ -48,7 +47,7 @@ pub(crate) struct LabelSets {
 
 const SHARDS: usize = 16;
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Sets {
     bodies: HashMap<Fingerprint, Labels>,
     order: VecDeque<Fingerprint>,
@@ -99,15 +98,7 @@ impl Default for LabelSets {
 impl LabelSets {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         Self {
-            shards: (0..SHARDS)
-                .map(|_| {
-                    let reserved = capacity.div_ceil(SHARDS).min(RESERVED_PER_SHARD);
-                    Mutex::new(Sets {
-                        bodies: HashMap::with_capacity(reserved),
-                        order: VecDeque::with_capacity(reserved),
-                    })
-                })
-                .collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Sets::default())).collect(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
         }
     }

@@ -61,12 +61,6 @@ pub use memory::MemoryStore;
 pub use store::ClaimToken;
 pub use store::{ClaimOutcome, LeaseToken, ReplayStore, StoreFuture};
 
-/// How many entries each shard of the memory stores reserves room for when made: the default
-/// store's share (100 000 over 16 shards). A store filling up would otherwise rehash and copy
-/// each shard's map and queue several times on its way there, under the shard's lock; larger
-/// stores grow past it.
-pub(crate) const RESERVED_PER_SHARD: usize = 6_250;
-
 /// The longest TTL or lease a guard uses: longer ones (up to `Duration::MAX`) are clamped to
 /// it, so no store's clock arithmetic overflows. About a hundred years.
 pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);

@@ -49,9 +49,7 @@ impl MemoryStore {
     /// A store remembering at most about `capacity` live claims (default 100 000, a few MiB).
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            shards: (0..SHARDS)
-                .map(|_| Mutex::new(Shard::with_capacity(capacity.div_ceil(SHARDS))))
-                .collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
             labels: LabelSets::with_capacity(capacity),
         }

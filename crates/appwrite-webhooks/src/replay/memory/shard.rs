@@ -5,8 +5,8 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::fingerprint::Fingerprint;
+use crate::replay::MAX_TTL;
 use crate::replay::store::LeaseToken;
-use crate::replay::{MAX_TTL, RESERVED_PER_SHARD};
 
 /// A claim: held by its owner under a lease, or done.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,7 @@ pub(super) struct Entry {
 }
 
 /// The claims of one shard, with the order in which to forget them.
+#[derive(Default)]
 pub(super) struct Shard {
     pub(super) live: HashMap<Fingerprint, Entry>,
     /// Claims in the order made or last changed: the oldest are forgotten first.
@@ -33,16 +34,6 @@ pub(super) struct Shard {
 }
 
 impl Shard {
-    /// An empty shard with room for `capacity` claims (up to [`RESERVED_PER_SHARD`]).
-    pub(super) fn with_capacity(capacity: usize) -> Self {
-        let reserved = capacity.min(RESERVED_PER_SHARD);
-        Self {
-            live: HashMap::with_capacity(reserved),
-            order: VecDeque::with_capacity(reserved),
-            next_generation: 0,
-        }
-    }
-
     /// Drops queue entries that are obsolete or expired from the front, or (when `force`) the
     /// oldest live one.
     pub(super) fn evict(&mut self, now: Instant, force: bool) {
