@@ -24,7 +24,7 @@ command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq cur
 
 SUITE=${SUITE:-layer}
 cargo build -q --release --example bench_server -p appwrite-webhooks-tower
-SERVER=target/release/examples/bench_server
+SERVER=${CARGO_TARGET_DIR:-target}/release/examples/bench_server
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
@@ -90,7 +90,7 @@ PY
 fi
 
 cargo build -q --release -p appwrite-webhooks-cli
-CLI=target/release/appwrite-webhooks
+CLI=${CARGO_TARGET_DIR:-target}/release/appwrite-webhooks
 make_script() { # size -> wrk Lua script posting a correctly signed delivery of that size
     local size=$1 body="$WORK/body-$1"
     python3 -c "import sys; n=int(sys.argv[1]); s='{\"note\":\"'+'a\\\\/'*((n-12)//3); s=s[:n-2]+'\"}'; sys.stdout.write(s)" "$size" > "$body"
