@@ -203,37 +203,36 @@ pub(crate) struct Repeated;
 /// A header the scheme requires: present once, UTF-8 (webhook names can hold any text).
 #[inline]
 pub(crate) fn required(headers: &Scanned<'_>, name: &HeaderName) -> Result<Text, Error> {
-    single(headers, name, false)?.ok_or_else(|| Error::MissingHeader(display_name(name)))
+    let value = single(headers, name)?.ok_or_else(|| Error::MissingHeader(display_name(name)))?;
+    text(name, value)
 }
 
 /// A header that may be absent; Appwrite sends an empty value where there is none, and both
-/// mean `None` here.
+/// mean `None` here (checked on the bytes, before they are made text).
 #[inline]
 pub(crate) fn optional(headers: &Scanned<'_>, name: &HeaderName) -> Result<Option<Text>, Error> {
-    single(headers, name, true)
+    single(headers, name)?
+        .filter(|value| !value.is_empty())
+        .map(|value| text(name, value))
+        .transpose()
 }
 
-/// The one value of a header, or `None` if absent (or empty, when `empty_is_none`); repeated
-/// or not UTF-8 is an error.
+/// The one value of a header, or `None` if absent; repeated is an error.
 #[inline]
-fn single(
-    headers: &Scanned<'_>,
-    name: &HeaderName,
-    empty_is_none: bool,
-) -> Result<Option<Text>, Error> {
-    let invalid = |reason| Error::InvalidHeader {
+fn single<'h>(headers: &Scanned<'h>, name: &HeaderName) -> Result<Option<&'h HeaderValue>, Error> {
+    headers.one(name).map_err(|Repeated| Error::InvalidHeader {
         name: display_name(name),
-        reason,
-    };
-    let Some(value) = headers.one(name).map_err(|Repeated| invalid("repeated"))? else {
-        return Ok(None);
-    };
-    if empty_is_none && value.is_empty() {
-        return Ok(None);
-    }
-    Text::header(value)
-        .map(Some)
-        .ok_or_else(|| invalid("not UTF-8"))
+        reason: "repeated",
+    })
+}
+
+/// `name`'s value as text; not UTF-8 is an error.
+#[inline]
+fn text(name: &HeaderName, value: &HeaderValue) -> Result<Text, Error> {
+    Text::header(value).ok_or_else(|| Error::InvalidHeader {
+        name: display_name(name),
+        reason: "not UTF-8",
+    })
 }
 
 /// The longest delivery id accepted. Appwrite's format is not documented (ids of 20 to 36
@@ -244,14 +243,7 @@ pub const MAX_DELIVERY_ID_LEN: usize = 128;
 /// be 1 to [`MAX_DELIVERY_ID_LEN`] visible ASCII characters, or the request is malformed (400).
 /// It is opaque: nothing but equality is read from it.
 pub(crate) fn delivery_id(headers: &Scanned<'_>) -> Result<Option<Text>, Error> {
-    let invalid = |reason| Error::InvalidHeader {
-        name: display_name(&WEBHOOK_DELIVERY_ID),
-        reason,
-    };
-    let Some(value) = headers
-        .one(&WEBHOOK_DELIVERY_ID)
-        .map_err(|Repeated| invalid("repeated"))?
-    else {
+    let Some(value) = single(headers, &WEBHOOK_DELIVERY_ID)? else {
         return Ok(None);
     };
     let id = value.as_bytes();
@@ -259,7 +251,10 @@ pub(crate) fn delivery_id(headers: &Scanned<'_>) -> Result<Option<Text>, Error> 
         return Ok(None);
     }
     if id.len() > MAX_DELIVERY_ID_LEN || !id.iter().all(|b| b.is_ascii_graphic()) {
-        return Err(invalid("not 1 to 128 visible ASCII characters"));
+        return Err(Error::InvalidHeader {
+            name: display_name(&WEBHOOK_DELIVERY_ID),
+            reason: "not 1 to 128 visible ASCII characters",
+        });
     }
     // Visible ASCII is UTF-8.
     Ok(Text::header(value))
