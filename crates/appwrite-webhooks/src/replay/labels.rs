@@ -112,7 +112,7 @@ impl LabelSets {
         keep: Duration,
     ) -> bool {
         let now = Instant::now();
-        let expiry = now.checked_add(keep).unwrap_or(now + super::MAX_TTL);
+        let expiry = super::expiry(now, keep);
         let shard = body.shard(SHARDS);
         let mut sets = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
         if let Some(labels) = sets.bodies.get_mut(body) {

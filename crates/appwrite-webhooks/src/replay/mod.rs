@@ -65,6 +65,12 @@ pub use store::{ClaimOutcome, LeaseToken, ReplayStore, StoreFuture};
 /// it, so no store's clock arithmetic overflows. About a hundred years.
 pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
+/// `keep` after `now`, saturating at [`MAX_TTL`]: a lease or TTL of `Duration::MAX` must not
+/// panic an `Instant`'s arithmetic.
+pub(crate) fn expiry(now: std::time::Instant, keep: Duration) -> std::time::Instant {
+    now.checked_add(keep).unwrap_or(now + MAX_TTL)
+}
+
 /// What the replay guard made of a verified delivery: handle it, or answer a copy without the
 /// handler. Outcomes, not errors: a duplicate is Appwrite's redelivery working as intended.
 #[derive(Debug)]

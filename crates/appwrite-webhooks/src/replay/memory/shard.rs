@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::fingerprint::Fingerprint;
-use crate::replay::MAX_TTL;
+use crate::replay::expiry;
 use crate::replay::store::LeaseToken;
 
 /// A claim: held by its owner under a lease, or done.
@@ -78,7 +78,7 @@ impl Shard {
             return false;
         };
         entry.state = state;
-        entry.expiry = now.checked_add(keep).unwrap_or(now + MAX_TTL);
+        entry.expiry = expiry(now, keep);
         true
     }
 
@@ -97,8 +97,7 @@ impl Shard {
         }
         let generation = self.next_generation;
         self.next_generation += 1;
-        // `checked_add`: a far-future expiry (a TTL of `Duration::MAX`) must not panic.
-        let expiry = now.checked_add(keep).unwrap_or(now + MAX_TTL);
+        let expiry = expiry(now, keep);
         self.live.insert(
             fingerprint,
             Entry {
