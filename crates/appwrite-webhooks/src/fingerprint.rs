@@ -24,6 +24,11 @@ impl Fingerprint {
     /// The longest fingerprint, in bytes.
     pub const MAX_LEN: usize = 32;
 
+    /// How many leading bytes of a delivery's identity are its body key's, where the scheme
+    /// counts labels per body (Appwrite's: see [`LabelStore`](crate::LabelStore)). A store may
+    /// find every label of a body among the identities it holds by this prefix.
+    pub const BODY_KEY_PREFIX: usize = 16;
+
     /// A fingerprint of `bytes`; bytes past [`MAX_LEN`](Self::MAX_LEN) are not kept. For
     /// stores' tests; the guard computes deliveries' fingerprints itself.
     pub fn new(bytes: &[u8]) -> Self {
@@ -41,6 +46,25 @@ impl Fingerprint {
         &self.bytes[..usize::from(self.len)]
     }
 
+    /// Whether this delivery identity begins with `body`'s first
+    /// [`BODY_KEY_PREFIX`](Self::BODY_KEY_PREFIX) bytes: the identity of a delivery of that
+    /// body, in a scheme whose identities carry their body key.
+    ///
+    /// ```
+    /// use appwrite_webhooks::Fingerprint;
+    /// let body = Fingerprint::new(&[7; 32]);
+    /// let mut identity = [7; 32];
+    /// identity[16..].fill(1);
+    /// assert!(Fingerprint::new(&identity).carries_body_key(&body));
+    /// assert!(!Fingerprint::new(&[1; 32]).carries_body_key(&body));
+    /// ```
+    pub fn carries_body_key(&self, body: &Fingerprint) -> bool {
+        let prefix = Self::BODY_KEY_PREFIX;
+        self.len == body.len
+            && usize::from(self.len) > prefix
+            && self.bytes[..prefix] == body.bytes[..prefix]
+    }
+
     /// Which of `shards` locks of a memory store holds it: its bytes folded, with no second
     /// hash. A fingerprint is a hash or an HMAC tag already, so this spreads them evenly; it
     /// only chooses a lock (each shard's map still hashes with a random key).
@@ -53,15 +77,18 @@ impl Fingerprint {
     }
 }
 
-/// Hashes the first 8 bytes and the length, not all 32: a fingerprint is a hash or an HMAC tag
-/// already, so its first bytes are as spread as the rest, and the memory stores' maps (keyed
-/// `SipHash`, a random key per map) hash a quarter of the input. Equal fingerprints have equal
-/// prefixes, so this agrees with `Eq`.
+/// Hashes the first and the last 8 of the 32 bytes (zero past a shorter fingerprint's end) and
+/// the length, not all 32: a fingerprint is a hash or an HMAC tag already, so these bytes are
+/// as spread as the rest, and the memory stores' maps (keyed `SipHash`, a random key per map)
+/// hash a quarter of the input. Both ends, because an identity that begins with its body key
+/// shares its first bytes with the body's other labels. Equal fingerprints have equal bytes,
+/// so this agrees with `Eq`.
 impl std::hash::Hash for Fingerprint {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let mut prefix = [0; 8];
-        prefix.copy_from_slice(&self.bytes[..8]);
-        state.write_u64(u64::from_le_bytes(prefix));
+        let (mut first, mut last) = ([0; 8], [0; 8]);
+        first.copy_from_slice(&self.bytes[..8]);
+        last.copy_from_slice(&self.bytes[Self::MAX_LEN - 8..]);
+        state.write_u64(u64::from_le_bytes(first) ^ u64::from_le_bytes(last));
         state.write_u8(self.len);
     }
 }

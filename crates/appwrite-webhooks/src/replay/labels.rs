@@ -22,6 +22,11 @@ pub const MAX_LABELS_PER_BODY: u32 = 16;
 /// Where a ledger counts the labels each signed body was delivered under: the one operation the
 /// synchronous guard ([`ReplayStore`](crate::ReplayStore)) and the inbox
 /// ([`InboxStore`](crate::inbox::InboxStore)) share, implemented once per ledger.
+///
+/// A labelled delivery's identity begins with its body key
+/// ([`Fingerprint::carries_body_key`]), so a ledger that keeps identities in order may count a
+/// body's labels among them instead of keeping each label a second time; it must then still
+/// count a label whose delivery it forgot (a released claim, a purge) until `keep` has passed.
 pub trait LabelStore: Send + Sync + 'static {
     /// Records `label` (a delivery's fingerprint) as one of the labels the signed body `body`
     /// was delivered under, kept for `keep` after the last new one, unless the body already

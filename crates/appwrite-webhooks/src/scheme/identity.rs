@@ -13,7 +13,7 @@ impl Scheme {
     ///
     /// | scheme | identity |
     /// |---|---|
-    /// | Appwrite | the signature (URL ++ body, under the key that verified it) with the `X-Appwrite-Webhook-Delivery-Id` when sent, else with the events header as sent |
+    /// | Appwrite | the signature (URL ++ body, under the key that verified it) with the `X-Appwrite-Webhook-Delivery-Id` when sent, else with the events header as sent; its first [`BODY_KEY_PREFIX`](Fingerprint::BODY_KEY_PREFIX) bytes are the body key's |
     /// | timestamped, generic | the signed envelope's event id (`$id`, `id`), under the key that verified it |
     /// | alert | the alert's `deduplicationKey` under the key that verified it; the signature when the key is empty; unkeyed (SHA-256) for an [unsigned](crate::Verifier::with_unsigned_alerts) alert |
     ///
