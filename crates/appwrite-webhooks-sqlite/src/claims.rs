@@ -15,24 +15,29 @@ use std::time::Duration;
 use appwrite_webhooks::{ClaimOutcome, Fingerprint, LeaseToken, ReplayStore, StoreFuture};
 use rusqlite::{Connection, params};
 
+use crate::labels::label_with_row;
 use crate::ledger::{SqliteLedger, forget_expired};
 use crate::{after, capacity, now_ms};
 
+/// Claims `fingerprint` for `owner`; a new claim's row holds its label until `label_until`
+/// (see [`label_with_row`](crate::labels::label_with_row)).
 fn claim_now(
     db: &Connection,
     fingerprint: &[u8],
     owner: &str,
     lease: Duration,
     max_bytes: Option<u64>,
+    label_until: Option<i64>,
 ) -> rusqlite::Result<ClaimOutcome> {
     let now = now_ms();
     forget_expired(db, fingerprint, now)?;
     let inserted = db
         .prepare_cached(
-            "INSERT INTO deliveries (fingerprint, received_at_ms, state, attempts, due_at_ms, lease)
-             VALUES (?1, ?2, 'pending', 0, ?3, ?4) ON CONFLICT (fingerprint) DO NOTHING",
+            "INSERT INTO deliveries (fingerprint, received_at_ms, state, attempts, due_at_ms, lease,
+                                     label_until_ms)
+             VALUES (?1, ?2, 'pending', 0, ?3, ?4, ?5) ON CONFLICT (fingerprint) DO NOTHING",
         )?
-        .execute(params![fingerprint, now, after(now, lease), owner])?;
+        .execute(params![fingerprint, now, after(now, lease), owner, label_until])?;
     if inserted == 1 {
         // A new claim is receiving: it obeys the cap (settling never has to).
         capacity::check(db, max_bytes)?;
@@ -113,7 +118,7 @@ impl ReplayStore for SqliteLedger {
         self.run(move |db| {
             // A ledger used only as a guard has no workers to sweep it: claims do.
             sweep(db, now_ms())?;
-            claim_now(db, &fingerprint, &owner, lease, max_bytes)
+            claim_now(db, &fingerprint, &owner, lease, max_bytes, None)
         })
     }
 
@@ -126,15 +131,16 @@ impl ReplayStore for SqliteLedger {
         (limit, keep): (u32, Duration),
         lease: Duration,
     ) -> StoreFuture<'a, Option<ClaimOutcome>> {
-        let (body, fingerprint) = (body.as_bytes().to_vec(), fingerprint.as_bytes().to_vec());
+        let (body, fingerprint) = (*body, *fingerprint);
         let owner = owner.to_string();
         let (max_bytes, sweep) = (self.max_bytes(), self.sweep_if_due());
         self.run(move |db| {
             sweep(db, now_ms())?;
-            if !crate::labels::label_now(db, &body, &fingerprint, limit, keep)? {
+            let Some(label_until) = label_with_row(db, &body, &fingerprint, limit, keep)? else {
                 return Ok(None);
-            }
-            claim_now(db, &fingerprint, &owner, lease, max_bytes).map(Some)
+            };
+            let fingerprint = fingerprint.as_bytes();
+            claim_now(db, fingerprint, &owner, lease, max_bytes, label_until).map(Some)
         })
     }
 

@@ -10,7 +10,7 @@ use appwrite_webhooks::{Fingerprint, LeaseToken, StoreFuture};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::labels::label_now;
+use crate::labels::label_with_row;
 use crate::ledger::{SqliteLedger, forget_expired};
 use crate::{after, capacity, millis, now_ms};
 
@@ -76,15 +76,22 @@ pub(crate) fn rowid(id: u64) -> i64 {
     i64::try_from(id).unwrap_or(-1)
 }
 
-/// Stores `received` unless its fingerprint is held; in the receiving request's savepoint.
-fn put_now(db: &Connection, received: &Received, max_bytes: Option<u64>) -> rusqlite::Result<Put> {
+/// Stores `received` unless its fingerprint is held; in the receiving request's savepoint. A new
+/// row holds its label until `label_until` (see [`label_with_row`]).
+fn put_now(
+    db: &Connection,
+    received: &Received,
+    max_bytes: Option<u64>,
+    label_until: Option<i64>,
+) -> rusqlite::Result<Put> {
     let now = now_ms();
     // A done delivery past its retention, or a claim whose lease ran out, no longer counts.
     forget_expired(db, &received.fingerprint, now)?;
     let inserted = db
         .prepare_cached(
-            "INSERT INTO deliveries (fingerprint, received_at_ms, uri, headers, body, state, attempts, due_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6) ON CONFLICT (fingerprint) DO NOTHING",
+            "INSERT INTO deliveries (fingerprint, received_at_ms, uri, headers, body, state, attempts,
+                                     due_at_ms, label_until_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?7) ON CONFLICT (fingerprint) DO NOTHING",
         )?
         .execute(params![
             received.fingerprint,
@@ -95,6 +102,7 @@ fn put_now(db: &Connection, received: &Received, max_bytes: Option<u64>) -> rusq
             // Due on arrival (oldest first), but never later than now: a delivery stamped in
             // the future (a clock that jumped) must not hide from workers until then.
             millis(received.received_at).min(now),
+            label_until,
         ])?;
     if inserted == 1 {
         let id = db.last_insert_rowid();
@@ -204,7 +212,7 @@ fn settle<'a>(
 impl InboxStore for SqliteLedger {
     fn put(&self, received: Received) -> StoreFuture<'_, Put> {
         let max_bytes = self.max_bytes();
-        self.run_flushed(true, move |db| put_now(db, &received, max_bytes))
+        self.run_flushed(true, move |db| put_now(db, &received, max_bytes, None))
     }
 
     /// One job for the ledger's thread, in one savepoint: a delivery refused (a full file) keeps
@@ -216,13 +224,13 @@ impl InboxStore for SqliteLedger {
         (limit, keep): (u32, Duration),
         received: Received,
     ) -> StoreFuture<'a, Put> {
-        let (body, label) = (body.as_bytes().to_vec(), fingerprint.as_bytes().to_vec());
+        let (body, label) = (*body, *fingerprint);
         let max_bytes = self.max_bytes();
         self.run_flushed(true, move |db| {
-            if !label_now(db, &body, &label, limit, keep)? {
+            let Some(label_until) = label_with_row(db, &body, &label, limit, keep)? else {
                 return Ok(Put::OverLabelLimit);
-            }
-            put_now(db, &received, max_bytes)
+            };
+            put_now(db, &received, max_bytes, label_until)
         })
     }
 

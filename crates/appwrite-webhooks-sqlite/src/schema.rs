@@ -158,8 +158,11 @@ CREATE TABLE IF NOT EXISTS resource_versions (
 
 /// What version 2 gained after it was first released, added by whichever version of this
 /// crate opens the file, so no version bump is needed and an older crate still reads the file:
-/// the `resource_versions` table, and the `outcome` column (`'stale'` on a done row settled
-/// without its handler; an older crate reads such a row as done, which it also is).
+/// the `resource_versions` table, the `outcome` column (`'stale'` on a done row settled
+/// without its handler; an older crate reads such a row as done, which it also is), and the
+/// `label_until_ms` column with the trigger that keeps a deleted row's label
+/// ([`OUTLIVE`](crate::labels::OUTLIVE)). An older crate sharing the file counts only the
+/// `labels` table, so while both run, a body may get up to twice the labels.
 fn added_within_v2(db: &Connection) -> rusqlite::Result<()> {
     db.execute_batch(RESOURCE_VERSIONS)?;
     let has_outcome = db
@@ -173,7 +176,18 @@ fn added_within_v2(db: &Connection) -> rusqlite::Result<()> {
     if !has_outcome {
         db.execute_batch("ALTER TABLE deliveries ADD COLUMN outcome TEXT")?;
     }
-    Ok(())
+    let has_label_until = db
+        .query_row(
+            "SELECT 1 FROM pragma_table_info('deliveries') WHERE name = 'label_until_ms'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if !has_label_until {
+        db.execute_batch("ALTER TABLE deliveries ADD COLUMN label_until_ms INTEGER")?;
+    }
+    db.execute_batch(crate::labels::OUTLIVE)
 }
 
 /// Version 1 (the inbox alone) required a body on every row. SQLite cannot relax a `NOT NULL`
