@@ -10,6 +10,7 @@ use crate::crypto::signature::Signature;
 use crate::fingerprint::Fingerprint;
 use crate::headers::{DeliveryHeaders, Text};
 use crate::scheme::Scheme;
+use crate::scheme::identity::Identity;
 
 /// A delivery whose signature has been verified.
 ///
@@ -41,9 +42,9 @@ pub struct Delivery<B = Bytes> {
     pub(crate) scheme: Scheme,
     pub(crate) meta: DeliveryHeaders,
     pub(crate) signature: Signature,
-    /// Computed when first asked for where it costs a hash over unsigned headers (Appwrite's
+    /// Computed when first asked for where it costs hashes over unsigned headers (Appwrite's
     /// scheme): a verifier without a guard or an inbox never pays for it.
-    pub(crate) fingerprint: std::sync::OnceLock<Fingerprint>,
+    pub(crate) identity: std::sync::OnceLock<Identity>,
     pub(crate) key_index: usize,
     pub(crate) key_label: Option<std::sync::Arc<str>>,
     pub(crate) body: B,
@@ -211,15 +212,19 @@ impl<B: AsRef<[u8]>> Delivery<B> {
     /// assert_eq!(identity(&created), identity(&created.clone())); // a redelivery is a copy
     /// ```
     pub fn fingerprint(&self) -> &Fingerprint {
-        self.fingerprint
-            .get_or_init(|| self.scheme.label_fingerprint(&self.signature, &self.meta))
+        &self.identity().fingerprint
     }
 
     /// The signed body's key where the delivery's labels are unsigned (Appwrite's scheme): a
     /// ledger lets one body be handled under at most
     /// [`MAX_LABELS_PER_BODY`](crate::MAX_LABELS_PER_BODY) labels.
     pub(crate) fn body_key(&self) -> Option<Fingerprint> {
-        self.scheme.body_key(&self.signature)
+        self.identity().body_key
+    }
+
+    fn identity(&self) -> &Identity {
+        self.identity
+            .get_or_init(|| self.scheme.labelled_identity(&self.signature, &self.meta))
     }
 
     /// Which key verified the delivery: its position among the verifier's keys, in the order
@@ -284,7 +289,7 @@ impl<B: AsRef<[u8]>> Delivery<B> {
             scheme: self.scheme,
             meta: self.meta,
             signature: self.signature,
-            fingerprint: self.fingerprint,
+            identity: self.identity,
             key_index: self.key_index,
             key_label: self.key_label,
         }

@@ -112,7 +112,11 @@ pub(super) fn parse_headers(headers: &Scanned<'_>) -> Result<DeliveryHeaders, Er
 /// index: a store can count them among the identities it holds, with no second index keyed
 /// by body (the SQLite ledger does; a second randomly keyed index cost it 40 % of its
 /// throughput, BENCHMARKS.md). 16 bytes of each half keep collisions out of reach.
-pub(super) fn fingerprint(signature: &Signature, meta: &DeliveryHeaders) -> Fingerprint {
+pub(super) fn fingerprint(
+    signature: &Signature,
+    meta: &DeliveryHeaders,
+    body_key: &Fingerprint,
+) -> Fingerprint {
     use sha2::Digest as _;
     let (kind, label) = match &meta.delivery_id {
         Some(id) => (b'd', id.as_str()),
@@ -125,7 +129,7 @@ pub(super) fn fingerprint(signature: &Signature, meta: &DeliveryHeaders) -> Fing
     hash.update(label.as_bytes());
     let mut identity = [0; Fingerprint::MAX_LEN];
     let (body, labelled) = identity.split_at_mut(Fingerprint::BODY_KEY_PREFIX);
-    body.copy_from_slice(&body_key(signature).as_bytes()[..Fingerprint::BODY_KEY_PREFIX]);
+    body.copy_from_slice(&body_key.as_bytes()[..Fingerprint::BODY_KEY_PREFIX]);
     labelled
         .copy_from_slice(&hash.finalize()[..Fingerprint::MAX_LEN - Fingerprint::BODY_KEY_PREFIX]);
     Fingerprint::new(&identity)

@@ -24,7 +24,7 @@ impl Scheme {
     /// sender keeps across retries with a fresh timestamp and signature.
     ///
     /// `keyed` is the HMAC state of the key that verified the delivery, absorbing nothing yet;
-    /// `None` for Appwrite's scheme, whose identity [`label_fingerprint`](Self::label_fingerprint)
+    /// `None` for Appwrite's scheme, whose identity [`labelled_identity`](Self::labelled_identity)
     /// computes when asked for.
     pub(crate) fn envelope_fingerprint(
         &self,
@@ -59,31 +59,47 @@ impl Scheme {
     }
 
     /// The identity of a scheme whose labels are unsigned (Appwrite's), from the signature and
-    /// the delivery id or events header; for the others, [`envelope_fingerprint`] set it when
-    /// the delivery was verified, and this is only their signature.
+    /// the delivery id or events header, with the body key it begins with; for the others,
+    /// [`envelope_fingerprint`] set it when the delivery was verified, and this is only their
+    /// signature.
     ///
     /// [`envelope_fingerprint`]: Self::envelope_fingerprint
-    pub(crate) fn label_fingerprint(
+    pub(crate) fn labelled_identity(
         &self,
         signature: &Signature,
         meta: &DeliveryHeaders,
-    ) -> Fingerprint {
+    ) -> Identity {
         match self {
-            Self::Appwrite => appwrite::fingerprint(signature, meta),
+            Self::Appwrite => {
+                let body_key = appwrite::body_key(signature);
+                Identity {
+                    fingerprint: appwrite::fingerprint(signature, meta, &body_key),
+                    body_key: Some(body_key),
+                }
+            }
             Self::Timestamped { .. } | Self::Generic | Self::Alert { .. } => {
-                Fingerprint::new(signature.as_bytes())
+                Identity::signed(Fingerprint::new(signature.as_bytes()))
             }
         }
     }
+}
 
-    /// What identifies the signed body apart from its labels, where the labels are unsigned:
-    /// Appwrite's scheme, whose events header and delivery id are not signed. A ledger counts
-    /// the labels of each body ([`MAX_LABELS_PER_BODY`](crate::MAX_LABELS_PER_BODY)). The
-    /// opt-in schemes sign their identity, so there is nothing to count.
-    pub(crate) fn body_key(&self, signature: &Signature) -> Option<Fingerprint> {
-        match self {
-            Self::Appwrite => Some(appwrite::body_key(signature)),
-            Self::Timestamped { .. } | Self::Generic | Self::Alert { .. } => None,
+/// A delivery's identity, and where its labels are unsigned (Appwrite's scheme) what identifies
+/// the signed body apart from them: a ledger counts the labels of each body
+/// ([`MAX_LABELS_PER_BODY`](crate::MAX_LABELS_PER_BODY)). The opt-in schemes sign their
+/// identity, so they have nothing to count.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Identity {
+    pub(crate) fingerprint: Fingerprint,
+    pub(crate) body_key: Option<Fingerprint>,
+}
+
+impl Identity {
+    /// An identity whose labels are signed: no body key.
+    pub(crate) fn signed(fingerprint: Fingerprint) -> Self {
+        Self {
+            fingerprint,
+            body_key: None,
         }
     }
 }

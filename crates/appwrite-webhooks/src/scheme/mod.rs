@@ -8,7 +8,7 @@
 mod alert;
 mod appwrite;
 mod generic;
-mod identity;
+pub(crate) mod identity;
 mod parse;
 mod timestamped;
 

@@ -12,6 +12,7 @@ use crate::delivery::Delivery;
 use crate::error::Error;
 use crate::headers::{DeliveryHeaders, Scanned};
 use crate::scheme::Scheme;
+use crate::scheme::identity::Identity;
 use crate::verify::keys::KeySet;
 
 /// The `Content-Length` a request declares, if it is a number.
@@ -147,20 +148,20 @@ impl Verification {
         }
         // The opt-in schemes key their identity with the verifying key, which only this step
         // holds; Appwrite's is a hash of the signature and a label, computed when asked for.
-        let fingerprint = std::sync::OnceLock::new();
+        let identity = std::sync::OnceLock::new();
         if let Some(keyed) =
             self.scheme
                 .envelope_fingerprint(&self.signature, &meta, body.as_ref(), || {
                     self.keys.keyed[key_index].clone()
                 })
         {
-            let _ = fingerprint.set(keyed);
+            let _ = identity.set(Identity::signed(keyed));
         }
         Ok(Delivery {
             scheme: self.scheme,
             meta,
             signature: self.signature,
-            fingerprint,
+            identity,
             key_index,
             key_label,
             body,
