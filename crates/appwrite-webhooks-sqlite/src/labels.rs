@@ -32,10 +32,12 @@ CREATE INDEX IF NOT EXISTS labels_expiry ON labels (keep_until_ms)";
 
 /// Keeps the label of a deleted row until its time is up: a delivery released, swept or purged
 /// early must not give its body a label back. SQLite's clock (the one `now_ms` reads too)
-/// decides; a row without a label time (an unlabelled delivery, one from before) keeps none.
+/// decides, in whole milliseconds as `now_ms` counts them (a Julian day in a double is a few
+/// microseconds off either way); a row without a label time (an unlabelled delivery, one from
+/// before) keeps none.
 pub(crate) const OUTLIVE: &str = "
 CREATE TRIGGER IF NOT EXISTS labels_outlive_deliveries AFTER DELETE ON deliveries
-WHEN old.label_until_ms > (julianday('now') - 2440587.5) * 86400000.0
+WHEN old.label_until_ms > round((julianday('now') - 2440587.5) * 86400000.0)
 BEGIN
     INSERT INTO labels (body, label, keep_until_ms)
     VALUES (substr(old.fingerprint, 1, 16), old.fingerprint, old.label_until_ms)
@@ -91,16 +93,10 @@ pub(crate) fn label_with_row(
     }
     let now = now_ms();
     let prefix = &body.as_bytes()[..Fingerprint::BODY_KEY_PREFIX];
-    // Every identity that begins with `prefix` sorts at or after it and before the prefix one
-    // higher (past the last prefix: before any longer run of 0xff).
+    // Every identity that begins with `prefix` sorts at or after it, and before `prefix`
+    // followed by more 0xff bytes than any identity has after it.
     let mut end = prefix.to_vec();
-    match end.iter().rposition(|&byte| byte != 0xff) {
-        Some(at) => {
-            end[at] += 1;
-            end.truncate(at + 1);
-        }
-        None => end = vec![0xff; Fingerprint::MAX_LEN + 1],
-    }
+    end.resize(Fingerprint::MAX_LEN + 1, 0xff);
     // A label may be both a row and a kept label (its claim released, then claimed again), so
     // they are told apart here rather than by SQLite's `UNION` (a temporary B-tree per call).
     // A body has few: at most `limit` rows and each of those once more in the table.

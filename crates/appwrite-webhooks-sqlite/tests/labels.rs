@@ -181,3 +181,95 @@ async fn an_identity_without_its_body_key_is_labelled_in_the_table() {
         i64::from(LIMIT)
     );
 }
+
+/// The range that finds a body's labels holds at its ends: a body key of all ones, labels of
+/// all ones and all zeros after it, next to a body one below.
+#[tokio::test]
+async fn the_labels_of_a_body_key_at_the_end_of_the_range_are_all_found() {
+    let ledger = SqliteLedger::open(path("labels-edges")).unwrap();
+    let (last, below) = (body(0xff), body(0xfe));
+    assert!(matches!(
+        put(&ledger, &below, &label(&below, 0xff)).await,
+        Put::Stored(_)
+    ));
+    for n in [0xff, 0x00].into_iter().chain(1..LIMIT as u8 - 1) {
+        assert!(
+            matches!(put(&ledger, &last, &label(&last, n)).await, Put::Stored(_)),
+            "{n}"
+        );
+    }
+    assert_eq!(
+        put(&ledger, &last, &label(&last, 0xee)).await,
+        Put::OverLabelLimit
+    );
+    assert!(matches!(
+        put(&ledger, &last, &label(&last, 0xff)).await,
+        Put::Duplicate(_)
+    ));
+    assert!(matches!(
+        put(&ledger, &below, &label(&below, 0)).await,
+        Put::Stored(_)
+    ));
+}
+
+/// One file counts a body's labels once for both paths: a captured body claimed by the guard
+/// under some labels and stored by the inbox under others is admitted `LIMIT` times in all.
+#[tokio::test]
+async fn the_guard_and_the_inbox_count_one_bodys_labels_together() {
+    let ledger = SqliteLedger::open(path("labels-both")).unwrap();
+    let b = body(8);
+    let (mut claimed, mut stored) = (0, 0);
+    for n in 0..LIMIT as u8 + 4 {
+        if n % 2 == 0 {
+            let owner = LeaseToken::new();
+            if let Some(ClaimOutcome::Claimed) = claim(&ledger, &b, &label(&b, n), &owner).await {
+                claimed += 1;
+                assert!(
+                    ReplayStore::complete(&ledger, &label(&b, n), &owner, WEEK)
+                        .await
+                        .unwrap()
+                );
+            }
+        } else if let Put::Stored(_) = put(&ledger, &b, &label(&b, n)).await {
+            stored += 1;
+        }
+    }
+    assert_eq!(claimed + stored, LIMIT);
+}
+
+/// A file from before labels were counted from rows (no `label_until_ms`, no trigger, every
+/// label a row of `labels` keyed by the whole body key) is brought up to date when opened, and
+/// the labels it kept still count.
+#[tokio::test]
+async fn a_file_from_before_is_upgraded_and_its_labels_still_count() {
+    let file = path("labels-upgrade");
+    let b = body(9);
+    {
+        let ledger = SqliteLedger::open(&file).unwrap();
+        for n in 0..LIMIT as u8 - 1 {
+            assert!(ledger.label(&b, &label(&b, n), LIMIT, WEEK).await.unwrap());
+        }
+    }
+    let db = rusqlite::Connection::open(&file).unwrap();
+    db.execute_batch(
+        "DROP TRIGGER labels_outlive_deliveries;
+         ALTER TABLE deliveries DROP COLUMN label_until_ms;",
+    )
+    .unwrap();
+    drop(db);
+    let ledger = SqliteLedger::open(&file).unwrap();
+    let has = |sql: &str| query(&file, sql);
+    assert_eq!(
+        has("SELECT count(*) FROM pragma_table_info('deliveries') WHERE name = 'label_until_ms'"),
+        1
+    );
+    assert_eq!(
+        has("SELECT count(*) FROM sqlite_master WHERE name = 'labels_outlive_deliveries'"),
+        1
+    );
+    assert!(matches!(
+        put(&ledger, &b, &label(&b, 100)).await,
+        Put::Stored(_)
+    ));
+    assert_eq!(put(&ledger, &b, &label(&b, 101)).await, Put::OverLabelLimit);
+}
