@@ -165,27 +165,20 @@ CREATE TABLE IF NOT EXISTS resource_versions (
 /// `labels` table, so while both run, a body may get up to twice the labels.
 fn added_within_v2(db: &Connection) -> rusqlite::Result<()> {
     db.execute_batch(RESOURCE_VERSIONS)?;
-    let has_outcome = db
-        .query_row(
-            "SELECT 1 FROM pragma_table_info('deliveries') WHERE name = 'outcome'",
-            [],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
-    if !has_outcome {
-        db.execute_batch("ALTER TABLE deliveries ADD COLUMN outcome TEXT")?;
-    }
-    let has_label_until = db
-        .query_row(
-            "SELECT 1 FROM pragma_table_info('deliveries') WHERE name = 'label_until_ms'",
-            [],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
-    if !has_label_until {
-        db.execute_batch("ALTER TABLE deliveries ADD COLUMN label_until_ms INTEGER")?;
+    for (column, kind) in [("outcome", "TEXT"), ("label_until_ms", "INTEGER")] {
+        let has_column = db
+            .query_row(
+                "SELECT 1 FROM pragma_table_info('deliveries') WHERE name = ?1",
+                [column],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !has_column {
+            db.execute_batch(&format!(
+                "ALTER TABLE deliveries ADD COLUMN {column} {kind}"
+            ))?;
+        }
     }
     db.execute_batch(crate::labels::OUTLIVE)
 }
