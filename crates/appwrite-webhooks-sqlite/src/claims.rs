@@ -20,7 +20,7 @@ use crate::ledger::{SqliteLedger, forget_expired};
 use crate::{after, capacity, now_ms};
 
 /// Claims `fingerprint` for `owner`; a new claim's row holds its label until `label_until`
-/// (see [`label_with_row`](crate::labels::label_with_row)).
+/// (see [`label_with_row`]).
 fn claim_now(
     db: &Connection,
     fingerprint: &[u8],
