@@ -273,3 +273,48 @@ async fn a_file_from_before_is_upgraded_and_its_labels_still_count() {
     ));
     assert_eq!(put(&ledger, &b, &label(&b, 101)).await, Put::OverLabelLimit);
 }
+
+/// A claim whose process was killed holds its label after its lease ran out and the row was
+/// swept (a ledger opened afresh sweeps on its first claim).
+#[tokio::test]
+async fn an_abandoned_claim_still_counts_after_it_is_swept() {
+    let file = path("labels-abandoned");
+    let b = body(10);
+    {
+        let ledger = SqliteLedger::open(&file).unwrap();
+        for n in 0..LIMIT as u8 {
+            let owner = LeaseToken::new();
+            let outcome = ledger
+                .label_and_claim(
+                    &b,
+                    &label(&b, n),
+                    &owner,
+                    (LIMIT, WEEK),
+                    Duration::from_millis(1),
+                )
+                .await
+                .unwrap();
+            assert_eq!(outcome, Some(ClaimOutcome::Claimed), "label {n}");
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let ledger = SqliteLedger::open(&file).unwrap();
+    let owner = LeaseToken::new();
+    let other = body(11);
+    assert!(
+        claim(&ledger, &other, &label(&other, 0), &owner)
+            .await
+            .is_some()
+    );
+    // Every claim of body 10 (identities beginning 0x0a) is gone: only the labels table holds
+    // its labels now.
+    assert_eq!(
+        query(
+            &file,
+            "SELECT count(*) FROM deliveries WHERE substr(fingerprint, 1, 1) = x'0a'"
+        ),
+        0,
+        "swept"
+    );
+    assert_eq!(claim(&ledger, &b, &label(&b, 99), &owner).await, None);
+}
