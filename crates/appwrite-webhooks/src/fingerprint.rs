@@ -64,23 +64,12 @@ impl Fingerprint {
             && usize::from(self.len) > prefix
             && self.bytes[..prefix] == body.bytes[..prefix]
     }
-
-    /// Which of `shards` locks of a memory store holds it: its bytes folded, with no second
-    /// hash. A fingerprint is a hash or an HMAC tag already, so this spreads them evenly; it
-    /// only chooses a lock (each shard's map still hashes with a random key).
-    pub(crate) fn shard(&self, shards: usize) -> usize {
-        let folded = self
-            .as_bytes()
-            .iter()
-            .fold(0u8, |folded, byte| folded ^ byte);
-        usize::from(folded) % shards
-    }
 }
 
 /// Hashes the first and the last 8 of the 32 bytes (zero past a shorter fingerprint's end) and
 /// the length, not all 32: a fingerprint is a hash or an HMAC tag already, so these bytes are
-/// as spread as the rest, and the memory stores' maps (keyed `SipHash`, a random key per map)
-/// hash a quarter of the input. Both ends, because an identity that begins with its body key
+/// as spread as the rest, and a map keyed by fingerprints (`SipHash` with a random key, as the
+/// standard library's) hashes a quarter of the input. Both ends, because an identity that begins with its body key
 /// shares its first bytes with the body's other labels. Equal fingerprints have equal bytes,
 /// so this agrees with `Eq`.
 impl std::hash::Hash for Fingerprint {

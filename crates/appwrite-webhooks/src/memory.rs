@@ -15,8 +15,8 @@ use crate::replay::labels::LabelStore;
 use crate::replay::{ClaimOutcome, LeaseToken, MemoryStore, ReplayStore, StoreFuture};
 
 /// A ledger in memory: a [`ReplayGuard`](crate::ReplayGuard)'s store and an
-/// [`Inbox`](crate::inbox::Inbox)'s alike, bounded (claims and label counts past the capacity
-/// forget the oldest first). It pairs with `SqliteLedger` and `RedisLedger`.
+/// [`Inbox`](crate::inbox::Inbox)'s alike, bounded (past the capacity, the oldest claims and
+/// label counts are forgotten first). It pairs with `SqliteLedger` and `RedisLedger`.
 ///
 /// ```
 /// use appwrite_webhooks::{MemoryLedger, ReplayGuard, Verifier, inbox::{Inbox, Put}, sender::DeliveryBuilder};
@@ -43,8 +43,8 @@ pub struct MemoryLedger {
 }
 
 impl MemoryLedger {
-    /// A ledger remembering about `capacity` claims and label counts (100 000 by default, a
-    /// few MiB).
+    /// A ledger remembering about `capacity` bodies' label counts and claims, or claims
+    /// without a body (100 000 by default, about 20 MiB when full).
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             claims: Arc::new(MemoryStore::with_capacity(capacity)),

@@ -12,7 +12,8 @@ use crate::inbox::admin::InboxAdmin;
 use crate::inbox::query::{AttemptOutcome, AttemptRecord, Minute, empty_minutes, minute_of};
 use crate::inbox::record::{Lease, Purge, Received, State, Stats, Stored, Taken};
 use crate::inbox::store::{InboxStore, Put};
-use crate::replay::labels::{LabelSets, LabelStore};
+use crate::replay::labels::LabelStore;
+use crate::replay::memory::MemoryStore;
 use crate::replay::store::StoreFuture;
 
 /// An [`InboxStore`] in memory, with the same semantics as the durable stores but none of
@@ -35,7 +36,8 @@ use crate::replay::store::StoreFuture;
 #[deprecated(note = "use MemoryLedger: one memory store for the guard and the inbox")]
 pub struct MemoryInbox {
     held: Mutex<Held>,
-    labels: LabelSets,
+    /// Only its label counts: a standalone inbox's (a `MemoryLedger` counts in its claims).
+    labels: MemoryStore,
 }
 
 #[derive(Debug, Default)]
@@ -224,7 +226,7 @@ impl LabelStore for MemoryInbox {
         limit: u32,
         keep: Duration,
     ) -> StoreFuture<'a, bool> {
-        let labelled = self.labels.admit(body, label, limit, keep);
+        let labelled = self.labels.label_now(body, label, limit, keep);
         Box::pin(std::future::ready(Ok(labelled)))
     }
 }

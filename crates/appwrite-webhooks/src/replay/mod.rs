@@ -41,7 +41,7 @@
 
 mod claim;
 pub(crate) mod labels;
-mod memory;
+pub(crate) mod memory;
 pub(crate) mod store;
 
 use std::fmt;

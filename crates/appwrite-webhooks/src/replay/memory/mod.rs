@@ -5,21 +5,25 @@
 mod shard;
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::fingerprint::Fingerprint;
-use crate::replay::labels::{LabelSets, LabelStore};
+use crate::replay::labels::LabelStore;
 use crate::replay::store::{ClaimOutcome, LeaseToken, ReplayStore, StoreFuture};
 
-use self::shard::{Shard, State};
+use self::shard::{Key, Shard};
 
-/// A bounded in-memory store: claims expire with their lease or TTL, and past `capacity` live
-/// claims the oldest are forgotten first, so a flood of unique deliveries cannot grow memory
-/// without bound (it can only shorten how long old deliveries are remembered).
+/// A bounded in-memory store of claims and label counts: claims expire with their lease or
+/// TTL, labels `keep` after a body's newest, and past `capacity` groups (a body's labels and
+/// its deliveries' claims, or one claim) the oldest are forgotten first, so a flood of unique
+/// deliveries cannot grow memory without bound (it can only shorten how long old deliveries
+/// are remembered).
 ///
-/// Sharded by fingerprint so concurrent requests rarely contend on one lock. Every operation
-/// completes at once, so releasing a dropped claim needs no task.
+/// Sharded by the first bytes of an identity, which a labelled identity shares with its body
+/// key, so concurrent requests rarely contend on one lock and a delivery's label and claim
+/// are one entry. Every operation completes at once, so releasing a dropped claim needs no
+/// task.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -40,18 +44,17 @@ use self::shard::{Shard, State};
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
-    labels: LabelSets,
 }
 
 const SHARDS: usize = 16;
 
 impl MemoryStore {
-    /// A store remembering at most about `capacity` live claims (default 100 000, a few MiB).
+    /// A store remembering about `capacity` bodies' labels and claims, or claims without a
+    /// body (default 100 000, about 20 MiB).
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
-            labels: LabelSets::with_capacity(capacity),
         }
     }
 
@@ -59,7 +62,7 @@ impl MemoryStore {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().map(|s| s.live.len()).unwrap_or(0))
+            .map(|s| s.lock().map(|s| s.claims()).unwrap_or(0))
             .sum()
     }
 
@@ -68,13 +71,15 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn shard(&self, fingerprint: &Fingerprint) -> std::sync::MutexGuard<'_, Shard> {
-        let index = fingerprint.shard(SHARDS);
+    /// The shard holding `fingerprint`'s group, the time, and the shard's capacity.
+    fn shard(&self, fingerprint: &Fingerprint) -> (MutexGuard<'_, Shard>, (Instant, usize)) {
+        let index = Key::of(fingerprint).shard(SHARDS);
         // A panic while holding the lock cannot leave a shard inconsistent in a way that
         // matters here (at worst a claim is forgotten early), so recover from poisoning.
-        self.shards[index]
+        let shard = self.shards[index]
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (shard, (Instant::now(), self.per_shard))
     }
 
     fn claim_now(
@@ -83,38 +88,29 @@ impl MemoryStore {
         owner: &LeaseToken,
         lease: Duration,
     ) -> ClaimOutcome {
-        let now = Instant::now();
-        let mut shard = self.shard(fingerprint);
-        match shard.current(fingerprint, now).map(|entry| entry.state) {
-            Some(State::Done) => ClaimOutcome::Done,
-            Some(State::Pending(_)) => ClaimOutcome::InProgress,
-            None => {
-                shard.record(
-                    *fingerprint,
-                    State::Pending(*owner),
-                    now,
-                    lease,
-                    self.per_shard,
-                );
-                ClaimOutcome::Claimed
-            }
-        }
+        let (mut shard, at) = self.shard(fingerprint);
+        shard.claim(fingerprint, owner, lease, at)
     }
 
     fn complete_now(&self, fingerprint: &Fingerprint, owner: &LeaseToken, ttl: Duration) -> bool {
-        let now = Instant::now();
-        let mut shard = self.shard(fingerprint);
-        match shard.current(fingerprint, now).map(|entry| entry.state) {
-            Some(State::Pending(holder)) if holder != *owner => false,
-            Some(State::Done) => false,
-            // The owner's claim becomes done where it is: same place in the order in which
-            // claims are forgotten, no second queue entry.
-            Some(State::Pending(_)) => shard.settle(fingerprint, State::Done, now, ttl),
-            None => {
-                shard.record(*fingerprint, State::Done, now, ttl, self.per_shard);
-                true
-            }
-        }
+        let (mut shard, at) = self.shard(fingerprint);
+        shard.complete(fingerprint, owner, ttl, at)
+    }
+
+    fn release_now(&self, fingerprint: &Fingerprint, owner: &LeaseToken) -> bool {
+        self.shard(fingerprint).0.release(fingerprint, owner)
+    }
+
+    /// Whether `label` is (now) one of at most `limit` labels of `body`.
+    pub(crate) fn label_now(
+        &self,
+        body: &Fingerprint,
+        label: &Fingerprint,
+        limit: u32,
+        keep: Duration,
+    ) -> bool {
+        let (mut shard, at) = self.shard(body);
+        shard.label(body, label, (limit, keep), at)
     }
 
     /// The guard's first question about a delivery, answered at once: its label, then its
@@ -124,24 +120,17 @@ impl MemoryStore {
         body: &Fingerprint,
         fingerprint: &Fingerprint,
         owner: &LeaseToken,
-        (limit, keep): (u32, Duration),
+        limit: (u32, Duration),
         lease: Duration,
     ) -> Option<ClaimOutcome> {
-        self.labels
-            .admit(body, fingerprint, limit, keep)
-            .then(|| self.claim_now(fingerprint, owner, lease))
-    }
-
-    fn release_now(&self, fingerprint: &Fingerprint, owner: &LeaseToken) -> bool {
-        let mut shard = self.shard(fingerprint);
-        let owned = shard
-            .live
-            .get(fingerprint)
-            .is_some_and(|entry| entry.state == State::Pending(*owner));
-        if owned {
-            shard.live.remove(fingerprint);
+        if Key::of(fingerprint) != Key::of(body) {
+            // An identity without its body key: the label and the claim are in two groups.
+            return self
+                .label_now(body, fingerprint, limit.0, limit.1)
+                .then(|| self.claim_now(fingerprint, owner, lease));
         }
-        owned
+        let (mut shard, at) = self.shard(fingerprint);
+        shard.label_and_claim(fingerprint, owner, limit, lease, at)
     }
 }
 
@@ -190,7 +179,7 @@ impl LabelStore for MemoryStore {
         limit: u32,
         keep: Duration,
     ) -> StoreFuture<'a, bool> {
-        let labelled = self.labels.admit(body, label, limit, keep);
+        let labelled = self.label_now(body, label, limit, keep);
         Box::pin(std::future::ready(Ok(labelled)))
     }
 }
@@ -207,6 +196,7 @@ impl fmt::Debug for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::labels::MAX_LABELS_PER_BODY;
     use std::sync::Arc;
 
     fn fp(i: u32) -> Fingerprint {
@@ -313,6 +303,148 @@ mod tests {
             .map(|s| s.lock().unwrap().order.len())
             .sum();
         assert!(queued <= 2 * 10 + 1, "{queued}");
+    }
+
+    /// An identity of `body` under label `n`, as Appwrite's scheme makes them.
+    fn labelled(body: &Fingerprint, n: u8) -> Fingerprint {
+        let mut bytes = [n; 32];
+        bytes[..Fingerprint::BODY_KEY_PREFIX]
+            .copy_from_slice(&body.as_bytes()[..Fingerprint::BODY_KEY_PREFIX]);
+        Fingerprint::new(&bytes)
+    }
+
+    #[test]
+    fn a_body_takes_at_most_the_limit_of_labels_and_always_its_own_again() {
+        let store = MemoryStore::with_capacity(10);
+        let body = Fingerprint::new(&[1; 32]);
+        let label = |n: u8| Fingerprint::new(&[n; 32]);
+        for n in 0..4 {
+            assert!(store.label_now(&body, &label(n), 4, HOUR), "label {n}");
+        }
+        assert!(!store.label_now(&body, &label(9), 4, HOUR), "a fifth label");
+        assert!(store.label_now(&body, &label(2), 4, HOUR), "a label it has");
+        assert!(store.label_now(&Fingerprint::new(&[2; 32]), &label(9), 4, HOUR));
+    }
+
+    #[test]
+    fn label_sets_are_bounded_and_expire() {
+        let store = MemoryStore::with_capacity(2);
+        let label = Fingerprint::new(&[9; 32]);
+        for n in 0..10u8 {
+            assert!(store.label_now(&Fingerprint::new(&[n; 32]), &label, 1, Duration::MAX));
+        }
+        let held: usize = store
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap().order.len())
+            .sum();
+        assert!(held <= SHARDS, "{held}");
+        let body = Fingerprint::new(&[42; 32]);
+        assert!(store.label_now(&body, &label, 1, Duration::ZERO));
+        assert!(store.label_now(&body, &Fingerprint::new(&[8; 32]), 1, Duration::ZERO));
+    }
+
+    #[test]
+    fn a_bodys_labels_and_claims_share_one_group_and_keep_apart() {
+        let store = MemoryStore::with_capacity(100);
+        let body = Fingerprint::new(&[3; 32]);
+        let (a, b) = (labelled(&body, 1), labelled(&body, 2));
+        let (first, second) = (LeaseToken::new(), LeaseToken::new());
+        let limit = (2, HOUR);
+        let take = |fp: &Fingerprint, owner: &LeaseToken| {
+            store.label_and_claim_now(&body, fp, owner, limit, HOUR)
+        };
+        assert_eq!(take(&a, &first), Some(ClaimOutcome::Claimed));
+        assert_eq!(take(&b, &second), Some(ClaimOutcome::Claimed));
+        assert_eq!(take(&a, &second), Some(ClaimOutcome::InProgress));
+        assert_eq!(take(&labelled(&body, 3), &second), None, "a third label");
+        assert!(store.complete_now(&a, &first, HOUR));
+        assert_eq!(take(&a, &second), Some(ClaimOutcome::Done));
+        assert!(store.release_now(&b, &second));
+        assert_eq!(store.len(), 1);
+        // A released claim keeps its label: the body still has two, and `b` is claimed again.
+        assert_eq!(take(&labelled(&body, 4), &first), None);
+        assert_eq!(take(&b, &first), Some(ClaimOutcome::Claimed));
+        let groups: usize = store
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap().order.len())
+            .sum();
+        assert_eq!(groups, 1, "one body, one group");
+    }
+
+    #[test]
+    fn a_label_apart_from_its_claim_counts_the_same() {
+        let store = MemoryStore::with_capacity(100);
+        let body = Fingerprint::new(&[4; 32]);
+        let owner = LeaseToken::new();
+        let limit = (1, HOUR);
+        let take = |fp: &Fingerprint| store.label_and_claim_now(&body, fp, &owner, limit, HOUR);
+        assert_eq!(take(&fp(1)), Some(ClaimOutcome::Claimed));
+        assert_eq!(take(&fp(1)), Some(ClaimOutcome::InProgress));
+        assert_eq!(take(&fp(2)), None);
+        assert!(
+            store.label_now(&body, &fp(1), 1, HOUR),
+            "the same label, asked alone"
+        );
+    }
+
+    #[test]
+    fn expired_claims_and_labels_free_their_places_in_a_group() {
+        let store = MemoryStore::with_capacity(100);
+        let body = Fingerprint::new(&[5; 32]);
+        let owner = LeaseToken::new();
+        // A claim held for an hour keeps the group.
+        let held = labelled(&body, 255);
+        assert_eq!(store.claim_now(&held, &owner, HOUR), ClaimOutcome::Claimed);
+        for n in 0..100 {
+            let identity = labelled(&body, n);
+            let outcome = store.label_and_claim_now(
+                &body,
+                &identity,
+                &owner,
+                (1, Duration::ZERO),
+                Duration::ZERO,
+            );
+            assert_eq!(outcome, Some(ClaimOutcome::Claimed), "{n}");
+        }
+        let shard = store.shards[Key::of(&body).shard(SHARDS)].lock().unwrap();
+        assert_eq!(
+            shard.claims(),
+            2,
+            "each identity took the place of the expired one"
+        );
+        drop(shard);
+        assert_eq!(
+            store.claim_now(&held, &owner, HOUR),
+            ClaimOutcome::InProgress
+        );
+    }
+
+    #[test]
+    fn identities_sharing_their_first_bytes_stay_bounded() {
+        let store = MemoryStore::with_capacity(100);
+        let owner = LeaseToken::new();
+        let shared = |n: u32| {
+            let mut bytes = [7; 32];
+            bytes[28..].copy_from_slice(&n.to_le_bytes());
+            Fingerprint::new(&bytes)
+        };
+        for n in 0..10_000 {
+            assert_eq!(
+                store.claim_now(&shared(n), &owner, HOUR),
+                ClaimOutcome::Claimed
+            );
+        }
+        assert!(
+            store.len() <= 2 * MAX_LABELS_PER_BODY as usize,
+            "{}",
+            store.len()
+        );
+        assert_eq!(
+            store.claim_now(&shared(9_999), &owner, HOUR),
+            ClaimOutcome::InProgress
+        );
     }
 
     #[test]

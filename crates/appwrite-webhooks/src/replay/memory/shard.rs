@@ -1,120 +1,346 @@
-//! One shard of the in-memory claims: a map bounded by capacity, whose oldest claims are
-//! forgotten first, so that a flood of unique deliveries cannot grow memory without bound.
+//! One shard of the memory ledger: claims and label counts in one map, grouped by the first
+//! bytes of their identities, bounded by capacity with the oldest groups forgotten first.
+//!
+//! A labelled identity begins with its body key
+//! ([`Fingerprint::BODY_KEY_PREFIX`]), so a delivery's label and its claim are one map entry:
+//! the guard's first question about a new delivery probes one table, not two (with tables of
+//! tens of thousands of entries, each probe is a cache miss; two were 5 % of a request).
 
 use std::collections::{HashMap, VecDeque};
+use std::iter;
 use std::time::{Duration, Instant};
 
 use crate::fingerprint::Fingerprint;
 use crate::replay::expiry;
-use crate::replay::store::LeaseToken;
+use crate::replay::labels::MAX_LABELS_PER_BODY;
+use crate::replay::store::{ClaimOutcome, LeaseToken};
 
 /// A claim: held by its owner under a lease, or done.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum State {
+enum State {
     Pending(LeaseToken),
     Done,
 }
 
-/// A claim and how long it is kept.
+/// A claim and until when it is kept.
 #[derive(Clone, Copy)]
-pub(super) struct Entry {
-    pub(super) expiry: Instant,
-    /// Which queue entry is this claim's: older ones for the same fingerprint are obsolete.
-    pub(super) generation: u64,
-    pub(super) state: State,
+struct Claim {
+    state: State,
+    expiry: Instant,
 }
 
-/// The claims of one shard, with the order in which to forget them.
+/// What a group's map is keyed by: an identity's first [`Fingerprint::BODY_KEY_PREFIX`] bytes
+/// (zero past a shorter one's end). A body's key and the identities of its deliveries share it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Key([u8; Fingerprint::BODY_KEY_PREFIX]);
+
+impl Key {
+    pub(super) fn of(fingerprint: &Fingerprint) -> Self {
+        let mut key = [0; Fingerprint::BODY_KEY_PREFIX];
+        let bytes = fingerprint.as_bytes();
+        let len = bytes.len().min(key.len());
+        key[..len].copy_from_slice(&bytes[..len]);
+        Self(key)
+    }
+
+    /// Which of `shards` locks holds it: its bytes folded, with no second hash. An identity is
+    /// a hash or an HMAC tag already, so this spreads them evenly; it only chooses a lock (each
+    /// shard's map still hashes with a random key).
+    pub(super) fn shard(&self, shards: usize) -> usize {
+        usize::from(self.0.iter().fold(0u8, |folded, byte| folded ^ byte)) % shards
+    }
+}
+
+/// The most identities a group holds: twice the labels a body is handled under.
+const GROUP: usize = 2 * MAX_LABELS_PER_BODY as usize;
+
+/// One identity of a group: its claim, if any, and whether it is one of the body's labels.
+struct Item {
+    fingerprint: Fingerprint,
+    claim: Option<Claim>,
+    labelled: bool,
+}
+
+impl Item {
+    fn new(fingerprint: Fingerprint) -> Self {
+        Self {
+            fingerprint,
+            claim: None,
+            labelled: false,
+        }
+    }
+
+    /// Whether it still holds something at `now`: an unexpired claim, or a live label.
+    fn holds(&self, now: Instant, labels_live: bool) -> bool {
+        (self.labelled && labels_live) || self.claim.is_some_and(|claim| claim.expiry > now)
+    }
+}
+
+/// The identities that share a [`Key`]: one body's labels and their deliveries' claims, or a
+/// single claim (an identity without a body key), at most [`GROUP`]. Nearly every group holds
+/// one identity: it is kept inline, and only a second one allocates.
+struct Group {
+    first: Item,
+    more: Vec<Item>,
+    /// When the labels are forgotten: `keep` after the newest one.
+    labels_until: Instant,
+}
+
+impl Group {
+    fn new(now: Instant) -> Self {
+        Self {
+            first: Item::new(Fingerprint::new(&[])),
+            more: Vec::new(),
+            labels_until: now,
+        }
+    }
+
+    fn items(&self) -> impl Iterator<Item = &Item> {
+        iter::once(&self.first).chain(&self.more)
+    }
+
+    fn items_mut(&mut self) -> impl Iterator<Item = &mut Item> {
+        iter::once(&mut self.first).chain(&mut self.more)
+    }
+
+    fn item(&self, fingerprint: &Fingerprint) -> Option<&Item> {
+        self.items().find(|item| item.fingerprint == *fingerprint)
+    }
+
+    /// Whether nothing in it is held any longer: it can be forgotten.
+    fn expired(&self, now: Instant) -> bool {
+        let labels_live = self.labels_until > now;
+        self.items().all(|item| !item.holds(now, labels_live))
+    }
+
+    /// The unexpired claim on `fingerprint`.
+    fn current(&self, fingerprint: &Fingerprint, now: Instant) -> Option<State> {
+        let claim = self.item(fingerprint)?.claim?;
+        (claim.expiry > now).then_some(claim.state)
+    }
+
+    /// The item of `fingerprint`, put in the place of one that holds nothing any longer (or
+    /// added) if it has none.
+    fn slot(&mut self, fingerprint: &Fingerprint, now: Instant) -> &mut Item {
+        let labels_live = self.labels_until > now;
+        let found = self
+            .items()
+            .position(|item| item.fingerprint == *fingerprint)
+            .or_else(|| self.items().position(|item| !item.holds(now, labels_live)));
+        let index = found.unwrap_or_else(|| {
+            if self.more.len() + 1 < GROUP {
+                self.more.push(Item::new(*fingerprint));
+                return self.more.len();
+            }
+            // Full (identities sharing their first 16 bytes that are not one body's labels,
+            // which stay within MAX_LABELS_PER_BODY): forget the claim soonest to expire.
+            self.items()
+                .enumerate()
+                .min_by_key(|(_, item)| (item.labelled, item.claim.map(|claim| claim.expiry)))
+                .map_or(0, |(index, _)| index)
+        });
+        let item = match index {
+            0 => &mut self.first,
+            n => &mut self.more[n - 1],
+        };
+        if item.fingerprint != *fingerprint {
+            *item = Item::new(*fingerprint);
+        }
+        item
+    }
+
+    fn claim(
+        &mut self,
+        fingerprint: &Fingerprint,
+        owner: &LeaseToken,
+        lease: Duration,
+        now: Instant,
+    ) -> ClaimOutcome {
+        match self.current(fingerprint, now) {
+            Some(State::Done) => ClaimOutcome::Done,
+            Some(State::Pending(_)) => ClaimOutcome::InProgress,
+            None => {
+                self.slot(fingerprint, now).claim = Some(Claim {
+                    state: State::Pending(*owner),
+                    expiry: expiry(now, lease),
+                });
+                ClaimOutcome::Claimed
+            }
+        }
+    }
+
+    fn complete(
+        &mut self,
+        fingerprint: &Fingerprint,
+        owner: &LeaseToken,
+        ttl: Duration,
+        now: Instant,
+    ) -> bool {
+        match self.current(fingerprint, now) {
+            Some(State::Pending(holder)) if holder != *owner => false,
+            Some(State::Done) => false,
+            // Held by `owner`, or by nobody (the lease ran out while the handler ran: it
+            // still succeeded).
+            _ => {
+                self.slot(fingerprint, now).claim = Some(Claim {
+                    state: State::Done,
+                    expiry: expiry(now, ttl),
+                });
+                true
+            }
+        }
+    }
+
+    fn release(&mut self, fingerprint: &Fingerprint, owner: &LeaseToken) -> bool {
+        let Some(item) = self
+            .items_mut()
+            .find(|item| item.fingerprint == *fingerprint)
+        else {
+            return false;
+        };
+        let owned = item
+            .claim
+            .is_some_and(|claim| claim.state == State::Pending(*owner));
+        if owned {
+            item.claim = None;
+        }
+        owned
+    }
+
+    /// Whether `label` is (now) one of at most `limit` labels of the group's body.
+    fn label(&mut self, label: &Fingerprint, limit: u32, keep: Duration, now: Instant) -> bool {
+        if self.labels_until <= now {
+            self.items_mut().for_each(|item| item.labelled = false);
+        }
+        if self.item(label).is_some_and(|item| item.labelled) {
+            return true;
+        }
+        if self.items().filter(|item| item.labelled).count() >= limit as usize {
+            return false;
+        }
+        self.slot(label, now).labelled = true;
+        self.labels_until = expiry(now, keep);
+        true
+    }
+}
+
+/// The groups of one shard, with the order in which they were made: the oldest are forgotten
+/// first. Each group has exactly one entry in the order, from when it was made to when it is
+/// forgotten.
 #[derive(Default)]
 pub(super) struct Shard {
-    pub(super) live: HashMap<Fingerprint, Entry>,
-    /// Claims in the order made or last changed: the oldest are forgotten first.
-    pub(super) order: VecDeque<(Fingerprint, u64)>,
-    next_generation: u64,
+    groups: HashMap<Key, Group>,
+    pub(super) order: VecDeque<Key>,
 }
 
 impl Shard {
-    /// Drops queue entries that are obsolete or expired from the front, or (when `force`) the
-    /// oldest live one.
-    pub(super) fn evict(&mut self, now: Instant, force: bool) {
-        while let Some((fingerprint, generation)) = self.order.front().copied() {
-            let current = self
-                .live
-                .get(&fingerprint)
-                .filter(|entry| entry.generation == generation);
-            let stale = current.is_none_or(|entry| entry.expiry <= now);
+    /// How many claims it holds (expired ones included until their group is forgotten).
+    pub(super) fn claims(&self) -> usize {
+        self.groups
+            .values()
+            .flat_map(Group::items)
+            .filter(|item| item.claim.is_some())
+            .count()
+    }
+
+    /// Runs `f` on the group of `key`, made if it has none; a group made then forgets groups
+    /// that expired and, past `capacity`, the oldest (never itself: it is the newest).
+    fn with_group<T>(
+        &mut self,
+        key: Key,
+        (now, capacity): (Instant, usize),
+        f: impl FnOnce(&mut Group) -> T,
+    ) -> T {
+        let mut made = false;
+        let group = self.groups.entry(key).or_insert_with(|| {
+            made = true;
+            Group::new(now)
+        });
+        let value = f(group);
+        if made {
+            self.order.push_back(key);
+            self.evict(now, false);
+            while self.groups.len() > capacity && self.evict(now, true) {}
+        }
+        value
+    }
+
+    /// Forgets expired groups from the front of the order, or (when `force`) the oldest live
+    /// one. Whether it forgot any.
+    fn evict(&mut self, now: Instant, force: bool) -> bool {
+        let mut forgot = false;
+        while let Some(&key) = self.order.front() {
+            let stale = self.groups.get(&key).is_none_or(|group| group.expired(now));
             if !stale && !force {
                 break;
             }
+            forgot |= self.groups.remove(&key).is_some();
             self.order.pop_front();
-            if current.is_some() {
-                self.live.remove(&fingerprint);
-                if !stale {
-                    // Forced out a live claim: one is enough.
-                    break;
-                }
+            if !stale {
+                break; // forced out a live group: one is enough
             }
         }
+        forgot
     }
 
-    /// The unexpired entry for `fingerprint`.
-    pub(super) fn current(&self, fingerprint: &Fingerprint, now: Instant) -> Option<Entry> {
-        self.live
-            .get(fingerprint)
-            .copied()
-            .filter(|entry| entry.expiry > now)
-    }
-
-    /// Changes the live entry of `fingerprint` to `state` until `now + keep`, in place: its
-    /// place in the order of forgetting stays. Whether there was one.
-    pub(super) fn settle(
+    pub(super) fn claim(
         &mut self,
         fingerprint: &Fingerprint,
-        state: State,
-        now: Instant,
-        keep: Duration,
-    ) -> bool {
-        let Some(entry) = self.live.get_mut(fingerprint) else {
-            return false;
-        };
-        entry.state = state;
-        entry.expiry = expiry(now, keep);
-        true
+        owner: &LeaseToken,
+        lease: Duration,
+        at: (Instant, usize),
+    ) -> ClaimOutcome {
+        self.with_group(Key::of(fingerprint), at, |group| {
+            group.claim(fingerprint, owner, lease, at.0)
+        })
     }
 
-    /// Records `state` for `fingerprint` until `now + keep`, keeping the shard within `capacity`.
-    pub(super) fn record(
+    pub(super) fn complete(
         &mut self,
-        fingerprint: Fingerprint,
-        state: State,
-        now: Instant,
-        keep: Duration,
-        capacity: usize,
-    ) {
-        self.evict(now, false);
-        while self.live.len() >= capacity && !self.live.contains_key(&fingerprint) {
-            self.evict(now, true);
-        }
-        let generation = self.next_generation;
-        self.next_generation += 1;
-        let expiry = expiry(now, keep);
-        self.live.insert(
-            fingerprint,
-            Entry {
-                expiry,
-                generation,
-                state,
-            },
-        );
-        self.order.push_back((fingerprint, generation));
-        // Released and re-recorded claims leave queue entries behind; keep the queue within
-        // twice the map.
-        if self.order.len() > 2 * capacity {
-            self.evict(now, false);
-            let live = std::mem::take(&mut self.live);
-            self.order
-                .retain(|(f, g)| live.get(f).is_some_and(|entry| entry.generation == *g));
-            self.live = live;
-        }
+        fingerprint: &Fingerprint,
+        owner: &LeaseToken,
+        ttl: Duration,
+        at: (Instant, usize),
+    ) -> bool {
+        self.with_group(Key::of(fingerprint), at, |group| {
+            group.complete(fingerprint, owner, ttl, at.0)
+        })
+    }
+
+    pub(super) fn release(&mut self, fingerprint: &Fingerprint, owner: &LeaseToken) -> bool {
+        self.groups
+            .get_mut(&Key::of(fingerprint))
+            .is_some_and(|group| group.release(fingerprint, owner))
+    }
+
+    /// Whether `label` is (now) one of at most `limit` labels of `body`, kept for `keep` after
+    /// the newest.
+    pub(super) fn label(
+        &mut self,
+        body: &Fingerprint,
+        label: &Fingerprint,
+        (limit, keep): (u32, Duration),
+        at: (Instant, usize),
+    ) -> bool {
+        self.with_group(Key::of(body), at, |group| {
+            group.label(label, limit, keep, at.0)
+        })
+    }
+
+    /// [`label`](Self::label), then [`claim`](Self::claim), of an identity that shares its
+    /// body's key: one lookup.
+    pub(super) fn label_and_claim(
+        &mut self,
+        fingerprint: &Fingerprint,
+        owner: &LeaseToken,
+        (limit, keep): (u32, Duration),
+        lease: Duration,
+        at: (Instant, usize),
+    ) -> Option<ClaimOutcome> {
+        self.with_group(Key::of(fingerprint), at, |group| {
+            group
+                .label(fingerprint, limit, keep, at.0)
+                .then(|| group.claim(fingerprint, owner, lease, at.0))
+        })
     }
 }
