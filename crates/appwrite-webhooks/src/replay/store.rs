@@ -6,7 +6,7 @@ use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::StoreError;
 use crate::fingerprint::Fingerprint;
@@ -106,13 +106,18 @@ pub struct LeaseToken([u8; 16]);
 
 impl LeaseToken {
     /// A new token: 64 bits from the standard library's randomly seeded hasher (seeded from the
-    /// operating system once per thread) and a process-wide counter, so no two attempts share
-    /// one.
+    /// operating system once per thread) over the time, and a process-wide counter, so no two
+    /// attempts share one. The time, not the process id (a system call per token, 1 % of a
+    /// guarded request), tells apart a forked child from its parent, which share the seed
+    /// and the counter.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let random = RandomState::new().hash_one((count, std::process::id()));
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let random = RandomState::new().hash_one((count, now));
         let mut bytes = [0; 16];
         bytes[..8].copy_from_slice(&random.to_le_bytes());
         bytes[8..].copy_from_slice(&count.to_le_bytes());
