@@ -16,9 +16,9 @@ use self::shard::{Key, Shard};
 
 /// A bounded in-memory store of claims and label counts: claims expire with their lease or
 /// TTL, labels `keep` after a body's newest, and past `capacity` groups (a body's labels and
-/// its deliveries' claims, or one claim) the oldest are forgotten first, so a flood of unique
-/// deliveries cannot grow memory without bound (it can only shorten how long old deliveries
-/// are remembered).
+/// its deliveries' claims, or one claim) those made longest ago are forgotten first, so a
+/// flood of unique deliveries cannot grow memory without bound (it can only shorten how long
+/// old deliveries are remembered).
 ///
 /// Sharded by the first bytes of an identity, which a labelled identity shares with its body
 /// key, so concurrent requests rarely contend on one lock and a delivery's label and claim

@@ -118,6 +118,11 @@ impl Group {
         self.items().find(|item| item.fingerprint == *fingerprint)
     }
 
+    /// How many claims it holds, expired ones included.
+    fn claims(&self) -> usize {
+        self.items().filter(|item| item.claim.is_some()).count()
+    }
+
     /// Whether nothing in it is held any longer: it can be forgotten.
     fn expired(&self, now: Instant) -> bool {
         let labels_live = self.labels_until > now;
@@ -242,16 +247,14 @@ impl Group {
 pub(super) struct Shard {
     groups: HashMap<Key, Group>,
     pub(super) order: VecDeque<Key>,
+    /// How many claims the groups hold, kept as they change: counting would visit them all.
+    claims: usize,
 }
 
 impl Shard {
     /// How many claims it holds (expired ones included until their group is forgotten).
     pub(super) fn claims(&self) -> usize {
-        self.groups
-            .values()
-            .flat_map(Group::items)
-            .filter(|item| item.claim.is_some())
-            .count()
+        self.claims
     }
 
     /// Runs `f` on the group of `key`, made if it has none; a group made then forgets groups
@@ -267,7 +270,9 @@ impl Shard {
             made = true;
             Group::new(now)
         });
+        let held = group.claims();
         let value = f(group);
+        self.claims = self.claims + group.claims() - held;
         if made {
             self.order.push_back(key);
             self.evict(now, false);
@@ -285,7 +290,10 @@ impl Shard {
             if !stale && !force {
                 break;
             }
-            forgot |= self.groups.remove(&key).is_some();
+            if let Some(group) = self.groups.remove(&key) {
+                self.claims -= group.claims();
+                forgot = true;
+            }
             self.order.pop_front();
             if !stale {
                 break; // forced out a live group: one is enough
@@ -319,9 +327,12 @@ impl Shard {
     }
 
     pub(super) fn release(&mut self, fingerprint: &Fingerprint, owner: &LeaseToken) -> bool {
-        self.groups
+        let released = self
+            .groups
             .get_mut(&Key::of(fingerprint))
-            .is_some_and(|group| group.release(fingerprint, owner))
+            .is_some_and(|group| group.release(fingerprint, owner));
+        self.claims -= usize::from(released);
+        released
     }
 
     /// Whether `label` is (now) one of at most `limit` labels of `body`, kept for `keep` after
@@ -353,5 +364,43 @@ impl Shard {
                 .label(fingerprint, limit, keep, at.0)
                 .then(|| group.claim(fingerprint, owner, lease, at.0))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_claim_count_follows_every_change() {
+        let mut shard = Shard::default();
+        let owners = [LeaseToken::new(), LeaseToken::new()];
+        let mut state = 7u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let keeps = [Duration::ZERO, Duration::from_secs(3600)];
+        for _ in 0..20_000 {
+            // 8 bodies of 4 identities each, in a shard of capacity 5.
+            let body = next(8) as u8;
+            let mut bytes = [body; 32];
+            bytes[16..].fill(next(4) as u8);
+            let identity = Fingerprint::new(&bytes);
+            let owner = &owners[next(2) as usize];
+            let keep = keeps[next(2) as usize];
+            let at = (Instant::now(), 5);
+            match next(4) {
+                0 => drop(shard.claim(&identity, owner, keep, at)),
+                1 => drop(shard.complete(&identity, owner, keep, at)),
+                2 => drop(shard.release(&identity, owner)),
+                _ => drop(shard.label_and_claim(&identity, owner, (3, keep), keep, at)),
+            }
+            let counted: usize = shard.groups.values().map(Group::claims).sum();
+            assert_eq!(shard.claims(), counted);
+            assert!(shard.groups.len() <= 5 && shard.order.len() == shard.groups.len());
+        }
     }
 }
