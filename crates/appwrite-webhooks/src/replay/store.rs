@@ -106,10 +106,11 @@ pub struct LeaseToken([u8; 16]);
 
 impl LeaseToken {
     /// A new token: 64 bits from the standard library's randomly seeded hasher (seeded from the
-    /// operating system once per thread) over the time, and a process-wide counter, so no two
-    /// attempts share one. The time, not the process id (a system call per token, 1 % of a
-    /// guarded request), tells apart a forked child from its parent, which share the seed
-    /// and the counter.
+    /// operating system once per thread) over the time, and a process-wide counter: no two
+    /// attempts of one process share one, nor of two processes, whose seeds differ. A forked
+    /// child shares its parent's seed and counter; the time tells them apart unless both make
+    /// their n-th token in the same nanosecond. (The process id would, but it costs a system
+    /// call per token, 1 % of a guarded request.)
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         static COUNTER: AtomicU64 = AtomicU64::new(0);

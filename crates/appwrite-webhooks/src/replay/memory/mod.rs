@@ -2,6 +2,7 @@
 
 #![allow(deprecated)] // the type keeps its former public name as a deprecated alias
 
+mod group;
 mod shard;
 
 use std::fmt;

@@ -5,30 +5,19 @@
 //! ([`Fingerprint::BODY_KEY_PREFIX`]), so a delivery's label and its claim are one map entry:
 //! the guard's first question about a new delivery probes one table, not two (with tables of
 //! tens of thousands of entries, each probe is a cache miss; two were 5 % of a request).
+//!
+//! A group never gives up what it still holds to make room. A body's labels stay in its group
+//! (bounded by the label limit); claims of identities that share the first bytes without being
+//! one body's labels go, past [`GROUP`](super::group::GROUP) of them, to the groups of their
+//! last bytes.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::iter;
 use std::time::{Duration, Instant};
 
+use super::group::{Group, Item};
 use crate::fingerprint::Fingerprint;
-use crate::replay::expiry;
-use crate::replay::labels::MAX_LABELS_PER_BODY;
 use crate::replay::store::{ClaimOutcome, LeaseToken};
-
-/// A claim: held by its owner under a lease, or done.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    Pending(LeaseToken),
-    Done,
-}
-
-/// A claim and until when it is kept.
-#[derive(Clone, Copy)]
-struct Claim {
-    state: State,
-    expiry: Instant,
-}
 
 /// What a group's map is keyed by: an identity's first [`Fingerprint::BODY_KEY_PREFIX`] bytes
 /// (zero past a shorter one's end). A body's key and the identities of its deliveries share it.
@@ -54,6 +43,17 @@ impl Key {
         Self(key)
     }
 
+    /// The key of the group a claim spills into when its own key's group is full: the
+    /// fingerprint's last 16 bytes.
+    fn spill(fingerprint: &Fingerprint) -> Self {
+        let mut key = [0; Fingerprint::BODY_KEY_PREFIX];
+        let bytes = fingerprint.as_bytes();
+        if let Some(tail) = bytes.get(Fingerprint::BODY_KEY_PREFIX..) {
+            key[..tail.len()].copy_from_slice(tail);
+        }
+        Self(key)
+    }
+
     /// Which of `shards` locks holds it: its bytes folded, with no second hash. An identity is
     /// a hash or an HMAC tag already, so this spreads them evenly; it only chooses a lock (each
     /// shard's map still hashes with a random key).
@@ -61,192 +61,15 @@ impl Key {
         usize::from(self.0.iter().fold(0u8, |folded, byte| folded ^ byte)) % shards
     }
 }
-
-/// The most identities a group holds: twice the labels a body is handled under.
-const GROUP: usize = 2 * MAX_LABELS_PER_BODY as usize;
-
-/// One identity of a group: its claim, if any, and whether it is one of the body's labels.
-struct Item {
-    fingerprint: Fingerprint,
-    claim: Option<Claim>,
-    labelled: bool,
-}
-
-impl Item {
-    fn new(fingerprint: Fingerprint) -> Self {
-        Self {
-            fingerprint,
-            claim: None,
-            labelled: false,
-        }
-    }
-
-    /// Whether it still holds something at `now`: an unexpired claim, or a live label.
-    fn holds(&self, now: Instant, labels_live: bool) -> bool {
-        (self.labelled && labels_live) || self.claim.is_some_and(|claim| claim.expiry > now)
-    }
-}
-
-/// The identities that share a [`Key`]: one body's labels and their deliveries' claims, or a
-/// single claim (an identity without a body key), at most [`GROUP`]. Nearly every group holds
-/// one identity: it is kept inline, and only a second one allocates.
-struct Group {
-    first: Item,
-    more: Vec<Item>,
-    /// When the labels are forgotten: `keep` after the newest one.
-    labels_until: Instant,
-}
-
-impl Group {
-    fn new(now: Instant) -> Self {
-        Self {
-            first: Item::new(Fingerprint::new(&[])),
-            more: Vec::new(),
-            labels_until: now,
-        }
-    }
-
-    fn items(&self) -> impl Iterator<Item = &Item> {
-        iter::once(&self.first).chain(&self.more)
-    }
-
-    fn items_mut(&mut self) -> impl Iterator<Item = &mut Item> {
-        iter::once(&mut self.first).chain(&mut self.more)
-    }
-
-    fn item(&self, fingerprint: &Fingerprint) -> Option<&Item> {
-        self.items().find(|item| item.fingerprint == *fingerprint)
-    }
-
-    /// How many claims it holds, expired ones included.
-    fn claims(&self) -> usize {
-        self.items().filter(|item| item.claim.is_some()).count()
-    }
-
-    /// Whether nothing in it is held any longer: it can be forgotten.
-    fn expired(&self, now: Instant) -> bool {
-        let labels_live = self.labels_until > now;
-        self.items().all(|item| !item.holds(now, labels_live))
-    }
-
-    /// The unexpired claim on `fingerprint`.
-    fn current(&self, fingerprint: &Fingerprint, now: Instant) -> Option<State> {
-        let claim = self.item(fingerprint)?.claim?;
-        (claim.expiry > now).then_some(claim.state)
-    }
-
-    /// The item of `fingerprint`, put in the place of one that holds nothing any longer (or
-    /// added) if it has none.
-    fn slot(&mut self, fingerprint: &Fingerprint, now: Instant) -> &mut Item {
-        let labels_live = self.labels_until > now;
-        let found = self
-            .items()
-            .position(|item| item.fingerprint == *fingerprint)
-            .or_else(|| self.items().position(|item| !item.holds(now, labels_live)));
-        let index = found.unwrap_or_else(|| {
-            if self.more.len() + 1 < GROUP {
-                self.more.push(Item::new(*fingerprint));
-                return self.more.len();
-            }
-            // Full (identities sharing their first 16 bytes that are not one body's labels,
-            // which stay within MAX_LABELS_PER_BODY): forget the claim soonest to expire.
-            self.items()
-                .enumerate()
-                .min_by_key(|(_, item)| (item.labelled, item.claim.map(|claim| claim.expiry)))
-                .map_or(0, |(index, _)| index)
-        });
-        let item = match index {
-            0 => &mut self.first,
-            n => &mut self.more[n - 1],
-        };
-        if item.fingerprint != *fingerprint {
-            *item = Item::new(*fingerprint);
-        }
-        item
-    }
-
-    fn claim(
-        &mut self,
-        fingerprint: &Fingerprint,
-        owner: &LeaseToken,
-        lease: Duration,
-        now: Instant,
-    ) -> ClaimOutcome {
-        match self.current(fingerprint, now) {
-            Some(State::Done) => ClaimOutcome::Done,
-            Some(State::Pending(_)) => ClaimOutcome::InProgress,
-            None => {
-                self.slot(fingerprint, now).claim = Some(Claim {
-                    state: State::Pending(*owner),
-                    expiry: expiry(now, lease),
-                });
-                ClaimOutcome::Claimed
-            }
-        }
-    }
-
-    fn complete(
-        &mut self,
-        fingerprint: &Fingerprint,
-        owner: &LeaseToken,
-        ttl: Duration,
-        now: Instant,
-    ) -> bool {
-        match self.current(fingerprint, now) {
-            Some(State::Pending(holder)) if holder != *owner => false,
-            Some(State::Done) => false,
-            // Held by `owner`, or by nobody (the lease ran out while the handler ran: it
-            // still succeeded).
-            _ => {
-                self.slot(fingerprint, now).claim = Some(Claim {
-                    state: State::Done,
-                    expiry: expiry(now, ttl),
-                });
-                true
-            }
-        }
-    }
-
-    fn release(&mut self, fingerprint: &Fingerprint, owner: &LeaseToken) -> bool {
-        let Some(item) = self
-            .items_mut()
-            .find(|item| item.fingerprint == *fingerprint)
-        else {
-            return false;
-        };
-        let owned = item
-            .claim
-            .is_some_and(|claim| claim.state == State::Pending(*owner));
-        if owned {
-            item.claim = None;
-        }
-        owned
-    }
-
-    /// Whether `label` is (now) one of at most `limit` labels of the group's body.
-    fn label(&mut self, label: &Fingerprint, limit: u32, keep: Duration, now: Instant) -> bool {
-        if self.labels_until <= now {
-            self.items_mut().for_each(|item| item.labelled = false);
-        }
-        if self.item(label).is_some_and(|item| item.labelled) {
-            return true;
-        }
-        if self.items().filter(|item| item.labelled).count() >= limit as usize {
-            return false;
-        }
-        self.slot(label, now).labelled = true;
-        self.labels_until = expiry(now, keep);
-        true
-    }
-}
-
-/// The groups of one shard, with the order in which they were made: the oldest are forgotten
-/// first. Each group has exactly one entry in the order, from when it was made to when it is
-/// forgotten.
+/// The groups of one shard, with the order in which to forget them: by when a group was made
+/// or last had a claim made in it, the oldest first.
 #[derive(Default)]
 pub(super) struct Shard {
     groups: HashMap<Key, Group>,
-    pub(super) order: VecDeque<Key>,
+    /// Keys with the generation they were queued at: an entry whose group has moved on since
+    /// is obsolete, and skipped.
+    pub(super) order: VecDeque<(Key, u64)>,
+    next_generation: u64,
     /// How many claims the groups hold, kept as they change: counting would visit them all.
     claims: usize,
 }
@@ -257,8 +80,10 @@ impl Shard {
         self.claims
     }
 
-    /// Runs `f` on the group of `key`, made if it has none; a group made then forgets groups
-    /// that expired and, past `capacity`, the oldest (never itself: it is the newest).
+    /// Runs `f` on the group of `key`, made if it has none. A group made that holds nothing
+    /// afterwards is not kept (a label refused, a claim for no time); one kept, or one that had
+    /// a claim made in it, goes to the back of the order, and then groups that expired and,
+    /// past `capacity`, the oldest are forgotten (never this one: it is the newest).
     fn with_group<T>(
         &mut self,
         key: Key,
@@ -272,34 +97,88 @@ impl Shard {
         });
         let held = group.claims();
         let value = f(group);
-        self.claims = self.claims + group.claims() - held;
-        if made {
-            self.order.push_back(key);
+        let holds = group.claims();
+        let claimed = std::mem::take(&mut group.claimed);
+        self.claims = self.claims + holds - held;
+        if made && group.expired(now) {
+            self.groups.remove(&key);
+            self.claims -= holds;
+        } else if made || claimed {
+            group.generation = self.next_generation;
+            self.next_generation += 1;
+            self.order.push_back((key, group.generation));
             self.evict(now, false);
             while self.groups.len() > capacity && self.evict(now, true) {}
+            if self.order.len() > 2 * capacity.max(self.groups.len()) {
+                // Groups moved to the back leave obsolete entries behind.
+                let groups = &self.groups;
+                self.order.retain(|(key, generation)| {
+                    groups.get(key).is_some_and(|g| g.generation == *generation)
+                });
+            }
         }
         value
     }
 
     /// Forgets expired groups from the front of the order, or (when `force`) the oldest live
-    /// one. Whether it forgot any.
+    /// one, skipping obsolete entries. Whether it forgot any.
     fn evict(&mut self, now: Instant, force: bool) -> bool {
         let mut forgot = false;
-        while let Some(&key) = self.order.front() {
-            let stale = self.groups.get(&key).is_none_or(|group| group.expired(now));
+        while let Some(&(key, generation)) = self.order.front() {
+            let current = self
+                .groups
+                .get(&key)
+                .filter(|group| group.generation == generation);
+            let stale = current.is_none_or(|group| group.expired(now));
             if !stale && !force {
                 break;
             }
-            if let Some(group) = self.groups.remove(&key) {
-                self.claims -= group.claims();
-                forgot = true;
-            }
             self.order.pop_front();
-            if !stale {
-                break; // forced out a live group: one is enough
+            if current.is_some() {
+                if let Some(group) = self.groups.remove(&key) {
+                    self.claims -= group.claims();
+                }
+                forgot = true;
+                if !stale {
+                    break; // forced out a live group: one is enough
+                }
             }
         }
         forgot
+    }
+
+    /// The key of the group that holds `fingerprint`'s claim, or is to: its own key's group,
+    /// unless that group is full and the claim is not there (then the group of its last bytes,
+    /// which the group marks as spilled: the only way its claims grow past
+    /// [`GROUP`](super::group::GROUP) is identities that share their first 16 bytes without
+    /// being one body's, which nothing this crate computes makes).
+    fn claim_key(&mut self, fingerprint: &Fingerprint, now: Instant) -> Key {
+        let key = Key::of(fingerprint);
+        let Some(group) = self.groups.get(&key) else {
+            return key;
+        };
+        let has_claim = |item: &Item| item.claim.is_some();
+        let item = group.item(fingerprint);
+        if item.is_some_and(has_claim) {
+            return key;
+        }
+        let spill = Key::spill(fingerprint);
+        let spilled_here = group.spilled
+            && self
+                .groups
+                .get(&spill)
+                .and_then(|group| group.item(fingerprint))
+                .is_some_and(has_claim);
+        if spilled_here {
+            return spill;
+        }
+        if item.is_some() || group.has_room(now) {
+            return key;
+        }
+        if let Some(group) = self.groups.get_mut(&key) {
+            group.spilled = true;
+        }
+        spill
     }
 
     pub(super) fn claim(
@@ -309,7 +188,8 @@ impl Shard {
         lease: Duration,
         at: (Instant, usize),
     ) -> ClaimOutcome {
-        self.with_group(Key::of(fingerprint), at, |group| {
+        let key = self.claim_key(fingerprint, at.0);
+        self.with_group(key, at, |group| {
             group.claim(fingerprint, owner, lease, at.0)
         })
     }
@@ -321,16 +201,23 @@ impl Shard {
         ttl: Duration,
         at: (Instant, usize),
     ) -> bool {
-        self.with_group(Key::of(fingerprint), at, |group| {
+        let key = self.claim_key(fingerprint, at.0);
+        self.with_group(key, at, |group| {
             group.complete(fingerprint, owner, ttl, at.0)
         })
     }
 
     pub(super) fn release(&mut self, fingerprint: &Fingerprint, owner: &LeaseToken) -> bool {
-        let released = self
-            .groups
-            .get_mut(&Key::of(fingerprint))
-            .is_some_and(|group| group.release(fingerprint, owner));
+        let key = Key::of(fingerprint);
+        let (released, spilled) = self.groups.get_mut(&key).map_or((false, false), |group| {
+            (group.release(fingerprint, owner), group.spilled)
+        });
+        let released = released
+            || spilled
+                && self
+                    .groups
+                    .get_mut(&Key::spill(fingerprint))
+                    .is_some_and(|group| group.release(fingerprint, owner));
         self.claims -= usize::from(released);
         released
     }
@@ -350,7 +237,7 @@ impl Shard {
     }
 
     /// [`label`](Self::label), then [`claim`](Self::claim), of an identity that shares its
-    /// body's key: one lookup.
+    /// body's key: one lookup (two if the group ever spilled claims).
     pub(super) fn label_and_claim(
         &mut self,
         fingerprint: &Fingerprint,
@@ -359,11 +246,14 @@ impl Shard {
         lease: Duration,
         at: (Instant, usize),
     ) -> Option<ClaimOutcome> {
-        self.with_group(Key::of(fingerprint), at, |group| {
-            group
-                .label(fingerprint, limit, keep, at.0)
-                .then(|| group.claim(fingerprint, owner, lease, at.0))
-        })
+        let answered = self.with_group(Key::of(fingerprint), at, |group| {
+            if !group.label(fingerprint, limit, keep, at.0) {
+                return Some(None);
+            }
+            // A spilled group may hold this identity's claim elsewhere: ask the usual way.
+            (!group.spilled).then(|| Some(group.claim(fingerprint, owner, lease, at.0)))
+        });
+        answered.unwrap_or_else(|| Some(self.claim(fingerprint, owner, lease, at)))
     }
 }
 
@@ -400,7 +290,7 @@ mod tests {
             }
             let counted: usize = shard.groups.values().map(Group::claims).sum();
             assert_eq!(shard.claims(), counted);
-            assert!(shard.groups.len() <= 5 && shard.order.len() == shard.groups.len());
+            assert!(shard.groups.len() <= 5 && shard.order.len() <= 2 * 5 + 1);
         }
     }
 }

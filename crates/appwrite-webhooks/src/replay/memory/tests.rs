@@ -226,29 +226,144 @@ fn expired_claims_and_labels_free_their_places_in_a_group() {
     );
 }
 
+/// Identities sharing their first 16 bytes without being one body's labels (nothing this crate
+/// computes makes them, but `Fingerprint::new` can).
+fn shared(n: u32) -> Fingerprint {
+    let mut bytes = [7; 32];
+    bytes[28..].copy_from_slice(&n.to_le_bytes());
+    Fingerprint::new(&bytes)
+}
+
 #[test]
-fn identities_sharing_their_first_bytes_stay_bounded() {
-    let store = MemoryStore::with_capacity(100);
+fn identities_sharing_their_first_bytes_are_all_remembered_within_the_capacity() {
+    let store = MemoryStore::with_capacity(100_000);
     let owner = LeaseToken::new();
-    let shared = |n: u32| {
-        let mut bytes = [7; 32];
-        bytes[28..].copy_from_slice(&n.to_le_bytes());
-        Fingerprint::new(&bytes)
-    };
-    for n in 0..10_000 {
+    for n in 0..1_000 {
         assert_eq!(
             store.claim_now(&shared(n), &owner, HOUR),
             ClaimOutcome::Claimed
         );
     }
+    assert_eq!(store.len(), 1_000);
+    for n in 0..1_000 {
+        assert_eq!(
+            store.claim_now(&shared(n), &owner, HOUR),
+            ClaimOutcome::InProgress,
+            "{n}"
+        );
+        assert!(store.complete_now(&shared(n), &owner, HOUR), "{n}");
+    }
+    assert!(!store.release_now(&shared(5), &owner), "done, not pending");
+    assert_eq!(
+        store.claim_now(&shared(999), &owner, HOUR),
+        ClaimOutcome::Done
+    );
+
+    let small = MemoryStore::with_capacity(160);
+    for n in 0..10_000 {
+        assert_eq!(
+            small.claim_now(&shared(n), &owner, HOUR),
+            ClaimOutcome::Claimed
+        );
+    }
     assert!(
-        store.len() <= 2 * MAX_LABELS_PER_BODY as usize,
+        small.len() <= 10 + 2 * MAX_LABELS_PER_BODY as usize,
         "{}",
-        store.len()
+        small.len()
     );
     assert_eq!(
-        store.claim_now(&shared(9_999), &owner, HOUR),
+        small.claim_now(&shared(9_999), &owner, HOUR),
         ClaimOutcome::InProgress
+    );
+}
+
+#[test]
+fn a_full_group_never_gives_up_a_live_claim() {
+    let store = MemoryStore::with_capacity(100_000);
+    let (first, second) = (LeaseToken::new(), LeaseToken::new());
+    assert_eq!(
+        store.claim_now(&shared(0), &first, Duration::from_secs(1)),
+        ClaimOutcome::Claimed
+    );
+    for n in 1..=64 {
+        assert_eq!(
+            store.claim_now(&shared(n), &first, HOUR),
+            ClaimOutcome::Claimed
+        );
+    }
+    assert_eq!(
+        store.claim_now(&shared(0), &second, HOUR),
+        ClaimOutcome::InProgress
+    );
+    assert!(
+        store.release_now(&shared(40), &first),
+        "a spilled claim is released"
+    );
+    assert_eq!(
+        store.claim_now(&shared(40), &second, HOUR),
+        ClaimOutcome::Claimed
+    );
+}
+
+#[test]
+fn a_limit_past_the_group_size_is_still_the_limit() {
+    let store = MemoryStore::with_capacity(100);
+    let body = Fingerprint::new(&[6; 32]);
+    let accepted = (0..200u8)
+        .filter(|&n| store.label_now(&body, &labelled(&body, n), 40, HOUR))
+        .count();
+    assert_eq!(accepted, 40);
+}
+
+#[test]
+fn a_refused_label_keeps_nothing_and_forgets_nothing() {
+    // One group per shard; these bodies share shard 0 (16 equal bytes fold to zero).
+    let store = MemoryStore::with_capacity(SHARDS);
+    let owner = LeaseToken::new();
+    let held = Fingerprint::new(&[1; 32]);
+    assert_eq!(store.claim_now(&held, &owner, HOUR), ClaimOutcome::Claimed);
+    let body = Fingerprint::new(&[2; 32]);
+    assert!(!store.label_now(&body, &labelled(&body, 1), 0, HOUR));
+    assert_eq!(
+        store.label_and_claim_now(&body, &labelled(&body, 1), &owner, (0, HOUR), HOUR),
+        None
+    );
+    assert_eq!(
+        store.claim_now(&held, &LeaseToken::new(), HOUR),
+        ClaimOutcome::InProgress
+    );
+}
+
+#[test]
+fn a_claim_just_made_in_an_old_group_is_not_the_first_forgotten() {
+    // Two groups per shard, all in shard 0.
+    let store = MemoryStore::with_capacity(2 * SHARDS);
+    let owner = LeaseToken::new();
+    let old = Fingerprint::new(&[1; 32]);
+    assert!(
+        store.label_now(&old, &labelled(&old, 1), 16, HOUR),
+        "the old body's group"
+    );
+    let other = Fingerprint::new(&[2; 32]);
+    assert_eq!(store.claim_now(&other, &owner, HOUR), ClaimOutcome::Claimed);
+    let fresh = labelled(&old, 1);
+    assert_eq!(
+        store.label_and_claim_now(&old, &fresh, &owner, (16, HOUR), HOUR),
+        Some(ClaimOutcome::Claimed)
+    );
+    // A third group forces one out: the one whose newest claim is oldest.
+    assert_eq!(
+        store.claim_now(&Fingerprint::new(&[3; 32]), &owner, HOUR),
+        ClaimOutcome::Claimed
+    );
+    assert_eq!(
+        store.claim_now(&fresh, &LeaseToken::new(), HOUR),
+        ClaimOutcome::InProgress
+    );
+    assert_eq!(
+        store.claim_now(&other, &LeaseToken::new(), HOUR),
+        ClaimOutcome::Claimed,
+        "forgotten"
     );
 }
 
