@@ -23,9 +23,10 @@ pub(super) struct Claim {
     expiry: Instant,
 }
 
-/// The most claims of identities that share a key a group takes before it spills them into
-/// the groups of their last bytes: twice the labels a body is handled under. A body's labels
-/// themselves stay in its group (they are bounded by the label limit).
+/// How many identities a group holds before a new one takes the place of a done claim (the
+/// one soonest to expire): twice the labels a body is handled under. Nothing this crate
+/// computes fills a group: only identities that share their first 16 bytes without being one
+/// body's labels could (`Fingerprint::new` makes them).
 pub(super) const GROUP: usize = 2 * MAX_LABELS_PER_BODY as usize;
 
 /// One identity of a group: its claim, if any, and whether it is one of the body's labels.
@@ -63,8 +64,6 @@ pub(super) struct Group {
     /// Whether a claim was made in it since the last look: the group moves to the back of
     /// the order, so that a claim just made is not the first forgotten.
     pub(super) claimed: bool,
-    /// Whether it was full once and claims went to the groups of their last bytes.
-    pub(super) spilled: bool,
 }
 
 impl Group {
@@ -75,7 +74,6 @@ impl Group {
             labels_until: now,
             generation: 0,
             claimed: false,
-            spilled: false,
         }
     }
 
@@ -102,27 +100,37 @@ impl Group {
         self.items().all(|item| !item.holds(now, labels_live))
     }
 
-    /// Whether a new identity's claim fits: a place that holds nothing any longer, or fewer
-    /// than [`GROUP`] places.
-    pub(super) fn has_room(&self, now: Instant) -> bool {
-        let labels_live = self.labels_until > now;
-        self.more.len() + 1 < GROUP || self.items().any(|item| !item.holds(now, labels_live))
-    }
-
     /// The unexpired claim on `fingerprint`.
     fn current(&self, fingerprint: &Fingerprint, now: Instant) -> Option<State> {
         let claim = self.item(fingerprint)?.claim?;
         (claim.expiry > now).then_some(claim.state)
     }
 
-    /// The item of `fingerprint`, put in the place of one that holds nothing any longer, or
-    /// added, if it has none. Never the place of one that still holds something.
+    /// The item of `fingerprint`, if it has none put in the place of one that holds nothing any
+    /// longer, or added, or — in a group of [`GROUP`] — in the place of the done claim soonest
+    /// to expire (forgetting it early, as a full ledger forgets its oldest). Never the place of
+    /// a label or a pending claim.
     fn slot(&mut self, fingerprint: &Fingerprint, now: Instant) -> &mut Item {
         let labels_live = self.labels_until > now;
         let found = self
             .items()
             .position(|item| item.fingerprint == *fingerprint)
-            .or_else(|| self.items().position(|item| !item.holds(now, labels_live)));
+            .or_else(|| self.items().position(|item| !item.holds(now, labels_live)))
+            .or_else(|| {
+                let done = |item: &Item| {
+                    !(item.labelled && labels_live)
+                        && item.claim.is_some_and(|claim| claim.state == State::Done)
+                };
+                (self.more.len() + 1 >= GROUP)
+                    .then(|| {
+                        self.items()
+                            .enumerate()
+                            .filter(|(_, item)| done(item))
+                            .min_by_key(|(_, item)| item.claim.map(|claim| claim.expiry))
+                            .map(|(index, _)| index)
+                    })
+                    .flatten()
+            });
         let index = found.unwrap_or_else(|| {
             self.more.push(Item::new(*fingerprint));
             self.more.len()

@@ -5,17 +5,12 @@
 //! ([`Fingerprint::BODY_KEY_PREFIX`]), so a delivery's label and its claim are one map entry:
 //! the guard's first question about a new delivery probes one table, not two (with tables of
 //! tens of thousands of entries, each probe is a cache miss; two were 5 % of a request).
-//!
-//! A group never gives up what it still holds to make room. A body's labels stay in its group
-//! (bounded by the label limit); claims of identities that share the first bytes without being
-//! one body's labels go, past [`GROUP`](super::group::GROUP) of them, to the groups of their
-//! last bytes.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
-use super::group::{Group, Item};
+use super::group::Group;
 use crate::fingerprint::Fingerprint;
 use crate::replay::store::{ClaimOutcome, LeaseToken};
 
@@ -40,17 +35,6 @@ impl Key {
         let bytes = fingerprint.as_bytes();
         let len = bytes.len().min(key.len());
         key[..len].copy_from_slice(&bytes[..len]);
-        Self(key)
-    }
-
-    /// The key of the group a claim spills into when its own key's group is full: the
-    /// fingerprint's last 16 bytes.
-    fn spill(fingerprint: &Fingerprint) -> Self {
-        let mut key = [0; Fingerprint::BODY_KEY_PREFIX];
-        let bytes = fingerprint.as_bytes();
-        if let Some(tail) = bytes.get(Fingerprint::BODY_KEY_PREFIX..) {
-            key[..tail.len()].copy_from_slice(tail);
-        }
         Self(key)
     }
 
@@ -147,40 +131,6 @@ impl Shard {
         forgot
     }
 
-    /// The key of the group that holds `fingerprint`'s claim, or is to: its own key's group,
-    /// unless that group is full and the claim is not there (then the group of its last bytes,
-    /// which the group marks as spilled: the only way its claims grow past
-    /// [`GROUP`](super::group::GROUP) is identities that share their first 16 bytes without
-    /// being one body's, which nothing this crate computes makes).
-    fn claim_key(&mut self, fingerprint: &Fingerprint, now: Instant) -> Key {
-        let key = Key::of(fingerprint);
-        let Some(group) = self.groups.get(&key) else {
-            return key;
-        };
-        let has_claim = |item: &Item| item.claim.is_some();
-        let item = group.item(fingerprint);
-        if item.is_some_and(has_claim) {
-            return key;
-        }
-        let spill = Key::spill(fingerprint);
-        let spilled_here = group.spilled
-            && self
-                .groups
-                .get(&spill)
-                .and_then(|group| group.item(fingerprint))
-                .is_some_and(has_claim);
-        if spilled_here {
-            return spill;
-        }
-        if item.is_some() || group.has_room(now) {
-            return key;
-        }
-        if let Some(group) = self.groups.get_mut(&key) {
-            group.spilled = true;
-        }
-        spill
-    }
-
     pub(super) fn claim(
         &mut self,
         fingerprint: &Fingerprint,
@@ -188,8 +138,7 @@ impl Shard {
         lease: Duration,
         at: (Instant, usize),
     ) -> ClaimOutcome {
-        let key = self.claim_key(fingerprint, at.0);
-        self.with_group(key, at, |group| {
+        self.with_group(Key::of(fingerprint), at, |group| {
             group.claim(fingerprint, owner, lease, at.0)
         })
     }
@@ -201,23 +150,16 @@ impl Shard {
         ttl: Duration,
         at: (Instant, usize),
     ) -> bool {
-        let key = self.claim_key(fingerprint, at.0);
-        self.with_group(key, at, |group| {
+        self.with_group(Key::of(fingerprint), at, |group| {
             group.complete(fingerprint, owner, ttl, at.0)
         })
     }
 
     pub(super) fn release(&mut self, fingerprint: &Fingerprint, owner: &LeaseToken) -> bool {
-        let key = Key::of(fingerprint);
-        let (released, spilled) = self.groups.get_mut(&key).map_or((false, false), |group| {
-            (group.release(fingerprint, owner), group.spilled)
-        });
-        let released = released
-            || spilled
-                && self
-                    .groups
-                    .get_mut(&Key::spill(fingerprint))
-                    .is_some_and(|group| group.release(fingerprint, owner));
+        let released = self
+            .groups
+            .get_mut(&Key::of(fingerprint))
+            .is_some_and(|group| group.release(fingerprint, owner));
         self.claims -= usize::from(released);
         released
     }
@@ -237,7 +179,7 @@ impl Shard {
     }
 
     /// [`label`](Self::label), then [`claim`](Self::claim), of an identity that shares its
-    /// body's key: one lookup (two if the group ever spilled claims).
+    /// body's key: one lookup.
     pub(super) fn label_and_claim(
         &mut self,
         fingerprint: &Fingerprint,
@@ -246,14 +188,11 @@ impl Shard {
         lease: Duration,
         at: (Instant, usize),
     ) -> Option<ClaimOutcome> {
-        let answered = self.with_group(Key::of(fingerprint), at, |group| {
-            if !group.label(fingerprint, limit, keep, at.0) {
-                return Some(None);
-            }
-            // A spilled group may hold this identity's claim elsewhere: ask the usual way.
-            (!group.spilled).then(|| Some(group.claim(fingerprint, owner, lease, at.0)))
-        });
-        answered.unwrap_or_else(|| Some(self.claim(fingerprint, owner, lease, at)))
+        self.with_group(Key::of(fingerprint), at, |group| {
+            group
+                .label(fingerprint, limit, keep, at.0)
+                .then(|| group.claim(fingerprint, owner, lease, at.0))
+        })
     }
 }
 
@@ -274,10 +213,10 @@ mod tests {
         };
         let keeps = [Duration::ZERO, Duration::from_secs(3600)];
         for _ in 0..20_000 {
-            // 8 bodies of 4 identities each, in a shard of capacity 5.
+            // 8 bodies of 40 identities each (more than a group holds), in a shard of capacity 5.
             let body = next(8) as u8;
             let mut bytes = [body; 32];
-            bytes[16..].fill(next(4) as u8);
+            bytes[16..].fill(next(40) as u8);
             let identity = Fingerprint::new(&bytes);
             let owner = &owners[next(2) as usize];
             let keep = keeps[next(2) as usize];
