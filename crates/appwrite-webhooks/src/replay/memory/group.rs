@@ -18,7 +18,7 @@ enum State {
 
 /// A claim and until when it is kept.
 #[derive(Clone, Copy)]
-pub(super) struct Claim {
+struct Claim {
     state: State,
     expiry: Instant,
 }
@@ -27,13 +27,13 @@ pub(super) struct Claim {
 /// one soonest to expire): twice the labels a body is handled under. Nothing this crate
 /// computes fills a group: only identities that share their first 16 bytes without being one
 /// body's labels could (`Fingerprint::new` makes them).
-pub(super) const GROUP: usize = 2 * MAX_LABELS_PER_BODY as usize;
+const GROUP: usize = 2 * MAX_LABELS_PER_BODY as usize;
 
 /// One identity of a group: its claim, if any, and whether it is one of the body's labels.
-pub(super) struct Item {
+struct Item {
     fingerprint: Fingerprint,
-    pub(super) claim: Option<Claim>,
-    pub(super) labelled: bool,
+    claim: Option<Claim>,
+    labelled: bool,
 }
 
 impl Item {
@@ -85,7 +85,7 @@ impl Group {
         iter::once(&mut self.first).chain(&mut self.more)
     }
 
-    pub(super) fn item(&self, fingerprint: &Fingerprint) -> Option<&Item> {
+    fn item(&self, fingerprint: &Fingerprint) -> Option<&Item> {
         self.items().find(|item| item.fingerprint == *fingerprint)
     }
 
