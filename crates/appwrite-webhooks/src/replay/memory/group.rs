@@ -24,9 +24,12 @@ struct Claim {
 }
 
 /// How many identities a group holds before a new one takes the place of a done claim (the
-/// one soonest to expire): twice the labels a body is handled under. Nothing this crate
-/// computes fills a group: only identities that share their first 16 bytes without being one
-/// body's labels could (`Fingerprint::new` makes them).
+/// one soonest to expire): twice the labels a body is handled under. With a lease no longer
+/// than the retention nothing this crate computes fills a group (a body's labels of one
+/// retention, and their claims); identities that share their first 16 bytes without being one
+/// body's labels could (`Fingerprint::new` makes them), and so could claims of handlers that
+/// hang through a lease longer than the retention, which then shortens how long one done claim
+/// of that body is remembered, as a full ledger does.
 const GROUP: usize = 2 * MAX_LABELS_PER_BODY as usize;
 
 /// One identity of a group: its claim, if any, and whether it is one of the body's labels.
@@ -61,8 +64,9 @@ pub(super) struct Group {
     labels_until: Instant,
     /// Which entry of the order is this group's: older ones are obsolete.
     pub(super) generation: u64,
-    /// Whether a claim was made in it since the last look: the group moves to the back of
-    /// the order, so that a claim just made is not the first forgotten.
+    /// Whether a claim was made in it since the last look (not one settled in place): the
+    /// group moves to the back of the order, so that a claim just made is not the first
+    /// forgotten.
     pub(super) claimed: bool,
 }
 
@@ -173,16 +177,18 @@ impl Group {
         ttl: Duration,
         now: Instant,
     ) -> bool {
-        match self.current(fingerprint, now) {
+        let current = self.current(fingerprint, now);
+        match current {
             Some(State::Pending(holder)) if holder != *owner => false,
             Some(State::Done) => false,
-            // Held by `owner`, or by nobody (the lease ran out while the handler ran: it
-            // still succeeded).
+            // Held by `owner` (done in place), or by nobody: the lease ran out while the
+            // handler ran, and it still succeeded — a claim made now, as `claim` makes one.
             _ => {
                 self.slot(fingerprint, now).claim = Some(Claim {
                     state: State::Done,
                     expiry: expiry(now, ttl),
                 });
+                self.claimed |= current.is_none();
                 true
             }
         }

@@ -386,3 +386,29 @@ fn concurrent_claims_of_one_fingerprint_have_one_winner() {
         assert_eq!(winners, 1);
     }
 }
+
+#[test]
+fn a_claim_completed_after_its_lease_ran_out_is_not_the_next_forgotten() {
+    // Two groups per shard, all in shard 0.
+    let store = MemoryStore::with_capacity(2 * SHARDS);
+    let owner = LeaseToken::new();
+    let (a, b) = (Fingerprint::new(&[1; 32]), Fingerprint::new(&[2; 32]));
+    assert_eq!(
+        store.claim_now(&a, &owner, Duration::from_millis(1)),
+        ClaimOutcome::Claimed
+    );
+    assert_eq!(store.claim_now(&b, &owner, HOUR), ClaimOutcome::Claimed);
+    std::thread::sleep(Duration::from_millis(5));
+    assert!(
+        store.complete_now(&a, &owner, HOUR),
+        "nobody holds it: done"
+    );
+    assert_eq!(
+        store.claim_now(&Fingerprint::new(&[3; 32]), &owner, HOUR),
+        ClaimOutcome::Claimed
+    );
+    assert_eq!(
+        store.claim_now(&a, &LeaseToken::new(), HOUR),
+        ClaimOutcome::Done
+    );
+}
