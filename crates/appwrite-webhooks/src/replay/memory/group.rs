@@ -120,21 +120,7 @@ impl Group {
             .items()
             .position(|item| item.fingerprint == *fingerprint)
             .or_else(|| self.items().position(|item| !item.holds(now, labels_live)))
-            .or_else(|| {
-                let done = |item: &Item| {
-                    !(item.labelled && labels_live)
-                        && item.claim.is_some_and(|claim| claim.state == State::Done)
-                };
-                (self.more.len() + 1 >= GROUP)
-                    .then(|| {
-                        self.items()
-                            .enumerate()
-                            .filter(|(_, item)| done(item))
-                            .min_by_key(|(_, item)| item.claim.map(|claim| claim.expiry))
-                            .map(|(index, _)| index)
-                    })
-                    .flatten()
-            });
+            .or_else(|| self.soonest_done(labels_live));
         let index = found.unwrap_or_else(|| {
             self.more.push(Item::new(*fingerprint));
             self.more.len()
@@ -147,6 +133,22 @@ impl Group {
             *item = Item::new(*fingerprint);
         }
         item
+    }
+
+    /// In a group of [`GROUP`], the place of the done claim soonest to expire that is not a
+    /// live label.
+    fn soonest_done(&self, labels_live: bool) -> Option<usize> {
+        if self.more.len() + 1 < GROUP {
+            return None;
+        }
+        self.items()
+            .enumerate()
+            .filter(|(_, item)| {
+                !(item.labelled && labels_live)
+                    && item.claim.is_some_and(|claim| claim.state == State::Done)
+            })
+            .min_by_key(|(_, item)| item.claim.map(|claim| claim.expiry))
+            .map(|(index, _)| index)
     }
 
     pub(super) fn claim(

@@ -45,6 +45,7 @@ impl Key {
         usize::from(self.0.iter().fold(0u8, |folded, byte| folded ^ byte)) % shards
     }
 }
+
 /// The groups of one shard, with the order in which to forget them: by when a group was made
 /// or last had a claim made in it, the oldest first.
 #[derive(Default)]
