@@ -2,8 +2,8 @@
 //!
 //! The contract is [`ReplayStore`]'s, as [`MemoryLedger`](appwrite_webhooks::MemoryLedger)
 //! keeps it. Each operation is one call of a function in the schema (`claim`,
-//! `complete_claim`, `release_claim`, `label`), so it is one round trip and one transaction,
-//! atomic across every replica: a concurrent claim of one fingerprint waits on its unique
+//! `label_and_claim`, `complete_claim`, `release_claim`, `label`), so it is one round trip and
+//! one transaction, atomic across every replica: a concurrent claim of one fingerprint waits on its unique
 //! index for the other's insert and then sees it.
 
 use std::time::Duration;
@@ -15,12 +15,14 @@ use appwrite_webhooks::{
 use crate::ledger::PostgresLedger;
 use crate::{Failure, ms};
 
-/// A claim's outcome as the schema's `claim()` spells it.
-fn outcome(word: &str) -> Result<ClaimOutcome, Failure> {
+/// A claim's outcome as the schema's `claim()` and `label_and_claim()` spell it; `None` when the
+/// body had its limit of other labels (`over_limit`).
+fn outcome(word: &str) -> Result<Option<ClaimOutcome>, Failure> {
     match word {
-        "claimed" => Ok(ClaimOutcome::Claimed),
-        "in_progress" => Ok(ClaimOutcome::InProgress),
-        "done" => Ok(ClaimOutcome::Done),
+        "claimed" => Ok(Some(ClaimOutcome::Claimed)),
+        "in_progress" => Ok(Some(ClaimOutcome::InProgress)),
+        "done" => Ok(Some(ClaimOutcome::Done)),
+        "over_limit" => Ok(None),
         other => Err(Failure::Invalid(format!("unknown claim outcome {other:?}"))),
     }
 }
@@ -76,11 +78,11 @@ impl ReplayStore for PostgresLedger {
                 .first()
                 .ok_or_else(|| Failure::Invalid("claim() returned no row".into()))?
                 .try_get(0)?;
-            outcome(&word)
+            outcome(&word)?.ok_or_else(|| Failure::Invalid("claim() answered over_limit".into()))
         })
     }
 
-    /// One statement: the label and, if it is one of the body's, the claim.
+    /// One statement: the schema's `label_and_claim`.
     fn label_and_claim<'a>(
         &'a self,
         body: &'a Fingerprint,
@@ -93,23 +95,22 @@ impl ReplayStore for PostgresLedger {
             self.sweep_if_due();
             let rows = self
                 .query(
-                    "SELECT CASE WHEN appwrite_webhooks.label($1, $2, $3, $4)
-                                 THEN appwrite_webhooks.claim($2, $5, $6) END",
+                    "SELECT appwrite_webhooks.label_and_claim($1, $2, $3, $4, $5, $6)",
                     &[
                         &body.as_bytes(),
-                        &fingerprint.as_bytes(),
                         &limit_of(limit),
                         &ms(keep),
+                        &fingerprint.as_bytes(),
                         &owner.to_string(),
                         &ms(lease),
                     ],
                 )
                 .await?;
-            let word: Option<String> = rows
+            let word: String = rows
                 .first()
-                .ok_or_else(|| Failure::Invalid("claim() returned no row".into()))?
+                .ok_or_else(|| Failure::Invalid("label_and_claim() returned no row".into()))?
                 .try_get(0)?;
-            word.as_deref().map(outcome).transpose()
+            outcome(&word)
         })
     }
 

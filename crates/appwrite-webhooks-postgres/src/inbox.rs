@@ -95,8 +95,7 @@ impl InboxStore for PostgresLedger {
         })
     }
 
-    /// One statement, so one round trip and one commit: `CASE` runs `put` (a subquery,
-    /// evaluated when its branch is) only when `label` said yes.
+    /// One statement, so one round trip and one commit: the schema's `label_and_put`.
     fn label_and_put<'a>(
         &'a self,
         body: &'a Fingerprint,
@@ -108,10 +107,8 @@ impl InboxStore for PostgresLedger {
             let received_at = i64::try_from(unix_millis(received.received_at)).unwrap_or(i64::MAX);
             let rows = self
                 .query(
-                    "SELECT CASE WHEN appwrite_webhooks.label($1, $2, $3, $4) THEN (
-                         SELECT p.outcome || ' ' || p.delivery_id
-                         FROM appwrite_webhooks.put($5, $6, $7, $8, $9) p
-                     ) END",
+                    "SELECT outcome, delivery_id
+                     FROM appwrite_webhooks.label_and_put($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     &[
                         &body.as_bytes(),
                         &fingerprint.as_bytes(),
@@ -127,16 +124,8 @@ impl InboxStore for PostgresLedger {
                 .await?;
             let row = rows
                 .first()
-                .ok_or_else(|| Failure::Invalid("label_and_put returned no row".into()))?;
-            let answer: Option<String> = row.try_get(0)?;
-            let Some(answer) = answer else {
-                return Ok(Put::OverLabelLimit);
-            };
-            let (outcome, id) = answer.split_once(' ').unwrap_or((&answer, ""));
-            let id = id
-                .parse()
-                .map_err(|_| Failure::Invalid(format!("put answered {answer:?}")))?;
-            put_outcome(outcome, id)
+                .ok_or_else(|| Failure::Invalid("label_and_put() returned no row".into()))?;
+            put_outcome(&row.try_get::<_, String>(0)?, row.try_get(1)?)
         })
     }
 
@@ -228,11 +217,13 @@ impl InboxStore for PostgresLedger {
     }
 }
 
-/// What `put` answered: `stored` or `duplicate`, and the id.
-fn put_outcome(outcome: &str, id: i64) -> Result<Put, Failure> {
-    match outcome {
-        "stored" => Ok(Put::Stored(id_of(id))),
-        "duplicate" => Ok(Put::Duplicate(id_of(id))),
+/// What `put` or `label_and_put` answered: `stored` or `duplicate` and the id, or
+/// `over_limit`.
+fn put_outcome(outcome: &str, id: Option<i64>) -> Result<Put, Failure> {
+    match (outcome, id) {
+        ("stored", Some(id)) => Ok(Put::Stored(id_of(id))),
+        ("duplicate", Some(id)) => Ok(Put::Duplicate(id_of(id))),
+        ("over_limit", None) => Ok(Put::OverLabelLimit),
         other => Err(Failure::Invalid(format!("unknown put outcome {other:?}"))),
     }
 }

@@ -20,8 +20,13 @@
 //! [`ClaimOutcome::Done`] once a worker handled it and [`ClaimOutcome::InProgress`] while it is
 //! pending or a dead letter. A `put` that meets a *pending* claim keeps the delivery in that
 //! claim's row: if the claim is released or its lease runs out, workers handle it. The labels
-//! of each signed body are counted in one table for both paths, at most
-//! [`MAX_LABELS_PER_BODY`](appwrite_webhooks::MAX_LABELS_PER_BODY).
+//! of each signed body are counted once for both paths, at most
+//! [`MAX_LABELS_PER_BODY`](appwrite_webhooks::MAX_LABELS_PER_BODY): a label is a delivery's
+//! identity, and an Appwrite identity begins with its body key, so the rows of a body's
+//! deliveries and claims are its labels, found by that prefix in the identities' unique index
+//! (schema version 5). The `labels` table keeps the rest: a label recorded alone, an identity
+//! that does not begin with its body key, and the label of a row deleted before its label's
+//! time was up (a released claim, a purge), which a trigger keeps there.
 //!
 //! **Several replicas, one database.**
 //! - *Takes* use `SELECT … FOR UPDATE SKIP LOCKED`: each worker locks the oldest due delivery
@@ -56,7 +61,9 @@
 //! attempts an operator's view shows, written by a trigger in the statement that takes or
 //! settles a delivery; then `003_ordering.sql`: the per-resource versions of
 //! [`ExactlyOnce::with_ordering`] and the *stale* outcome; then `004_notify.sql`: wake-ups
-//! that let storing transactions share their flushes); [`MIGRATIONS`] embeds them.
+//! that let storing transactions share their flushes; then `005_labels.sql`: labels counted
+//! from the deliveries' rows, none written beside them, and functions whose plans Postgres
+//! keeps); [`MIGRATIONS`] embeds them.
 //! Everything lives in the schema `appwrite_webhooks`. [`PostgresLedger::check_schema`] refuses a database that was not
 //! migrated, and one written by a newer version of this crate. Postgres 12 or newer.
 //!

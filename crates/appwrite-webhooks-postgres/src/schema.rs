@@ -38,10 +38,15 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "004_notify.sql",
         sql: include_str!("../migrations/004_notify.sql"),
     },
+    Migration {
+        version: 5,
+        name: "005_labels.sql",
+        sql: include_str!("../migrations/005_labels.sql"),
+    },
 ];
 
 /// The schema version this crate reads and writes: the last of [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 /// The schema's version as recorded, `None` when it was never migrated.
 pub(crate) async fn version(client: &Object) -> Result<Option<i32>, Failure> {

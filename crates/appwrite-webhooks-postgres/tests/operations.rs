@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use appwrite_webhooks::inbox::{Inbox, InboxAdmin, InboxStore, Purge, State, Workers};
+use appwrite_webhooks::inbox::{
+    Inbox, InboxAdmin, InboxStore, Purge, Put, Received, State, Workers,
+};
 use appwrite_webhooks::{Delivery, Error, Fingerprint, LeaseToken, ReplayStore};
 use appwrite_webhooks_postgres::{ADMIN_BATCH, MIGRATIONS, PostgresLedger, SCHEMA_VERSION};
 use common::{PostgresServer, ledger};
@@ -71,7 +73,17 @@ async fn migrations_are_explicit_idempotent_and_refuse_a_newer_schema() {
         assert!(server.psql_file("older", &file).status.success());
     }
     let older = PostgresLedger::connect(&url).await.unwrap();
-    let kept = stored(&Inbox::new(older.clone()), r#"{"$id":"old"}"#).await;
+    // Stored as a crate of that version would: with the schema's put() of 001.
+    let delivery = Received {
+        fingerprint: b"stored-at-version-2".to_vec(),
+        received_at: std::time::SystemTime::now(),
+        uri: "/hook".into(),
+        headers: http::HeaderMap::new(),
+        body: br#"{"$id":"old"}"#.to_vec().into(),
+    };
+    let Put::Stored(kept) = InboxStore::put(&older, delivery).await.unwrap() else {
+        panic!("stored");
+    };
     assert!(
         older
             .check_schema()
@@ -251,6 +263,47 @@ async fn expired_rows_are_swept_and_expired_claims_can_be_claimed_again() {
             .await
             .unwrap()
     );
+
+    // A delivery whose fingerprint is held only by rows past their time is stored anew, before
+    // any sweep: a claim whose lease ran out, then a done delivery past its retention.
+    let delivery = |fingerprint: &Fingerprint| Received {
+        fingerprint: fingerprint.as_bytes().to_vec(),
+        received_at: std::time::SystemTime::now(),
+        uri: "/hook".into(),
+        headers: http::HeaderMap::new(),
+        body: b"{}".to_vec().into(),
+    };
+    let (lapsed, retained) = (Fingerprint::new(&[10; 20]), Fingerprint::new(&[11; 20]));
+    let owner = LeaseToken::new();
+    let claimed = ledger.claim(&lapsed, &owner, short).await.unwrap();
+    assert_eq!(claimed, appwrite_webhooks::ClaimOutcome::Claimed);
+    let Put::Stored(first_id) = InboxStore::put(&ledger, delivery(&retained)).await.unwrap() else {
+        panic!("stored");
+    };
+    let taken = ledger.take("w", MINUTE).await.unwrap().expect("due");
+    assert!(
+        InboxStore::complete(&ledger, &taken.lease, short)
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(matches!(
+        InboxStore::put(&ledger, delivery(&lapsed)).await.unwrap(),
+        Put::Stored(_)
+    ));
+    match InboxStore::put(&ledger, delivery(&retained)).await.unwrap() {
+        Put::Stored(id) => assert_ne!(id, first_id, "a new row"),
+        other => panic!("{other:?}"),
+    }
+    for stored in [lapsed, retained] {
+        let taken = ledger.take("w", MINUTE).await.unwrap().expect("due");
+        assert_eq!(taken.received.fingerprint, stored.as_bytes());
+        assert!(
+            InboxStore::complete(&ledger, &taken.lease, short)
+                .await
+                .unwrap()
+        );
+    }
 
     // Done rows past their retention are deleted by a sweep (the first operation runs one).
     let fresh = PostgresLedger::connect_lazily(&server.url("sweep")).unwrap();
