@@ -4,11 +4,15 @@
 --
 --     psql "$DATABASE_URL" --single-transaction -v ON_ERROR_STOP=1 -f 005_labels.sql
 --
--- Idempotent. Every function of 001 to 004 keeps its name, signature and meaning (put() and
--- claim() now call their labelled forms), so a replica of the previous version still running
--- during an upgrade works on. While both run, a body may get up to twice the labels (the
--- older replica counts only the `labels` table). Its two triggers on `deliveries` are made
--- anew, which holds that table's lock for a moment: storing waits, nothing fails.
+-- Idempotent. Every function of 001 to 004 keeps its name, signature and meaning (put(),
+-- claim() and label() now call the functions below), so a replica of the previous version
+-- still running during an upgrade works on, and the label limit holds across both (the
+-- older replica's statements call label(), which counts the rows too from now on). It adds a
+-- column to `deliveries` and makes two of its triggers anew, which takes the table's exclusive
+-- lock: every operation on the table waits until this file commits, and this file waits for
+-- the transactions already running on it (an exactly-once handler's, say). Run it when a
+-- moment's pause suits; an operation that waits past its timeout answers 503, and Appwrite
+-- retries.
 --
 -- Why: a label is a delivery's identity, and an Appwrite identity begins with its body key
 -- (its first 16 bytes). Before, every labelled delivery also wrote a row into `labels` (a
@@ -43,13 +47,15 @@ $$;
 -- a label, one labelled in `labels`, one written before this version).
 ALTER TABLE appwrite_webhooks.deliveries ADD COLUMN IF NOT EXISTS label_until_ms bigint;
 
--- Admits `p_label` as one of the labels of the signed body `p_body` for a row the same
--- transaction goes on to insert or find: `admitted` is false when the body already has
--- `p_limit` other labels; otherwise `label_until_ms` is the time until which the new row holds
--- its label, or NULL when the label was recorded in `labels` instead (an identity that does not
--- begin with its body key: label() as before).
-CREATE OR REPLACE FUNCTION appwrite_webhooks.label_row(
-    p_body bytea, p_label bytea, p_limit integer, p_keep_ms bigint,
+-- Admits `p_label` as one of the labels of the signed body `p_body`, unless the body has
+-- `p_limit` others (NULL: no limit): whether it did. The body's labels are the rows whose
+-- identities begin with its body key (the first 16 bytes) and the labels kept in `labels`.
+-- `p_row` says that the row the same transaction inserts next has `p_label` as its
+-- fingerprint: if that identity begins with the body key, the row will hold the new label
+-- until `label_until_ms`, and nothing is written here; otherwise the label is kept in
+-- `labels` for `p_keep_ms`.
+CREATE OR REPLACE FUNCTION appwrite_webhooks.admit_label(
+    p_body bytea, p_label bytea, p_limit integer, p_keep_ms bigint, p_row boolean,
     OUT admitted boolean, OUT label_until_ms bigint
 )
 LANGUAGE plpgsql AS $$
@@ -62,13 +68,8 @@ DECLARE
     known  bigint;
     mine   boolean;
 BEGIN
-    IF length(p_label) <> length(p_body) OR length(p_label) <= 16
-       OR substring(p_label FROM 1 FOR 16) <> prefix THEN
-        admitted := appwrite_webhooks.label(p_body, p_label, p_limit, p_keep_ms);
-        RETURN;
-    END IF;
-    -- The lock label() takes: one transaction at a time counts a body's labels and inserts
-    -- the row that holds a new one, so two replicas cannot both add the last one allowed.
+    -- The lock label() of 001 takes: one transaction at a time counts a body's labels and
+    -- adds one (a row or a kept label), so two replicas cannot both add the last one allowed.
     PERFORM pg_advisory_xact_lock(
         1098343287, ('x' || encode(substring(p_body FROM 1 FOR 4), 'hex'))::bit(32)::integer);
     -- One statement, so one snapshot: a sweep that deletes a row and keeps its label in
@@ -82,10 +83,32 @@ BEGIN
         SELECT label FROM appwrite_webhooks.labels
         WHERE body IN (p_body, prefix) AND keep_until_ms > at_ms
     ) labels_of_body;
-    admitted := mine OR known < p_limit;
-    IF admitted THEN
-        label_until_ms := appwrite_webhooks.after(at_ms, p_keep_ms);
+    admitted := mine OR p_limit IS NULL OR known < p_limit;
+    IF NOT admitted THEN
+        RETURN;
     END IF;
+    IF p_row AND length(p_label) = length(p_body) AND length(p_label) > 16
+       AND substring(p_label FROM 1 FOR 16) = prefix THEN
+        label_until_ms := appwrite_webhooks.after(at_ms, p_keep_ms);
+    ELSIF NOT mine THEN
+        -- Kept past its time only if a row held it meanwhile: then it is `mine` instead.
+        INSERT INTO appwrite_webhooks.labels (body, label, keep_until_ms)
+        VALUES (p_body, p_label, appwrite_webhooks.after(at_ms, p_keep_ms))
+        ON CONFLICT (body, label) DO UPDATE SET keep_until_ms = excluded.keep_until_ms;
+    END IF;
+END
+$$;
+
+-- label() of 001, counting the rows too: a replica of the previous version, still running
+-- during an upgrade, and a label recorded alone (LabelStore::label) see the labels the rows
+-- hold, so the limit holds for every path.
+CREATE OR REPLACE FUNCTION appwrite_webhooks.label(
+    p_body bytea, p_label bytea, p_limit integer, p_keep_ms bigint
+) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN (SELECT l.admitted FROM appwrite_webhooks.admit_label(
+        p_body, p_label, p_limit, p_keep_ms, false) l);
 END
 $$;
 
@@ -94,7 +117,7 @@ $$;
 -- ('stored', id), ('duplicate', id of the row that holds it), or ('over_limit', NULL) when the
 -- body has its `p_limit` other labels. Without a body (NULL) it stores without a label: put().
 -- The label is the fingerprint in every delivery this crate stores; a label that is not is
--- recorded in `labels`, as label() does.
+-- kept in `labels`, as label() keeps it.
 CREATE OR REPLACE FUNCTION appwrite_webhooks.label_and_put(
     p_body bytea, p_label bytea, p_limit integer, p_keep_ms bigint,
     fp bytea, p_received_at_ms bigint, p_uri text, p_headers bytea, p_body_bytes bytea,
@@ -106,11 +129,9 @@ DECLARE
     admitted boolean;
     until_ms bigint;
 BEGIN
-    IF p_body IS NOT NULL AND p_label = fp THEN
+    IF p_body IS NOT NULL THEN
         SELECT l.admitted, l.label_until_ms INTO admitted, until_ms
-        FROM appwrite_webhooks.label_row(p_body, p_label, p_limit, p_keep_ms) l;
-    ELSIF p_body IS NOT NULL THEN
-        admitted := appwrite_webhooks.label(p_body, p_label, p_limit, p_keep_ms);
+        FROM appwrite_webhooks.admit_label(p_body, p_label, p_limit, p_keep_ms, p_label = fp) l;
     END IF;
     IF NOT admitted THEN
         outcome := 'over_limit';
@@ -187,7 +208,7 @@ DECLARE
 BEGIN
     IF p_body IS NOT NULL THEN
         SELECT l.admitted, l.label_until_ms INTO admitted, until_ms
-        FROM appwrite_webhooks.label_row(p_body, fp, p_limit, p_keep_ms) l;
+        FROM appwrite_webhooks.admit_label(p_body, fp, p_limit, p_keep_ms, true) l;
         IF NOT admitted THEN
             RETURN 'over_limit';
         END IF;

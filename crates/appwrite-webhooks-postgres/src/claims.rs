@@ -3,8 +3,8 @@
 //! The contract is [`ReplayStore`]'s, as [`MemoryLedger`](appwrite_webhooks::MemoryLedger)
 //! keeps it. Each operation is one call of a function in the schema (`claim`,
 //! `label_and_claim`, `complete_claim`, `release_claim`, `label`), so it is one round trip and
-//! one transaction, atomic across every replica: a concurrent claim of one fingerprint waits on its unique
-//! index for the other's insert and then sees it.
+//! one transaction, atomic across every replica: a concurrent claim of one fingerprint waits
+//! on its unique index for the other's insert and then sees it.
 
 use std::time::Duration;
 

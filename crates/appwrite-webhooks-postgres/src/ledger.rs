@@ -264,8 +264,8 @@ impl PostgresLedger {
 
     /// Deletes expired rows in the background if this replica's last sweep is a minute old (or
     /// left more behind): up to [`ADMIN_BATCH`](crate::ADMIN_BATCH) of each kind, skipping
-    /// rows another transaction holds. Correctness never waits for it: a `put` or a claim
-    /// forgets its own fingerprint's expired row first.
+    /// rows another transaction holds. Correctness never waits for it: a `put` or a claim that
+    /// finds its fingerprint held by an expired row forgets that row and tries again.
     pub(crate) fn sweep_if_due(&self) {
         let now = i64::try_from(unix_millis(SystemTime::now())).unwrap_or(i64::MAX);
         let last = self.last_sweep.load(Ordering::Relaxed);

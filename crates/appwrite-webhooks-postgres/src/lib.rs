@@ -26,7 +26,9 @@
 //! deliveries and claims are its labels, found by that prefix in the identities' unique index
 //! (schema version 5). The `labels` table keeps the rest: a label recorded alone, an identity
 //! that does not begin with its body key, and the label of a row deleted before its label's
-//! time was up (a released claim, a purge), which a trigger keeps there.
+//! time was up (a released claim, a purge), which a trigger keeps there. A label is so held
+//! for its time or as long as its row is kept, whichever is longer (a dead letter's, until
+//! it is purged).
 //!
 //! **Several replicas, one database.**
 //! - *Takes* use `SELECT … FOR UPDATE SKIP LOCKED`: each worker locks the oldest due delivery

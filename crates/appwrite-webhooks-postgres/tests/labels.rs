@@ -307,6 +307,89 @@ async fn an_abandoned_claim_still_counts_after_it_is_swept(server: &PostgresServ
     assert_eq!(claim(&ledger, &b, &label(&b, 99), &owner).await, None);
 }
 
+/// A label recorded alone (`LabelStore::label`) counts the labels the rows hold, and a label
+/// that is not its delivery's fingerprint is kept in the table: the limit holds on both paths.
+async fn labels_recorded_apart_from_their_rows_keep_the_limit(server: &PostgresServer) {
+    let ledger = ledger(server, "apart").await;
+    let b = body(13);
+    for n in 0..LIMIT as u8 / 2 {
+        assert!(matches!(
+            put(&ledger, &b, &label(&b, n)).await,
+            Put::Stored(_)
+        ));
+    }
+    // The body's own label, held by a row, is admitted; so are new ones up to the limit.
+    assert!(ledger.label(&b, &label(&b, 0), LIMIT, WEEK).await.unwrap());
+    let mut admitted = 0;
+    for n in 100..100 + LIMIT as u8 / 4 {
+        if ledger.label(&b, &label(&b, n), LIMIT, WEEK).await.unwrap() {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, LIMIT / 4);
+    // Deliveries whose fingerprint is not their label.
+    let mut stored = 0;
+    for n in 150..150 + LIMIT as u8 {
+        let elsewhere = Fingerprint::new(&[n; 32]);
+        let put = ledger
+            .label_and_put(&b, &label(&b, n), (LIMIT, WEEK), delivery(&elsewhere))
+            .await
+            .unwrap();
+        if let Put::Stored(_) = put {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, LIMIT - LIMIT / 2 - LIMIT / 4);
+    assert!(
+        !ledger
+            .label(&b, &label(&b, 250), LIMIT, WEEK)
+            .await
+            .unwrap()
+    );
+    let owner = LeaseToken::new();
+    assert_eq!(claim(&ledger, &b, &label(&b, 251), &owner).await, None);
+}
+
+/// During an upgrade a replica of schema version 4 runs its own statement — `label()`, then
+/// `put()` — beside this version's: the body still gets no more than the limit.
+async fn a_replica_of_the_previous_version_keeps_the_limit(server: &PostgresServer) {
+    let ledger = ledger(server, "mixed").await;
+    let b = body(14);
+    let hex = |bytes: &[u8]| {
+        let digits: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        format!("'\\x{digits}'::bytea")
+    };
+    let older = |n: u8| {
+        let (body, label) = (hex(b.as_bytes()), hex(label(&b, n).as_bytes()));
+        // The statement of appwrite-webhooks-postgres at schema version 4.
+        let sql = format!(
+            "SELECT CASE WHEN appwrite_webhooks.label({body}, {label}, {LIMIT}, 604800000) THEN (
+                 SELECT p.outcome FROM appwrite_webhooks.put(
+                     {label}, 0, '/hook', ''::bytea, '{{}}'::bytea) p
+             ) END"
+        );
+        let output = server.psql("mixed", &sql);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim() == "stored"
+    };
+    let mut stored = 0;
+    for n in 0..LIMIT as u8 + 4 {
+        let admitted = if n % 2 == 0 {
+            older(n)
+        } else {
+            matches!(put(&ledger, &b, &label(&b, n)).await, Put::Stored(_))
+        };
+        if admitted {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, LIMIT);
+}
+
 /// Two replicas storing new labels of one body at once admit no more than the limit: the row
 /// that holds a label is inserted under the body's lock. Eight bodies, so that a race has
 /// many chances to show.
@@ -347,4 +430,6 @@ async fn a_bodys_labels_are_counted_from_its_rows() {
     a_database_from_before_is_upgraded_and_its_labels_still_count(&server).await;
     an_abandoned_claim_still_counts_after_it_is_swept(&server).await;
     racing_replicas_pass_no_more_labels_than_the_limit(&server).await;
+    labels_recorded_apart_from_their_rows_keep_the_limit(&server).await;
+    a_replica_of_the_previous_version_keeps_the_limit(&server).await;
 }
