@@ -15,12 +15,12 @@ use std::time::Duration;
 use appwrite_webhooks::{ClaimOutcome, Fingerprint, LeaseToken, ReplayStore, StoreFuture};
 use rusqlite::{Connection, params};
 
-use crate::labels::label_with_row;
+use crate::labels::admit;
 use crate::ledger::{SqliteLedger, forget_expired};
 use crate::{after, capacity, now_ms};
 
 /// Claims `fingerprint` for `owner`; a new claim's row holds its label until `label_until`
-/// (see [`label_with_row`]).
+/// (see [`admit`]).
 fn claim_now(
     db: &Connection,
     fingerprint: &[u8],
@@ -136,7 +136,7 @@ impl ReplayStore for SqliteLedger {
         let (max_bytes, sweep) = (self.max_bytes(), self.sweep_if_due());
         self.run(move |db| {
             sweep(db, now_ms())?;
-            let Some(label_until) = label_with_row(db, &body, &fingerprint, limit, keep)? else {
+            let Some(label_until) = admit(db, &body, &fingerprint, (limit, keep), true)? else {
                 return Ok(None);
             };
             let fingerprint = fingerprint.as_bytes();

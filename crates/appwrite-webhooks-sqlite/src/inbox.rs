@@ -10,7 +10,7 @@ use appwrite_webhooks::{Fingerprint, LeaseToken, StoreFuture};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::labels::label_with_row;
+use crate::labels::admit;
 use crate::ledger::{SqliteLedger, forget_expired};
 use crate::{after, capacity, millis, now_ms};
 
@@ -77,7 +77,7 @@ pub(crate) fn rowid(id: u64) -> i64 {
 }
 
 /// Stores `received` unless its fingerprint is held; in the receiving request's savepoint. A new
-/// row holds its label until `label_until` (see [`label_with_row`]).
+/// row holds its label until `label_until` (see [`admit`]).
 fn put_now(
     db: &Connection,
     received: &Received,
@@ -227,7 +227,8 @@ impl InboxStore for SqliteLedger {
         let (body, label) = (*body, *fingerprint);
         let max_bytes = self.max_bytes();
         self.run_flushed(true, move |db| {
-            let Some(label_until) = label_with_row(db, &body, &label, limit, keep)? else {
+            let row = label.as_bytes() == received.fingerprint;
+            let Some(label_until) = admit(db, &body, &label, (limit, keep), row)? else {
                 return Ok(Put::OverLabelLimit);
             };
             put_now(db, &received, max_bytes, label_until)

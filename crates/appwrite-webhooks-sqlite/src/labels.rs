@@ -10,7 +10,8 @@
 //! body cost 40 % of the inbox's throughput: every insert into a hash-keyed index dirties a
 //! page of its own. The `labels` table keeps the rest: labels recorded alone
 //! ([`LabelStore::label`]), the labels of files written before, and the label of a row
-//! deleted before its label's time was up (a released claim, a purge: [`OUTLIVE`]).
+//! deleted before its label's time was up (a released claim, a purge: [`OUTLIVE`]). One
+//! function, [`admit`], counts both for every path.
 
 use std::time::Duration;
 
@@ -45,54 +46,26 @@ BEGIN
         SET keep_until_ms = max(keep_until_ms, excluded.keep_until_ms);
 END";
 
-/// Records `label` in the `labels` table, unless `body` has `limit` other labels there.
-pub(crate) fn label_now(
-    db: &Connection,
-    body: &[u8],
-    label: &[u8],
-    limit: u32,
-    keep: Duration,
-) -> rusqlite::Result<bool> {
-    let now = now_ms();
-    db.prepare_cached("DELETE FROM labels WHERE body = ?1 AND keep_until_ms <= ?2")?
-        .execute(params![body, now])?;
-    let known = db
-        .prepare_cached(
-            "SELECT count(*), coalesce(sum(label = ?2), 0) FROM labels WHERE body = ?1",
-        )?
-        .query_row(params![body, label], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
-        })?;
-    match known {
-        (_, mine) if mine > 0 => Ok(true),
-        (count, _) if count >= i64::from(limit) => Ok(false),
-        _ => {
-            db.prepare_cached(
-                "INSERT INTO labels (body, label, keep_until_ms) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![body, label, after(now, keep)])?;
-            Ok(true)
-        }
-    }
-}
-
-/// Admits the label of a delivery whose row the same transaction goes on to insert (or finds):
-/// `None` when `body` already has `limit` other labels; otherwise the time until which the new
-/// row holds its label (its `label_until_ms`), or `None` inside when the label was recorded in
-/// the `labels` table instead (an identity that does not carry its body key).
-pub(crate) fn label_with_row(
+/// Admits `label` as one of `body`'s labels, unless the body has `limit` others: `None` when
+/// it does not; otherwise the time until which the row the same transaction inserts next holds
+/// the label (its `label_until_ms`), or `None` inside when the label was kept in the `labels`
+/// table instead. The body's labels are the rows whose identities begin with its body key and
+/// the labels the table keeps, for every path alike: a label recorded alone, a guard's claim
+/// and an inbox delivery count against one limit.
+///
+/// `row` says that the next row has `label` as its fingerprint; it holds the label only if
+/// that identity begins with the body key ([`Fingerprint::carries_body_key`]). A label that no
+/// row will hold (recorded alone, an identity without its body key, a delivery whose
+/// fingerprint is not its label) is kept in the table for `keep`.
+pub(crate) fn admit(
     db: &Connection,
     body: &Fingerprint,
     label: &Fingerprint,
-    limit: u32,
-    keep: Duration,
+    (limit, keep): (u32, Duration),
+    row: bool,
 ) -> rusqlite::Result<Option<Option<i64>>> {
-    if !label.carries_body_key(body) {
-        let admitted = label_now(db, body.as_bytes(), label.as_bytes(), limit, keep)?;
-        return Ok(admitted.then_some(None));
-    }
     let now = now_ms();
-    let prefix = &body.as_bytes()[..Fingerprint::BODY_KEY_PREFIX];
+    let prefix = &body.as_bytes()[..Fingerprint::BODY_KEY_PREFIX.min(body.as_bytes().len())];
     // Every identity that begins with `prefix` sorts at or after it, and before `prefix`
     // followed by more 0xff bytes than any identity has after it.
     let mut end = [0xff; Fingerprint::MAX_LEN + 1];
@@ -107,19 +80,33 @@ pub(crate) fn label_with_row(
     )?;
     let mut rows = statement.query(params![prefix, &end[..], body.as_bytes(), now])?;
     let mut known: Vec<Vec<u8>> = Vec::new();
-    while let Some(row) = rows.next()? {
-        let known_label: Vec<u8> = row.get(0)?;
-        if known_label == label.as_bytes() {
-            return Ok(Some(Some(after(now, keep))));
+    let mut mine = false;
+    while let Some(found) = rows.next()? {
+        let found: Vec<u8> = found.get(0)?;
+        if found == label.as_bytes() {
+            mine = true;
+            break;
         }
-        if !known.contains(&known_label) {
-            known.push(known_label);
+        if !known.contains(&found) {
+            known.push(found);
         }
     }
-    if known.len() >= limit as usize {
+    drop(rows);
+    if !mine && known.len() >= limit as usize {
         return Ok(None);
     }
-    Ok(Some(Some(after(now, keep))))
+    if row && label.carries_body_key(body) {
+        return Ok(Some(Some(after(now, keep))));
+    }
+    if !mine {
+        // Kept past its time only if a row held it meanwhile: then it is `mine` instead.
+        db.prepare_cached(
+            "INSERT INTO labels (body, label, keep_until_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (body, label) DO UPDATE SET keep_until_ms = excluded.keep_until_ms",
+        )?
+        .execute(params![body.as_bytes(), label.as_bytes(), after(now, keep)])?;
+    }
+    Ok(Some(None))
 }
 
 impl LabelStore for SqliteLedger {
@@ -130,8 +117,8 @@ impl LabelStore for SqliteLedger {
         limit: u32,
         keep: Duration,
     ) -> StoreFuture<'a, bool> {
-        let (body, label) = (body.as_bytes().to_vec(), label.as_bytes().to_vec());
-        self.run(move |db| label_now(db, &body, &label, limit, keep))
+        let (body, label) = (*body, *label);
+        self.run(move |db| Ok(admit(db, &body, &label, (limit, keep), false)?.is_some()))
     }
 }
 

@@ -163,6 +163,50 @@ async fn labels_kept_in_the_table_count_with_the_rows() {
     ));
 }
 
+/// A label recorded alone (`LabelStore::label`) counts the labels the rows hold, and a label
+/// that is not its delivery's fingerprint is kept in the table: the limit holds on both paths.
+#[tokio::test]
+async fn labels_recorded_apart_from_their_rows_keep_the_limit() {
+    let ledger = SqliteLedger::open(path("labels-apart")).unwrap();
+    let b = body(12);
+    for n in 0..LIMIT as u8 / 2 {
+        assert!(matches!(
+            put(&ledger, &b, &label(&b, n)).await,
+            Put::Stored(_)
+        ));
+    }
+    // The body's own label, held by a row, is admitted; so are new ones up to the limit.
+    assert!(ledger.label(&b, &label(&b, 0), LIMIT, WEEK).await.unwrap());
+    let mut admitted = 0;
+    for n in 100..100 + LIMIT as u8 / 4 {
+        if ledger.label(&b, &label(&b, n), LIMIT, WEEK).await.unwrap() {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, LIMIT / 4);
+    // Deliveries whose fingerprint is not their label.
+    let mut stored = 0;
+    for n in 150..150 + LIMIT as u8 {
+        let elsewhere = Fingerprint::new(&[n; 32]);
+        let put = ledger
+            .label_and_put(&b, &label(&b, n), (LIMIT, WEEK), delivery(&elsewhere))
+            .await
+            .unwrap();
+        if let Put::Stored(_) = put {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, LIMIT - LIMIT / 2 - LIMIT / 4);
+    assert!(
+        !ledger
+            .label(&b, &label(&b, 250), LIMIT, WEEK)
+            .await
+            .unwrap()
+    );
+    let owner = LeaseToken::new();
+    assert_eq!(claim(&ledger, &b, &label(&b, 251), &owner).await, None);
+}
+
 /// An identity that does not begin with its body key (a store fed by hand, another scheme) is
 /// labelled in the table, as before.
 #[tokio::test]
