@@ -186,3 +186,13 @@ async fn one_ledger_bounds_a_body_across_the_guard_and_the_inbox() {
     assert_eq!(handled, half as usize);
     assert_eq!(handled + stored, MAX_LABELS_PER_BODY as usize);
 }
+
+/// The memory ledger counts a body's labels once for the guard, the inbox and labels recorded
+/// alone, as every ledger does.
+#[tokio::test]
+async fn the_memory_ledger_counts_a_bodys_labels_once_for_every_path() {
+    testkit::label_suite::a_bodys_labels_are_counted_once_for_every_path(async |_| {
+        MemoryLedger::default()
+    })
+    .await;
+}

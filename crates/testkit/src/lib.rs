@@ -20,6 +20,7 @@ pub mod http_suite;
 pub mod inbox_http;
 pub mod inbox_identity;
 pub mod inbox_suite;
+pub mod label_suite;
 pub mod load;
 pub mod net;
 pub mod observe_suite;
