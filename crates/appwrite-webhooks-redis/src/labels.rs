@@ -10,18 +10,35 @@ use crate::connection::bounded;
 use crate::durability;
 use crate::ledger::RedisLedger;
 
-/// 1 when the label is (now) in the body's set, 0 when the set is full without it. The set
-/// expires `keep` after its last new label.
+/// A Lua function every script that labels begins with, so the guard's claims, the inbox's
+/// deliveries and labels recorded alone count alike: `admit(set, label, limit, keep)` is true
+/// when `label` is (now) in the body's `set`, false when the set has `limit` others without
+/// it. The set expires `keep` ms after its last new label.
+pub(crate) const ADMIT: &str = r"
+local function admit(set, label, limit, keep)
+  if redis.call('SISMEMBER', set, label) == 1 then return true end
+  if redis.call('SCARD', set) >= tonumber(limit) then return false end
+  redis.call('SADD', set, label)
+  redis.call('PEXPIRE', set, keep)
+  return true
+end
+";
+
+/// 1 when the label is (now) in the body's set (KEYS[1]), 0 when the set is full without it.
 const LABEL: &str = r"
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
-if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
+return admit(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) and 1 or 0
 ";
 
 static SCRIPT: std::sync::LazyLock<redis::Script> =
-    std::sync::LazyLock::new(|| redis::Script::new(LABEL));
+    std::sync::LazyLock::new(|| redis::Script::new(&format!("{ADMIT}{LABEL}")));
+
+impl RedisLedger {
+    /// The key of `body`'s label set, under the replay prefix: a body replayed to the guard
+    /// and to the inbox shares its limit.
+    pub(crate) fn labels_key(&self, body: &Fingerprint) -> String {
+        format!("{}labels:{body}", self.prefixes.replay)
+    }
+}
 
 /// One set per body under the replay prefix, for both uses of the ledger: a body replayed to
 /// the guard and to the inbox shares its limit. Labels need no append-only file (a lost set
@@ -41,7 +58,7 @@ impl LabelStore for RedisLedger {
             let keep = u64::try_from(keep.min(appwrite_webhooks::MAX_TTL).as_millis())
                 .unwrap_or(u64::MAX)
                 .max(1);
-            let mut invocation = SCRIPT.key(format!("{}labels:{body}", self.prefixes.replay));
+            let mut invocation = SCRIPT.key(self.labels_key(body));
             invocation.arg(label.as_bytes()).arg(limit).arg(keep);
             let mut connection = self.connection.clone();
             let reply: i64 =

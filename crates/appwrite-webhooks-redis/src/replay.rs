@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::connection::bounded;
 use crate::durability;
+use crate::labels::ADMIT;
 use crate::ledger::RedisLedger;
 use appwrite_webhooks::{
     ClaimOutcome, Fingerprint, LeaseToken, ReplayStore, StoreError, StoreFuture,
@@ -51,11 +52,7 @@ return 0
 /// set) already has ARGV[2] other labels; otherwise the label (ARGV[1]) is recorded for ARGV[3]
 /// ms and the claim (KEYS[2]) answered as `CLAIM` does, with ARGV[4] and ARGV[5].
 const LABEL_AND_CLAIM: &str = r"
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
-  if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
-  redis.call('SADD', KEYS[1], ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-end
+if not admit(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) then return -1 end
 if redis.call('SET', KEYS[2], ARGV[4], 'NX', 'PX', ARGV[5]) then return 1 end
 local held = redis.call('GET', KEYS[2])
 if held and string.sub(held, 1, 2) == 'd:' then return 2 end
@@ -88,7 +85,7 @@ struct Scripts {
 
 static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::new(|| Scripts {
     claim: redis::Script::new(CLAIM),
-    label_and_claim: redis::Script::new(LABEL_AND_CLAIM),
+    label_and_claim: redis::Script::new(&format!("{ADMIT}{LABEL_AND_CLAIM}")),
     complete: redis::Script::new(COMPLETE),
     release: redis::Script::new(RELEASE),
 });
@@ -152,7 +149,7 @@ impl ReplayStore for RedisLedger {
             self.pass(durability::REPLAY).await?;
             let mut invocation = SCRIPTS.label_and_claim.prepare_invoke();
             invocation
-                .key(format!("{}labels:{body}", self.prefixes.replay))
+                .key(self.labels_key(body))
                 .key(self.key(fingerprint))
                 .arg(fingerprint.as_bytes())
                 .arg(limit)

@@ -86,6 +86,13 @@ count('received', tonumber(ARGV[4]))
 return {1, id}
 ";
 
+/// `PUT` for a delivery whose label must be one of its body's few (see `crate::labels`):
+/// ARGV[8..11] are the body's label set, the label, the limit and how long the set is kept.
+/// Returns {-1, 0} when the set is full without the label, otherwise what `PUT` returns.
+const LABELLED: &str = r"
+if not admit(ARGV[8], ARGV[9], ARGV[10], ARGV[11]) then return {-1, 0} end
+";
+
 /// ARGV: prefix, consumer, now ms, visibility ms, lease nonce. Returns {entry, row} or nil.
 ///
 /// A pending delivery is due again if it is in `retry` (by time) or has an entry in `ready`
@@ -379,6 +386,7 @@ return n
 
 pub(crate) struct Scripts {
     pub(crate) put: redis::Script,
+    pub(crate) label_and_put: redis::Script,
     pub(crate) take: redis::Script,
     pub(crate) complete: redis::Script,
     pub(crate) retry_at: redis::Script,
@@ -400,6 +408,7 @@ pub(crate) static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::n
     let script = |parts: &[&str]| redis::Script::new(&format!("{COMMON}{}", parts.concat()));
     Scripts {
         put: script(&[PUT]),
+        label_and_put: script(&[crate::labels::ADMIT, LABELLED, PUT]),
         take: script(&[TAKE]),
         complete: script(&[COMPLETE]),
         retry_at: script(&[RETRY_AT]),

@@ -118,23 +118,56 @@ impl RedisLedger {
     }
 }
 
+/// `PUT`'s arguments for `received`.
+fn put_args(received: &Received) -> Vec<Arg> {
+    vec![
+        Fingerprint::new(&received.fingerprint).to_string().into(),
+        Arg::Bytes(received.fingerprint.clone()),
+        received.received_at_millis().to_string().into(),
+        received.uri.as_str().into(),
+        Arg::Bytes(received.header_block()),
+        Arg::Bytes(received.body.to_vec()),
+    ]
+}
+
+/// What `PUT` (or `LABELLED` before it) answered.
+fn put_outcome((stored, id): (i64, u64)) -> Put {
+    match stored {
+        1 => Put::Stored(id),
+        -1 => Put::OverLabelLimit,
+        _ => Put::Duplicate(id),
+    }
+}
+
 impl InboxStore for RedisLedger {
     fn put(&self, received: Received) -> StoreFuture<'_, Put> {
         Box::pin(async move {
-            let args = vec![
-                Fingerprint::new(&received.fingerprint).to_string().into(),
-                Arg::Bytes(received.fingerprint.clone()),
-                received.received_at_millis().to_string().into(),
-                received.uri.as_str().into(),
-                Arg::Bytes(received.header_block()),
-                Arg::Bytes(received.body.to_vec()),
-            ];
-            let (stored, id): (i64, u64) = self.script(&SCRIPTS.put, args).await?;
-            Ok(if stored == 1 {
-                Put::Stored(id)
-            } else {
-                Put::Duplicate(id)
-            })
+            Ok(put_outcome(
+                self.script(&SCRIPTS.put, put_args(&received)).await?,
+            ))
+        })
+    }
+
+    /// One script, so one round trip: the label in the body's set (shared with the guard),
+    /// then the delivery.
+    fn label_and_put<'a>(
+        &'a self,
+        body: &'a Fingerprint,
+        fingerprint: &'a Fingerprint,
+        (limit, keep): (u32, Duration),
+        received: Received,
+    ) -> StoreFuture<'a, Put> {
+        Box::pin(async move {
+            let mut args = put_args(&received);
+            args.extend([
+                self.labels_key(body).into(),
+                Arg::Bytes(fingerprint.as_bytes().to_vec()),
+                limit.to_string().into(),
+                millis(keep).into(),
+            ]);
+            Ok(put_outcome(
+                self.script(&SCRIPTS.label_and_put, args).await?,
+            ))
         })
     }
 
