@@ -49,7 +49,8 @@ ALTER TABLE appwrite_webhooks.deliveries ADD COLUMN IF NOT EXISTS label_until_ms
 
 -- Admits `p_label` as one of the labels of the signed body `p_body`, unless the body has
 -- `p_limit` others (NULL: no limit): whether it did. The body's labels are the rows whose
--- identities begin with its body key (the first 16 bytes) and the labels kept in `labels`.
+-- identities begin with its body key (the first 16 bytes) and whose label's time is not up,
+-- and the labels kept in `labels`.
 -- `p_row` says that the row the same transaction inserts next has `p_label` as its
 -- fingerprint: if that identity begins with the body key, the row will hold the new label
 -- until `label_until_ms`, and nothing is written here; otherwise the label is kept in
@@ -63,8 +64,11 @@ DECLARE
     at_ms  bigint := appwrite_webhooks.now_ms();
     prefix bytea := substring(p_body FROM 1 FOR 16);
     -- Every identity that begins with `prefix` sorts at or after it, and before `prefix`
-    -- followed by more 0xff bytes than any identity (32 bytes at most) has after it.
-    past   bytea := prefix || decode(repeat('ff', 17), 'hex');
+    -- followed by more 0xff bytes than any identity (32 bytes at most) has after it. Only a
+    -- body key longer than the prefix begins identities: a shorter one's labels are all in
+    -- `labels`, and its range is empty.
+    past   bytea := CASE WHEN length(p_body) > 16
+                         THEN prefix || decode(repeat('ff', 17), 'hex') ELSE prefix END;
     known  bigint;
     mine   boolean;
 BEGIN
@@ -77,8 +81,10 @@ BEGIN
     SELECT count(DISTINCT known_label), coalesce(bool_or(known_label = p_label), false)
     INTO known, mine
     FROM (
-        SELECT fingerprint AS known_label FROM appwrite_webhooks.deliveries
-        WHERE fingerprint >= prefix AND fingerprint < past
+        -- A row is a label while its label's time is not up: one stored without a label
+        -- (put(), a delivery whose fingerprint is not its label) holds none.
+        SELECT d.fingerprint AS known_label FROM appwrite_webhooks.deliveries d
+        WHERE d.fingerprint >= prefix AND d.fingerprint < past AND d.label_until_ms > at_ms
         UNION ALL
         SELECT label FROM appwrite_webhooks.labels
         WHERE body IN (p_body, prefix) AND keep_until_ms > at_ms
@@ -91,7 +97,7 @@ BEGIN
        AND substring(p_label FROM 1 FOR 16) = prefix THEN
         label_until_ms := appwrite_webhooks.after(at_ms, p_keep_ms);
     ELSIF NOT mine THEN
-        -- Kept past its time only if a row held it meanwhile: then it is `mine` instead.
+        -- The body may still have this label kept past its time (not swept yet): renewed.
         INSERT INTO appwrite_webhooks.labels (body, label, keep_until_ms)
         VALUES (p_body, p_label, appwrite_webhooks.after(at_ms, p_keep_ms))
         ON CONFLICT (body, label) DO UPDATE SET keep_until_ms = excluded.keep_until_ms;

@@ -13,13 +13,14 @@ use crate::ledger::RedisLedger;
 /// A Lua function every script that labels begins with, so the guard's claims, the inbox's
 /// deliveries and labels recorded alone count alike: `admit(set, label, limit, keep)` is true
 /// when `label` is (now) in the body's `set`, false when the set has `limit` others without
-/// it. The set expires `keep` ms after its last new label.
+/// it. A new label keeps the set at least `keep` ms more: a short time (the guard's TTL) never
+/// cuts a longer one (the inbox's retention) that another label asked for.
 pub(crate) const ADMIT: &str = r"
 local function admit(set, label, limit, keep)
   if redis.call('SISMEMBER', set, label) == 1 then return true end
   if redis.call('SCARD', set) >= tonumber(limit) then return false end
   redis.call('SADD', set, label)
-  redis.call('PEXPIRE', set, keep)
+  if redis.call('PTTL', set) < tonumber(keep) then redis.call('PEXPIRE', set, keep) end
   return true
 end
 ";

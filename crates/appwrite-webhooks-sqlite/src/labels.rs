@@ -50,7 +50,7 @@ END";
 /// it does not; otherwise the time until which the row the same transaction inserts next holds
 /// the label (its `label_until_ms`), or `None` inside when the label was kept in the `labels`
 /// table instead. The body's labels are the rows whose identities begin with its body key and
-/// the labels the table keeps, for every path alike: a label recorded alone, a guard's claim
+/// whose label's time is not up, and the labels the table keeps, for every path alike: a label recorded alone, a guard's claim
 /// and an inbox delivery count against one limit.
 ///
 /// `row` says that the next row has `label` as its fingerprint; it holds the label only if
@@ -65,20 +65,31 @@ pub(crate) fn admit(
     row: bool,
 ) -> rusqlite::Result<Option<Option<i64>>> {
     let now = now_ms();
-    let prefix = &body.as_bytes()[..Fingerprint::BODY_KEY_PREFIX.min(body.as_bytes().len())];
+    let whole = body.as_bytes();
+    let prefix = &whole[..Fingerprint::BODY_KEY_PREFIX.min(whole.len())];
     // Every identity that begins with `prefix` sorts at or after it, and before `prefix`
-    // followed by more 0xff bytes than any identity has after it.
-    let mut end = [0xff; Fingerprint::MAX_LEN + 1];
-    end[..prefix.len()].copy_from_slice(prefix);
-    // A label may be both a row and a kept label (its claim released, then claimed again), so
-    // they are told apart here rather than by SQLite's `UNION` (a temporary B-tree per call).
-    // A body has few: at most `limit` rows and each of those once more in the table.
+    // followed by more 0xff bytes than any identity has after it. Only a body key longer than
+    // the prefix begins identities (`carries_body_key`): a shorter one's labels are all in the
+    // table, and its range is empty.
+    let mut past = [0xff; Fingerprint::MAX_LEN + 1];
+    past[..prefix.len()].copy_from_slice(prefix);
+    let past = if whole.len() > Fingerprint::BODY_KEY_PREFIX {
+        &past[..]
+    } else {
+        prefix
+    };
+    // A row is a label while its label's time is not up: a row stored without one (a plain
+    // `put`, a delivery whose fingerprint is not its label) holds none. A label may be both a
+    // row and a kept label (its claim released, then claimed again), so they are told apart
+    // here rather than by SQLite's `UNION` (a temporary B-tree per call). A body has few: at
+    // most `limit` rows and each of those once more in the table.
     let mut statement = db.prepare_cached(
-        "SELECT fingerprint FROM deliveries WHERE fingerprint >= ?1 AND fingerprint < ?2
+        "SELECT fingerprint FROM deliveries
+         WHERE fingerprint >= ?1 AND fingerprint < ?2 AND label_until_ms > ?4
          UNION ALL
          SELECT label FROM labels WHERE body IN (?3, ?1) AND keep_until_ms > ?4",
     )?;
-    let mut rows = statement.query(params![prefix, &end[..], body.as_bytes(), now])?;
+    let mut rows = statement.query(params![prefix, past, whole, now])?;
     let mut known: Vec<Vec<u8>> = Vec::new();
     let mut mine = false;
     while let Some(found) = rows.next()? {
@@ -99,7 +110,8 @@ pub(crate) fn admit(
         return Ok(Some(Some(after(now, keep))));
     }
     if !mine {
-        // Kept past its time only if a row held it meanwhile: then it is `mine` instead.
+        // The body may still have this label kept past its time (the sweep has not deleted
+        // it yet): it is renewed.
         db.prepare_cached(
             "INSERT INTO labels (body, label, keep_until_ms) VALUES (?1, ?2, ?3)
              ON CONFLICT (body, label) DO UPDATE SET keep_until_ms = excluded.keep_until_ms",

@@ -21,7 +21,7 @@ const MINUTE: Duration = Duration::from_secs(60);
 #[tokio::test]
 async fn a_bodys_labels_are_counted_once_for_every_path() {
     testkit::label_suite::a_bodys_labels_are_counted_once_for_every_path(async |name| {
-        SqliteLedger::open(path(&format!("labels-{name}"))).unwrap()
+        SqliteLedger::open(path(&format!("suite-{name}"))).unwrap()
     })
     .await;
 }

@@ -90,6 +90,7 @@ pub async fn a_bodys_labels_are_counted_once_for_every_path<L: Ledger>(
     the_labels_of_a_body_key_at_the_end_of_the_range_are_all_found(&fresh("edges").await).await;
     the_guard_and_the_inbox_count_one_bodys_labels_together(&fresh("both").await).await;
     labels_recorded_apart_from_their_rows_keep_the_limit(&fresh("apart").await).await;
+    only_labels_count(&fresh("unlabelled").await).await;
 }
 
 async fn the_limit_counts_deliveries_and_claims_and_a_copy_is_a_duplicate(ledger: &impl Ledger) {
@@ -275,4 +276,60 @@ async fn labels_recorded_apart_from_their_rows_keep_the_limit(ledger: &impl Ledg
     );
     let owner = LeaseToken::new();
     assert_eq!(claim(ledger, &b, &label(&b, 251), &owner).await, None);
+}
+
+/// Only labels count: deliveries stored without one (a plain `put`), a delivery whose
+/// fingerprint is not its label (one label, not two), and another body's deliveries that share
+/// a short body key's bytes take none of a body's places.
+async fn only_labels_count(ledger: &impl Ledger) {
+    let b = body(20);
+    for n in 0..LIMIT as u8 {
+        let stored = InboxStore::put(ledger, delivery(&label(&b, n)))
+            .await
+            .unwrap();
+        assert!(matches!(stored, Put::Stored(_)));
+    }
+    let mut stored = 0;
+    for n in 100..100 + LIMIT as u8 {
+        // Each under a label of its own, stored under a fingerprint that carries the body key.
+        let put = ledger
+            .label_and_put(
+                &b,
+                &label(&b, n),
+                (LIMIT, WEEK),
+                delivery(&label(&b, n + 50)),
+            )
+            .await
+            .unwrap();
+        if let Put::Stored(_) = put {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, LIMIT);
+    assert_eq!(put(ledger, &b, &label(&b, 250)).await, Put::OverLabelLimit);
+
+    // A body key of 8 bytes: no identity carries it, so its labels are its own alone.
+    let short = Fingerprint::new(&[21; 8]);
+    for n in 0..LIMIT as u8 {
+        let mut shared = [n; 32];
+        shared[..8].copy_from_slice(short.as_bytes());
+        let other = Fingerprint::new(&[22; 32]);
+        let fingerprint = Fingerprint::new(&shared);
+        let put = ledger
+            .label_and_put(&other, &fingerprint, (LIMIT, WEEK), delivery(&fingerprint))
+            .await
+            .unwrap();
+        assert!(matches!(put, Put::Stored(_)), "{n}");
+    }
+    let mut admitted = 0;
+    for n in 0..LIMIT as u8 + 2 {
+        if ledger
+            .label(&short, &Fingerprint::new(&[n; 32]), LIMIT, WEEK)
+            .await
+            .unwrap()
+        {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, LIMIT);
 }
