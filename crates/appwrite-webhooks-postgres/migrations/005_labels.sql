@@ -32,7 +32,8 @@
 
 SELECT pg_advisory_xact_lock(1098343287, 0);
 
--- forget_expired() of 001, with its plan kept.
+-- forget_expired() of 001, with its plan kept; label_and_put() and label_and_claim() call it
+-- when their insert finds the fingerprint held.
 CREATE OR REPLACE FUNCTION appwrite_webhooks.forget_expired(fp bytea, at_ms bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -158,13 +159,9 @@ BEGIN
             RETURN;
         END IF;
         -- Held. A row past its time (done past its retention, a claim whose lease ran out)
-        -- no longer counts: forget it and insert again. Looked for only now, as a new
-        -- delivery (the common case) has no row at all.
-        DELETE FROM appwrite_webhooks.deliveries
-        WHERE fingerprint = fp
-          AND ((state = 'done' AND keep_until_ms <= at_ms)
-            OR (state = 'pending' AND body IS NULL AND due_at_ms <= at_ms));
-        CONTINUE WHEN FOUND;
+        -- no longer counts: forgotten, the look-ups below find nothing and the loop inserts
+        -- again. Looked for only now, as a new delivery (the common case) has no row at all.
+        PERFORM appwrite_webhooks.forget_expired(fp, at_ms);
         outcome := 'duplicate';
         -- A pending claim holds the fingerprint: a guard's request is handling it now. Keep
         -- the delivery in the claim's row, so that if that request fails (the claim is
@@ -230,12 +227,9 @@ BEGIN
         IF FOUND THEN
             RETURN 'claimed';
         END IF;
-        -- Held: by a row past its time (forget it and claim again), or by a live one.
-        DELETE FROM appwrite_webhooks.deliveries
-        WHERE fingerprint = fp
-          AND ((state = 'done' AND keep_until_ms <= at_ms)
-            OR (state = 'pending' AND body IS NULL AND due_at_ms <= at_ms));
-        CONTINUE WHEN FOUND;
+        -- Held: by a row past its time (forgotten, the look-up below finds nothing and the
+        -- loop claims again), or by a live one.
+        PERFORM appwrite_webhooks.forget_expired(fp, at_ms);
         SELECT state INTO held FROM appwrite_webhooks.deliveries WHERE fingerprint = fp;
         IF FOUND THEN
             RETURN CASE held WHEN 'done' THEN 'done' ELSE 'in_progress' END;

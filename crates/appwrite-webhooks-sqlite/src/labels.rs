@@ -50,8 +50,8 @@ END";
 /// it does not; otherwise the time until which the row the same transaction inserts next holds
 /// the label (its `label_until_ms`), or `None` inside when the label was kept in the `labels`
 /// table instead. The body's labels are the rows whose identities begin with its body key and
-/// whose label's time is not up, and the labels the table keeps, for every path alike: a label recorded alone, a guard's claim
-/// and an inbox delivery count against one limit.
+/// whose label's time is not up, and the labels the table keeps, for every path alike: a label
+/// recorded alone, a guard's claim and an inbox delivery count against one limit.
 ///
 /// `row` says that the next row has `label` as its fingerprint; it holds the label only if
 /// that identity begins with the body key ([`Fingerprint::carries_body_key`]). A label that no
