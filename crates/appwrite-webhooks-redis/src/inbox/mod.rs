@@ -6,7 +6,7 @@
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `P d:<id>` | hash | one delivery: fingerprint, arrival, URI, headers, body, state, attempts, last error, its stream entry, the lease of the attempt holding it |
+//! | `P d:<id>` | hash | one delivery: fingerprint, arrival, URI, headers, body, state, attempts, last error, its stream entry, the lease of the attempt holding it, the nonces of the `put` that stored it and of the attempt that last settled it |
 //! | `P fp:<fingerprint>` | string | the id holding that fingerprint (de-duplication at the door) |
 //! | `P ready` | stream, group `workers` | one entry per delivery due now: `XREADGROUP` hands it to one worker, `XAUTOCLAIM` to another once its worker has been silent for the visibility timeout, `XACK`+`XDEL` when settled |
 //! | `P retry` | sorted set | deliveries waiting for a retry, by due time; moved to `ready` when due |
@@ -25,7 +25,9 @@
 //! amount of work (administration runs as a loop of batches), so no script stalls the receivers'
 //! `put`s. Every outcome is checked against its lease: a random nonce written when the attempt
 //! took the delivery, so an attempt whose delivery was taken again — by any worker, even one
-//! with the same name — cannot settle it. A pending delivery whose stream entry vanished (an
+//! with the same name — cannot settle it. A call sent again because the connection broke before
+//! its answer came finds the nonce it wrote and answers as it did the first time: a `put` is
+//! still "stored", an outcome still taken. A pending delivery whose stream entry vanished (an
 //! `XTRIM` or `XDEL` on `P ready`) is found by the workers' `take` and given a new entry.
 //!
 //! **Durability** is the server's: a `202` follows the write's reply, which Redis sends after
@@ -61,6 +63,22 @@ impl RedisLedger {
         script: &redis::Script,
         args: Vec<Arg>,
     ) -> Result<T, StoreError> {
+        Ok(self.script_sent(script, args).await?.0)
+    }
+
+    /// `script`'s answer, and how often it was sent. A connection that broke since the last
+    /// call (Redis restarted, a proxy between) fails once before the manager reconnects, so a
+    /// call that failed so is sent once more. The first may have run before the break, and
+    /// every script is safe to repeat: a take's entry is reclaimed after the visibility
+    /// timeout, and each batch of administration works on what is left. A `put` or an outcome
+    /// whose first call did run gets the answer to a second call — "duplicate", "not taken" —
+    /// so when sent twice they look for the nonce the first call wrote, and answer as it would
+    /// have ([`put_by`](Self::put_by), [`settled_as`](Self::settled_as)).
+    async fn script_sent<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        args: Vec<Arg>,
+    ) -> Result<(T, Sent), StoreError> {
         self.pass(durability::INBOX).await?;
         let mut invocation = script.prepare_invoke();
         invocation.arg(self.prefixes.inbox.as_bytes());
@@ -72,16 +90,28 @@ impl RedisLedger {
         }
         let mut connection = self.connection.clone();
         match bounded(self.timeout, invocation.invoke_async(&mut connection)).await {
-            // A connection that broke since the last call (Redis restarted) fails once before
-            // the manager reconnects: try once more. Every script is safe to repeat: a put that
-            // did happen is a duplicate the second time, a take's entry is reclaimed after the
-            // visibility timeout, outcomes are checked against their lease, and each batch of
-            // administration works on what is left.
             Err(error) if connection_lost(&error) => {
-                bounded(self.timeout, invocation.invoke_async(&mut connection)).await
+                bounded(self.timeout, invocation.invoke_async(&mut connection))
+                    .await
+                    .map(|answer| (answer, Sent::Twice))
             }
-            result => result,
+            result => result.map(|answer| (answer, Sent::Once)),
         }
+    }
+
+    /// Whether delivery `id`'s hash holds `value` as `field`.
+    async fn delivery_holds(&self, id: u64, field: &str, value: &str) -> Result<bool, StoreError> {
+        let key = format!("{}d:{id}", self.prefixes.inbox);
+        let mut connection = self.connection.clone();
+        let held: Option<Vec<u8>> = bounded(
+            self.timeout,
+            redis::cmd("HGET")
+                .arg(key)
+                .arg(field)
+                .query_async(&mut connection),
+        )
+        .await?;
+        Ok(held.is_some_and(|held| held == value.as_bytes()))
     }
 
     /// Runs a script shaped like `RETRY_DEAD` over every dead letter there is now, a
@@ -105,6 +135,14 @@ fn connection_lost(error: &StoreError) -> bool {
         .0
         .downcast_ref::<redis::RedisError>()
         .is_some_and(|e| e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal())
+}
+
+/// How often [`RedisLedger::script_sent`] sent a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    Once,
+    /// Again after a lost connection: the first call may have run.
+    Twice,
 }
 
 enum Arg {

@@ -22,7 +22,7 @@ const HELPERS: &str = r"
 local function settle(state, now, retention, why)
   local key = p .. 'd:' .. ARGV[2]
   unready(ARGV[3])
-  redis.call('HSET', key, 'state', state, 'entry', '', 'lease', '')
+  redis.call('HSET', key, 'state', state, 'entry', '', 'lease', '', 'settled', settlement(state))
   if why then redis.call('HSET', key, 'error', why) end
   end_attempt(ARGV[2], state, why)
   redis.call('PEXPIRE', p .. 'a:' .. ARGV[2], retention)

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use appwrite_webhooks::inbox::{Attempt, Handled, InboxHandler, ResourceVersion};
 use appwrite_webhooks::{Delivery, HandlerError};
 
-use super::Arg;
 use super::order_scripts::ORDER_SCRIPTS;
 use super::store::{lease_args, millis, now};
+use super::{Arg, Sent};
 use crate::ledger::RedisLedger;
 
 /// The longest pause between two looks at a resource another attempt is handling.
@@ -185,9 +185,15 @@ impl<H: InboxHandler> Ordered<H> {
         }
         let mut args = lease_args(&attempt.lease);
         args.extend(outcome_args(&attempt, &version));
-        let settled: i64 = self.ledger.script(&ORDER_SCRIPTS.done, args).await?;
+        let (settled, sent) = self
+            .ledger
+            .script_sent::<i64>(&ORDER_SCRIPTS.done, args)
+            .await?;
         lock.disarm(); // the script let go of it
-        Ok(if settled == 1 {
+        // Sent twice, the first call may have settled it: then the second finds no lease.
+        let settled = settled == 1
+            || sent == Sent::Twice && self.ledger.settled_as(&attempt.lease, "done").await?;
+        Ok(if settled {
             Handled::Done
         } else {
             Handled::LeaseLost
@@ -211,8 +217,17 @@ impl<H: InboxHandler> Ordered<H> {
             args.extend(outcome_args(attempt, version));
             args.push(format!("{:?}", version.change).into());
             args.push(millis(left).into());
-            let reply: Vec<i64> = self.ledger.script(&ORDER_SCRIPTS.begin, args).await?;
+            let (reply, sent) = self
+                .ledger
+                .script_sent::<Vec<i64>>(&ORDER_SCRIPTS.begin, args)
+                .await?;
             match reply.as_slice() {
+                // Sent twice, the first call may have found the delivery stale and settled it.
+                [0] if sent == Sent::Twice
+                    && self.ledger.settled_as(&attempt.lease, "stale").await? =>
+                {
+                    return Ok(Begun::Stale);
+                }
                 [0] => return Ok(Begun::LeaseLost),
                 [1] => return Ok(Begun::Go),
                 [3] => return Ok(Begun::Stale),

@@ -25,6 +25,12 @@ local function owned()
   local held = redis.call('HMGET', p .. 'd:' .. ARGV[2], 'entry', 'lease', 'state')
   return held[1] == ARGV[3] and held[2] == ARGV[5] and held[3] == 'pending'
 end
+-- What every outcome writes as the delivery's `settled`: the attempt's nonce and how it
+-- settled the delivery. An outcome sent again after its answer was lost with the connection
+-- reads it (`RedisLedger::settled_as`) to answer as the first call did, not as a lost lease.
+local function settlement(how)
+  return ARGV[5] .. ' ' .. how
+end
 local function unready(entry)
   redis.call('XACK', stream, 'workers', entry)
   redis.call('XDEL', stream, entry)
@@ -70,15 +76,17 @@ local function begin_attempt(id, worker, attempt)
 end
 ";
 
-/// ARGV: prefix, fingerprint hex, fingerprint, arrival ms, uri, headers, body.
-/// Returns {1, id} when stored, {0, id} when that fingerprint is held.
+/// ARGV: prefix, fingerprint hex, fingerprint, arrival ms, uri, headers, body, put nonce.
+/// Returns {1, id} when stored, {0, id} when that fingerprint is held. The nonce, unique per
+/// `put`, is kept as the delivery's `put`: the same call sent again (its answer lost with the
+/// connection) reads it to answer "stored", not "duplicate" (`RedisLedger::put_by`).
 const PUT: &str = r"
 local fpkey = p .. 'fp:' .. ARGV[2]
 local held = redis.call('GET', fpkey)
 if held and redis.call('EXISTS', p .. 'd:' .. held) == 1 then return {0, tonumber(held)} end
 local id = redis.call('INCR', p .. 'seq')
 redis.call('HSET', p .. 'd:' .. id, 'fp', ARGV[3], 'fphex', ARGV[2], 'at', ARGV[4], 'uri', ARGV[5],
-  'headers', ARGV[6], 'body', ARGV[7], 'state', 'pending', 'attempts', 0)
+  'headers', ARGV[6], 'body', ARGV[7], 'state', 'pending', 'attempts', 0, 'put', ARGV[8])
 redis.call('SET', fpkey, id)
 redis.call('ZADD', p .. 'ids', id, id)
 ready(id)
@@ -87,10 +95,10 @@ return {1, id}
 ";
 
 /// `PUT` for a delivery whose label must be one of its body's few (see `crate::labels`):
-/// ARGV[8..11] are the body's label set, the label, the limit and how long the set is kept.
+/// ARGV[9..12] are the body's label set, the label, the limit and how long the set is kept.
 /// Returns {-1, 0} when the set is full without the label, otherwise what `PUT` returns.
 const LABELLED: &str = r"
-if not admit(ARGV[8], ARGV[9], ARGV[10], ARGV[11]) then return {-1, 0} end
+if not admit(ARGV[9], ARGV[10], ARGV[11], ARGV[12]) then return {-1, 0} end
 ";
 
 /// ARGV: prefix, consumer, now ms, visibility ms, lease nonce. Returns {entry, row} or nil.
@@ -170,7 +178,7 @@ const COMPLETE: &str = r"
 if not owned() then return 0 end
 local key = p .. 'd:' .. ARGV[2]
 unready(ARGV[3])
-redis.call('HSET', key, 'state', 'done', 'entry', '', 'lease', '')
+redis.call('HSET', key, 'state', 'done', 'entry', '', 'lease', '', 'settled', settlement('done'))
 redis.call('ZADD', p .. 'done', ARGV[6] + ARGV[7], ARGV[2])
 end_attempt(ARGV[2], 'done', nil)
 redis.call('PEXPIRE', key, ARGV[7])
@@ -183,7 +191,8 @@ return 1
 const RETRY_AT: &str = r"
 if not owned() then return 0 end
 unready(ARGV[3])
-redis.call('HSET', p .. 'd:' .. ARGV[2], 'entry', '', 'lease', '', 'error', ARGV[7])
+redis.call('HSET', p .. 'd:' .. ARGV[2], 'entry', '', 'lease', '', 'settled', settlement('retry'),
+  'error', ARGV[7])
 redis.call('ZADD', p .. 'retry', ARGV[6], ARGV[2])
 end_attempt(ARGV[2], 'retry', ARGV[7])
 return 1
@@ -196,7 +205,8 @@ local key = p .. 'd:' .. ARGV[2]
 unready(ARGV[3])
 local letter = redis.call('XADD', p .. 'dead', '*', 'id', ARGV[2], 'error', ARGV[6],
   'attempts', redis.call('HGET', key, 'attempts'))
-redis.call('HSET', key, 'state', 'dead', 'entry', '', 'lease', '', 'error', ARGV[6], 'letter', letter)
+redis.call('HSET', key, 'state', 'dead', 'entry', '', 'lease', '', 'settled', settlement('dead'),
+  'error', ARGV[6], 'letter', letter)
 end_attempt(ARGV[2], 'dead', ARGV[6])
 return 1
 ";
@@ -209,6 +219,7 @@ unready(ARGV[3])
 if tonumber(redis.call('HGET', key, 'attempts')) > 0 then redis.call('HINCRBY', key, 'attempts', -1) end
 end_attempt(ARGV[2], 'handed back', nil)
 ready(ARGV[2])
+redis.call('HSET', key, 'settled', settlement('handed back'))
 return 1
 ";
 

@@ -9,8 +9,8 @@ use appwrite_webhooks::inbox::{
 };
 use appwrite_webhooks::{Fingerprint, LeaseToken, StoreError, StoreFuture};
 
-use super::Arg;
 use super::scripts::{BATCH, SCRIPTS};
+use super::{Arg, Sent};
 use crate::connection::boxed;
 use crate::ledger::RedisLedger;
 
@@ -106,20 +106,63 @@ fn attempt_record(json: &[u8]) -> Result<AttemptRecord, StoreError> {
 }
 
 impl RedisLedger {
+    /// Runs an outcome script, `how` being what it writes as the delivery's `settled`.
     fn outcome<'a>(
         &'a self,
         script: &'static redis::Script,
+        how: &'static str,
         lease: &Lease,
         extra: Vec<Arg>,
     ) -> StoreFuture<'a, bool> {
         let mut args = lease_args(lease);
         args.extend(extra);
-        Box::pin(async move { Ok(self.script::<i64>(script, args).await? == 1) })
+        let lease = lease.clone();
+        Box::pin(async move {
+            let (taken, sent) = self.script_sent::<i64>(script, args).await?;
+            Ok(taken == 1 || sent == Sent::Twice && self.settled_as(&lease, how).await?)
+        })
+    }
+
+    /// Whether `lease`'s attempt settled its delivery as `how` (`done`, `retry`, `dead`,
+    /// `handed back`, `stale`): what an outcome sent twice asks when the second call found the
+    /// lease no longer current, to tell "the first call did it" from "another attempt holds
+    /// it". False once the delivery is gone (done with a zero retention).
+    pub(super) async fn settled_as(&self, lease: &Lease, how: &str) -> Result<bool, StoreError> {
+        let nonce = lease.token.split(' ').nth(1).unwrap_or("");
+        if nonce.is_empty() {
+            return Ok(false);
+        }
+        self.delivery_holds(lease.id, "settled", &format!("{nonce} {how}"))
+            .await
+    }
+
+    /// Whether delivery `id` was stored by the `put` whose nonce is `nonce`.
+    async fn put_by(&self, id: u64, nonce: &str) -> Result<bool, StoreError> {
+        self.delivery_holds(id, "put", nonce).await
+    }
+
+    /// Runs `script` (`PUT`, or `LABELLED` then `PUT`) with `args` ending with `nonce`, and
+    /// answers as the other stores would: a put sent twice whose first call stored the
+    /// delivery is "stored", not a duplicate of itself.
+    async fn put_with(
+        &self,
+        script: &redis::Script,
+        args: Vec<Arg>,
+        nonce: &str,
+    ) -> Result<Put, StoreError> {
+        let ((stored, id), sent): ((i64, u64), Sent) = self.script_sent(script, args).await?;
+        Ok(match stored {
+            1 => Put::Stored(id),
+            -1 => Put::OverLabelLimit,
+            _ if sent == Sent::Twice && self.put_by(id, nonce).await? => Put::Stored(id),
+            _ => Put::Duplicate(id),
+        })
     }
 }
 
-/// `PUT`'s arguments for `received`.
-fn put_args(received: &Received) -> Vec<Arg> {
+/// `PUT`'s arguments for `received`, ending with `nonce`, this call's own: `PUT` keeps it as
+/// the delivery's `put`.
+fn put_args(received: &Received, nonce: &str) -> Vec<Arg> {
     vec![
         Fingerprint::new(&received.fingerprint).to_string().into(),
         Arg::Bytes(received.fingerprint.clone()),
@@ -127,24 +170,17 @@ fn put_args(received: &Received) -> Vec<Arg> {
         received.uri.as_str().into(),
         Arg::Bytes(received.header_block()),
         Arg::Bytes(received.body.to_vec()),
+        nonce.into(),
     ]
-}
-
-/// What `PUT` (or `LABELLED` before it) answered.
-fn put_outcome((stored, id): (i64, u64)) -> Put {
-    match stored {
-        1 => Put::Stored(id),
-        -1 => Put::OverLabelLimit,
-        _ => Put::Duplicate(id),
-    }
 }
 
 impl InboxStore for RedisLedger {
     fn put(&self, received: Received) -> StoreFuture<'_, Put> {
+        // Unique per call (random and counted, as a lease's nonce).
+        let nonce = LeaseToken::new().to_string();
         Box::pin(async move {
-            Ok(put_outcome(
-                self.script(&SCRIPTS.put, put_args(&received)).await?,
-            ))
+            let args = put_args(&received, &nonce);
+            self.put_with(&SCRIPTS.put, args, &nonce).await
         })
     }
 
@@ -157,17 +193,16 @@ impl InboxStore for RedisLedger {
         (limit, keep): (u32, Duration),
         received: Received,
     ) -> StoreFuture<'a, Put> {
+        let nonce = LeaseToken::new().to_string();
         Box::pin(async move {
-            let mut args = put_args(&received);
+            let mut args = put_args(&received, &nonce);
             args.extend([
                 self.labels_key(body).into(),
                 Arg::Bytes(fingerprint.as_bytes().to_vec()),
                 limit.to_string().into(),
                 millis(keep).into(),
             ]);
-            Ok(put_outcome(
-                self.script(&SCRIPTS.label_and_put, args).await?,
-            ))
+            self.put_with(&SCRIPTS.label_and_put, args, &nonce).await
         })
     }
 
@@ -202,6 +237,7 @@ impl InboxStore for RedisLedger {
     fn complete(&self, lease: &Lease, retention: Duration) -> StoreFuture<'_, bool> {
         self.outcome(
             &SCRIPTS.complete,
+            "done",
             lease,
             vec![now().into(), millis(retention).into()],
         )
@@ -209,15 +245,20 @@ impl InboxStore for RedisLedger {
 
     fn fail(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {
         let due = unix_millis(at).to_string();
-        self.outcome(&SCRIPTS.retry_at, lease, vec![due.into(), error.into()])
+        self.outcome(
+            &SCRIPTS.retry_at,
+            "retry",
+            lease,
+            vec![due.into(), error.into()],
+        )
     }
 
     fn dead(&self, lease: &Lease, error: &str) -> StoreFuture<'_, bool> {
-        self.outcome(&SCRIPTS.dead, lease, vec![error.into()])
+        self.outcome(&SCRIPTS.dead, "dead", lease, vec![error.into()])
     }
 
     fn hand_back(&self, lease: &Lease) -> StoreFuture<'_, bool> {
-        self.outcome(&SCRIPTS.hand_back, lease, Vec::new())
+        self.outcome(&SCRIPTS.hand_back, "handed back", lease, Vec::new())
     }
 }
 
