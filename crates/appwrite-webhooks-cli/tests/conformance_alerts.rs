@@ -94,7 +94,7 @@ fn a_naive_alert_receiver_fails_the_unsigned_stale_and_future_checks() {
         }
     };
     let (addr, _) = raw_receiver(Box::new(naive));
-    let junit = std::env::temp_dir().join(format!("conformance-alert-{}.xml", std::process::id()));
+    let junit = testkit::scratch::dir("conformance-alert").join("report.xml");
     let (code, report, _) = grade(
         addr,
         ALERT_URL,

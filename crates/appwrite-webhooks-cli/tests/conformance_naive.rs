@@ -56,7 +56,7 @@ fn assert_escaped_genuine_fail(report: &Value) {
 #[test]
 fn a_python_snippet_receiver_fails_with_the_right_checks_named() {
     let (receiver, url) = naive("python3", "naive_python.py");
-    let junit = std::env::temp_dir().join(format!("conformance-{}.xml", std::process::id()));
+    let junit = testkit::scratch::dir("conformance-naive").join("report.xml");
     let junit_path = junit.to_str().unwrap();
     let (code, report, _) = grade(
         receiver.addr,

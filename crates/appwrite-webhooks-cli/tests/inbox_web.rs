@@ -11,10 +11,7 @@ use appwrite_webhooks_sqlite::SqliteLedger;
 use common::{BIN, cli_env, stderr};
 
 fn inbox_file(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("aw-cli-web-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("inbox.db");
+    let path = testkit::scratch::dir(&format!("cli-web-{name}")).join("inbox.db");
     drop(SqliteLedger::open(&path).unwrap());
     path.display().to_string()
 }

@@ -17,7 +17,7 @@ use crate::{Durability, ms, schema, store_error};
 /// ```
 /// use appwrite_webhooks_sqlite::{Durability, SqliteLedger};
 ///
-/// # let path = std::env::temp_dir().join(format!("aw-doc-builder-{}.db", std::process::id()));
+/// # let path = testkit::scratch::dir("doc-builder").join("ledger.db");
 /// let store = SqliteLedger::builder(&path)
 ///     .durability(Durability::Full)
 ///     .max_bytes(1 << 30)
@@ -99,8 +99,7 @@ impl SqliteLedgerBuilder {
 /// use appwrite_webhooks::{ClaimOutcome, LeaseToken, Fingerprint, ReplayStore};
 /// use appwrite_webhooks_sqlite::SqliteLedger;
 ///
-/// # let path = std::env::temp_dir().join(format!("aw-doc-ledger-{}.db", std::process::id()));
-/// # let _ = std::fs::remove_file(&path);
+/// # let path = testkit::scratch::dir("doc-ledger").join("ledger.db");
 /// let ledger = SqliteLedger::open(&path)?;
 /// let (delivery, first, second) = (Fingerprint::new(&[7; 20]), LeaseToken::new(), LeaseToken::new());
 /// let lease = Duration::from_secs(30);

@@ -75,8 +75,7 @@
 //! use appwrite_webhooks_sqlite::SqliteLedger;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let dir = std::env::temp_dir().join(format!("aw-doc-{}", std::process::id()));
-//! # std::fs::create_dir_all(&dir)?; let path = dir.join("inbox.db"); let _ = std::fs::remove_file(&path);
+//! # let path = testkit::scratch::dir("doc").join("inbox.db");
 //! let url = "https://example.com/hook";
 //! let verifier = Verifier::new("k", url);
 //! let inbox = Inbox::new(SqliteLedger::open(&path)?);
@@ -95,7 +94,7 @@
 //! # while inbox.admin().stats().await?.done == 0 { tokio::time::sleep(Duration::from_millis(5)).await; }
 //! workers.shutdown(Duration::from_secs(10)).await;
 //! assert_eq!(inbox.admin().stats().await?.done, 1);
-//! # std::fs::remove_dir_all(&dir)?; Ok(()) }
+//! # Ok(()) }
 //! ```
 //!
 //! The synchronous guard over the same kind of file — a handled delivery stays handled across
@@ -105,8 +104,7 @@
 //! use appwrite_webhooks::{ReplayGuard, Verifier};
 //! use appwrite_webhooks_sqlite::SqliteLedger;
 //!
-//! # let path = std::env::temp_dir().join(format!("aw-doc-guard-{}.db", std::process::id()));
-//! # let _ = std::fs::remove_file(&path);
+//! # let path = testkit::scratch::dir("doc-guard").join("ledger.db");
 //! let verifier = Verifier::new("k", "https://example.com/hook")
 //!     .with_replay_guard(ReplayGuard::new(SqliteLedger::open(&path)?));
 //! # drop(verifier); let _ = std::fs::remove_file(&path);

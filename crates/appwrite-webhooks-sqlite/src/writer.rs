@@ -177,12 +177,10 @@ mod tests {
     use super::*;
 
     fn writer() -> (Writer, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "aw-sqlite-writer-{}-{}",
-            std::process::id(),
+        let dir = testkit::scratch::dir(&format!(
+            "sqlite-writer-{}",
             appwrite_webhooks::LeaseToken::new()
         ));
-        std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("w.db");
         let db = Connection::open(&path).unwrap();
         db.execute_batch(

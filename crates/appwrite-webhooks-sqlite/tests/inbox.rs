@@ -12,10 +12,7 @@ use appwrite_webhooks_sqlite::SqliteLedger;
 use testkit::inbox_suite::{self, KEY, URL, accept, stored, until, verifier};
 
 fn path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("aw-sqlite-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("inbox.db")
+    testkit::scratch::dir(&format!("sqlite-{name}")).join("inbox.db")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,9 +14,7 @@ use http_body_util::Full;
 /// A fresh SQLite inbox in an empty temporary directory named for `name` and this process,
 /// capped at `max_bytes` if given.
 pub fn sqlite_inbox(name: &str, max_bytes: Option<u64>) -> Inbox {
-    let dir = std::env::temp_dir().join(format!("testkit-inbox-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let dir = crate::scratch::dir(&format!("inbox-{name}"));
     let mut builder = appwrite_webhooks_sqlite::SqliteLedger::builder(dir.join("inbox.db"));
     if let Some(bytes) = max_bytes {
         builder = builder.max_bytes(bytes);

@@ -27,6 +27,7 @@ pub mod observe_suite;
 pub mod postgres;
 pub mod redis;
 pub mod scheme_suite;
+pub mod scratch;
 pub mod versions;
 
 use std::collections::BTreeMap;

@@ -249,7 +249,7 @@ fn bytes_of(sent: &SignedDelivery) -> axum::body::Bytes {
 #[tokio::test]
 async fn serve_exposes_metrics_logs_and_basic_auth() {
     let public_url = "https://hooks.example.com/hooks/appwrite";
-    let logs = std::env::temp_dir().join(format!("serve-logs-{}", std::process::id()));
+    let logs = testkit::scratch::dir("serve-logs").join("stderr.log");
     let serving = Serving::start_with(
         public_url,
         &[

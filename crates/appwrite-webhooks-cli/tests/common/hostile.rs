@@ -133,8 +133,5 @@ pub fn printed(mut running: Running) -> String {
 
 /// A fresh temporary folder for one test.
 pub fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("aw-cli-term-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    testkit::scratch::dir(&format!("cli-term-{name}"))
 }

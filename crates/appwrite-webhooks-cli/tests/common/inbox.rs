@@ -14,10 +14,7 @@ pub const KEY: &str = "whsec_inbox";
 pub const URL: &str = "https://hooks.example.com/hooks";
 
 pub fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("aw-cli-inbox-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    testkit::scratch::dir(&format!("cli-inbox-{name}"))
 }
 
 /// `listen` in inbox mode on a port it picks; stdout is discarded so a burst never blocks it.

@@ -65,9 +65,7 @@ pub fn stderr(o: &Output) -> String {
 
 /// A file with `contents` in this test process's own temporary folder.
 pub fn temp_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("awh-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    let path = testkit::scratch::dir(&format!("cli-file-{name}")).join(name);
     std::fs::write(&path, contents).unwrap();
     path
 }

@@ -33,8 +33,7 @@ impl SqliteLedger {
     /// use appwrite_webhooks::{ClaimOutcome, LeaseToken, ReplayStore, Verifier, sender::DeliveryBuilder};
     /// use appwrite_webhooks_sqlite::{SqliteLedger, rusqlite::params};
     ///
-    /// # let path = std::env::temp_dir().join(format!("aw-doc-guard-once-{}.db", std::process::id()));
-    /// # let _ = std::fs::remove_file(&path);
+    /// # let path = testkit::scratch::dir("doc-guard-once").join("ledger.db");
     /// let ledger = SqliteLedger::open(&path)?;
     /// ledger.execute_batch("CREATE TABLE IF NOT EXISTS seen (event TEXT)").await?;
     /// let url = "https://example.com/hook";

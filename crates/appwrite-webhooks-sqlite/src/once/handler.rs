@@ -59,8 +59,7 @@ use appwrite_webhooks::inbox::Change;
 /// use appwrite_webhooks_sqlite::{SqliteLedger, rusqlite::params};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// # let path = std::env::temp_dir().join(format!("aw-doc-once-{}.db", std::process::id()));
-/// # let _ = std::fs::remove_file(&path);
+/// # let path = testkit::scratch::dir("doc-once").join("ledger.db");
 /// let url = "https://example.com/hook";
 /// let verifier = Verifier::new("k", url);
 /// let ledger = SqliteLedger::open(&path)?;

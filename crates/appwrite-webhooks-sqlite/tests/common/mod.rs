@@ -12,10 +12,7 @@ use http::HeaderMap;
 
 /// A path in an empty temporary directory of its own, named for `name` and this process.
 pub fn path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("aw-sqlite-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("ledger.db")
+    testkit::scratch::dir(&format!("sqlite-{name}")).join("ledger.db")
 }
 
 /// A delivery as an inbox stores it, `size` bytes of body, told apart by `n`. Not signed: for

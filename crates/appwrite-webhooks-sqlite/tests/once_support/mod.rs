@@ -17,10 +17,7 @@ use appwrite_webhooks_sqlite::{ExactlyOnce, LedgerTransaction, SqliteLedger};
 pub use testkit::burst::*;
 
 pub fn path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("aw-once-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("inbox.db")
+    testkit::scratch::dir(&format!("once-{name}")).join("inbox.db")
 }
 
 pub const TABLES: &str = "

@@ -26,10 +26,7 @@ pub const URL: &str = "https://example.com/hooks";
 pub const HOSTILE: &str = "<img src=x onerror=alert(1)>";
 
 pub fn temp_file(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("aw-web-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("inbox.db")
+    testkit::scratch::dir(&format!("web-{name}")).join("inbox.db")
 }
 
 pub fn verifier() -> Verifier {

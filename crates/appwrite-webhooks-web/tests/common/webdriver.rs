@@ -52,10 +52,7 @@ impl Driver {
                     "cannot start {CHROMEDRIVER}: {e} (apt-get install chromium chromium-driver)"
                 )
             });
-        let profile =
-            std::env::temp_dir().join(format!("aw-web-chromium-{}-{port}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&profile);
-        std::fs::create_dir_all(&profile).unwrap();
+        let profile = testkit::scratch::dir(&format!("chromium-{port}"));
         let driver = Driver {
             child,
             port,
