@@ -1,9 +1,11 @@
 //! A call whose answer is lost with its connection: the ledger sends it again once the
 //! connection manager has reconnected, and the second call must answer as the first did — a
 //! `put` that stored the delivery is still "stored" (not a duplicate of itself), an outcome that
-//! settled the attempt is still taken (not a lost lease). Between the ledger and a real
-//! `redis-server` sits a loopback proxy that, when told, swallows the next answer and closes the
-//! connection, as a broken network or a restarted proxy does after Redis ran the script.
+//! settled the attempt is still taken (not a lost lease) — while a separate second call still
+//! gets the answer every store gives it. Between the ledger and a real `redis-server` sits a
+//! loopback proxy that, when told, swallows the next answer and closes the connection, as a
+//! broken network or a restarted proxy does after Redis ran the script. Each case is a test of
+//! its own, so each is seen to fail without what it tests.
 
 mod ordering_support;
 
@@ -13,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use appwrite_webhooks::Fingerprint;
 use appwrite_webhooks::inbox::{
-    Handled, Inbox, InboxAdmin, InboxHandler, InboxStore, Put, Received, State,
+    Handled, Inbox, InboxAdmin, InboxHandler, InboxStore, Lease, Put, Received, State,
 };
 use appwrite_webhooks::{Delivery, HandlerError};
 use appwrite_webhooks_redis::RedisLedger;
@@ -93,28 +95,90 @@ fn received(n: u64) -> Received {
     }
 }
 
-async fn ledger(proxy: &Proxy, prefix: &str) -> RedisLedger {
+/// A `redis-server`, the proxy before it, and a ledger (with an inbox on it) through the proxy.
+struct Setup {
+    redis: RedisServer,
+    proxy: Proxy,
+    ledger: RedisLedger,
+    inbox: Inbox,
+}
+
+async fn setup() -> Setup {
+    let redis = RedisServer::start();
+    warm(&redis).await;
+    let proxy = Proxy::start(redis.port()).await;
     let ledger = RedisLedger::connect(&proxy.url())
         .await
         .unwrap()
-        .with_inbox_prefix(prefix)
+        .with_prefix("lost:")
         .with_data_loss_allowed(true);
-    // Loads the scripts first, so a lost answer is never NOSCRIPT's.
-    assert!(matches!(
-        ledger.put(received(0)).await.unwrap(),
-        Put::Stored(_)
-    ));
-    let taken = ledger.take("warm", HOUR).await.unwrap().unwrap();
-    assert!(ledger.complete(&taken.lease, HOUR).await.unwrap());
-    ledger
+    let inbox = Inbox::new(ledger.clone());
+    Setup {
+        redis,
+        proxy,
+        ledger,
+        inbox,
+    }
+}
+
+/// Runs every script whose answer these tests lose once, directly and under another prefix, so
+/// that Redis holds them all: the ledger's client sends `EVALSHA` first and loads a script only
+/// when told `NOSCRIPT`, and a lost `NOSCRIPT` would be an answer lost before the script ran.
+async fn warm(redis: &RedisServer) {
+    let ledger = RedisLedger::connect(&redis.url())
+        .await
+        .unwrap()
+        .with_prefix("warm:")
+        .with_data_loss_allowed(true);
+    let far = SystemTime::now() + HOUR;
+    for n in [1, 3, 4] {
+        ledger.put(received(n)).await.unwrap();
+    }
+    let (body, label) = labels(2);
+    let put = ledger.label_and_put(&body, &label, (4, HOUR), received(2));
+    put.await.unwrap();
+    // One delivery for each outcome.
+    for settle in [
+        Settle::Complete,
+        Settle::Fail,
+        Settle::Dead,
+        Settle::HandBack,
+    ] {
+        let taken = ledger.take("warm", HOUR).await.unwrap().unwrap();
+        assert!(settle.run(&ledger, &taken.lease, far).await);
+    }
+    // Ordering's scripts, on an inbox of their own (the one above holds a delivery handed back):
+    // the newer version done, the older one stale.
+    let ledger = ledger.with_prefix("warm-ordered:");
+    let inbox = Inbox::new(ledger.clone());
+    let handler: Arc<dyn InboxHandler> =
+        Arc::new(ledger.ordered(|_: Delivery| std::future::ready(Ok::<(), HandlerError>(()))));
+    for (id, stamp) in [("d6", 6), ("d5", 5)] {
+        let user = Outgoing::user(id, "update", id, Some(&timestamp(stamp)));
+        accept(&inbox, &user).await;
+    }
+    for expected in [Handled::Done, Handled::Stale] {
+        let (_, handled) = attempt(&inbox, &handler).await;
+        assert_eq!(handled.unwrap(), expected);
+    }
+}
+
+/// A body's key and a label for delivery `n`, for `label_and_put`.
+fn labels(n: u64) -> (Fingerprint, Fingerprint) {
+    (
+        Fingerprint::new(format!("body {n}, a key longer than sixteen bytes").as_bytes()),
+        Fingerprint::new(&n.to_be_bytes()),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_put_whose_answer_was_lost_is_still_stored() {
-    let redis = RedisServer::start();
-    let proxy = Proxy::start(redis.port()).await;
-    let ledger = ledger(&proxy, "lost-put:").await;
-
+    let Setup {
+        redis: _redis,
+        proxy,
+        ledger,
+        ..
+    } = setup().await; // (a field left out would be dropped, and the server with it)
     proxy.lose_next_answer();
     let put = ledger.put(received(1)).await.unwrap();
     assert!(proxy.lost(), "the first answer was dropped");
@@ -125,117 +189,174 @@ async fn a_put_whose_answer_was_lost_is_still_stored() {
     assert_eq!(ledger.put(received(1)).await.unwrap(), Put::Duplicate(id));
     let pending = ledger.list(Some(State::Pending), 10).await.unwrap();
     assert_eq!(pending.iter().map(|row| row.id).collect::<Vec<_>>(), [id]);
-
-    // The same through the labelled put an inbox of Appwrite's scheme uses.
-    let body = Fingerprint::new(b"a body's key, longer than sixteen bytes");
-    let label = Fingerprint::new(&2u64.to_be_bytes());
-    proxy.lose_next_answer();
-    let put = ledger
-        .label_and_put(&body, &label, (4, HOUR), received(2))
-        .await
-        .unwrap();
-    assert!(proxy.lost());
-    assert!(matches!(put, Put::Stored(_)), "{put:?}");
-    assert!(matches!(
-        ledger
-            .label_and_put(&body, &label, (4, HOUR), received(2))
-            .await
-            .unwrap(),
-        Put::Duplicate(_)
-    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_outcome_whose_answer_was_lost_is_still_taken() {
-    let redis = RedisServer::start();
-    let proxy = Proxy::start(redis.port()).await;
-    let ledger = ledger(&proxy, "lost-outcome:").await;
-    for n in 1..=4 {
-        ledger.put(received(n)).await.unwrap();
-    }
-    let far = SystemTime::now() + HOUR;
-
-    let complete = ledger.take("w", HOUR).await.unwrap().unwrap();
+async fn a_labelled_put_whose_answer_was_lost_is_still_stored() {
+    let Setup {
+        redis: _redis,
+        proxy,
+        ledger,
+        ..
+    } = setup().await; // (a field left out would be dropped, and the server with it)
+    let (body, label) = labels(1);
     proxy.lose_next_answer();
-    assert!(ledger.complete(&complete.lease, HOUR).await.unwrap());
-    assert!(proxy.lost());
-
-    let fail = ledger.take("w", HOUR).await.unwrap().unwrap();
-    proxy.lose_next_answer();
-    assert!(ledger.fail(&fail.lease, "boom", far).await.unwrap());
-    assert!(proxy.lost());
-
-    let dead = ledger.take("w", HOUR).await.unwrap().unwrap();
-    proxy.lose_next_answer();
-    assert!(ledger.dead(&dead.lease, "broken").await.unwrap());
-    assert!(proxy.lost());
-
-    let hand_back = ledger.take("w", HOUR).await.unwrap().unwrap();
-    proxy.lose_next_answer();
-    assert!(ledger.hand_back(&hand_back.lease).await.unwrap());
-    assert!(proxy.lost());
-
-    // Each took effect once, and a later attempt's lease is not mistaken for the settled one.
-    let state = |id| {
-        let ledger = &ledger;
-        async move { ledger.get(id).await.unwrap().unwrap() }
+    let put = ledger.label_and_put(&body, &label, (4, HOUR), received(1));
+    let put = put.await.unwrap();
+    assert!(proxy.lost(), "the first answer was dropped");
+    let Put::Stored(id) = put else {
+        panic!("the labelled put that stored it, sent again, answered {put:?}")
     };
-    assert_eq!(state(complete.lease.id).await.state, State::Done);
-    let retried = state(fail.lease.id).await;
-    assert_eq!((retried.state, retried.attempts), (State::Pending, 1));
-    assert_eq!(state(dead.lease.id).await.state, State::Dead);
-    let again = ledger.take("w", HOUR).await.unwrap().unwrap();
-    assert_eq!(again.lease.id, hand_back.lease.id);
-    assert_eq!(
-        again.attempt, 1,
-        "handed back once, so this is its first attempt again"
-    );
-    assert!(!ledger.complete(&hand_back.lease, HOUR).await.unwrap());
-    assert!(ledger.complete(&again.lease, HOUR).await.unwrap());
+    let again = ledger.label_and_put(&body, &label, (4, HOUR), received(1));
+    assert_eq!(again.await.unwrap(), Put::Duplicate(id));
 }
 
-/// Per-resource ordering's two settling scripts: `DONE` after the handler, and `BEGIN` when it
-/// finds the delivery stale. Sent again after a lost answer, each still answers as it did —
-/// done, stale — not "lease lost", which would say that nothing was recorded.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ordered_settlement_whose_answer_was_lost_is_still_taken() {
-    let redis = RedisServer::start();
-    let proxy = Proxy::start(redis.port()).await;
-    let ledger = ledger(&proxy, "lost-ordered:").await;
-    let inbox = Inbox::new(ledger.clone());
-    // The handler's work done, the answer to the script that settles it is lost.
-    let losing = proxy.clone();
-    let handler: Arc<dyn InboxHandler> = Arc::new(ledger.ordered(move |_: Delivery| {
-        losing.lose_next_answer();
-        std::future::ready(Ok::<(), HandlerError>(()))
-    }));
-    accept(
-        &inbox,
-        &Outgoing::user("d6", "update", "six", Some(&timestamp(6))),
-    )
-    .await;
-    let (_, handled) = attempt(&inbox, &handler).await;
-    assert!(proxy.lost());
-    assert_eq!(handled.unwrap(), Handled::Done);
+/// The four outcomes a worker sends.
+#[derive(Debug, Clone, Copy)]
+enum Settle {
+    Complete,
+    Fail,
+    Dead,
+    HandBack,
+}
 
-    // An older version: `BEGIN` settles it stale, and its answer is lost.
-    accept(
-        &inbox,
-        &Outgoing::user("d5", "update", "five", Some(&timestamp(5))),
-    )
-    .await;
-    let taken = inbox.store().take("w", HOUR).await.unwrap().unwrap();
-    let delivery = verifier().verify_stored(&taken.received).await.unwrap();
+impl Settle {
+    async fn run(self, ledger: &RedisLedger, lease: &Lease, due: SystemTime) -> bool {
+        match self {
+            Settle::Complete => ledger.complete(lease, HOUR).await,
+            Settle::Fail => ledger.fail(lease, "boom", due).await,
+            Settle::Dead => ledger.dead(lease, "broken").await,
+            Settle::HandBack => ledger.hand_back(lease).await,
+        }
+        .unwrap()
+    }
+}
+
+/// `settle`'s answer lost: sent again, it is still taken, and took effect once; sent once
+/// more by the caller, it is not taken (as on every store).
+async fn an_outcome_whose_answer_was_lost(settle: Settle, state: State, attempts: u32) {
+    let Setup {
+        redis: _redis,
+        proxy,
+        ledger,
+        ..
+    } = setup().await; // (a field left out would be dropped, and the server with it)
+    let id = match ledger.put(received(1)).await.unwrap() {
+        Put::Stored(id) => id,
+        other => panic!("{other:?}"),
+    };
+    let due = SystemTime::now() + HOUR;
+    let taken = ledger.take("w", HOUR).await.unwrap().unwrap();
     proxy.lose_next_answer();
+    let taken_now = settle.run(&ledger, &taken.lease, due).await;
+    assert!(proxy.lost(), "the first answer was dropped");
+    assert!(
+        taken_now,
+        "{settle:?}, sent again, was answered \"not taken\""
+    );
+    let row = ledger.get(id).await.unwrap().unwrap();
+    assert_eq!((row.state, row.attempts), (state, attempts), "{settle:?}");
+    assert!(
+        !settle.run(&ledger, &taken.lease, due).await,
+        "a separate second call is not taken"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completion_whose_answer_was_lost_is_still_taken() {
+    an_outcome_whose_answer_was_lost(Settle::Complete, State::Done, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_whose_answer_was_lost_is_still_taken() {
+    an_outcome_whose_answer_was_lost(Settle::Fail, State::Pending, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_whose_answer_was_lost_is_still_taken() {
+    an_outcome_whose_answer_was_lost(Settle::Dead, State::Dead, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_back_whose_answer_was_lost_is_still_taken() {
+    // Handed back, the attempt is not counted.
+    an_outcome_whose_answer_was_lost(Settle::HandBack, State::Pending, 0).await;
+}
+
+/// A hand back whose answer was lost, then a new attempt: the old attempt's lease settles
+/// nothing, whichever outcome it sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_lost_answer_the_next_attempt_holds_the_delivery() {
+    let Setup {
+        redis: _redis,
+        proxy,
+        ledger,
+        ..
+    } = setup().await; // (a field left out would be dropped, and the server with it)
+    ledger.put(received(1)).await.unwrap();
+    let due = SystemTime::now() + HOUR;
+    let first = ledger.take("w", HOUR).await.unwrap().unwrap();
+    proxy.lose_next_answer();
+    assert!(Settle::HandBack.run(&ledger, &first.lease, due).await);
+    assert!(proxy.lost());
+    let second = ledger.take("w", HOUR).await.unwrap().unwrap();
+    assert_eq!(second.lease.id, first.lease.id);
+    for settle in [
+        Settle::Complete,
+        Settle::Fail,
+        Settle::Dead,
+        Settle::HandBack,
+    ] {
+        assert!(!settle.run(&ledger, &first.lease, due).await, "{settle:?}");
+    }
+    assert!(Settle::Complete.run(&ledger, &second.lease, due).await);
+}
+
+/// A handler for per-resource ordering that, its work done, has the answer to the script that
+/// settles it lost.
+fn losing(setup: &Setup) -> Arc<dyn InboxHandler> {
+    let proxy = setup.proxy.clone();
+    Arc::new(setup.ledger.ordered(move |_: Delivery| {
+        proxy.lose_next_answer();
+        std::future::ready(Ok::<(), HandlerError>(()))
+    }))
+}
+
+/// Per-resource ordering's `DONE`, after the handler: sent again after a lost answer, it is
+/// still done, not "lease lost" (which would say nothing was recorded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordered_completion_whose_answer_was_lost_is_still_done() {
+    let setup = setup().await;
+    let handler = losing(&setup);
+    let user = Outgoing::user("d6", "update", "six", Some(&timestamp(6)));
+    accept(&setup.inbox, &user).await;
+    let (_, handled) = attempt(&setup.inbox, &handler).await;
+    assert!(setup.proxy.lost());
+    assert_eq!(handled.unwrap(), Handled::Done);
+    let stats = setup.inbox.admin().stats().await.unwrap();
+    assert_eq!((stats.done, stats.pending), (1, 0), "{stats:?}");
+}
+
+/// Per-resource ordering's `BEGIN`, finding a delivery older than what was applied: it
+/// settles it stale, and sent again after a lost answer it still says stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordered_stale_settlement_whose_answer_was_lost_is_still_stale() {
+    let setup = setup().await;
+    let handler = losing(&setup);
+    for (id, stamp) in [("d6", 6), ("d5", 5)] {
+        let user = Outgoing::user(id, "update", id, Some(&timestamp(stamp)));
+        accept(&setup.inbox, &user).await;
+    }
+    let (_, newer) = attempt(&setup.inbox, &handler).await;
+    assert_eq!(newer.unwrap(), Handled::Done);
+    let taken = setup.inbox.store().take("w", HOUR).await.unwrap().unwrap();
+    let delivery = verifier().verify_stored(&taken.received).await.unwrap();
+    setup.proxy.lose_next_answer();
     let handled = Arc::clone(&handler)
         .handle_attempt(delivery, attempt_for(&taken))
         .await;
-    assert!(proxy.lost());
+    assert!(setup.proxy.lost());
     assert_eq!(handled.unwrap(), Handled::Stale);
-    let stats = inbox.admin().stats().await.unwrap();
-    assert_eq!(
-        (stats.done, stats.stale, stats.pending),
-        (2, 1, 0),
-        "{stats:?}"
-    );
+    let stats = setup.inbox.admin().stats().await.unwrap();
+    assert_eq!((stats.done, stats.stale), (1, 1), "{stats:?}");
 }

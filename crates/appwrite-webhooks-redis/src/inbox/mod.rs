@@ -25,9 +25,10 @@
 //! amount of work (administration runs as a loop of batches), so no script stalls the receivers'
 //! `put`s. Every outcome is checked against its lease: a random nonce written when the attempt
 //! took the delivery, so an attempt whose delivery was taken again — by any worker, even one
-//! with the same name — cannot settle it. A call sent again because the connection broke before
-//! its answer came finds the nonce it wrote and answers as it did the first time: a `put` is
-//! still "stored", an outcome still taken. A pending delivery whose stream entry vanished (an
+//! with the same name — cannot settle it. A `put` or an outcome sent again because the
+//! connection broke before its answer came looks for the nonce its first call wrote, and
+//! answers as that call did — "stored", taken — unless the delivery was settled again or is
+//! gone meanwhile. A pending delivery whose stream entry vanished (an
 //! `XTRIM` or `XDEL` on `P ready`) is found by the workers' `take` and given a new entry.
 //!
 //! **Durability** is the server's: a `202` follows the write's reply, which Redis sends after
@@ -72,8 +73,9 @@ impl RedisLedger {
     /// every script is safe to repeat: a take's entry is reclaimed after the visibility
     /// timeout, and each batch of administration works on what is left. A `put` or an outcome
     /// whose first call did run gets the answer to a second call — "duplicate", "not taken" —
-    /// so when sent twice they look for the nonce the first call wrote, and answer as it would
-    /// have ([`put_by`](Self::put_by), [`settled_as`](Self::settled_as)).
+    /// so each passes a nonce of its own call, which its script writes into the delivery, and
+    /// when sent twice looks for it ([`holds_nonce`](Self::holds_nonce)) to answer as the
+    /// first call would have.
     async fn script_sent<T: redis::FromRedisValue>(
         &self,
         script: &redis::Script,
@@ -99,19 +101,23 @@ impl RedisLedger {
         }
     }
 
-    /// Whether delivery `id`'s hash holds `value` as `field`.
-    async fn delivery_holds(&self, id: u64, field: &str, value: &str) -> Result<bool, StoreError> {
+    /// Whether delivery `id` holds `nonce` as `field` (`put`: the call that stored it;
+    /// `settled`: the call that last settled it), so a call sent twice whose second answer was
+    /// "duplicate" or "not taken" was the one that did it. False when it cannot be told — the
+    /// delivery gone (done with a zero retention, purged), settled again by a later attempt,
+    /// Redis not answering — so the script's own answer stands.
+    pub(super) async fn holds_nonce(&self, id: u64, field: &str, nonce: &str) -> bool {
         let key = format!("{}d:{id}", self.prefixes.inbox);
         let mut connection = self.connection.clone();
-        let held: Option<Vec<u8>> = bounded(
+        let held = bounded(
             self.timeout,
             redis::cmd("HGET")
                 .arg(key)
                 .arg(field)
-                .query_async(&mut connection),
+                .query_async::<Option<Vec<u8>>>(&mut connection),
         )
-        .await?;
-        Ok(held.is_some_and(|held| held == value.as_bytes()))
+        .await;
+        matches!(held, Ok(Some(held)) if held == nonce.as_bytes())
     }
 
     /// Runs a script shaped like `RETRY_DEAD` over every dead letter there is now, a

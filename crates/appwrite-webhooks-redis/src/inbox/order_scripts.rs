@@ -22,7 +22,7 @@ const HELPERS: &str = r"
 local function settle(state, now, retention, why)
   local key = p .. 'd:' .. ARGV[2]
   unready(ARGV[3])
-  redis.call('HSET', key, 'state', state, 'entry', '', 'lease', '', 'settled', settlement(state))
+  redis.call('HSET', key, 'state', state, 'entry', '', 'lease', '', 'settled', settlement())
   if why then redis.call('HSET', key, 'error', why) end
   end_attempt(ARGV[2], state, why)
   redis.call('PEXPIRE', p .. 'a:' .. ARGV[2], retention)
@@ -45,7 +45,7 @@ end
 ";
 
 /// ARGV: prefix, id, entry, consumer, nonce, now ms, retention ms, resource, at µs, rank,
-/// change name, lock ms. Before the handler runs: returns {0} if the lease is no longer the
+/// change name, lock ms, call nonce. Before the handler runs: returns {0} if the lease is no longer the
 /// attempt's; {2, ms} if another attempt holds the resource (for about that long); {3} if a
 /// newer version was applied — the delivery is now settled stale, with why as its error;
 /// else {1}: the attempt now holds the resource's lock, for `lock ms`.
@@ -68,8 +68,8 @@ redis.call('SET', lock, ARGV[5], 'PX', ARGV[12])
 return {1}
 ";
 
-/// ARGV: prefix, id, entry, consumer, nonce, now ms, retention ms, resource, at µs, rank.
-/// After the handler succeeded: raises the resource's version to this one unless a newer one
+/// ARGV: prefix, id, entry, consumer, nonce, now ms, retention ms, resource, at µs, rank, call
+/// nonce. After the handler succeeded: raises the resource's version to this one unless a newer one
 /// is there (never lowers it), settles the delivery done and lets go of the lock, all at once.
 /// Returns 1, or 0 (nothing recorded) if the lease is no longer the attempt's.
 const DONE: &str = r"

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use appwrite_webhooks::inbox::{Attempt, Handled, InboxHandler, ResourceVersion};
-use appwrite_webhooks::{Delivery, HandlerError};
+use appwrite_webhooks::{Delivery, HandlerError, LeaseToken};
 
 use super::order_scripts::ORDER_SCRIPTS;
 use super::store::{lease_args, millis, now};
@@ -183,16 +183,19 @@ impl<H: InboxHandler> Ordered<H> {
             // The worker has counted the attempt a timeout: settle nothing.
             return Err(past_deadline());
         }
+        let call = LeaseToken::new().to_string();
         let mut args = lease_args(&attempt.lease);
         args.extend(outcome_args(&attempt, &version));
+        args.push(call.as_str().into());
         let (settled, sent) = self
             .ledger
             .script_sent::<i64>(&ORDER_SCRIPTS.done, args)
             .await?;
         lock.disarm(); // the script let go of it
         // Sent twice, the first call may have settled it: then the second finds no lease.
+        let id = attempt.lease.id;
         let settled = settled == 1
-            || sent == Sent::Twice && self.ledger.settled_as(&attempt.lease, "done").await?;
+            || sent == Sent::Twice && self.ledger.holds_nonce(id, "settled", &call).await;
         Ok(if settled {
             Handled::Done
         } else {
@@ -217,6 +220,8 @@ impl<H: InboxHandler> Ordered<H> {
             args.extend(outcome_args(attempt, version));
             args.push(format!("{:?}", version.change).into());
             args.push(millis(left).into());
+            let call = LeaseToken::new().to_string();
+            args.push(call.as_str().into());
             let (reply, sent) = self
                 .ledger
                 .script_sent::<Vec<i64>>(&ORDER_SCRIPTS.begin, args)
@@ -224,7 +229,10 @@ impl<H: InboxHandler> Ordered<H> {
             match reply.as_slice() {
                 // Sent twice, the first call may have found the delivery stale and settled it.
                 [0] if sent == Sent::Twice
-                    && self.ledger.settled_as(&attempt.lease, "stale").await? =>
+                    && self
+                        .ledger
+                        .holds_nonce(attempt.lease.id, "settled", &call)
+                        .await =>
                 {
                     return Ok(Begun::Stale);
                 }

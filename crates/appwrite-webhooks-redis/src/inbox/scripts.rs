@@ -25,11 +25,11 @@ local function owned()
   local held = redis.call('HMGET', p .. 'd:' .. ARGV[2], 'entry', 'lease', 'state')
   return held[1] == ARGV[3] and held[2] == ARGV[5] and held[3] == 'pending'
 end
--- What every outcome writes as the delivery's `settled`: the attempt's nonce and how it
--- settled the delivery. An outcome sent again after its answer was lost with the connection
--- reads it (`RedisLedger::settled_as`) to answer as the first call did, not as a lost lease.
-local function settlement(how)
-  return ARGV[5] .. ' ' .. how
+-- What every outcome writes as the delivery's `settled`: the nonce of the call that settled it,
+-- its last argument. An outcome sent again after its answer was lost with the connection reads
+-- it (`RedisLedger::settled_by`) to answer as the first call did, not as a lost lease.
+local function settlement()
+  return ARGV[#ARGV]
 end
 local function unready(entry)
   redis.call('XACK', stream, 'workers', entry)
@@ -173,12 +173,12 @@ end
 return false
 ";
 
-/// ARGV: prefix, id, entry, consumer, nonce, now ms, retention ms.
+/// ARGV: prefix, id, entry, consumer, nonce, now ms, retention ms, call nonce.
 const COMPLETE: &str = r"
 if not owned() then return 0 end
 local key = p .. 'd:' .. ARGV[2]
 unready(ARGV[3])
-redis.call('HSET', key, 'state', 'done', 'entry', '', 'lease', '', 'settled', settlement('done'))
+redis.call('HSET', key, 'state', 'done', 'entry', '', 'lease', '', 'settled', settlement())
 redis.call('ZADD', p .. 'done', ARGV[6] + ARGV[7], ARGV[2])
 end_attempt(ARGV[2], 'done', nil)
 redis.call('PEXPIRE', key, ARGV[7])
@@ -187,31 +187,31 @@ redis.call('PEXPIRE', p .. 'fp:' .. redis.call('HGET', key, 'fphex'), ARGV[7])
 return 1
 ";
 
-/// ARGV: prefix, id, entry, consumer, nonce, due ms, error.
+/// ARGV: prefix, id, entry, consumer, nonce, due ms, error, call nonce.
 const RETRY_AT: &str = r"
 if not owned() then return 0 end
 unready(ARGV[3])
-redis.call('HSET', p .. 'd:' .. ARGV[2], 'entry', '', 'lease', '', 'settled', settlement('retry'),
+redis.call('HSET', p .. 'd:' .. ARGV[2], 'entry', '', 'lease', '', 'settled', settlement(),
   'error', ARGV[7])
 redis.call('ZADD', p .. 'retry', ARGV[6], ARGV[2])
 end_attempt(ARGV[2], 'retry', ARGV[7])
 return 1
 ";
 
-/// ARGV: prefix, id, entry, consumer, nonce, error.
+/// ARGV: prefix, id, entry, consumer, nonce, error, call nonce.
 const DEAD: &str = r"
 if not owned() then return 0 end
 local key = p .. 'd:' .. ARGV[2]
 unready(ARGV[3])
 local letter = redis.call('XADD', p .. 'dead', '*', 'id', ARGV[2], 'error', ARGV[6],
   'attempts', redis.call('HGET', key, 'attempts'))
-redis.call('HSET', key, 'state', 'dead', 'entry', '', 'lease', '', 'settled', settlement('dead'),
+redis.call('HSET', key, 'state', 'dead', 'entry', '', 'lease', '', 'settled', settlement(),
   'error', ARGV[6], 'letter', letter)
 end_attempt(ARGV[2], 'dead', ARGV[6])
 return 1
 ";
 
-/// ARGV: prefix, id, entry, consumer, nonce.
+/// ARGV: prefix, id, entry, consumer, nonce, call nonce.
 const HAND_BACK: &str = r"
 if not owned() then return 0 end
 local key = p .. 'd:' .. ARGV[2]
@@ -219,7 +219,7 @@ unready(ARGV[3])
 if tonumber(redis.call('HGET', key, 'attempts')) > 0 then redis.call('HINCRBY', key, 'attempts', -1) end
 end_attempt(ARGV[2], 'handed back', nil)
 ready(ARGV[2])
-redis.call('HSET', key, 'settled', settlement('handed back'))
+redis.call('HSET', key, 'settled', settlement())
 return 1
 ";
 

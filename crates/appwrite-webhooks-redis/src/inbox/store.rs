@@ -106,39 +106,23 @@ fn attempt_record(json: &[u8]) -> Result<AttemptRecord, StoreError> {
 }
 
 impl RedisLedger {
-    /// Runs an outcome script, `how` being what it writes as the delivery's `settled`.
+    /// Runs an outcome script: the lease, then `extra`, then a nonce of this call's own, which
+    /// the script writes as the delivery's `settled`.
     fn outcome<'a>(
         &'a self,
         script: &'static redis::Script,
-        how: &'static str,
         lease: &Lease,
         extra: Vec<Arg>,
     ) -> StoreFuture<'a, bool> {
+        let call = LeaseToken::new().to_string();
         let mut args = lease_args(lease);
         args.extend(extra);
-        let lease = lease.clone();
+        args.push(call.as_str().into());
+        let id = lease.id;
         Box::pin(async move {
             let (taken, sent) = self.script_sent::<i64>(script, args).await?;
-            Ok(taken == 1 || sent == Sent::Twice && self.settled_as(&lease, how).await?)
+            Ok(taken == 1 || sent == Sent::Twice && self.holds_nonce(id, "settled", &call).await)
         })
-    }
-
-    /// Whether `lease`'s attempt settled its delivery as `how` (`done`, `retry`, `dead`,
-    /// `handed back`, `stale`): what an outcome sent twice asks when the second call found the
-    /// lease no longer current, to tell "the first call did it" from "another attempt holds
-    /// it". False once the delivery is gone (done with a zero retention).
-    pub(super) async fn settled_as(&self, lease: &Lease, how: &str) -> Result<bool, StoreError> {
-        let nonce = lease.token.split(' ').nth(1).unwrap_or("");
-        if nonce.is_empty() {
-            return Ok(false);
-        }
-        self.delivery_holds(lease.id, "settled", &format!("{nonce} {how}"))
-            .await
-    }
-
-    /// Whether delivery `id` was stored by the `put` whose nonce is `nonce`.
-    async fn put_by(&self, id: u64, nonce: &str) -> Result<bool, StoreError> {
-        self.delivery_holds(id, "put", nonce).await
     }
 
     /// Runs `script` (`PUT`, or `LABELLED` then `PUT`) with `args` ending with `nonce`, and
@@ -154,7 +138,7 @@ impl RedisLedger {
         Ok(match stored {
             1 => Put::Stored(id),
             -1 => Put::OverLabelLimit,
-            _ if sent == Sent::Twice && self.put_by(id, nonce).await? => Put::Stored(id),
+            _ if sent == Sent::Twice && self.holds_nonce(id, "put", nonce).await => Put::Stored(id),
             _ => Put::Duplicate(id),
         })
     }
@@ -237,7 +221,6 @@ impl InboxStore for RedisLedger {
     fn complete(&self, lease: &Lease, retention: Duration) -> StoreFuture<'_, bool> {
         self.outcome(
             &SCRIPTS.complete,
-            "done",
             lease,
             vec![now().into(), millis(retention).into()],
         )
@@ -245,20 +228,15 @@ impl InboxStore for RedisLedger {
 
     fn fail(&self, lease: &Lease, error: &str, at: SystemTime) -> StoreFuture<'_, bool> {
         let due = unix_millis(at).to_string();
-        self.outcome(
-            &SCRIPTS.retry_at,
-            "retry",
-            lease,
-            vec![due.into(), error.into()],
-        )
+        self.outcome(&SCRIPTS.retry_at, lease, vec![due.into(), error.into()])
     }
 
     fn dead(&self, lease: &Lease, error: &str) -> StoreFuture<'_, bool> {
-        self.outcome(&SCRIPTS.dead, "dead", lease, vec![error.into()])
+        self.outcome(&SCRIPTS.dead, lease, vec![error.into()])
     }
 
     fn hand_back(&self, lease: &Lease) -> StoreFuture<'_, bool> {
-        self.outcome(&SCRIPTS.hand_back, "handed back", lease, Vec::new())
+        self.outcome(&SCRIPTS.hand_back, lease, Vec::new())
     }
 }
 
