@@ -6,7 +6,7 @@
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `P d:<id>` | hash | one delivery: fingerprint, arrival, URI, headers, body, state, attempts, last error, its stream entry, the lease of the attempt holding it, the nonces of the `put` that stored it and of the attempt that last settled it |
+//! | `P d:<id>` | hash | one delivery: fingerprint, arrival, URI, headers, body, state, attempts, last error, its stream entry, the lease of the attempt holding it, the nonces of the `put` call that stored it and of the outcome call that last settled it |
 //! | `P fp:<fingerprint>` | string | the id holding that fingerprint (de-duplication at the door) |
 //! | `P ready` | stream, group `workers` | one entry per delivery due now: `XREADGROUP` hands it to one worker, `XAUTOCLAIM` to another once its worker has been silent for the visibility timeout, `XACK`+`XDEL` when settled |
 //! | `P retry` | sorted set | deliveries waiting for a retry, by due time; moved to `ready` when due |

@@ -27,7 +27,7 @@ local function owned()
 end
 -- What every outcome writes as the delivery's `settled`: the nonce of the call that settled it,
 -- its last argument. An outcome sent again after its answer was lost with the connection reads
--- it (`RedisLedger::settled_by`) to answer as the first call did, not as a lost lease.
+-- it (`RedisLedger::holds_nonce`) to answer as the first call did, not as a lost lease.
 local function settlement()
   return ARGV[#ARGV]
 end
@@ -79,7 +79,7 @@ end
 /// ARGV: prefix, fingerprint hex, fingerprint, arrival ms, uri, headers, body, put nonce.
 /// Returns {1, id} when stored, {0, id} when that fingerprint is held. The nonce, unique per
 /// `put`, is kept as the delivery's `put`: the same call sent again (its answer lost with the
-/// connection) reads it to answer "stored", not "duplicate" (`RedisLedger::put_by`).
+/// connection) reads it to answer "stored", not "duplicate" (`RedisLedger::holds_nonce`).
 const PUT: &str = r"
 local fpkey = p .. 'fp:' .. ARGV[2]
 local held = redis.call('GET', fpkey)
