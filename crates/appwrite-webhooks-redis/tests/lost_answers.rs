@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime};
 
 use appwrite_webhooks::Fingerprint;
 use appwrite_webhooks::inbox::{
-    Handled, Inbox, InboxAdmin, InboxHandler, InboxStore, Lease, Put, Received, State,
+    AttemptOutcome, Handled, Inbox, InboxAdmin, InboxHandler, InboxStore, Lease, Put, Received,
+    State,
 };
 use appwrite_webhooks::{Delivery, HandlerError};
 use appwrite_webhooks_redis::RedisLedger;
@@ -310,6 +311,49 @@ async fn after_a_lost_answer_the_next_attempt_holds_the_delivery() {
         assert!(!settle.run(&ledger, &first.lease, due).await, "{settle:?}");
     }
     assert!(Settle::Complete.run(&ledger, &second.lease, due).await);
+}
+
+/// A take whose answer was lost: the delivery its first call took, which no worker holds, is
+/// given back at once (that attempt not counted), not left until the visibility timeout; the
+/// delivery the second call took stays with its worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_take_whose_answer_was_lost_gives_back_what_it_took() {
+    let Setup {
+        redis: _redis,
+        proxy,
+        ledger,
+        ..
+    } = setup().await;
+    let mut ids = Vec::new();
+    for n in 1..=2 {
+        match ledger.put(received(n)).await.unwrap() {
+            Put::Stored(id) => ids.push(id),
+            other => panic!("{other:?}"),
+        }
+    }
+    proxy.lose_next_answer();
+    let second = ledger.take("w", HOUR).await.unwrap().unwrap();
+    assert!(proxy.lost(), "the first answer was dropped");
+    assert_eq!((second.lease.id, second.attempt), (ids[1], 1));
+    let again = ledger.take("w", HOUR).await.unwrap();
+    let again = again.expect("the first call's delivery is due again now, not in an hour");
+    assert_eq!((again.lease.id, again.attempt), (ids[0], 1));
+    let history = ledger.attempts(ids[0]).await.unwrap().unwrap();
+    let outcomes: Vec<_> = history.iter().map(|a| a.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [AttemptOutcome::HandedBack, AttemptOutcome::Running]
+    );
+    assert!(
+        Settle::Complete
+            .run(&ledger, &second.lease, SystemTime::now())
+            .await
+    );
+    assert!(
+        Settle::Complete
+            .run(&ledger, &again.lease, SystemTime::now())
+            .await
+    );
 }
 
 /// A handler for per-resource ordering that, its work done, has the answer to the script that

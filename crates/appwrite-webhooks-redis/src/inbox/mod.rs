@@ -28,8 +28,10 @@
 //! with the same name — cannot settle it. A `put` or an outcome sent again because the
 //! connection broke before its answer came looks for the nonce its first call wrote, and
 //! answers as that call did — "stored", taken — unless the delivery was settled again or is
-//! gone meanwhile. A pending delivery whose stream entry vanished (an
-//! `XTRIM` or `XDEL` on `P ready`) is found by the workers' `take` and given a new entry.
+//! gone meanwhile; a `take` sent again gives back what its first call took, so that delivery
+//! is due at once rather than after the visibility timeout. A pending delivery whose stream
+//! entry vanished (an `XTRIM` or `XDEL` on `P ready`) is found by the workers' `take` and given
+//! a new entry.
 //!
 //! **Durability** is the server's: a `202` follows the write's reply, which Redis sends after
 //! appending it to its AOF. With `appendonly yes` a restarted or killed `redis-server` loses
@@ -70,8 +72,8 @@ impl RedisLedger {
     /// `script`'s answer, and how often it was sent. A connection that broke since the last
     /// call (Redis restarted, a proxy between) fails once before the manager reconnects, so a
     /// call that failed so is sent once more. The first may have run before the break, and
-    /// every script is safe to repeat: a take's entry is reclaimed after the visibility
-    /// timeout, and each batch of administration works on what is left. A `put` or an outcome
+    /// every script is safe to repeat: a take sent twice gives back what its first call took
+    /// (`GIVE_BACK_LOST_TAKE`), and each batch of administration works on what is left. A `put` or an outcome
     /// whose first call did run gets the answer to a second call — "duplicate", "not taken" —
     /// so each passes a nonce of its own call, which its script writes into the delivery, and
     /// when sent twice looks for it ([`holds_nonce`](Self::holds_nonce)) to answer as the

@@ -74,6 +74,14 @@ local function begin_attempt(id, worker, attempt)
   redis.call('RPUSH', key, cjson.encode({attempt, worker, clock_ms(), cjson.null, 'running', cjson.null}))
   redis.call('LTRIM', key, -64, -1)
 end
+-- Gives a delivery taken on `entry` back, its attempt not counted: due again at once.
+local function give_back(id, entry)
+  local key = p .. 'd:' .. id
+  unready(entry)
+  if tonumber(redis.call('HGET', key, 'attempts')) > 0 then redis.call('HINCRBY', key, 'attempts', -1) end
+  end_attempt(id, 'handed back', nil)
+  ready(id)
+end
 ";
 
 /// ARGV: prefix, fingerprint hex, fingerprint, arrival ms, uri, headers, body, put nonce.
@@ -214,13 +222,32 @@ return 1
 /// ARGV: prefix, id, entry, consumer, nonce, call nonce.
 const HAND_BACK: &str = r"
 if not owned() then return 0 end
-local key = p .. 'd:' .. ARGV[2]
-unready(ARGV[3])
-if tonumber(redis.call('HGET', key, 'attempts')) > 0 then redis.call('HINCRBY', key, 'attempts', -1) end
-end_attempt(ARGV[2], 'handed back', nil)
-ready(ARGV[2])
-redis.call('HSET', key, 'settled', settlement())
+give_back(ARGV[2], ARGV[3])
+redis.call('HSET', p .. 'd:' .. ARGV[2], 'settled', settlement())
 return 1
+";
+
+/// ARGV: prefix, consumer, lease nonce, the entry of the delivery taken ('' if none). For a
+/// `TAKE` sent twice: its first call may have taken a delivery under the same nonce whose
+/// answer was lost, which no worker will settle; gives back each such delivery the consumer
+/// holds (among its first 100 entries), so it is due again now, not after the visibility
+/// timeout. Returns how many it gave back.
+const GIVE_BACK_LOST_TAKE: &str = r"
+if redis.call('EXISTS', stream) == 0 or #redis.call('XINFO', 'GROUPS', stream) == 0 then return 0 end
+local given = 0
+for _, pending in ipairs(redis.call('XPENDING', stream, 'workers', '-', '+', 100, ARGV[2])) do
+  local entry = pending[1]
+  local found = entry ~= ARGV[4] and redis.call('XRANGE', stream, entry, entry)[1]
+  local id = found and found[2] and found[2][2]
+  if id then
+    local held = redis.call('HMGET', p .. 'd:' .. id, 'entry', 'lease', 'state')
+    if held[1] == entry and held[2] == ARGV[3] and held[3] == 'pending' then
+      give_back(id, entry)
+      given = given + 1
+    end
+  end
+end
+return given
 ";
 
 /// ARGV: prefix, now ms. Returns {pending, in flight, done, dead, stale}. Forgets at most
@@ -403,6 +430,7 @@ pub(crate) struct Scripts {
     pub(crate) retry_at: redis::Script,
     pub(crate) dead: redis::Script,
     pub(crate) hand_back: redis::Script,
+    pub(crate) give_back_lost_take: redis::Script,
     pub(crate) stats: redis::Script,
     pub(crate) list: redis::Script,
     pub(crate) get: redis::Script,
@@ -425,6 +453,7 @@ pub(crate) static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::n
         retry_at: script(&[RETRY_AT]),
         dead: script(&[DEAD]),
         hand_back: script(&[HAND_BACK]),
+        give_back_lost_take: script(&[GIVE_BACK_LOST_TAKE]),
         stats: script(&[STATS]),
         list: script(&[LIST]),
         get: script(&[GET]),

@@ -202,7 +202,15 @@ impl InboxStore for RedisLedger {
         ];
         let worker = worker.to_owned();
         Box::pin(async move {
-            let taken: Option<(String, Row)> = self.script(&SCRIPTS.take, args).await?;
+            let (taken, sent): (Option<(String, Row)>, Sent) =
+                self.script_sent(&SCRIPTS.take, args).await?;
+            if sent == Sent::Twice {
+                // The first call may have taken a delivery too, its answer lost: nobody holds
+                // that lease. Give it back now; if this fails, the visibility timeout does.
+                let kept = taken.as_ref().map_or("", |(entry, _)| entry.as_str());
+                let args = vec![worker.as_str().into(), nonce.as_str().into(), kept.into()];
+                let _ = self.script::<u64>(&SCRIPTS.give_back_lost_take, args).await;
+            }
             let Some((entry, row)) = taken else {
                 return Ok(None);
             };
