@@ -72,12 +72,14 @@ impl RedisLedger {
     /// `script`'s answer, and how often it was sent. A connection that broke since the last
     /// call (Redis restarted, a proxy between) fails once before the manager reconnects, so a
     /// call that failed so is sent once more. The first may have run before the break, and
-    /// every script is safe to repeat: a take sent twice gives back what its first call took
-    /// (`GIVE_BACK_LOST_TAKE`), and each batch of administration works on what is left. A `put` or an outcome
-    /// whose first call did run gets the answer to a second call — "duplicate", "not taken" —
-    /// so each passes a nonce of its own call, which its script writes into the delivery, and
-    /// when sent twice looks for it ([`holds_nonce`](Self::holds_nonce)) to answer as the
-    /// first call would have.
+    /// every script is safe to repeat:
+    /// - a `put` or an outcome whose first call did run gets the answer to a second call —
+    ///   "duplicate", "not taken" — so each passes a nonce of its own call, which its script
+    ///   writes into the delivery, and when sent twice looks for it
+    ///   ([`holds_nonce`](Self::holds_nonce)) to answer as the first call would have;
+    /// - a take sent twice gives back what its first call took (`GIVE_BACK_LOST_TAKE`);
+    /// - administration works on what is left, and answers for the second call: a dead letter
+    ///   revived or deleted by the first is "not found" by the second.
     async fn script_sent<T: redis::FromRedisValue>(
         &self,
         script: &redis::Script,

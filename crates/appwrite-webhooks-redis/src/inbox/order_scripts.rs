@@ -45,10 +45,10 @@ end
 ";
 
 /// ARGV: prefix, id, entry, consumer, nonce, now ms, retention ms, resource, at µs, rank,
-/// change name, lock ms, call nonce. Before the handler runs: returns {0} if the lease is no longer the
-/// attempt's; {2, ms} if another attempt holds the resource (for about that long); {3} if a
-/// newer version was applied — the delivery is now settled stale, with why as its error;
-/// else {1}: the attempt now holds the resource's lock, for `lock ms`.
+/// change name, lock ms, call nonce. Before the handler runs: returns {0} if the lease is no
+/// longer the attempt's; {2, ms} if another attempt holds the resource (for about that long);
+/// {3} if a newer version was applied — the delivery is now settled stale, with why as its
+/// error; else {1}: the attempt now holds the resource's lock, for `lock ms`.
 const BEGIN: &str = r"
 if not owned() then return {0} end
 local lock = p .. 'lock:' .. ARGV[8]
