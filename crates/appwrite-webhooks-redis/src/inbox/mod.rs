@@ -76,7 +76,8 @@ impl RedisLedger {
     /// - a `put` or an outcome whose first call did run gets the answer to a second call —
     ///   "duplicate", "not taken" — so each passes a nonce of its own call, which its script
     ///   writes into the delivery, and when sent twice looks for it
-    ///   ([`holds_nonce`](Self::holds_nonce)) to answer as the first call would have;
+    ///   ([`holds_nonce`](Self::holds_nonce), [`settling`](Self::settling)) to answer as the first
+    ///   call would have;
     /// - a take sent twice gives back what its first call took (`GIVE_BACK_LOST_TAKE`);
     /// - administration works on what is left, and answers for the second call: a dead letter
     ///   revived or deleted by the first is "not found" by the second.
@@ -110,7 +111,7 @@ impl RedisLedger {
     /// "duplicate" or "not taken" was the one that did it. False when it cannot be told — the
     /// delivery gone (done with a zero retention, purged), settled again by a later attempt,
     /// Redis not answering — so the script's own answer stands.
-    pub(super) async fn holds_nonce(&self, id: u64, field: &str, nonce: &str) -> bool {
+    async fn holds_nonce(&self, id: u64, field: &str, nonce: &str) -> bool {
         let key = format!("{}d:{id}", self.prefixes.inbox);
         let mut connection = self.connection.clone();
         let held = bounded(

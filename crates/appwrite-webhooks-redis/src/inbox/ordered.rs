@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use appwrite_webhooks::inbox::{Attempt, Handled, InboxHandler, ResourceVersion};
-use appwrite_webhooks::{Delivery, HandlerError, LeaseToken};
+use appwrite_webhooks::{Delivery, HandlerError};
 
+use super::Arg;
 use super::order_scripts::ORDER_SCRIPTS;
 use super::store::{lease_args, millis, now};
-use super::{Arg, Sent};
 use crate::ledger::RedisLedger;
 
 /// The longest pause between two looks at a resource another attempt is handling.
@@ -183,20 +183,16 @@ impl<H: InboxHandler> Ordered<H> {
             // The worker has counted the attempt a timeout: settle nothing.
             return Err(past_deadline());
         }
-        let call = LeaseToken::new().to_string();
         let mut args = lease_args(&attempt.lease);
         args.extend(outcome_args(&attempt, &version));
-        args.push(call.as_str().into());
-        let (settled, sent) = self
+        let (settled, first_call_settled) = self
             .ledger
-            .script_sent::<i64>(&ORDER_SCRIPTS.done, args)
+            .settling(&ORDER_SCRIPTS.done, args, attempt.lease.id, |s: &i64| {
+                *s != 1
+            })
             .await?;
         lock.disarm(); // the script let go of it
-        // Sent twice, the first call may have settled it: then the second finds no lease.
-        let id = attempt.lease.id;
-        let settled = settled == 1
-            || sent == Sent::Twice && self.ledger.holds_nonce(id, "settled", &call).await;
-        Ok(if settled {
+        Ok(if settled == 1 || first_call_settled {
             Handled::Done
         } else {
             Handled::LeaseLost
@@ -220,22 +216,14 @@ impl<H: InboxHandler> Ordered<H> {
             args.extend(outcome_args(attempt, version));
             args.push(format!("{:?}", version.change).into());
             args.push(millis(left).into());
-            let call = LeaseToken::new().to_string();
-            args.push(call.as_str().into());
-            let (reply, sent) = self
+            let lease_lost = |reply: &Vec<i64>| reply.as_slice() == [0];
+            let (reply, first_call_settled) = self
                 .ledger
-                .script_sent::<Vec<i64>>(&ORDER_SCRIPTS.begin, args)
+                .settling(&ORDER_SCRIPTS.begin, args, attempt.lease.id, lease_lost)
                 .await?;
             match reply.as_slice() {
-                // Sent twice, the first call may have found the delivery stale and settled it.
-                [0] if sent == Sent::Twice
-                    && self
-                        .ledger
-                        .holds_nonce(attempt.lease.id, "settled", &call)
-                        .await =>
-                {
-                    return Ok(Begun::Stale);
-                }
+                // Sent twice, its first call found the delivery stale and settled it.
+                [0] if first_call_settled => return Ok(Begun::Stale),
                 [0] => return Ok(Begun::LeaseLost),
                 [1] => return Ok(Begun::Go),
                 [3] => return Ok(Begun::Stale),

@@ -106,22 +106,42 @@ fn attempt_record(json: &[u8]) -> Result<AttemptRecord, StoreError> {
 }
 
 impl RedisLedger {
-    /// Runs an outcome script: the lease, then `extra`, then a nonce of this call's own, which
-    /// the script writes as the delivery's `settled`.
+    /// Runs a script that may settle delivery `id` (an outcome, or ordering's `BEGIN` and
+    /// `DONE`) with `args` and then a nonce of this call's own, which the script writes as the
+    /// delivery's `settled`. Returns its answer, and whether this call settled the delivery
+    /// though the answer says otherwise (`not_taken`): sent twice, its first call did.
+    pub(super) async fn settling<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        mut args: Vec<Arg>,
+        id: u64,
+        not_taken: impl Fn(&T) -> bool,
+    ) -> Result<(T, bool), StoreError> {
+        let call = LeaseToken::new().to_string();
+        args.push(call.as_str().into());
+        let (answer, sent) = self.script_sent::<T>(script, args).await?;
+        let first_call_settled = sent == Sent::Twice
+            && not_taken(&answer)
+            && self.holds_nonce(id, "settled", &call).await;
+        Ok((answer, first_call_settled))
+    }
+
+    /// Runs an outcome script: the lease, then `extra` (then the call's nonce, see
+    /// [`settling`](Self::settling)).
     fn outcome<'a>(
         &'a self,
         script: &'static redis::Script,
         lease: &Lease,
         extra: Vec<Arg>,
     ) -> StoreFuture<'a, bool> {
-        let call = LeaseToken::new().to_string();
         let mut args = lease_args(lease);
         args.extend(extra);
-        args.push(call.as_str().into());
         let id = lease.id;
         Box::pin(async move {
-            let (taken, sent) = self.script_sent::<i64>(script, args).await?;
-            Ok(taken == 1 || sent == Sent::Twice && self.holds_nonce(id, "settled", &call).await)
+            let (taken, first_call_settled) = self
+                .settling(script, args, id, |taken: &i64| *taken != 1)
+                .await?;
+            Ok(taken == 1 || first_call_settled)
         })
     }
 
